@@ -1,0 +1,47 @@
+"""The permission matrix in one place: pages and API ask the same questions."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+
+
+def is_admin(user) -> bool:
+    return bool(user and user.is_authenticated and getattr(user, "role", "") == "admin")
+
+
+def can_modify(user, obj) -> bool:
+    """Admins change everything; users only what they created."""
+    return is_admin(user) or getattr(obj, "created_by_id", None) == user.pk
+
+
+def admin_required(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_admin(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class IsAdmin(BasePermission):
+    message = "Administrator role required."
+
+    def has_permission(self, request, view):
+        return is_admin(request.user)
+
+
+class IsOwnerOrAdmin(BasePermission):
+    """Safe methods for every signed-in user; changes for the owner or an admin."""
+
+    message = "Only the owner or an administrator can change this resource."
+
+    def has_object_permission(self, request, view, obj):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return can_modify(request.user, obj)

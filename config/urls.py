@@ -1,0 +1,24 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from apps.accounts.api import LoginAPI, MeAPI
+from apps.core import views as core_views
+
+api_patterns = [
+    path("auth/login", LoginAPI.as_view(), name="api-login"),
+    path("auth/me", MeAPI.as_view(), name="api-me"),
+    path("health/db", core_views.HealthDBAPI.as_view(), name="api-health-db"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", core_views.api_docs, name="api-docs"),
+]
+
+urlpatterns = [
+    path("health", core_views.health, name="health"),
+    path("api/", include(api_patterns)),
+    path("accounts/", include("apps.accounts.urls")),
+    path("", include("apps.core.urls")),
+]
+
+handler403 = "apps.core.views.permission_denied"
+handler404 = "apps.core.views.not_found"
+handler500 = "apps.core.views.server_error"

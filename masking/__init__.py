@@ -1,0 +1,1 @@
+"""Maskflow masking engine. Never imports Django."""

@@ -1,0 +1,1 @@
+"""Database dialects: one small interface, four implementations."""

@@ -1,0 +1,164 @@
+"""The dialect interface. Differences between databases are data (Capabilities), not scattered ifs."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from masking.schema import TableInfo, TableSummary, TypeCategory
+
+
+@dataclass(frozen=True)
+class ConnectionParams:
+    """Everything needed to open a connection. `password` is plaintext in memory only."""
+
+    dialect: str
+    host: str = ""
+    port: int | None = None
+    database: str = ""  # SQLite: the file path
+    username: str = ""
+    password: str = field(default="", repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    timeout: int = 10
+
+
+@dataclass(frozen=True)
+class TestResult:
+    ok: bool
+    category: str  # "ok" or one of masking.errors.CONNECTION_ERROR_CATEGORIES
+    message: str  # never contains the password or any other secret
+    server_version: str = ""
+    elapsed_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    sqlglot_dialect: str  # "tsql", "postgres", "mysql", "sqlite"
+    quote_open: str
+    quote_close: str
+    supports_schemas: bool
+    default_schema: str
+    max_params_per_statement: int
+    truncate_is_transactional: bool
+    max_identifier_length: int = 128
+
+
+class Dialect(ABC):
+    """One open (lazily) connection to one database."""
+
+    name: str
+    capabilities: Capabilities
+    type_map: dict[str, TypeCategory]  # every native type of the dialect -> category
+
+    def __init__(self, params: ConnectionParams):
+        self.params = params
+        self._conn: Any = None
+
+    # --- connection -----------------------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> Any:
+        """Open (or return) the DB-API connection, honouring params.timeout."""
+
+    @abstractmethod
+    def test(self) -> TestResult:
+        """Connect and run a trivial query; never raises, never leaks the password."""
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def __enter__(self) -> Dialect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- identifiers ------------------------------------------------------------------------
+    def quote(self, identifier: str) -> str:
+        c = self.capabilities
+        return c.quote_open + identifier.replace(c.quote_close, c.quote_close * 2) + c.quote_close
+
+    def qualified(self, schema: str, table: str) -> str:
+        if self.capabilities.supports_schemas and schema:
+            return f"{self.quote(schema)}.{self.quote(table)}"
+        return self.quote(table)
+
+    def category_of(self, native_type: str) -> TypeCategory:
+        return self.type_map.get(native_type.lower().strip(), TypeCategory.OTHER)
+
+    # --- introspection ------------------------------------------------------------------------
+    @abstractmethod
+    def list_schemas(self) -> list[str]: ...
+
+    @abstractmethod
+    def list_tables(self, schema: str) -> list[TableSummary]: ...
+
+    @abstractmethod
+    def describe_table(self, schema: str, table: str) -> TableInfo:
+        """Columns (with categories), PK, FKs, unique constraints, row estimate.
+        Raises masking.errors.TerminalError if the table does not exist."""
+
+    # --- reading ------------------------------------------------------------------------------
+    @abstractmethod
+    def count_rows(self, table: TableInfo, where: str | None = None) -> int: ...
+
+    @abstractmethod
+    def read_batches(
+        self,
+        table: TableInfo,
+        columns: Sequence[str],
+        batch_size: int,
+        where: str | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the table in batches ordered by primary key (keyset pagination).
+        `where` is an already-validated predicate in this dialect's SQL."""
+
+    # --- writing ------------------------------------------------------------------------------
+    @contextmanager
+    @abstractmethod
+    def transaction(self) -> Iterator[None]:
+        """One target transaction: commit on success, roll back on any exception."""
+
+    @abstractmethod
+    def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
+        """Bulk-insert a batch (inside the current transaction); returns rows written."""
+
+    @abstractmethod
+    def clear_table(self, table: TableInfo) -> None:
+        """Empty the table inside the current transaction (TRUNCATE or DELETE)."""
+
+    def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        """Prepare to insert explicit values into identity columns (e.g. IDENTITY_INSERT ON)."""
+
+    def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        """Undo begin_load and resynchronise sequences/auto-increment counters."""
+
+    @abstractmethod
+    def create_table_sql(
+        self,
+        table: TableInfo,
+        target_schema: str,
+        target_name: str,
+        *,
+        source_dialect: str | None = None,
+    ) -> str:
+        """DDL creating an equivalent table in this dialect (columns, PK, unique; no FKs).
+
+        `source_dialect` (a dialect name) is the dialect `table` was introspected from: when it
+        equals this dialect, native types are kept verbatim; otherwise, or when None, every
+        column gets a portable type of its category (sqlglot-rendered)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        cur = self.connect().cursor()
+        try:
+            cur.execute(sql, params)
+        finally:
+            cur.close()

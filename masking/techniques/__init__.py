@@ -1,0 +1,1 @@
+"""Masking techniques: a registry of vectorised column maskers."""

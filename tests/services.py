@@ -1,0 +1,61 @@
+"""Where the live test services are, and how tests behave when one is missing.
+
+Locally a missing service skips its tests; in CI (env CI=true) it fails them, so a broken
+service can never turn a red build green. No Django here: the engine's tests use it too."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+PG_HOST = os.environ.get("MASKFLOW_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("MASKFLOW_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("MASKFLOW_TEST_PG_USER", "postgres")
+PG_PASSWORD = os.environ.get("MASKFLOW_TEST_PG_PASSWORD", "")
+MARIADB_HOST = os.environ.get("MASKFLOW_TEST_MARIADB_HOST", "127.0.0.1")
+MARIADB_PORT = int(os.environ.get("MASKFLOW_TEST_MARIADB_PORT", "3306"))
+MARIADB_USER = os.environ.get("MASKFLOW_TEST_MARIADB_USER", "root")
+MARIADB_PASSWORD = os.environ.get("MASKFLOW_TEST_MARIADB_PASSWORD", "")
+
+
+def is_reachable(host: str, port: int, timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or, in CI, fail) the calling test when the service does not accept connections."""
+    if is_reachable(host, port):
+        return
+    message = f"{name} not reachable at {host}:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def postgres_dsn(database: str = "postgres") -> str:
+    """A libpq connection string (key=value form, so no URL-escaping pitfalls)."""
+    parts = [f"host={PG_HOST}", f"port={PG_PORT}", f"user={PG_USER}", f"dbname={database}",
+             "connect_timeout=10"]
+    if PG_PASSWORD:
+        parts.append(f"password={PG_PASSWORD}")
+    return " ".join(parts)
+
+
+def postgres_params(database: str = "postgres"):  # -> ConnectionParams
+    from masking.dialects.base import ConnectionParams
+
+    return ConnectionParams(dialect="postgresql", host=PG_HOST, port=PG_PORT, database=database,
+                            username=PG_USER, password=PG_PASSWORD)
+
+
+def mariadb_params(database: str = "test"):  # -> ConnectionParams
+    from masking.dialects.base import ConnectionParams
+
+    return ConnectionParams(dialect="mysql", host=MARIADB_HOST, port=MARIADB_PORT,
+                            database=database, username=MARIADB_USER, password=MARIADB_PASSWORD)
