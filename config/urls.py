@@ -10,12 +10,20 @@ api_patterns = [
     path("health/db", core_views.HealthDBAPI.as_view(), name="api-health-db"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", core_views.api_docs, name="api-docs"),
+    path("", include("apps.connections.api_urls")),
+    path("", include("apps.workflows.api_urls")),
+    path("", include("apps.executions.api_urls")),
+    path("", include("apps.audit.api_urls")),
 ]
 
 urlpatterns = [
     path("health", core_views.health, name="health"),
     path("api/", include(api_patterns)),
     path("accounts/", include("apps.accounts.urls")),
+    path("connections/", include("apps.connections.urls")),
+    path("workflows/", include("apps.workflows.urls")),
+    path("executions/", include("apps.executions.urls")),
+    path("audit/", include("apps.audit.urls")),
     path("", include("apps.core.urls")),
 ]
 

@@ -1,1 +1,43 @@
-"""Maskflow masking engine. Never imports Django."""
+"""Maskflow masking engine. Never imports Django.
+
+Public API: build a `Plan` of `TablePlan`s and `ColumnRule`s, check it with `preflight()`, and
+execute it with `run()`, which reports through a `Progress` and returns a `RunResult`.
+
+Names are imported on first use, so `import masking.schema` (or a dialect) does not pull in the
+whole pipeline and its dependencies."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Plan": "masking.plan", "TablePlan": "masking.plan", "ColumnRule": "masking.plan",
+    "plan_hash": "masking.plan",
+    "preflight": "masking.pipeline", "run": "masking.pipeline", "RunResult": "masking.pipeline",
+    "TableResult": "masking.pipeline", "LeakCheck": "masking.pipeline",
+    "Problem": "masking.pipeline",
+    "Progress": "masking.progress", "NullProgress": "masking.progress",
+    "ProgressUpdate": "masking.progress",
+    "MaskingError": "masking.errors", "TerminalError": "masking.errors",
+    "TransientError": "masking.errors", "Cancelled": "masking.errors",
+    "PreflightFailed": "masking.errors", "ValidationFailed": "masking.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from masking.errors import (Cancelled, MaskingError, PreflightFailed, TerminalError,
+                                TransientError, ValidationFailed)
+    from masking.pipeline import LeakCheck, Problem, RunResult, TableResult, preflight, run
+    from masking.plan import ColumnRule, Plan, TablePlan, plan_hash
+    from masking.progress import NullProgress, Progress, ProgressUpdate
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'masking' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -115,16 +115,51 @@ class ChainStatus:
     reason: str = ""
 
 
+ANCHOR_ACTION = "audit.anchor"
+
+
+def _anchored_starts() -> dict[int, str]:
+    """first_kept_seq -> prev_hash it must carry, from every pruning anchor still in the trail.
+
+    An anchor is an ordinary chained event appended *before* older events are deleted; its details
+    name the first event kept and the hash that event links to. The anchor itself is verified by
+    the walk like any other event, so a forged or edited anchor breaks the chain."""
+    starts: dict[int, str] = {}
+    for details in AuditEvent.objects.filter(action=ANCHOR_ACTION).values_list("details", flat=True):
+        if isinstance(details, dict):
+            try:
+                starts[int(details["first_kept_seq"])] = str(details["first_kept_prev_hash"])
+            except (KeyError, TypeError, ValueError):
+                continue
+    return starts
+
+
 def audit_verify_chain() -> ChainStatus:
-    """Walk the chain in sequence order; report the first broken link."""
+    """Walk the chain in sequence order; report the first broken link.
+
+    The walk starts at event #1 (linking to the genesis hash) or, after pruning, at the first
+    surviving event, which must be exactly the one a pruning anchor later in the chain names
+    (same sequence number and same link to the deleted predecessor)."""
     prev_hash = None
     expected_seq = None
     checked = 0
+    starts: dict[int, str] | None = None
     for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
         if prev_hash is None:
-            # The first surviving event may follow a pruning anchor; it starts the walk.
-            prev_hash = event.prev_hash if event.action == "audit.anchor" else GENESIS
-            expected_seq = event.seq if event.action == "audit.anchor" else 1
+            if event.seq == 1:
+                prev_hash, expected_seq = GENESIS, 1
+            else:
+                starts = _anchored_starts()
+                if starts.get(event.seq) == event.prev_hash:
+                    prev_hash, expected_seq = event.prev_hash, event.seq
+                else:
+                    missing = max((s for s in starts if s < event.seq), default=1)
+                    unanchored = ChainStatus(False, 0, missing,
+                                             f"event #{missing} is missing (events before #{event.seq} were "
+                                             "deleted without a pruning anchor)")
+                    # An edited anchor is the likelier cause: report it if the rest shows one.
+                    later = _walk_from(event.seq, event.prev_hash)
+                    return later if later is not None and later.broken_seq != event.seq else unanchored
         if event.seq != expected_seq:
             return ChainStatus(False, checked, expected_seq, f"event #{expected_seq} is missing")
         if event.prev_hash != prev_hash:
@@ -140,3 +175,82 @@ def audit_verify_chain() -> ChainStatus:
         if head.seq != last_seq or (checked and head.hash != prev_hash):
             return ChainStatus(False, checked, last_seq + 1, f"events after #{last_seq} are missing")
     return ChainStatus(True, checked)
+
+
+def _walk_from(seq: int, prev_hash: str) -> ChainStatus | None:
+    """The first broken link from `seq` on, taking `prev_hash` as given (None: no break)."""
+    checked = 0
+    for event in AuditEvent.objects.filter(seq__gte=seq).order_by("seq").iterator(chunk_size=2000):
+        if event.seq != seq:
+            return ChainStatus(False, checked, seq, f"event #{seq} is missing")
+        if event.prev_hash != prev_hash:
+            return ChainStatus(False, checked, event.seq, f"event #{event.seq} does not link to its predecessor")
+        if compute_hash(event) != event.hash:
+            return ChainStatus(False, checked, event.seq, f"event #{event.seq} was altered")
+        prev_hash, seq, checked = event.hash, event.seq + 1, checked + 1
+    head = AuditChainHead.objects.filter(id=1).first()
+    if head is not None and head.seq != seq - 1:
+        return ChainStatus(False, checked, seq, f"events after #{seq - 1} are missing")
+    return None
+
+
+class PruneRefused(Exception):
+    """The chain does not verify: pruning would destroy the evidence, so nothing is deleted."""
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    deleted: int
+    first_kept_seq: int
+    anchor_seq: int | None
+
+
+def audit_prune(*, days: int, actor_username: str = "cli") -> PruneResult:
+    """Delete events older than `days` days, keeping the rest verifiable.
+
+    1. The whole chain must verify first (an edited event cannot be pruned out of sight).
+    2. Under the chain-head lock, an `audit.anchor` event is appended naming the first kept
+       event and the hash it links to (the hash of the last deleted event), plus the range.
+    3. Events before the first kept one are deleted with one raw DELETE (the privileged path:
+       the model's QuerySet refuses deletes)."""
+    from datetime import timedelta
+
+    from django.db import connection
+
+    if days < 0:
+        raise ValueError("days must be zero or more")
+    status = audit_verify_chain()
+    if not status.ok:
+        raise PruneRefused(f"audit chain BROKEN at event #{status.broken_seq}: {status.reason}; nothing pruned")
+    cutoff = timezone.now() - timedelta(days=days)
+    with transaction.atomic():
+        # The head lock is held until commit: no event can be appended between choosing the
+        # first kept event and writing the anchor (audit_record re-locks it in a savepoint).
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
+        first_kept = (AuditEvent.objects.filter(timestamp__gte=cutoff).order_by("seq")
+                      .values_list("seq", "prev_hash").first())
+        oldest = AuditEvent.objects.order_by("seq").values_list("seq", flat=True).first()
+        if oldest is None or (first_kept is not None and first_kept[0] <= oldest):
+            return PruneResult(0, oldest or 0, None)
+        if first_kept is None:  # everything is older: the anchor itself is the first kept event
+            first_kept = (head.seq + 1, head.hash)
+        first_kept_seq, first_kept_prev_hash = first_kept
+        anchor = audit_record(
+            action=ANCHOR_ACTION,
+            actor_username=actor_username,
+            resource_type="audit",
+            details={
+                "first_kept_seq": first_kept_seq,
+                "first_kept_prev_hash": first_kept_prev_hash,
+                "pruned_from_seq": oldest,
+                "pruned_to_seq": first_kept_seq - 1,
+                "retention_days": days,
+                "cutoff": cutoff.isoformat(),
+            },
+        )
+        table = connection.ops.quote_name(AuditEvent._meta.db_table)
+        with connection.cursor() as cur:
+            cur.execute(f"DELETE FROM {table} WHERE seq < %s", [first_kept_seq])  # noqa: S608 - quoted name
+            deleted = cur.rowcount
+    logger.info("audit trail pruned: %s events before #%s removed; anchor #%s", deleted, first_kept_seq, anchor.seq)
+    return PruneResult(deleted, first_kept_seq, anchor.seq)

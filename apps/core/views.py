@@ -18,7 +18,20 @@ logger = logging.getLogger("maskflow.health")
 
 @login_required
 def dashboard(request):
-    return render(request, "core/dashboard.html", {})
+    """Counts, success rate, rows masked per day (30 days) and recent runs. Executions are the
+    user's own (all of them for admins); connections and workflows are visible to every user."""
+    from apps.connections.models import Connection
+    from apps.executions.selectors import execution_recent, execution_stats
+    from apps.workflows.models import Workflow
+
+    stats = execution_stats(user=request.user, days=30)
+    stats.update(connections=Connection.objects.count(), workflows=Workflow.objects.count())
+    return render(request, "core/dashboard.html", {
+        "stats": stats,
+        "chart": stats["chart"],
+        "recent": list(execution_recent(user=request.user, limit=8)),
+        "nav": "dashboard",
+    })
 
 
 def api_docs(request):

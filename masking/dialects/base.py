@@ -119,7 +119,14 @@ class Dialect(ABC):
         where: str | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Stream the table in batches ordered by primary key (keyset pagination).
-        `where` is an already-validated predicate in this dialect's SQL."""
+        `where` is an already-validated predicate in this dialect's SQL.
+
+        Tables without a primary key are read in one pass instead (PostgreSQL server-side
+        cursor, MySQL unbuffered cursor on its own connection, SQL Server forward-only result,
+        SQLite keyset on rowid), drained with fetchmany: memory stays bounded by the batch
+        size, but the order is unspecified.
+
+        Arrow types come from the column categories (masking.dialects.common.arrow_type)."""
 
     # --- writing ------------------------------------------------------------------------------
     @contextmanager

@@ -14,3 +14,25 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 });
+
+// Connection form: show only the fields that fit the chosen dialect.
+document.addEventListener("DOMContentLoaded", function () {
+  var form = document.querySelector("[data-dialect-form]");
+  if (!form) return;
+  var select = form.querySelector("select[name=dialect]");
+  var dbInput = form.querySelector("#id_database");
+  var pathInput = form.querySelector("#id_database_path");
+  function apply() {
+    var dialect = select.value;
+    form.querySelectorAll("[data-dialects]").forEach(function (el) {
+      var on = el.dataset.dialects.split(" ").indexOf(dialect) !== -1;
+      el.hidden = !on;
+      el.querySelectorAll("input,select").forEach(function (i) { if (i !== dbInput || dialect !== "sqlite") i.disabled = !on; });
+    });
+    // One "database" field on the server: the SQLite path input mirrors into it.
+    if (dbInput && pathInput) { dbInput.disabled = false; if (dialect === "sqlite") dbInput.value = pathInput.value; }
+  }
+  if (pathInput && dbInput) pathInput.addEventListener("input", function () { dbInput.value = pathInput.value; });
+  select.addEventListener("change", apply);
+  apply();
+});

@@ -1,0 +1,359 @@
+"""Connection writes and the operations that open a connection (test, introspection)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.connections.models import DEFAULT_PORTS, Connection, Dialect, RoleHint
+from apps.core.logging import redact_text
+from masking.dialects.base import ConnectionParams, TestResult
+from masking.schema import TableInfo
+
+OPTION_KEYS: dict[str, dict[str, type]] = {
+    "sqlserver": {"driver": str, "encrypt": bool, "trust_server_certificate": bool, "timeout": int},
+    "postgresql": {"sslmode": str, "sslrootcert": str, "sslcert": str, "sslkey": str, "timeout": int},
+    "mysql": {"ssl_mode": str, "timeout": int},
+    "sqlite": {"timeout": int, "read_only": bool},
+}
+MYSQL_SSL_MODES = {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"}
+SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+FIELDS = ("name", "dialect", "host", "port", "database", "username", "options", "role_hint")
+_HOST_RE = re.compile(r"^[A-Za-z0-9._\-:\[\]\\]+$")
+_IDENT_FORBIDDEN = re.compile(r"['\";]|--|/\*|\*/|\x00")
+
+
+class ConnectionInputError(Exception):
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class ConnectionInUse(Exception):
+    pass
+
+
+def sqlite_allowed_dirs() -> list[Path]:
+    configured = getattr(settings, "SQLITE_ALLOWED_DIRS", None) or [settings.DATA_DIR]
+    return [Path(p).resolve() for p in configured]
+
+
+def clean_identifier(value: str, what: str) -> str:
+    """Schema/table names from URLs: quoting makes any name safe, but these never name a real
+    object and only ever arrive from probing, so they are refused outright."""
+    if not value or len(value) > 128 or _IDENT_FORBIDDEN.search(value):
+        raise ConnectionInputError({what: f"invalid {what} name"})
+    return value
+
+
+def connection_clean(
+    data: dict[str, Any], *, instance: Connection | None = None, check_name: bool = True
+) -> dict[str, Any]:
+    """Validate create/update input; returns cleaned values or raises ConnectionInputError
+    listing every problem. `password` is optional on update (blank keeps the stored one)."""
+    errors: dict[str, str] = {}
+    merged = {f: getattr(instance, f) for f in FIELDS} if instance else {}
+    merged.update({k: v for k, v in data.items() if k in FIELDS or k == "password"})
+
+    name = str(merged.get("name") or "").strip()
+    if not check_name:
+        pass
+    elif not name:
+        errors["name"] = "This field is required."
+    elif len(name) > 100:
+        errors["name"] = "Ensure this field has no more than 100 characters."
+    elif Connection.objects.filter(name__iexact=name).exclude(pk=getattr(instance, "pk", None)).exists():
+        errors["name"] = "A connection with this name already exists."
+
+    dialect = merged.get("dialect")
+    if dialect not in Dialect.values:
+        errors["dialect"] = f"Unknown dialect; choose one of: {', '.join(Dialect.values)}."
+        dialect = None
+
+    host = str(merged.get("host") or "").strip()
+    port = merged.get("port")
+    database = str(merged.get("database") or "").strip()
+    username = str(merged.get("username") or "").strip()
+    if port in ("", None):
+        port = None
+    else:
+        try:
+            port = int(port)
+            if isinstance(merged.get("port"), bool) or not 1 <= port <= 65535:
+                raise ValueError
+        except (TypeError, ValueError):
+            errors["port"] = "Port must be a whole number between 1 and 65535."
+            port = None
+
+    if dialect == Dialect.SQLITE:
+        host, port, username = "", None, ""
+        if not database:
+            errors["database"] = "Give the path of the SQLite database file."
+        else:
+            resolved = Path(database).expanduser().resolve()
+            allowed = sqlite_allowed_dirs()
+            if not any(resolved == d or d in resolved.parents for d in allowed):
+                errors["database"] = "SQLite files must be inside an allowed folder: " + ", ".join(map(str, allowed))
+            else:
+                database = str(resolved)
+    elif dialect:
+        if not host:
+            errors["host"] = "This field is required."
+        elif len(host) > 255 or not _HOST_RE.match(host):
+            errors["host"] = "Enter a host name, IP address or host\\instance."
+        if not database:
+            errors["database"] = "This field is required."
+        elif len(database) > 128:
+            errors["database"] = "Ensure this field has no more than 128 characters."
+        if len(username) > 128:
+            errors["username"] = "Ensure this field has no more than 128 characters."
+        if port is None and "port" not in errors:
+            port = DEFAULT_PORTS[dialect]
+
+    options = merged.get("options") or {}
+    if not isinstance(options, dict):
+        errors["options"] = "Options must be an object."
+        options = {}
+    elif dialect:
+        allowed_opts = OPTION_KEYS[dialect]
+        for key, value in options.items():
+            expected = allowed_opts.get(key)
+            if expected is None:
+                errors[f"options.{key}"] = f"Unknown option for {dialect}; allowed: {', '.join(sorted(allowed_opts))}."
+            elif expected is bool and not isinstance(value, bool):
+                errors[f"options.{key}"] = "Must be true or false."
+            elif expected is int and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 300):
+                errors[f"options.{key}"] = "Must be a whole number of seconds between 1 and 300."
+            elif expected is str and (not isinstance(value, str) or len(value) > 255):
+                errors[f"options.{key}"] = "Must be a short text."
+        if options.get("sslmode") and options["sslmode"] not in SSLMODES:
+            errors["options.sslmode"] = f"Choose one of: {', '.join(sorted(SSLMODES))}."
+        if options.get("ssl_mode") and str(options["ssl_mode"]).upper() not in MYSQL_SSL_MODES:
+            errors["options.ssl_mode"] = f"Choose one of: {', '.join(sorted(MYSQL_SSL_MODES))}."
+
+    role_hint = merged.get("role_hint") or RoleHint.BOTH
+    if role_hint not in RoleHint.values:
+        errors["role_hint"] = f"Choose one of: {', '.join(RoleHint.values)}."
+
+    password = data.get("password")
+    if password is not None and not isinstance(password, str):
+        errors["password"] = "Must be text."
+    elif password and len(password) > 512:
+        errors["password"] = "Ensure this field has no more than 512 characters."
+
+    if errors:
+        raise ConnectionInputError(errors)
+    return {
+        "name": name, "dialect": dialect, "host": host, "port": port, "database": database,
+        "username": username, "options": options, "role_hint": role_hint, "password": password,
+    }
+
+
+def connection_params(conn: Connection, *, password: str | None = None, timeout: int | None = None) -> ConnectionParams:
+    options = dict(conn.options or {})
+    return ConnectionParams(
+        dialect=conn.dialect,
+        host=conn.host,
+        port=conn.port,
+        database=conn.database,
+        username=conn.username,
+        password=conn.get_password() if password is None else password,
+        options=options,
+        timeout=timeout or int(options.get("timeout", 10)),
+    )
+
+
+def _changes(before: dict, after: dict) -> dict:
+    return {k: {"from": before.get(k), "to": after.get(k)} for k in FIELDS if before.get(k) != after.get(k)}
+
+
+@transaction.atomic
+def connection_create(*, data: dict, by, request=None) -> Connection:
+    cleaned = connection_clean(data)
+    password = cleaned.pop("password") or ""
+    conn = Connection(**cleaned, created_by=by)
+    conn.set_password(password)
+    try:
+        conn.save()
+    except IntegrityError:
+        raise ConnectionInputError({"name": "A connection with this name already exists."}) from None
+    audit_record(action="connection.create", request=request, actor=by, resource_type="connection",
+                 resource_id=conn.pk, details={"name": conn.name, "dialect": conn.dialect})
+    return conn
+
+
+@transaction.atomic
+def connection_update(*, conn: Connection, data: dict, by, request=None) -> Connection:
+    before = {f: getattr(conn, f) for f in FIELDS}
+    cleaned = connection_clean(data, instance=conn)
+    password = cleaned.pop("password")
+    for field, value in cleaned.items():
+        setattr(conn, field, value)
+    password_changed = bool(password)
+    if password_changed:
+        conn.set_password(password)
+    conn.save()
+    changes = _changes(before, cleaned)
+    if password_changed:
+        changes["credentials"] = "changed"
+    _invalidate_schema_cache(conn)
+    audit_record(action="connection.update", request=request, actor=by, resource_type="connection",
+                 resource_id=conn.pk, details={"name": conn.name, "changes": changes})
+    return conn
+
+
+@transaction.atomic
+def connection_delete(*, conn: Connection, by, request=None) -> None:
+    users = connection_workflow_names(conn)
+    if users:
+        raise ConnectionInUse(f"Connection '{conn.name}' is used by workflow(s): {', '.join(users)}. "
+                              "Delete or change those workflows first.")
+    pk, name = conn.pk, conn.name
+    conn.delete()
+    audit_record(action="connection.delete", request=request, actor=by, resource_type="connection",
+                 resource_id=pk, details={"name": name})
+
+
+def connection_workflow_names(conn: Connection) -> list[str]:
+    try:
+        from apps.workflows.models import Workflow
+    except ImportError:
+        return []
+    from django.db.models import Q
+
+    return list(Workflow.objects.filter(Q(source_connection=conn) | Q(target_connection=conn)).values_list("name", flat=True))
+
+
+def run_test(params: ConnectionParams) -> TestResult:
+    from masking.dialects import get_dialect
+
+    try:
+        dialect = get_dialect(params)
+    except Exception as exc:  # unknown dialect / driver import problems are reported, not raised
+        return TestResult(False, "driver_missing", redact_text(str(exc)))
+    try:
+        result = dialect.test()
+    finally:
+        dialect.close()
+    message = result.message
+    if params.password:
+        message = message.replace(params.password, "******")
+    return TestResult(result.ok, result.category, redact_text(message)[:500], result.server_version, result.elapsed_ms)
+
+
+def connection_test(*, conn: Connection, by, request=None) -> TestResult:
+    result = run_test(connection_params(conn))
+    Connection.objects.filter(pk=conn.pk).update(
+        last_test_ok=result.ok, last_test_category=result.category,
+        last_test_message=result.message, last_test_at=timezone.now(),
+    )
+    conn.refresh_from_db(fields=["last_test_ok", "last_test_category", "last_test_message", "last_test_at"])
+    audit_record(action="connection.test", request=request, actor=by, resource_type="connection", resource_id=conn.pk,
+                 status=AuditEvent.Status.SUCCESS if result.ok else AuditEvent.Status.FAILURE,
+                 details={"name": conn.name, "category": result.category, "elapsed_ms": result.elapsed_ms})
+    return result
+
+
+def connection_test_unsaved(*, data: dict, by, request=None, instance: Connection | None = None) -> TestResult:
+    """Test from the form before saving. Editing without retyping the password uses the stored one."""
+    cleaned = connection_clean(data, instance=instance, check_name=False)
+    password = cleaned.get("password") or (instance.get_password() if instance else "")
+    params = ConnectionParams(
+        dialect=cleaned["dialect"], host=cleaned["host"], port=cleaned["port"], database=cleaned["database"],
+        username=cleaned["username"], password=password, options=cleaned["options"],
+        timeout=int(cleaned["options"].get("timeout", 10)),
+    )
+    result = run_test(params)
+    audit_record(action="connection.test", request=request, actor=by, resource_type="connection",
+                 resource_id=getattr(instance, "pk", "") or "unsaved",
+                 status=AuditEvent.Status.SUCCESS if result.ok else AuditEvent.Status.FAILURE,
+                 details={"dialect": cleaned["dialect"], "category": result.category})
+    return result
+
+
+# --- introspection (cached briefly; refreshable) ---------------------------------------------------
+SCHEMA_CACHE_SECONDS = 120
+
+
+def _cache_key(conn: Connection, *parts: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+    return f"schema:{conn.pk}:{cache.get(f'schema-gen:{conn.pk}', 0)}:{digest}"
+
+
+def _invalidate_schema_cache(conn: Connection) -> None:
+    try:
+        cache.incr(f"schema-gen:{conn.pk}")
+    except ValueError:
+        cache.set(f"schema-gen:{conn.pk}", 1, None)
+
+
+def _introspect(conn: Connection, what: str, *args: str, refresh: bool = False):
+    key = _cache_key(conn, what, *args)
+    if not refresh:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+    from masking.dialects import get_dialect
+
+    with get_dialect(connection_params(conn)) as dialect:
+        value = getattr(dialect, what)(*args)
+    cache.set(key, value, SCHEMA_CACHE_SECONDS)
+    return value
+
+
+def connection_schemas(*, conn: Connection, refresh: bool = False) -> list[str]:
+    return _introspect(conn, "list_schemas", refresh=refresh)
+
+
+def connection_tables(*, conn: Connection, schema: str, refresh: bool = False):
+    clean_identifier(schema, "schema")
+    return _introspect(conn, "list_tables", schema, refresh=refresh)
+
+
+def connection_table(*, conn: Connection, schema: str, table: str, refresh: bool = False) -> TableInfo:
+    clean_identifier(schema, "schema")
+    clean_identifier(table, "table")
+    return _introspect(conn, "describe_table", schema, table, refresh=refresh)
+
+
+def table_as_dict(info: TableInfo) -> dict:
+    data = asdict(info)
+    for col in data["columns"]:
+        col["category"] = str(col["category"])
+    return data
+
+
+def connection_audit_browse(*, conn: Connection, request, what: str, schema: str = "", table: str = "") -> None:
+    audit_record(action="schema.browse", request=request, resource_type="connection", resource_id=conn.pk,
+                 details={"what": what, "schema": schema, "table": table})
+
+
+def connection_ensure_demo(*, source: Path, target: Path) -> list[str]:
+    """Register the demo SQLite databases as connections owned by the demo admin."""
+    from django.contrib.auth import get_user_model
+
+    owner = get_user_model().objects.filter(role="admin").order_by("pk").first()
+    if owner is None:
+        return ["no admin user; demo connections not registered"]
+    lines = []
+    for name, path, hint in (("Demo source (SQLite)", source, RoleHint.SOURCE), ("Demo target (SQLite)", target, RoleHint.TARGET)):
+        conn, created = Connection.objects.get_or_create(
+            name=name,
+            defaults={"dialect": Dialect.SQLITE, "database": str(path.resolve()), "role_hint": hint, "created_by": owner},
+        )
+        if not created and conn.database != str(path.resolve()):
+            conn.database = str(path.resolve())
+            conn.save(update_fields=["database", "updated_at"])
+        lines.append(f"connection '{name}' {'registered' if created else 'already registered'}")
+    return lines

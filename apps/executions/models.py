@@ -1,0 +1,90 @@
+from django.conf import settings
+from django.db import models
+
+
+class ExecutionStatus(models.TextChoices):
+    """queued → running → success | failed | cancelled; queued → cancelled; running → failed (reaper)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+
+
+class Trigger(models.TextChoices):
+    UI = "ui", "Web page"
+    API = "api", "API"
+    CLI = "cli", "Command line"
+    SCHEDULE = "schedule", "Schedule"
+
+
+class Execution(models.Model):
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="executions")
+    status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED, db_index=True)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.UI)
+    executed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="executions")
+    rows_processed = models.BigIntegerField(default=0)
+    rows_masked = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    current_table = models.CharField(max_length=300, blank=True, default="")
+    rows_per_second = models.FloatField(default=0)
+    error_message = models.TextField(blank=True, default="")
+    plan_snapshot = models.JSONField(default=dict)
+    plan_hash = models.CharField(max_length=64, blank=True, default="")
+    key_version = models.CharField(max_length=64, blank=True, default="")
+    report = models.JSONField(default=dict, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "executions"
+        ordering = ["-queued_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rows_masked__lte=models.F("rows_processed")),
+                                   name="executions_masked_le_processed"),
+        ]
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def percent(self) -> int:
+        if self.status == ExecutionStatus.SUCCESS:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(self.rows_processed * 100 / self.rows_total))
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if not self.started_at:
+            return None
+        from django.utils import timezone
+
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+
+class ExecutionTable(models.Model):
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="tables")
+    position = models.PositiveIntegerField(default=0)
+    source_table = models.CharField(max_length=300)
+    target_table = models.CharField(max_length=300)
+    status = models.CharField(max_length=20, default="pending")
+    rows_read = models.BigIntegerField(default=0)
+    rows_written = models.BigIntegerField(default=0)
+    rows_masked = models.BigIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    rows_per_second = models.FloatField(default=0)
+
+    class Meta:
+        db_table = "execution_tables"
+        ordering = ["execution", "position"]

@@ -1,0 +1,131 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from apps.core.envelope import fail, ok
+from apps.core.permissions import can_modify
+from apps.workflows import selectors, services
+from apps.workflows.models import Workflow
+from apps.workflows.validation import WorkflowInvalid
+from masking.techniques import catalogue
+
+
+class ColumnMappingInput(serializers.Serializer):
+    source_column = serializers.CharField()
+    pii_attribute = serializers.CharField(required=False)
+    target_column = serializers.CharField(required=False)
+    params = serializers.DictField(required=False)
+    deterministic = serializers.BooleanField(required=False)
+
+
+class MappingInput(serializers.Serializer):
+    source_schema = serializers.CharField(required=False)
+    source_table = serializers.CharField()
+    target_schema = serializers.CharField(required=False)
+    target_table = serializers.CharField(required=False)
+    create_target = serializers.BooleanField(required=False)
+    copy_unmapped = serializers.BooleanField(required=False)
+    row_filter = serializers.CharField(required=False, allow_blank=True)
+    column_mappings = ColumnMappingInput(many=True)
+
+
+class WorkflowInput(serializers.Serializer):
+    """Shape for the schema; validation is validation.workflow_clean, shared with the wizard."""
+
+    name = serializers.CharField()
+    description = serializers.CharField(required=False, allow_blank=True)
+    source_connection_id = serializers.IntegerField()
+    target_connection_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["active", "inactive"], required=False)
+    target_mode = serializers.ChoiceField(choices=["truncate", "append", "fail_if_not_empty"], required=False)
+    locale = serializers.CharField(required=False)
+    mappings = MappingInput(many=True)
+
+
+def workflow_output(w: Workflow, *, detail: bool = False) -> dict:
+    data = {
+        "id": w.pk, "name": w.name, "description": w.description, "status": w.status,
+        "source_connection_id": w.source_connection_id, "target_connection_id": w.target_connection_id,
+        "source_connection": w.source_connection.name, "target_connection": w.target_connection.name,
+        "target_mode": w.target_mode, "locale": w.locale,
+        "created_by": {"id": w.created_by_id, "username": w.created_by.username},
+        "created_at": w.created_at.isoformat(), "updated_at": w.updated_at.isoformat(),
+        "tables": w.mappings.count(),
+    }
+    if detail:
+        data["mappings"] = services.workflow_as_input(w)["mappings"]
+    return data
+
+
+def _invalid(exc: WorkflowInvalid):
+    return fail(400, "Invalid workflow configuration", exc.issues)
+
+
+def _body(request):
+    return request.data if isinstance(request.data, dict) else None
+
+
+class WorkflowListAPI(APIView):
+    @extend_schema(responses=serializers.ListField(child=serializers.DictField()))
+    def get(self, request):
+        return ok([workflow_output(w) for w in selectors.workflow_list()])
+
+    @extend_schema(request=WorkflowInput, responses={201: serializers.DictField()})
+    def post(self, request):
+        body = _body(request)
+        if body is None:
+            return fail(400, "Expected a JSON object.")
+        try:
+            w = services.workflow_create(data=body, by=request.user, request=request)
+        except WorkflowInvalid as exc:
+            return _invalid(exc)
+        return ok(workflow_output(w, detail=True), "Workflow created successfully", 201)
+
+
+class WorkflowDetailAPI(APIView):
+    def _get(self, pk):
+        return get_object_or_404(Workflow.objects.select_related("source_connection", "target_connection", "created_by"), pk=pk)
+
+    @extend_schema(responses=serializers.DictField())
+    def get(self, request, pk: int):
+        return ok(workflow_output(self._get(pk), detail=True))
+
+    @extend_schema(request=WorkflowInput, responses=serializers.DictField())
+    def put(self, request, pk: int):
+        w = self._get(pk)
+        if not can_modify(request.user, w):
+            return fail(403, "Only the owner or an administrator can edit this workflow.")
+        body = _body(request)
+        if body is None:
+            return fail(400, "Expected a JSON object.")
+        try:
+            w = services.workflow_update(workflow=w, data=body, by=request.user, request=request)
+        except WorkflowInvalid as exc:
+            return _invalid(exc)
+        return ok(workflow_output(w, detail=True), "Workflow updated successfully")
+
+    @extend_schema(responses={200: None})
+    def delete(self, request, pk: int):
+        w = self._get(pk)
+        if not can_modify(request.user, w):
+            return fail(403, "Only the owner or an administrator can delete this workflow.")
+        services.workflow_delete(workflow=w, by=request.user, request=request)
+        return ok(None, "Workflow deleted")
+
+
+class WorkflowPreviewAPI(APIView):
+    @extend_schema(request=None, responses=serializers.DictField())
+    def post(self, request, pk: int):
+        w = get_object_or_404(Workflow, pk=pk)
+        try:
+            data = selectors.workflow_preview(workflow=w)
+        except Exception as exc:
+            return fail(502, f"Could not read sample rows ({type(exc).__name__}).", code="SOURCE_UNAVAILABLE")
+        return ok(data)
+
+
+class PiiAttributesAPI(APIView):
+    @extend_schema(responses=serializers.DictField())
+    def get(self, request):
+        return ok(catalogue())

@@ -1,0 +1,79 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from apps.core import crypto
+
+SECRET_FIELD = "secret_encrypted"
+crypto.register_encrypted_field("workflows.Workflow", SECRET_FIELD)
+
+
+class WorkflowStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+
+
+class TargetMode(models.TextChoices):
+    TRUNCATE = "truncate", "Truncate target tables first"
+    APPEND = "append", "Append to existing rows"
+    FAIL_IF_NOT_EMPTY = "fail_if_not_empty", "Fail if a target table is not empty"
+
+
+class Workflow(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.ACTIVE)
+    source_connection = models.ForeignKey("connections.Connection", on_delete=models.PROTECT, related_name="source_workflows")
+    target_connection = models.ForeignKey("connections.Connection", on_delete=models.PROTECT, related_name="target_workflows")
+    target_mode = models.CharField(max_length=20, choices=TargetMode.choices, default=TargetMode.TRUNCATE)
+    locale = models.CharField(max_length=10, default="en_US")
+    seed = models.BigIntegerField(default=0)
+    batch_size = models.PositiveIntegerField(default=10000)
+    secret_encrypted = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="workflows")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "workflows"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(source_connection=models.F("target_connection")),
+                                   name="workflows_source_differs_from_target"),
+            models.CheckConstraint(condition=models.Q(status__in=["active", "inactive"]), name="workflows_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def new_secret(self) -> None:
+        self.secret_encrypted = crypto.encrypt(secrets.token_hex(32), associated=f"workflows.Workflow.{SECRET_FIELD}")
+
+    def get_secret(self) -> bytes:
+        return bytes.fromhex(crypto.decrypt(self.secret_encrypted, associated=f"workflows.Workflow.{SECRET_FIELD}"))
+
+    @property
+    def key_version(self) -> str:
+        return crypto.key_id_of(self.secret_encrypted)
+
+
+class TableMapping(models.Model):
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="mappings")
+    position = models.PositiveIntegerField(default=0)
+    source_schema = models.CharField(max_length=128)
+    source_table = models.CharField(max_length=128)
+    target_schema = models.CharField(max_length=128)
+    target_table = models.CharField(max_length=128)
+    create_target = models.BooleanField(default=False)
+    row_filter = models.TextField(blank=True, default="")
+    copy_unmapped = models.BooleanField(default=True)
+    column_mappings = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "workflow_mappings"
+        ordering = ["workflow", "position", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.source_schema}.{self.source_table} → {self.target_schema}.{self.target_table}"

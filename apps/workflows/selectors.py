@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from django.db.models import Count, OuterRef, Subquery
+
+from apps.connections.models import Connection
+from apps.workflows.models import Workflow
+from apps.workflows.preview import preview
+from apps.workflows.validation import Introspector, WorkflowInvalid, workflow_clean
+
+
+def workflow_list():
+    qs = Workflow.objects.select_related("source_connection", "target_connection", "created_by").annotate(
+        table_count=Count("mappings")
+    )
+    try:
+        from apps.executions.models import Execution
+
+        last = Execution.objects.filter(workflow=OuterRef("pk")).order_by("-queued_at")
+        qs = qs.annotate(last_status=Subquery(last.values("status")[:1]), last_run=Subquery(last.values("queued_at")[:1]))
+    except ImportError:
+        pass
+    return qs.order_by("name")
+
+
+def workflow_preview(*, workflow: Workflow) -> dict:
+    out = []
+    src = Introspector(workflow.source_connection)
+    try:
+        for m in workflow.mappings.order_by("position", "pk"):
+            info = src.table(m.source_schema, m.source_table)
+            if info is None:
+                out.append({"table": f"{m.source_schema}.{m.source_table}", "error": "table not found"})
+                continue
+            data = preview(conn=workflow.source_connection, info=info, rules=m.column_mappings,
+                           secret=workflow.get_secret(), locale=workflow.locale)
+            out.append({"table": f"{m.source_schema}.{m.source_table}", **data})
+    finally:
+        src.close()
+    return {"tables": out}
+
+
+def workflow_drift(*, workflow: Workflow) -> list[str]:
+    """Differences between the saved mappings and the databases as they are now. An empty list
+    means the workflow can run; anything else blocks runs and is shown on the detail page."""
+    from apps.workflows.services import workflow_as_input
+
+    problems: list[str] = []
+    data = workflow_as_input(workflow)
+    try:
+        tgt = Introspector(workflow.target_connection)
+        try:
+            for m in data["mappings"]:
+                # A table the first run creates is checked against the source until it exists;
+                # once created it is an existing table like any other.
+                m["create_target"] = tgt.table(m["target_schema"], m["target_table"]) is None
+        finally:
+            tgt.close()
+        workflow_clean(data, instance=workflow)
+    except WorkflowInvalid as exc:
+        problems.extend(f"{issue['field']}: {issue['issue']}" for issue in exc.issues)
+    except Exception as exc:  # unreachable databases are reported, not raised
+        problems.append(f"could not introspect the databases ({type(exc).__name__})")
+    problems.extend(_type_changes(workflow))
+    return problems
+
+
+def _type_changes(workflow: Workflow) -> list[str]:
+    out = []
+    try:
+        src = Introspector(workflow.source_connection)
+    except Exception:
+        return out
+    try:
+        for m in workflow.mappings.all():
+            info = src.table(m.source_schema, m.source_table)
+            if info is None:
+                continue
+            mapped = {cm["source_column"] for cm in m.column_mappings}
+            for cm in m.column_mappings:
+                col = info.column(cm["source_column"])
+                if col is not None and cm.get("data_type") and col.native_type != cm["data_type"]:
+                    out.append(f"{m.source_table}.{col.name}: type changed from {cm['data_type']} to {col.native_type}")
+            added = [c.name for c in info.columns if c.name not in mapped]
+            if added and not m.copy_unmapped:
+                out.append(f"{m.source_table}: columns not mapped and not copied: {', '.join(added)}")
+    finally:
+        src.close()
+    return out
+
+
+def connections_for_wizard():
+    return Connection.objects.order_by("name")

@@ -1,0 +1,382 @@
+"""ETL throughput beside a raw-copy baseline measured in the same run.
+
+    python bench/etl.py --rows 1000000 [--pairs pg-pg,sqlite-sqlite,mariadb-pg] [--batch 10000]
+
+For each pair: seed a source table (12 mixed-type columns), then in fresh child processes
+(so each peak RSS is its own) copy it raw into the target, and run the masking pipeline with
+four deterministic techniques (first_name, last_name, phone, and email on a unique column).
+Baselines: PostgreSQL → PostgreSQL takes the faster of psycopg binary COPY out→in and an ADBC
+read→ingest pipe; SQLite → SQLite is fetchmany → executemany; MariaDB → PostgreSQL is an
+unbuffered cursor → COPY. The pipeline is timed inside run() (preflight, masker set-up,
+load, verification; not interpreter start-up and imports), a baseline over its whole child.
+Needs the servers of the pairs it runs (see MASKFLOW_BENCH_* below).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PG = {"host": os.environ.get("MASKFLOW_BENCH_PG_HOST", "127.0.0.1"),
+      "port": int(os.environ.get("MASKFLOW_BENCH_PG_PORT", "5432")),
+      "user": os.environ.get("MASKFLOW_BENCH_PG_USER", "postgres"),
+      "password": os.environ.get("MASKFLOW_BENCH_PG_PASSWORD", "")}
+MY = {"host": os.environ.get("MASKFLOW_BENCH_MARIADB_HOST", "127.0.0.1"),
+      "port": int(os.environ.get("MASKFLOW_BENCH_MARIADB_PORT", "3306")),
+      "user": os.environ.get("MASKFLOW_BENCH_MARIADB_USER", "root"),
+      "password": os.environ.get("MASKFLOW_BENCH_MARIADB_PASSWORD", "")}
+SRC_DB, TGT_DB = "maskflow_bench_src", "maskflow_bench_tgt"
+TABLE = "bench_people"
+COLUMNS = ["id", "email", "first_name", "last_name", "phone", "city", "birth_date",
+           "created_at", "balance", "score", "active", "notes"]
+MASKED = {"email": "email", "first_name": "first_name", "last_name": "last_name",
+          "phone": "phone"}
+
+
+def ddl(dialect: str) -> str:
+    ts = "DATETIME" if dialect == "mysql" else "TIMESTAMP"
+    big = "INTEGER" if dialect == "sqlite" else "BIGINT"
+    dbl = "DOUBLE" if dialect == "mysql" else "DOUBLE PRECISION"
+    return (f"CREATE TABLE {TABLE} (id {big} NOT NULL PRIMARY KEY, email VARCHAR(120) UNIQUE, "
+            "first_name VARCHAR(40), last_name VARCHAR(40), phone VARCHAR(30), "
+            f"city VARCHAR(40), birth_date DATE, created_at {ts}, balance NUMERIC(12, 2), "
+            f"score {dbl}, active BOOLEAN, notes VARCHAR(200))")
+
+
+def batches(rows: int, size: int = 50_000):  # type: ignore[no-untyped-def]
+    """Deterministic synthetic rows as Arrow batches (vectorised, so seeding stays quick)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    firsts = pa.array(["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Ken", "Linus"])
+    lasts = pa.array(["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth"])
+    cities = pa.array(["Montreal", "Toronto", "Ottawa", "Quebec", "Calgary", "Halifax"])
+    for start in range(0, rows, size):
+        n = min(size, rows - start)
+        ids = pa.array(range(start + 1, start + n + 1), pa.int64())
+        ids_s = pc.cast(ids, pa.string())
+        first, last, city = (pool.take(_mod(ids, mul, len(pool)))
+                             for pool, mul in ((firsts, 7), (lasts, 13), (cities, 3)))
+        yield pa.RecordBatch.from_arrays([
+            ids,
+            pc.binary_join_element_wise(pc.utf8_lower(first), ids_s, "@example.org", ""),
+            first, last,
+            pc.binary_join_element_wise("+1 514 555 ", pc.utf8_lpad(ids_s, 4, "0"), ""),
+            city,
+            pc.cast(pc.add(pc.cast(pc.bit_wise_and(ids, 0x3FFF), pa.int32()),
+                           pa.scalar(-5000, pa.int32())),
+                    pa.date32()),
+            pc.cast(pc.add(pc.multiply(ids, 61_000_000), 1_600_000_000_000_000),
+                    pa.timestamp("us")),
+            pc.cast(pc.divide(pc.cast(pc.multiply(ids, 37), pa.float64()), 100.0),
+                    pa.decimal128(12, 2)),
+            pc.divide(pc.cast(ids, pa.float64()), 7.0),
+            pc.equal(pc.bit_wise_and(ids, 1), 0),
+            pc.binary_join_element_wise("note ", ids_s, ""),
+        ], names=COLUMNS)
+
+
+def _mod(ids: Any, mul: int, n: int) -> Any:
+    import pyarrow.compute as pc
+
+    prod = pc.multiply(ids, mul)
+    return pc.subtract(prod, pc.multiply(pc.divide(prod, n), n))
+
+
+# --- connections --------------------------------------------------------------------------
+
+
+def pg_dsn(db: str) -> str:
+    pw = f" password={PG['password']}" if PG["password"] else ""
+    return f"host={PG['host']} port={PG['port']} user={PG['user']} dbname={db}{pw}"
+
+
+def pg_uri(db: str) -> str:
+    pw = f":{PG['password']}" if PG["password"] else ""
+    return f"postgresql://{PG['user']}{pw}@{PG['host']}:{PG['port']}/{db}"
+
+
+def params(kind: str, db: str, workdir: str) -> Any:
+    from masking.dialects.base import ConnectionParams
+
+    if kind == "pg":
+        return ConnectionParams("postgresql", PG["host"], PG["port"], db, PG["user"],
+                                PG["password"])
+    if kind == "mariadb":
+        return ConnectionParams("mysql", MY["host"], MY["port"], db, MY["user"], MY["password"])
+    return ConnectionParams("sqlite", database=os.path.join(workdir, f"{db}.sqlite3"),
+                            options={"create": True})
+
+
+def mysql_conn(db: str | None = None) -> Any:
+    import MySQLdb
+
+    kw = {"database": db} if db else {}
+    return MySQLdb.connect(host=MY["host"], port=MY["port"], user=MY["user"],
+                           password=MY["password"], charset="utf8mb4", autocommit=True, **kw)
+
+
+def prepare(kind: str, db: str, workdir: str, rows: int | None) -> None:
+    """(Re)create the database and the table; insert `rows` rows when given."""
+    if kind == "pg":
+        import psycopg
+
+        with psycopg.connect(pg_dsn("postgres"), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{db}"')
+        with psycopg.connect(pg_dsn(db), autocommit=True) as conn:
+            conn.execute(ddl("postgresql"))
+            if rows:
+                import adbc_driver_postgresql.dbapi as adbc
+
+                with adbc.connect(pg_uri(db)) as ac, ac.cursor() as cur:
+                    for b in batches(rows):
+                        cur.adbc_ingest(TABLE, b, mode="append")
+                    ac.commit()
+            conn.execute(f"ANALYZE {TABLE}")
+    elif kind == "mariadb":
+        conn = mysql_conn()
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{db}`")
+        conn.cursor().execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
+        conn.close()
+        conn = mysql_conn(db)
+        cur = conn.cursor()
+        cur.execute(ddl("mysql"))
+        if rows:
+            sql = f"INSERT INTO {TABLE} VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+            conn.autocommit(False)
+            for b in batches(rows, 5000):
+                cur.executemany(sql, list(zip(*(c.to_pylist() for c in b.columns))))
+            conn.commit()
+        conn.close()
+    else:
+        path = os.path.join(workdir, f"{db}.sqlite3")
+        if os.path.exists(path):
+            os.remove(path)
+        conn = sqlite3.connect(path)
+        conn.execute(ddl("sqlite"))
+        if rows:
+            sql = f"INSERT INTO {TABLE} VALUES ({', '.join(['?'] * len(COLUMNS))})"
+            for b in batches(rows):
+                cols = [c.to_pylist() for c in b.columns]
+                cols[6] = [d.isoformat() for d in cols[6]]
+                cols[7] = [d.isoformat(sep=" ") for d in cols[7]]
+                cols[8] = [str(d) for d in cols[8]]
+                conn.executemany(sql, zip(*cols))
+            conn.commit()
+        conn.close()
+
+
+# --- measured stages (each in its own process) ----------------------------------------------
+
+
+def baseline_pg_copy() -> int:
+    import psycopg
+
+    with psycopg.connect(pg_dsn(SRC_DB)) as src, psycopg.connect(pg_dsn(TGT_DB)) as tgt:
+        tgt.execute(f"TRUNCATE {TABLE}")
+        with src.cursor().copy(f"COPY {TABLE} TO STDOUT (FORMAT BINARY)") as out, \
+                tgt.cursor().copy(f"COPY {TABLE} FROM STDIN (FORMAT BINARY)") as inp:
+            for block in out:
+                inp.write(block)
+        tgt.commit()
+        return int(tgt.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
+
+
+def baseline_pg_adbc() -> int:
+    import adbc_driver_postgresql.dbapi as adbc
+    import pyarrow as pa
+
+    def decimals(reader: Any) -> Any:
+        """ADBC reads numeric as an opaque string extension; its COPY writer wants decimals."""
+        fields, casts = [], {}
+        for i, f in enumerate(reader.schema):
+            typmod = int((f.metadata or {}).get(b"POSTGRESQL:typmod", b"-1"))
+            if isinstance(f.type, pa.BaseExtensionType) and typmod > 4:
+                casts[i] = pa.decimal128((typmod - 4) >> 16, (typmod - 4) & 0xFFFF)
+                f = pa.field(f.name, casts[i])
+            fields.append(f)
+        schema = pa.schema(fields)
+
+        def gen() -> Any:
+            for b in reader:
+                cols = [b.column(i).storage.cast(casts[i]) if i in casts else b.column(i)
+                        for i in range(b.num_columns)]
+                yield pa.RecordBatch.from_arrays(cols, schema=schema)
+
+        return pa.RecordBatchReader.from_batches(schema, gen())
+
+    with adbc.connect(pg_uri(SRC_DB)) as src, adbc.connect(pg_uri(TGT_DB)) as tgt:
+        with tgt.cursor() as cur:
+            cur.execute(f"TRUNCATE {TABLE}")
+        with src.cursor() as rcur, tgt.cursor() as wcur:
+            rcur.execute(f"SELECT * FROM {TABLE}")
+            n = wcur.adbc_ingest(TABLE, decimals(rcur.fetch_record_batch()), mode="append")
+        tgt.commit()
+        return int(n)
+
+
+def baseline_sqlite(workdir: str) -> int:
+    src = sqlite3.connect(os.path.join(workdir, f"{SRC_DB}.sqlite3"))
+    tgt = sqlite3.connect(os.path.join(workdir, f"{TGT_DB}.sqlite3"))
+    tgt.execute(f"DELETE FROM {TABLE}")
+    cur = src.execute(f"SELECT * FROM {TABLE} ORDER BY id")
+    sql = f"INSERT INTO {TABLE} VALUES ({', '.join(['?'] * len(COLUMNS))})"
+    n = 0
+    while rows := cur.fetchmany(10_000):
+        tgt.executemany(sql, rows)
+        n += len(rows)
+    tgt.commit()
+    return n
+
+
+def baseline_mariadb_pg() -> int:
+    import MySQLdb.cursors
+    import psycopg
+
+    src = mysql_conn(SRC_DB)
+    cur = src.cursor(MySQLdb.cursors.SSCursor)
+    cur.execute(f"SELECT * FROM {TABLE}")
+    n = 0
+    with psycopg.connect(pg_dsn(TGT_DB)) as tgt:
+        tgt.execute(f"TRUNCATE {TABLE}")
+        with tgt.cursor().copy(f"COPY {TABLE} FROM STDIN") as inp:
+            while rows := cur.fetchmany(10_000):
+                for row in rows:
+                    inp.write_row(row)
+                n += len(rows)
+        tgt.commit()
+    src.close()
+    return n
+
+
+def pipeline(pair: str, workdir: str, batch: int) -> int:
+    from masking import ColumnRule, Plan, TablePlan, run
+    from masking.dialects import get_dialect
+
+    s_kind, t_kind = pair.split("-")
+    src = get_dialect(params(s_kind, SRC_DB, workdir))
+    tgt = get_dialect(params(t_kind, TGT_DB, workdir))
+
+    def schema(d: Any) -> str:
+        return d.capabilities.default_schema if d.capabilities.supports_schemas else ""
+
+    rules = tuple(ColumnRule(c, c, MASKED.get(c, "keep")) for c in COLUMNS)
+    plan = Plan(tables=(TablePlan(schema(src), TABLE, schema(tgt), TABLE, rules),),
+                secret=b"bench-secret-0123456789abcdefghij", seed=1, target_mode="truncate",
+                batch_size=batch)
+    result = run(plan, src, tgt)
+    assert all(c.ok for c in result.leak_report)
+    # Wall time inside run(), without interpreter start-up and imports.
+    return result.rows_processed, result.duration
+
+
+def peak_rss_mb() -> float:
+    """This process's high-water RSS. VmHWM, not ru_maxrss: the latter survives exec, so a
+    spawned child would report its parent's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(fn: Any, args: tuple, queue: Any) -> None:
+    t0 = time.perf_counter()
+    inner = None
+    try:
+        rows = fn(*args)
+        if isinstance(rows, tuple):
+            rows, inner = rows
+        error = ""
+    except Exception as exc:  # reported, not raised: the parent prints the table
+        rows, error = 0, f"{type(exc).__name__}: {exc}"[:200]
+    seconds = time.perf_counter() - t0 if inner is None else inner
+    peak_mb = peak_rss_mb()
+    queue.put((rows, seconds, peak_mb, error))
+
+
+def measure(fn: Any, *args: Any) -> tuple[int, float, float, str]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(fn, args, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    return out
+
+
+def bench_pair(pair: str, rows: int, batch: int, workdir: str) -> list[tuple]:
+    s_kind, t_kind = pair.split("-")
+    t0 = time.perf_counter()
+    prepare(s_kind, SRC_DB, workdir, rows)
+    prepare(t_kind, TGT_DB, workdir, None)
+    print(f"[{pair}] seeded {rows} rows in {time.perf_counter() - t0:.1f}s", flush=True)
+    results = []
+    if pair == "pg-pg":
+        results.append(("baseline: psycopg binary COPY", *measure(baseline_pg_copy)))
+        results.append(("baseline: ADBC read→ingest", *measure(baseline_pg_adbc)))
+    elif pair == "sqlite-sqlite":
+        results.append(("baseline: fetchmany→executemany", *measure(baseline_sqlite, workdir)))
+    elif pair == "mariadb-pg":
+        results.append(("baseline: SSCursor→COPY", *measure(baseline_mariadb_pg)))
+    results.append((f"maskflow run() (batch {batch})", *measure(pipeline, pair, workdir, batch)))
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--pairs", default="pg-pg,sqlite-sqlite,mariadb-pg")
+    ap.add_argument("--batch", type=int, default=10_000)
+    ap.add_argument("--keep", action="store_true", help="keep the bench databases afterwards")
+    args = ap.parse_args()
+    table = []
+    with tempfile.TemporaryDirectory(prefix="maskflow-bench-") as workdir:
+        for pair in args.pairs.split(","):
+            for name, n, secs, peak, err in bench_pair(pair.strip(), args.rows, args.batch,
+                                                       workdir):
+                table.append((pair, name, n, secs, n / secs if secs and n else 0.0, peak, err))
+        if not args.keep:
+            cleanup(args.pairs)
+    print(f"\n{'pair':<14}{'stage':<34}{'rows':>10}{'seconds':>10}{'rows/s':>12}"
+          f"{'peak RSS MB':>13}")
+    for pair, name, n, secs, rate, peak, err in table:
+        print(f"{pair:<14}{name:<34}{n:>10}{secs:>10.2f}{rate:>12,.0f}{peak:>13.0f}"
+              + (f"  ERROR {err}" if err else ""))
+    for pair in {t[0] for t in table}:
+        rows_ = [t for t in table if t[0] == pair and not t[6]]
+        base = max((t[4] for t in rows_ if t[1].startswith("baseline")), default=0)
+        mine = next((t[4] for t in rows_ if t[1].startswith("maskflow")), 0)
+        if base and mine:
+            print(f"{pair}: pipeline at {mine / base:.0%} of the fastest raw copy")
+
+
+def cleanup(pairs: str) -> None:
+    if "pg" in pairs:
+        import psycopg
+
+        with psycopg.connect(pg_dsn("postgres"), autocommit=True) as admin:
+            for db in (SRC_DB, TGT_DB):
+                admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    if "mariadb" in pairs:
+        conn = mysql_conn()
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{SRC_DB}`")
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+"""Helpers shared by every dialect: error scrubbing/classification, keyset SQL, Arrow conversion."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from masking.errors import ConnectionFailed, TerminalError
+from masking.schema import ColumnInfo, TableInfo, TypeCategory
+
+# --- messages ------------------------------------------------------------------------------
+
+# A quote that opens a value follows a non-word character (so "can't" is not one).
+_QUOTED = re.compile(r"(?<!\w)'[^']*'|(?<!\w)\"[^\"]*\"")
+_CONN_STRING = re.compile(r"(?i)\b(pwd|password|uid|user id|server)\s*=\s*(\{[^}]*\}|[^;\s]*)")
+# Values that servers print unquoted: PostgreSQL `Key (a)=(value)`, SQL Server
+# `The duplicate key value is (value)`.
+_KEY_VALUES = re.compile(r"(=|duplicate key value is )\([^)]*\)", re.I)
+# A DSN-like URL may be echoed back by some drivers: user:password@host.
+_URL_CREDENTIALS = re.compile(r"(//[^/:@\s]*):[^@\s]*@")
+
+
+def scrub(message: str, secrets: Sequence[str] = ()) -> str:
+    """Remove secrets, connection-string values and quoted literals from a driver message.
+
+    Quoted values in database errors can be data (a duplicate key, a bad literal), so they are
+    replaced wholesale; identifiers worth keeping are added back by callers explicitly."""
+    text = str(message)
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "******")
+    text = _CONN_STRING.sub(lambda m: f"{m.group(1)}=******", text)
+    text = _URL_CREDENTIALS.sub(r"\1:******@", text)
+    text = _QUOTED.sub("'…'", text)
+    text = _KEY_VALUES.sub(r"\1(…)", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:500]
+
+
+# (category, pattern) in priority order: the first match wins.
+_RULES: tuple[tuple[str, str], ...] = (
+    ("driver_missing", r"can't open lib|data source name not found|no module named|"
+     r"\bim002\b|\bim003\b|file not found"),
+    ("tls", r"\bssl\b|\btls\b|certificate|encryption not supported|handshake"),
+    ("database_not_found", r"database .* does not exist|unknown database|cannot open database|"
+     r"unable to open database|no such file|database not found|\b1049\b|\b4060\b"),
+    ("permission_denied", r"permission denied|access denied for user .* to database|"
+     r"not authorized|\b1044\b|\b229\b|readonly|read-only"),
+    ("login_failed", r"password authentication failed|authentication failed|access denied|"
+     r"login failed|no pg_hba\.conf entry|\b1045\b|\b18456\b|role .* does not exist|"
+     r"password"),
+    ("unreachable", r"could not translate host|name or service not known|unknown .*host|"
+     r"getaddrinfo|nodename|connection refused|timed out|timeout|can't connect|"
+     r"could not connect|no route to host|network is unreachable|tcp provider|"
+     r"server is not found|connection to server|\b200[2356]\b|\b08001\b|hyt00"),
+)
+
+
+def classify(message: str) -> str:
+    low = message.lower()
+    for category, pattern in _RULES:
+        if re.search(pattern, low):
+            return category
+    return "unknown"
+
+
+def timed_test(
+    connect: Callable[[], Any],
+    probe: Callable[[Any], str],
+    secrets: Sequence[str],
+    classifier: Callable[[BaseException, str], str] | None = None,
+) -> tuple[bool, str, str, str, int]:
+    """Run connect+probe; return (ok, category, message, server_version, elapsed_ms)."""
+    start = time.monotonic()
+    try:
+        conn = connect()
+        version = probe(conn)
+        return True, "ok", "connection succeeded", version, int((time.monotonic() - start) * 1000)
+    except BaseException as exc:  # noqa: BLE001 - test() must never raise
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raw = f"{type(exc).__name__}: {exc}"
+        message = scrub(raw, secrets)
+        if isinstance(exc, ConnectionFailed):
+            return (False, exc.category, scrub(exc.message, secrets), "",
+                    int((time.monotonic() - start) * 1000))
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            category = "unreachable"
+        elif isinstance(exc, ImportError):
+            category = "driver_missing"
+        else:
+            category = classifier(exc, raw) if classifier else classify(raw)
+        return False, category, message, "", int((time.monotonic() - start) * 1000)
+
+
+# --- keyset pagination ------------------------------------------------------------------------
+
+
+def keyset_predicate(quoted_keys: Sequence[str], placeholder: str, tuples: bool) -> str:
+    """`(a, b) > (?, ?)` or the equivalent expanded OR-form for engines without row values.
+
+    The OR-form binds the last-seen values once per reference, in order: for keys a, b it is
+    `a > ? OR (a = ? AND b > ?)` and needs the parameters from `keyset_params`."""
+    if tuples or len(quoted_keys) == 1:
+        if len(quoted_keys) == 1:
+            return f"{quoted_keys[0]} > {placeholder}"
+        cols = ", ".join(quoted_keys)
+        marks = ", ".join(placeholder for _ in quoted_keys)
+        return f"({cols}) > ({marks})"
+    terms = []
+    for i, key in enumerate(quoted_keys):
+        eqs = [f"{k} = {placeholder}" for k in quoted_keys[:i]]
+        terms.append("(" + " AND ".join([*eqs, f"{key} > {placeholder}"]) + ")")
+    return "(" + " OR ".join(terms) + ")"
+
+
+def keyset_params(last: Sequence[Any], tuples: bool) -> list[Any]:
+    if tuples or len(last) == 1:
+        return list(last)
+    params: list[Any] = []
+    for i in range(len(last)):
+        params.extend(last[: i + 1])
+    return params
+
+
+def select_list(table: TableInfo, columns: Sequence[str]) -> tuple[list[ColumnInfo], list[str]]:
+    """Requested columns plus any missing primary-key columns (needed to page)."""
+    wanted: list[ColumnInfo] = []
+    for name in columns:
+        col = table.column(name)
+        if col is None:
+            raise TerminalError(f"column '{name}' not found in table '{table.schema}.{table.name}'")
+        wanted.append(col)
+    extra = [k for k in table.primary_key if k not in columns]
+    return wanted, extra
+
+
+# --- Arrow conversion -------------------------------------------------------------------------
+
+INTEGER_TYPES = frozenset({
+    "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "int2", "int4", "int8",
+    "serial", "smallserial", "bigserial", "serial2", "serial4", "serial8", "year", "oid",
+    "tinyint unsigned", "smallint unsigned", "mediumint unsigned", "int unsigned",
+    "integer unsigned", "bigint unsigned", "unsigned big int", "tinyint(1)",
+})
+FLOAT_TYPES = frozenset(
+    {"real", "float", "double", "double precision", "float4", "float8", "double unsigned",
+     "float unsigned", "smallmoney_float"}
+)
+TZ_TYPES = frozenset({"timestamp with time zone", "timestamptz", "datetimeoffset"})
+# Unbounded decimals (PostgreSQL `numeric` without typmod) need some fixed Arrow type.
+DEFAULT_DECIMAL = (38, 10)
+
+
+def _base(native: str) -> str:
+    return native.lower().split("(")[0].strip()
+
+
+def arrow_type(col: ColumnInfo) -> pa.DataType:
+    cat = col.category
+    base = _base(col.native_type)
+    if cat is TypeCategory.STRING or cat is TypeCategory.UUID or cat is TypeCategory.OTHER:
+        return pa.string()
+    if cat is TypeCategory.NUMERIC:
+        if base in INTEGER_TYPES:
+            return pa.uint64() if base == "bigint unsigned" else pa.int64()
+        if base in FLOAT_TYPES:
+            return pa.float64()
+        if base in {"money", "smallmoney"}:
+            return pa.decimal128(19, 4)
+        if col.precision:
+            scale = col.scale or 0
+            return pa.decimal128(min(col.precision, 38), scale)
+        return pa.decimal128(*DEFAULT_DECIMAL)
+    if cat is TypeCategory.BOOLEAN:
+        return pa.bool_()
+    if cat is TypeCategory.DATE:
+        return pa.date32()
+    if cat is TypeCategory.DATETIME:
+        return pa.timestamp("us", tz="UTC") if base in TZ_TYPES else pa.timestamp("us")
+    if cat is TypeCategory.TIME:
+        return pa.time64("us")
+    if cat is TypeCategory.BINARY:
+        return pa.binary()
+    return pa.string()
+
+
+def arrow_schema(cols: Sequence[ColumnInfo]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, arrow_type(c), nullable=True) for c in cols])
+
+
+def _to_text(v: Any) -> Any:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False, separators=(", ", ": "))
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).decode("utf-8", "replace")
+    return str(v)
+
+
+def _to_bool(v: Any) -> Any:
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, (bytes, bytearray)):
+        return int.from_bytes(v, "big") != 0
+    return bool(v)
+
+
+def _to_time(v: Any) -> Any:
+    if isinstance(v, dt.timedelta):
+        # MySQL TIME comes back as a timedelta (it may exceed a day or be negative).
+        us = int(v.total_seconds() * 1_000_000)
+        if not 0 <= us < 86_400_000_000:
+            raise TerminalError("a TIME value outside 00:00–24:00 cannot be represented")
+        return (dt.datetime.min + dt.timedelta(microseconds=us)).time()
+    if isinstance(v, dt.time) and v.tzinfo is not None:
+        return v.replace(tzinfo=None)
+    return v
+
+
+def _to_datetime_utc(v: Any) -> Any:
+    if isinstance(v, dt.datetime) and v.tzinfo is not None:
+        return v.astimezone(dt.timezone.utc)
+    return v
+
+
+def _to_decimal(v: Any) -> Any:
+    if v is None or isinstance(v, Decimal):
+        return v
+    return Decimal(str(v))
+
+
+def _converter(col: ColumnInfo, typ: pa.DataType) -> Callable[[Any], Any] | None:
+    if pa.types.is_string(typ):
+        if col.category is TypeCategory.UUID:
+            return lambda v: str(v) if isinstance(v, uuid.UUID) else _to_text(v)
+        return _to_text
+    if pa.types.is_boolean(typ):
+        return _to_bool
+    if pa.types.is_time(typ):
+        return lambda v: None if v is None else _to_time(v)
+    if pa.types.is_timestamp(typ) and typ.tz is not None:
+        return _to_datetime_utc
+    if pa.types.is_decimal(typ):
+        return _to_decimal
+    if pa.types.is_binary(typ):
+        return lambda v: bytes(v) if isinstance(v, (bytearray, memoryview)) else v
+    if pa.types.is_integer(typ):
+        return _to_int
+    if pa.types.is_floating(typ):
+        return lambda v: None if v is None else float(v)
+    return None
+
+
+def _convert(values: list[Any], col: ColumnInfo, typ: pa.DataType) -> list[Any]:
+    conv = _converter(col, typ)
+    if conv is not None:
+        values = [None if v is None else conv(v) for v in values]
+    if pa.types.is_decimal(typ):
+        # More digits than the column's scale (floats from SQLite, unbounded numerics).
+        step = Decimal(1).scaleb(-typ.scale)
+        values = [None if v is None else v.quantize(step) for v in values]
+    return values
+
+
+def _to_int(v: Any) -> int:
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError("fractional value in an integer column")
+    return int(v)
+
+
+def rows_to_batch(rows: Sequence[Sequence[Any]], cols: Sequence[ColumnInfo]) -> pa.RecordBatch:
+    """Build a RecordBatch column by column with explicit types (no inference)."""
+    schema = arrow_schema(cols)
+    arrays = []
+    for i, (col, fld) in enumerate(zip(cols, schema, strict=True)):
+        values = [r[i] for r in rows]
+        # pyarrow silently truncates Python floats into integer arrays.
+        exact = not (pa.types.is_integer(fld.type) and any(type(v) is float for v in values))
+        try:
+            if not exact:
+                raise pa.ArrowInvalid("floats in an integer column")
+            # Most driver values convert as they are (pyarrow itself normalises aware
+            # datetimes to UTC and rescales decimals losslessly); convert only on refusal.
+            arrays.append(pa.array(values, type=fld.type))
+            continue
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+        try:
+            arrays.append(pa.array(_convert(values, col, fld.type), type=fld.type))
+        except TerminalError:
+            raise
+        except Exception:  # noqa: BLE001 - the driver's message would quote the value
+            raise TerminalError(
+                f"column '{col.name}': a value cannot be read as {fld.type} "
+                f"({col.native_type})") from None
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def batch_rows(batch: pa.RecordBatch, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Python rows (in `columns` order) from a RecordBatch, for DB-API executemany/COPY."""
+    lists = [batch.column(batch.schema.get_field_index(c)).to_pylist() for c in columns]
+    return list(zip(*lists, strict=True)) if lists else []
+
+
+def insertable(table: TableInfo, columns: Sequence[str]) -> list[str]:
+    """Columns that can be written: computed/rowversion columns never are."""
+    out = []
+    for name in columns:
+        col = table.column(name)
+        if col is None:
+            raise TerminalError(f"column '{name}' not found in table '{table.schema}.{table.name}'")
+        if not col.is_computed:
+            out.append(name)
+    return out
+
+
+def not_found(schema: str, table: str) -> TerminalError:
+    return TerminalError(f"table '{schema}.{table}' not found")
+
+
+def dependency_order(tables: Sequence[TableInfo]) -> list[TableInfo]:
+    """Parents before children (load order). Self-references are ignored; cycles keep their
+    input order so the caller still gets every table once."""
+    key = {(t.schema, t.name): t for t in tables}
+    done: list[TableInfo] = []
+    seen: set[tuple[str, str]] = set()
+    visiting: set[tuple[str, str]] = set()
+
+    def visit(k: tuple[str, str]) -> None:
+        if k in seen or k in visiting:
+            return
+        visiting.add(k)
+        for fk in key[k].foreign_keys:
+            parent = (fk.ref_schema, fk.ref_table)
+            if parent in key and parent != k:
+                visit(parent)
+        visiting.discard(k)
+        seen.add(k)
+        done.append(key[k])
+
+    for t in tables:
+        visit((t.schema, t.name))
+    return done

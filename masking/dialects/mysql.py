@@ -1,0 +1,341 @@
+"""MySQL and MariaDB through mysqlclient (MySQLdb). The configured database is the one schema.
+
+Options: `ssl_mode` (DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY) and `ssl`
+({"ca", "cert", "key"} file paths). The session time zone is UTC, so TIMESTAMP columns read and
+write UTC wall-clock values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+
+from masking.dialects import common, ddl
+from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
+from masking.dialects.typemaps import MYSQL_TYPES
+from masking.errors import ConnectionFailed, TerminalError, TransientError
+from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory,
+                            UniqueConstraint)
+
+_ERRNO_CATEGORY = {
+    1045: "login_failed", 1698: "login_failed", 1044: "permission_denied",
+    1142: "permission_denied", 1049: "database_not_found", 2002: "unreachable",
+    2003: "unreachable", 2005: "unreachable", 2013: "unreachable", 2026: "tls",
+    2059: "driver_missing",
+}
+_UNBOUNDED = {"longtext", "longblob", "json"}
+# Rows per INSERT also stay well under max_allowed_packet for ordinary rows.
+MAX_ROWS_PER_INSERT = 1000
+
+_COLUMNS = """
+SELECT column_name, lower(data_type), lower(column_type), is_nullable = 'YES',
+       character_maximum_length, numeric_precision, numeric_scale, column_default,
+       lower(extra), ordinal_position
+FROM information_schema.columns
+WHERE table_schema = %s AND table_name = %s
+ORDER BY ordinal_position
+"""
+
+
+class MySQLDialect(Dialect):
+    name = "mysql"
+    capabilities = Capabilities(
+        sqlglot_dialect="mysql",
+        quote_open="`",
+        quote_close="`",
+        supports_schemas=True,
+        default_schema="",
+        max_params_per_statement=65535,
+        truncate_is_transactional=False,
+        max_identifier_length=64,
+    )
+    type_map = MYSQL_TYPES
+
+    def __init__(self, params: ConnectionParams):
+        super().__init__(params)
+        self._in_tx = False
+
+    # --- connection ---------------------------------------------------------------------------
+    def _open(self) -> Any:
+        try:
+            import MySQLdb
+        except ImportError as exc:
+            raise ConnectionFailed("driver_missing", "mysqlclient is not installed") from exc
+        p = self.params
+        kwargs: dict[str, Any] = {
+            "host": p.host or "127.0.0.1", "port": int(p.port or 3306), "user": p.username,
+            "password": p.password, "database": p.database, "charset": "utf8mb4",
+            "connect_timeout": max(1, int(p.timeout)), "autocommit": True,
+        }
+        # ssl_mode: DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY;
+        # ssl: {"ca": ..., "cert": ..., "key": ...} file paths.
+        if p.options.get("ssl_mode"):
+            kwargs["ssl_mode"] = str(p.options["ssl_mode"]).upper()
+        if isinstance(p.options.get("ssl"), dict):
+            kwargs["ssl"] = p.options["ssl"]
+        try:
+            conn = MySQLdb.connect(**kwargs)
+        except MySQLdb.Error as exc:
+            code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+            raw = str(exc.args[1] if len(exc.args) > 1 else exc)
+            category = _ERRNO_CATEGORY.get(code) or common.classify(raw)
+            raise ConnectionFailed(category, common.scrub(raw, [p.password])) from exc
+        cur = conn.cursor()
+        # TIMESTAMP columns are converted through the session time zone: pin it to UTC.
+        cur.execute("SET time_zone = '+00:00'")
+        cur.close()
+        return conn
+
+    def connect(self) -> Any:
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def test(self) -> TestResult:
+        def probe(conn: Any) -> str:
+            cur = conn.cursor()
+            cur.execute("SELECT version()")
+            version = str(cur.fetchone()[0])
+            cur.close()
+            return ("MariaDB " if "mariadb" in version.lower() else "MySQL ") + version
+
+        return TestResult(*common.timed_test(self.connect, probe, [self.params.password]))
+
+    def _rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        cur = self.connect().cursor()
+        try:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._rows(sql, params or None)
+
+    def qualified(self, schema: str, table: str) -> str:
+        return f"{self.quote(schema or self.params.database)}.{self.quote(table)}"
+
+    # --- introspection ------------------------------------------------------------------------
+    def list_schemas(self) -> list[str]:
+        return [self.params.database]
+
+    def list_tables(self, schema: str) -> list[TableSummary]:
+        rows = self._rows(
+            "SELECT table_name, table_rows, table_type FROM information_schema.tables "
+            "WHERE table_schema = %s ORDER BY table_name", (schema or self.params.database,))
+        # Sorted here: the server's order depends on the catalog collation.
+        return [TableSummary(schema, name, None if est is None else int(est),
+                             "view" if "VIEW" in kind else "table")
+                for name, est, kind in sorted(rows, key=lambda r: r[0])]
+
+    def describe_table(self, schema: str, table: str) -> TableInfo:
+        schema = schema or self.params.database
+        found = self._rows("SELECT table_rows FROM information_schema.tables "
+                           "WHERE table_schema = %s AND table_name = %s", (schema, table))
+        if not found:
+            raise common.not_found(schema, table)
+        keys: dict[str, list[str]] = {}
+        for index, col in self._rows(
+            "SELECT index_name, column_name FROM information_schema.statistics "
+            "WHERE table_schema = %s AND table_name = %s AND non_unique = 0 "
+            "AND column_name IS NOT NULL ORDER BY index_name, seq_in_index", (schema, table)
+        ):
+            keys.setdefault(index, []).append(col)
+        primary_key = tuple(keys.pop("PRIMARY", ()))
+        uniques = tuple(UniqueConstraint(n, tuple(c)) for n, c in sorted(keys.items()))
+        fks: dict[str, list[Any]] = {}
+        for name, col, ref_schema, ref_table, ref_col in self._rows(
+            "SELECT constraint_name, column_name, referenced_table_schema, "
+            "referenced_table_name, referenced_column_name "
+            "FROM information_schema.key_column_usage "
+            "WHERE table_schema = %s AND table_name = %s AND referenced_table_name IS NOT NULL "
+            "ORDER BY constraint_name, ordinal_position", (schema, table)
+        ):
+            fks.setdefault(name, []).append((col, ref_schema, ref_table, ref_col))
+        foreign_keys = tuple(
+            ForeignKey(n, tuple(p[0] for p in parts), parts[0][1], parts[0][2],
+                       tuple(p[3] for p in parts)) for n, parts in sorted(fks.items()))
+        json_cols = self._json_columns(schema, table)
+        columns = tuple(self._column(r, primary_key, json_cols)
+                        for r in self._rows(_COLUMNS, (schema, table)))
+        est = found[0][0]
+        return TableInfo(schema, table, columns, primary_key, foreign_keys, uniques,
+                         None if est is None else int(est))
+
+    def _json_columns(self, schema: str, table: str) -> set[str]:
+        """MariaDB's JSON is LONGTEXT plus a json_valid() check; recover the intent."""
+        try:
+            rows = self._rows(
+                "SELECT check_clause FROM information_schema.check_constraints "
+                "WHERE constraint_schema = %s AND table_name = %s", (schema, table))
+        except Exception:  # noqa: BLE001 - MySQL 5.7 has no such view
+            return set()
+        found = set()
+        for (clause,) in rows:
+            m = re.fullmatch(r"\s*json_valid\(`((?:[^`]|``)+)`\)\s*", clause or "", re.I)
+            if m:
+                found.add(m.group(1).replace("``", "`"))
+        return found
+
+    def _column(self, r: tuple[Any, ...], primary_key: tuple[str, ...],
+                json_cols: set[str]) -> ColumnInfo:
+        name, data_type, column_type, nullable, char_len, num_prec, num_scale, default, \
+            extra, ordinal = r
+        native = data_type
+        if column_type.startswith("tinyint(1)") and "unsigned" not in column_type:
+            native = "tinyint(1)"
+        elif column_type == "bit(1)":
+            native = "bit(1)"
+        elif "unsigned" in column_type and data_type in ("tinyint", "smallint", "mediumint",
+                                                         "int", "integer", "bigint"):
+            native = f"{data_type} unsigned"
+        if name in json_cols:
+            native = "json"
+        category = MYSQL_TYPES.get(native, TypeCategory.OTHER)
+        max_length = None
+        if category in (TypeCategory.STRING, TypeCategory.BINARY) and native not in _UNBOUNDED:
+            max_length = int(char_len) if char_len is not None else None
+        if native == "bit":
+            max_length = int(num_prec) if num_prec is not None else None  # width in bits
+        is_decimal = native in ("decimal", "numeric")
+        if isinstance(default, str) and default.upper() == "NULL":
+            default = None  # MariaDB reports "no default" as the text NULL
+        return ColumnInfo(
+            name=name, native_type=native, category=category, nullable=bool(nullable),
+            max_length=max_length, precision=int(num_prec) if is_decimal else None,
+            scale=int(num_scale) if is_decimal else None, default=default,
+            is_identity="auto_increment" in extra, is_primary_key=name in primary_key,
+            is_computed="generated" in extra and "default_generated" not in extra,
+            ordinal=int(ordinal),
+        )
+
+    # --- reading ------------------------------------------------------------------------------
+    def count_rows(self, table: TableInfo, where: str | None = None) -> int:
+        sql = f"SELECT count(*) FROM {self.qualified(table.schema, table.name)}"
+        if where:
+            sql += f" WHERE ({where})"
+        return int(self._rows(sql)[0][0])
+
+    def read_batches(self, table: TableInfo, columns: Sequence[str], batch_size: int,
+                     where: str | None = None) -> Iterator[pa.RecordBatch]:
+        wanted, extra = common.select_list(table, columns)
+        select = [self.quote(c.name) for c in wanted] + [self.quote(k) for k in extra]
+        base = f"SELECT {', '.join(select)} FROM {self.qualified(table.schema, table.name)}"
+        if not table.primary_key:
+            yield from self._read_streaming(base, wanted, batch_size, where)
+            return
+        # MySQLdb interpolates with %, so literal % in identifiers/predicates is doubled.
+        base = base.replace("%", "%%")
+        where = where.replace("%", "%%") if where else None
+        keys = [self.quote(k).replace("%", "%%") for k in table.primary_key]
+        key_idx = [len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
+                   for k in table.primary_key]
+        order = " ORDER BY " + ", ".join(keys)
+        last: list[Any] | None = None
+        while True:
+            conds = [f"({where})"] if where else []
+            params: list[Any] = []
+            if last is not None:
+                conds.append(common.keyset_predicate(keys, "%s", tuples=True))
+                params = list(last)
+            sql = (base + (" WHERE " + " AND ".join(conds) if conds else "") + order
+                   + " LIMIT %s")
+            rows = self._rows(sql, (*params, batch_size))
+            if not rows:
+                return
+            last = [rows[-1][i] for i in key_idx]
+            yield common.rows_to_batch(rows, wanted)
+            if len(rows) < batch_size:
+                return
+
+    def _read_streaming(self, base: str, wanted: list[ColumnInfo], batch_size: int,
+                        where: str | None) -> Iterator[pa.RecordBatch]:
+        """No primary key: an unbuffered (SSCursor) scan on its own connection, because an
+        unfinished streaming result blocks every other statement on its connection."""
+        import MySQLdb.cursors
+
+        conn = self._open()
+        try:
+            cur = conn.cursor(MySQLdb.cursors.SSCursor)
+            cur.execute(base + (f" WHERE ({where})" if where else ""))
+            while rows := cur.fetchmany(batch_size):
+                yield common.rows_to_batch(rows, wanted)
+            cur.close()
+        finally:
+            conn.close()
+
+    # --- writing ------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield
+            return
+        conn = self.connect()
+        self._rows("START TRANSACTION")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+        finally:
+            self._in_tx = False
+
+    def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
+        import MySQLdb
+
+        cols = common.insertable(table, columns)
+        if not cols or batch.num_rows == 0:
+            return 0
+        rows = [tuple(_encode(v) for v in r) for r in common.batch_rows(batch, cols)]
+        per_stmt = max(1, min(MAX_ROWS_PER_INSERT,
+                              self.capabilities.max_params_per_statement // len(cols)))
+        head = (f"INSERT INTO {self.qualified(table.schema, table.name)} "
+                f"({', '.join(self.quote(c) for c in cols)}) VALUES ").replace("%", "%%")
+        one = "(" + ", ".join("%s" for _ in cols) + ")"
+        cur = self.connect().cursor()
+        try:
+            for start in range(0, len(rows), per_stmt):
+                chunk = rows[start : start + per_stmt]
+                cur.execute(head + ", ".join(one for _ in chunk),
+                            [v for row in chunk for v in row])
+        except MySQLdb.IntegrityError as exc:
+            raise TerminalError(f"table '{table.schema}.{table.name}': "
+                                f"{common.scrub(str(exc.args[-1]))}") from exc
+        except MySQLdb.OperationalError as exc:
+            raise TransientError(common.scrub(str(exc), [self.params.password])) from exc
+        finally:
+            cur.close()
+        return len(rows)
+
+    def clear_table(self, table: TableInfo) -> None:
+        # TRUNCATE would commit the surrounding transaction implicitly.
+        self.execute(f"DELETE FROM {self.qualified(table.schema, table.name)}")
+
+    def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        # An explicit 0 in an AUTO_INCREMENT column would otherwise draw a new value.
+        mode = str(self._rows("SELECT @@SESSION.sql_mode")[0][0])
+        if "NO_AUTO_VALUE_ON_ZERO" not in mode.split(","):
+            self.execute("SET SESSION sql_mode = %s",
+                         (",".join(m for m in (mode, "NO_AUTO_VALUE_ON_ZERO") if m),))
+
+    def create_table_sql(self, table: TableInfo, target_schema: str, target_name: str,
+                         *, source_dialect: str | None = None) -> str:
+        return ddl.create_table_sql(
+            table, target_schema, target_name, source_dialect=source_dialect,
+            target_dialect="mysql", qualified=self.qualified, quote=self.quote,
+            identity_clause=lambda c: "AUTO_INCREMENT",
+        ) + " DEFAULT CHARSET=utf8mb4"
+
+
+def _encode(v: Any) -> Any:
+    if isinstance(v, dt.datetime) and v.tzinfo is not None:
+        # The session time zone is UTC (see _open), so naive UTC is what the server expects.
+        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return v

@@ -1,0 +1,372 @@
+"""PostgreSQL through psycopg 3: catalog introspection, keyset reads, COPY writes.
+
+Options: `sslmode` (disable ... verify-full), `sslrootcert`, `sslcert`, `sslkey`.
+json/jsonb, arrays, ranges, intervals, network and geometric types are read as their text form
+(category "other"), which COPY accepts back unchanged. `time with time zone` is read as a plain
+time (Arrow's time64 has no offset). Unbounded `numeric` becomes decimal128(38, 10)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from masking.dialects import common, ddl
+from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
+from masking.dialects.typemaps import POSTGRESQL_TYPES
+from masking.errors import ConnectionFailed, TerminalError, TransientError
+from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory,
+                            UniqueConstraint)
+
+_SQLSTATE_CATEGORY = {
+    "28P01": "login_failed", "28000": "login_failed", "3D000": "database_not_found",
+    "42501": "permission_denied", "08001": "unreachable", "08006": "unreachable",
+}
+
+_TABLE_OID = """
+SELECT c.oid, greatest(c.reltuples, -1)::bigint
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+"""
+
+_COLUMNS = """
+SELECT c.column_name, lower(c.data_type), c.udt_name, t.typtype,
+       pg_catalog.format_type(a.atttypid, a.atttypmod), c.is_nullable = 'YES',
+       c.character_maximum_length, c.numeric_precision, c.numeric_scale, c.column_default,
+       c.is_identity = 'YES' OR coalesce(c.column_default, '') LIKE 'nextval(%%',
+       c.is_generated = 'ALWAYS', c.ordinal_position
+FROM information_schema.columns c
+JOIN pg_catalog.pg_attribute a ON a.attrelid = %s AND a.attname = c.column_name
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+WHERE c.table_schema = %s AND c.table_name = %s
+ORDER BY c.ordinal_position
+"""
+
+_CONSTRAINTS = """
+SELECT con.conname, con.contype,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+             ORDER BY k.o)::text[],
+       fn.nspname, fc.relname,
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+             ORDER BY k.o)::text[]
+FROM pg_catalog.pg_constraint con
+LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid
+LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE con.conrelid = %s AND con.contype IN ('p', 'u', 'f')
+ORDER BY con.contype, con.conname
+"""
+
+# Unique indexes that are not backing a constraint, on plain columns and without a predicate.
+_UNIQUE_INDEXES = """
+SELECT i.relname,
+       ARRAY(SELECT a.attname FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(n, o)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.n
+             ORDER BY k.o)::text[]
+FROM pg_catalog.pg_index ix JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid
+WHERE ix.indrelid = %s AND ix.indisunique AND NOT ix.indisprimary
+  AND ix.indpred IS NULL AND ix.indexprs IS NULL
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = ix.indexrelid)
+ORDER BY i.relname
+"""
+
+
+class PostgreSQLDialect(Dialect):
+    name = "postgresql"
+    capabilities = Capabilities(
+        sqlglot_dialect="postgres",
+        quote_open='"',
+        quote_close='"',
+        supports_schemas=True,
+        default_schema="public",
+        max_params_per_statement=65535,
+        truncate_is_transactional=True,
+        max_identifier_length=63,
+    )
+    type_map = POSTGRESQL_TYPES
+
+    def __init__(self, params: ConnectionParams):
+        super().__init__(params)
+        self._in_tx = False
+
+    # --- connection ---------------------------------------------------------------------------
+    def connect(self) -> Any:
+        if self._conn is not None:
+            return self._conn
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise ConnectionFailed("driver_missing", "psycopg is not installed") from exc
+        p = self.params
+        kwargs: dict[str, Any] = {
+            "host": p.host or "127.0.0.1", "port": p.port or 5432, "dbname": p.database,
+            "user": p.username, "connect_timeout": max(1, int(p.timeout)),
+            "application_name": "maskflow",
+        }
+        if p.password:
+            kwargs["password"] = p.password
+        for key in ("sslmode", "sslrootcert", "sslcert", "sslkey"):
+            if p.options.get(key):
+                kwargs[key] = p.options[key]
+        try:
+            # Autocommit: reads never hold a transaction open; writes use transaction().
+            self._conn = psycopg.connect(autocommit=True, **kwargs)
+        except psycopg.Error as exc:
+            raise self._connection_failed(exc) from exc
+        return self._conn
+
+    def _connection_failed(self, exc: Exception) -> ConnectionFailed:
+        raw = str(exc)
+        category = _SQLSTATE_CATEGORY.get(getattr(exc, "sqlstate", None) or "")
+        low = raw.lower()
+        if category is None:
+            if "does not exist" in low and "database" in low:
+                category = "database_not_found"
+            else:
+                category = common.classify(raw)
+        return ConnectionFailed(category, common.scrub(raw, [self.params.password]))
+
+    def test(self) -> TestResult:
+        def probe(conn: Any) -> str:
+            return str(conn.execute("SELECT version()").fetchone()[0]).split(" on ")[0]
+
+        return TestResult(*common.timed_test(self.connect, probe, [self.params.password]))
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query; without parameters `%` is literal, with them it must be doubled."""
+        with self.connect().cursor() as cur:
+            cur.execute(sql, params or None)
+            return cur.fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.connect().cursor() as cur:
+            cur.execute(sql, params or None)
+
+    # --- introspection ------------------------------------------------------------------------
+    def list_schemas(self) -> list[str]:
+        return [r[0] for r in self._rows(
+            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+            "AND nspname <> 'information_schema' ORDER BY nspname")]
+
+    def list_tables(self, schema: str) -> list[TableSummary]:
+        kinds = {"r": "table", "p": "table", "v": "view", "m": "view", "f": "table"}
+        rows = self._rows(
+            "SELECT c.relname, c.reltuples::bigint, c.relkind FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+            "AND NOT c.relispartition ORDER BY c.relname", (schema,))
+        # reltuples is -1 until the table is first analysed: unknown, not empty.
+        return [TableSummary(schema, name, est if est >= 0 else None, kinds[kind])
+                for name, est, kind in rows]
+
+    def describe_table(self, schema: str, table: str) -> TableInfo:
+        found = self._rows(_TABLE_OID, (schema, table))
+        if not found:
+            raise common.not_found(schema, table)
+        oid, estimate = found[0]
+        primary_key: tuple[str, ...] = ()
+        fks: list[ForeignKey] = []
+        uniques: list[UniqueConstraint] = []
+        for name, kind, cols, ref_schema, ref_table, ref_cols in self._rows(_CONSTRAINTS, (oid,)):
+            if kind == "p":
+                primary_key = tuple(cols)
+            elif kind == "u":
+                uniques.append(UniqueConstraint(name, tuple(cols)))
+            else:
+                fks.append(ForeignKey(name, tuple(cols), ref_schema, ref_table, tuple(ref_cols)))
+        for name, cols in self._rows(_UNIQUE_INDEXES, (oid,)):
+            uniques.append(UniqueConstraint(name, tuple(cols)))
+        columns = [self._column(r, primary_key) for r in self._rows(_COLUMNS, (oid, schema, table))]
+        return TableInfo(schema, table, tuple(columns), primary_key, tuple(fks), tuple(uniques),
+                         estimate if estimate >= 0 else None)
+
+    def _column(self, r: tuple[Any, ...], primary_key: tuple[str, ...]) -> ColumnInfo:
+        (name, data_type, udt, typtype, formatted, nullable, char_len, num_prec, num_scale,
+         default, identity, generated, ordinal) = r
+        if data_type == "array":
+            native, category = re.sub(r"\(.*?\)", "", formatted), TypeCategory.OTHER
+        elif data_type == "user-defined":
+            if typtype == "e":
+                native, category = "user-defined", TypeCategory.STRING
+            else:
+                native = udt.lower()
+                category = POSTGRESQL_TYPES.get(native, TypeCategory.OTHER)
+        else:
+            native = data_type
+            category = POSTGRESQL_TYPES.get(native, TypeCategory.OTHER)
+        is_decimal = native in ("numeric", "decimal")
+        return ColumnInfo(
+            name=name, native_type=native, category=category, nullable=bool(nullable),
+            max_length=char_len if category is TypeCategory.STRING
+            or native in ("bit", "bit varying") else None,
+            precision=num_prec if is_decimal else None,
+            scale=num_scale if is_decimal else None,
+            default=default, is_identity=bool(identity), is_primary_key=name in primary_key,
+            is_computed=bool(generated), ordinal=int(ordinal),
+        )
+
+    # --- reading ------------------------------------------------------------------------------
+    def count_rows(self, table: TableInfo, where: str | None = None) -> int:
+        sql = f"SELECT count(*) FROM {self.qualified(table.schema, table.name)}"
+        if where:
+            sql += f" WHERE ({where})"
+        return int(self._rows(sql)[0][0])
+
+    def _select_expr(self, col: ColumnInfo) -> str:
+        # Text is the one representation of json/arrays/ranges/intervals that reads back
+        # unchanged through COPY into any PostgreSQL column of the same type.
+        # uuid as text too: Arrow holds uuids as strings, and UUID objects cost a str() each.
+        q = self.quote(col.name)
+        if col.category in (TypeCategory.OTHER, TypeCategory.UUID):
+            return f"{q}::text"
+        return q
+
+    def read_batches(self, table: TableInfo, columns: Sequence[str], batch_size: int,
+                     where: str | None = None) -> Iterator[pa.RecordBatch]:
+        wanted, extra = common.select_list(table, columns)
+        select = [self._select_expr(c) for c in wanted] + [self.quote(k) for k in extra]
+        base = f"SELECT {', '.join(select)} FROM {self.qualified(table.schema, table.name)}"
+        if not table.primary_key:
+            yield from self._read_unordered(base, wanted, batch_size, where)
+            return
+        # Statements below carry parameters, so literal `%` must be doubled first.
+        base = _esc(base)
+        where = _esc(where) if where else None
+        keys = [_esc(self.quote(k)) for k in table.primary_key]
+        key_idx = [len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
+                   for k in table.primary_key]
+        order = " ORDER BY " + ", ".join(keys)
+        last: list[Any] | None = None
+        conn = self.connect()
+        while True:
+            conds = [f"({where})"] if where else []
+            params: list[Any] = []
+            if last is not None:
+                conds.append(common.keyset_predicate(keys, "%s", tuples=True))
+                params = list(last)
+            sql = (base + (" WHERE " + " AND ".join(conds) if conds else "") + order
+                   + " LIMIT %s")
+            with conn.cursor() as cur:
+                cur.execute(sql, (*params, batch_size))
+                rows = cur.fetchall()
+            if not rows:
+                return
+            last = [rows[-1][i] for i in key_idx]
+            yield common.rows_to_batch(rows, wanted)
+            if len(rows) < batch_size:
+                return
+
+    def _read_unordered(self, base: str, wanted: list[ColumnInfo], batch_size: int,
+                        where: str | None) -> Iterator[pa.RecordBatch]:
+        """No primary key: one server-side cursor (one snapshot, each row exactly once)."""
+        sql = base + (f" WHERE ({where})" if where else "")
+        conn = self.connect()
+        with conn.transaction(), conn.cursor(name="maskflow_scan") as cur:
+            cur.itersize = batch_size
+            cur.execute(sql)
+            while rows := cur.fetchmany(batch_size):
+                yield common.rows_to_batch(rows, wanted)
+
+    # --- writing ------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield
+            return
+        self._in_tx = True
+        try:
+            with self.connect().transaction():
+                yield
+        finally:
+            self._in_tx = False
+
+    def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
+        import psycopg
+
+        cols = common.insertable(table, columns)
+        if not cols or batch.num_rows == 0:
+            return 0
+        target = self.qualified(table.schema, table.name)
+        column_list = ", ".join(self.quote(c) for c in cols)
+        selected = batch.select(cols)
+        try:
+            with self.connect().cursor() as cur:
+                if any(pa.types.is_binary(f.type) for f in selected.schema):
+                    # pyarrow's CSV writer has no bytea (hex) rendering: row by row instead.
+                    with cur.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
+                        for row in common.batch_rows(batch, cols):
+                            copy.write_row(row)
+                else:
+                    with cur.copy(f"COPY {target} ({column_list}) FROM STDIN "
+                                  "WITH (FORMAT csv)") as copy:
+                        copy.write(_csv(selected))
+        except psycopg.errors.IntegrityError as exc:
+            raise TerminalError(f"table '{table.schema}.{table.name}': "
+                                f"{common.scrub(str(exc).splitlines()[0])}") from exc
+        except psycopg.OperationalError as exc:
+            raise TransientError(common.scrub(str(exc), [self.params.password])) from exc
+        return batch.num_rows
+
+    def clear_table(self, table: TableInfo) -> None:
+        target = self.qualified(table.schema, table.name)
+        # TRUNCATE refuses a table that another table references, even an empty one.
+        referenced = self._rows(
+            "SELECT 1 FROM pg_catalog.pg_constraint con WHERE con.contype = 'f' "
+            "AND con.confrelid = %s AND con.conrelid <> con.confrelid LIMIT 1",
+            (self._oid(table),))
+        self.execute(f"{'DELETE FROM' if referenced else 'TRUNCATE'} {target}")
+
+    def _oid(self, table: TableInfo) -> int:
+        found = self._rows(_TABLE_OID, (table.schema, table.name))
+        if not found:
+            raise common.not_found(table.schema, table.name)
+        return int(found[0][0])
+
+    def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        """Move identity/serial sequences past the highest loaded value."""
+        target = self.qualified(table.schema, table.name)
+        for name in columns:
+            col = table.column(name)
+            if col is None or not col.is_identity:
+                continue
+            seq = self._rows("SELECT pg_catalog.pg_get_serial_sequence(%s, %s)", (target, name))
+            if not seq or seq[0][0] is None:
+                continue
+            sql = (f"SELECT pg_catalog.setval(%s::regclass, "
+                   f"coalesce(max({_esc(self.quote(name))}), 0) + 1, false) FROM {_esc(target)}")
+            self._rows(sql, (seq[0][0],))
+
+    def create_table_sql(self, table: TableInfo, target_schema: str, target_name: str,
+                         *, source_dialect: str | None = None) -> str:
+        def identity(col: ColumnInfo) -> str:
+            typ = ddl.column_type(col, source_dialect, "postgresql")
+            if typ.lower() in ("smallint", "integer", "int", "bigint", "int2", "int4", "int8"):
+                return "GENERATED BY DEFAULT AS IDENTITY"
+            return ""
+
+        return ddl.create_table_sql(
+            table, target_schema, target_name, source_dialect=source_dialect,
+            target_dialect="postgresql", qualified=self.qualified, quote=self.quote,
+            identity_clause=identity,
+        )
+
+
+def _csv(batch: pa.RecordBatch) -> bytes:
+    """The batch as PostgreSQL CSV, rendered in C++ by pyarrow.
+
+    pyarrow writes NULL as an unquoted empty field and quotes every string, so an empty string
+    stays `""`: exactly how COPY's CSV format tells the two apart."""
+    sink = io.BytesIO()
+    pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=False,
+                                                      quoting_style="needed"))
+    return sink.getvalue()
+
+
+def _esc(sql: str) -> str:
+    return sql.replace("%", "%%")

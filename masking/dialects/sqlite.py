@@ -1,0 +1,290 @@
+"""SQLite: `database` is the file path. The file must exist unless options["create"] is true;
+options["read_only"] opens it read-only (recommended for sources)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sqlite3
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from masking.dialects import common, ddl
+from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
+from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
+from masking.errors import ConnectionFailed, TerminalError
+from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory,
+                            UniqueConstraint)
+
+# Counting a huge table only to show an estimate is not worth it.
+ROW_ESTIMATE_CAP = 1_000_000
+_TYPE_ARGS = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    capabilities = Capabilities(
+        sqlglot_dialect="sqlite",
+        quote_open='"',
+        quote_close='"',
+        supports_schemas=False,
+        default_schema="main",
+        max_params_per_statement=32766,
+        truncate_is_transactional=True,
+    )
+    type_map = SQLITE_TYPES
+
+    def __init__(self, params: ConnectionParams):
+        super().__init__(params)
+        self._in_tx = False
+
+    def category_of(self, native_type: str) -> TypeCategory:
+        return sqlite_category(native_type)
+
+    # --- connection ---------------------------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        path = self.params.database
+        opts = self.params.options
+        if not path:
+            raise ConnectionFailed("database_not_found", "no database file configured")
+        if path != ":memory:" and not opts.get("create") and not os.path.exists(path):
+            raise ConnectionFailed("database_not_found", "database file does not exist")
+        mode = "ro" if opts.get("read_only") else ("rwc" if opts.get("create") else "rw")
+        if path == ":memory:":
+            uri = "file::memory:"
+        else:
+            uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode={mode}"
+        try:
+            # Autocommit mode: transactions are explicit (BEGIN/COMMIT in transaction()).
+            conn = sqlite3.connect(uri, uri=True, timeout=self.params.timeout,
+                                   isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise ConnectionFailed(common.classify(str(exc)), common.scrub(str(exc))) from exc
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._conn = conn
+        return conn
+
+    def test(self) -> TestResult:
+        def probe(conn: sqlite3.Connection) -> str:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return "SQLite " + sqlite3.sqlite_version
+
+        def classify(exc: BaseException, raw: str) -> str:
+            if "not a database" in raw:
+                return "database_not_found"
+            return common.classify(raw)
+
+        return TestResult(*common.timed_test(self.connect, probe, [], classify))
+
+    # --- introspection ------------------------------------------------------------------------
+    def list_schemas(self) -> list[str]:
+        return ["main"]
+
+    def list_tables(self, schema: str) -> list[TableSummary]:
+        rows = self.connect().execute(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        ).fetchall()
+        return [TableSummary("main", name, self._estimate(name) if kind == "table" else None,
+                             kind) for name, kind in rows]
+
+    def _estimate(self, table: str) -> int:
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {self.quote(table)} LIMIT ?)"
+        return int(self.connect().execute(sql, (ROW_ESTIMATE_CAP,)).fetchone()[0])
+
+    def describe_table(self, schema: str, table: str) -> TableInfo:
+        conn = self.connect()
+        row = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        if row is None:
+            raise common.not_found(schema or "main", table)
+        without_rowid = bool(re.search(r"\)\s*without\s+rowid\s*;?\s*$", row[0] or "", re.I))
+        info = conn.execute(
+            "SELECT cid, name, type, \"notnull\", dflt_value, pk, hidden "
+            "FROM pragma_table_xinfo(?) ORDER BY cid", (table,)
+        ).fetchall()
+        pk_cols = [r for r in info if r[5]]
+        pk_cols.sort(key=lambda r: r[5])
+        primary_key = tuple(r[1] for r in pk_cols)
+        rowid_alias = (len(pk_cols) == 1 and pk_cols[0][2].strip().upper() == "INTEGER"
+                       and not without_rowid)
+        columns = []
+        for i, (_cid, name, declared, notnull, default, pk, hidden) in enumerate(info):
+            if hidden == 1:
+                continue
+            native = declared.lower().strip()
+            base = native.split("(")[0].strip()
+            m = _TYPE_ARGS.search(native)
+            category = sqlite_category(native)
+            max_length = precision = scale = None
+            if m:
+                if category is TypeCategory.NUMERIC:
+                    precision = int(m.group(1))
+                    scale = int(m.group(2)) if m.group(2) else 0
+                elif category in (TypeCategory.STRING, TypeCategory.BINARY):
+                    max_length = int(m.group(1))
+            columns.append(ColumnInfo(
+                name=name, native_type=base, category=category,
+                # A PK column in a rowid table may hold NULL unless declared NOT NULL, but an
+                # INTEGER PRIMARY KEY never does.
+                nullable=not notnull and not (pk and (rowid_alias or without_rowid)),
+                max_length=max_length, precision=precision, scale=scale, default=default,
+                is_identity=bool(pk) and rowid_alias, is_primary_key=bool(pk),
+                is_computed=hidden in (2, 3), ordinal=i + 1,
+            ))
+        fks: dict[int, list[Any]] = {}
+        for fid, _seq, ref_table, frm, to in conn.execute(
+            "SELECT id, seq, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?) "
+            "ORDER BY id, seq", (table,)
+        ):
+            fks.setdefault(fid, []).append((ref_table, frm, to))
+        foreign_keys = []
+        for fid, parts in sorted(fks.items()):
+            ref_table = parts[0][0]
+            ref_cols = [p[2] for p in parts]
+            if any(c is None for c in ref_cols):  # REFERENCES parent without columns
+                ref_cols = self._pk_of(ref_table)
+            foreign_keys.append(ForeignKey(f"fk_{table}_{fid}", tuple(p[1] for p in parts),
+                                           "main", ref_table, tuple(ref_cols)))
+        uniques = []
+        for name, unique, origin, partial in conn.execute(
+            "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?) ORDER BY name",
+            (table,),
+        ):
+            if not unique or origin == "pk" or partial:
+                continue
+            cols = [r[0] for r in conn.execute(
+                "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (name,))]
+            if None in cols:  # expression index
+                continue
+            uniques.append(UniqueConstraint(name, tuple(cols)))
+        return TableInfo("main", table, tuple(columns), primary_key, tuple(foreign_keys),
+                         tuple(uniques), self._estimate(table))
+
+    def _pk_of(self, table: str) -> list[str]:
+        rows = self.connect().execute("SELECT name, pk FROM pragma_table_info(?)", (table,))
+        return [r[0] for r in sorted((r for r in rows if r[1]), key=lambda r: r[1])]
+
+    # --- reading ------------------------------------------------------------------------------
+    def count_rows(self, table: TableInfo, where: str | None = None) -> int:
+        sql = f"SELECT count(*) FROM {self.quote(table.name)}"
+        if where:
+            sql += f" WHERE ({where})"
+        return int(self.connect().execute(sql).fetchone()[0])
+
+    def read_batches(self, table: TableInfo, columns: Sequence[str], batch_size: int,
+                     where: str | None = None) -> Iterator[pa.RecordBatch]:
+        wanted, extra = common.select_list(table, columns)
+        # Tables without a primary key still have a rowid (unless WITHOUT ROWID, which always
+        # has a primary key), so keyset pagination works for every SQLite table.
+        keys = [self.quote(k) for k in table.primary_key] or ["rowid"]
+        key_names = list(table.primary_key) or ["rowid"]
+        select = [self.quote(c.name) for c in wanted] + [self.quote(k) for k in extra]
+        if not table.primary_key:
+            select.append("rowid")
+        key_idx = ([len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
+                    for k in key_names] if table.primary_key else [len(select) - 1])
+        base = f"SELECT {', '.join(select)} FROM {self.quote(table.name)}"
+        order = " ORDER BY " + ", ".join(keys)
+        conn = self.connect()
+        last: list[Any] | None = None
+        while True:
+            conds = [f"({where})"] if where else []
+            params: list[Any] = []
+            if last is not None:
+                conds.append(common.keyset_predicate(keys, "?", tuples=True))
+                params = list(last)
+            sql = base + (" WHERE " + " AND ".join(conds) if conds else "") + order + " LIMIT ?"
+            rows = conn.execute(sql, (*params, batch_size)).fetchall()
+            if not rows:
+                return
+            last = [rows[-1][i] for i in key_idx]
+            yield common.rows_to_batch([self._decode(r, wanted) for r in rows], wanted)
+            if len(rows) < batch_size:
+                return
+
+    @staticmethod
+    def _decode(row: Sequence[Any], cols: Sequence[ColumnInfo]) -> list[Any]:
+        """SQLite stores dates, times and decimals as text or numbers; parse them back."""
+        out = []
+        for v, c in zip(row, cols):
+            if v is not None and isinstance(v, str):
+                if c.category is TypeCategory.DATE:
+                    v = dt.date.fromisoformat(v[:10])
+                elif c.category is TypeCategory.DATETIME:
+                    v = dt.datetime.fromisoformat(v)
+                elif c.category is TypeCategory.TIME:
+                    v = dt.time.fromisoformat(v)
+                elif c.category is TypeCategory.BOOLEAN:
+                    v = v.strip().lower() in ("1", "true", "t", "yes", "y")
+            elif c.category is TypeCategory.NUMERIC and isinstance(v, float) and (
+                c.native_type in ("numeric", "decimal") and c.precision
+            ):
+                v = Decimal(repr(v))
+            elif c.category is TypeCategory.DATETIME and isinstance(v, (int, float)):
+                v = dt.datetime.fromtimestamp(v, dt.timezone.utc).replace(tzinfo=None)
+            out.append(v)
+        return out
+
+    # --- writing ------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_tx:
+            yield
+            return
+        conn = self.connect()
+        conn.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
+        cols = common.insertable(table, columns)
+        if not cols or batch.num_rows == 0:
+            return 0
+        sql = (f"INSERT INTO {self.quote(table.name)} ({', '.join(self.quote(c) for c in cols)}) "
+               f"VALUES ({', '.join('?' for _ in cols)})")
+        rows = [tuple(_encode(v) for v in r) for r in common.batch_rows(batch, cols)]
+        try:
+            self.connect().executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            raise TerminalError(f"table '{table.name}': {common.scrub(str(exc))}") from exc
+        return len(rows)
+
+    def clear_table(self, table: TableInfo) -> None:
+        self.connect().execute(f"DELETE FROM {self.quote(table.name)}")
+
+    def create_table_sql(self, table: TableInfo, target_schema: str, target_name: str,
+                         *, source_dialect: str | None = None) -> str:
+        return ddl.create_table_sql(
+            table, target_schema, target_name, source_dialect=source_dialect,
+            target_dialect="sqlite",
+            qualified=self.qualified, quote=self.quote, identity_clause=lambda c: "",
+        )
+
+
+def _encode(v: Any) -> Any:
+    """Values sqlite3 cannot bind natively, in the text forms SQLite's date functions read."""
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, (dt.date, dt.time)):
+        return v.isoformat()
+    return v

@@ -1,0 +1,345 @@
+"""The run: preflight, then extract → mask → validate → load per table in one target transaction,
+then verification (row counts, foreign keys, leak check) before the commit.
+
+Verification happens inside the transaction on purpose: a run whose output fails a check is
+rolled back like any other failure, so the target only ever holds a verified copy.
+
+Memory: at most one batch being masked and two read ahead are held at a time. What grows with
+the table is bounded and small: run-wide uniqueness keeps an 8-byte hash per row of each
+single-column key (plus what the technique's own collision tracking keeps), and the leak check
+keeps at most `leak_sample` rows per table."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from masking.dialects.base import Dialect
+from masking.errors import (Cancelled, MaskingError, ParamError, PreflightFailed,
+                            TerminalError, ValidationFailed)
+from masking.extract import (ResolvedTable, count_source_rows, describe, effective_rules,
+                             extract_batches, load_order, table_key)
+from masking.load import TableLoader, clear_tables, count_target_rows, wrap_error
+from masking.plan import Plan, plan_hash
+from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle
+from masking.schema import TypeCategory
+from masking.techniques import fits_column, get_technique, validate_params
+from masking.transform import build_maskers, column_spec, mask_batch, rule_signature
+from masking.validate import BatchValidator, LeakCheck, LeakSampler, orphan_counts
+
+LEAK_SAMPLE = 1000
+# Categories a pass-through copy may cross without changing meaning.
+_COMPATIBLE = {frozenset({TypeCategory.DATE, TypeCategory.DATETIME}),
+               frozenset({TypeCategory.UUID, TypeCategory.STRING})}
+
+
+@dataclass(frozen=True)
+class Problem:
+    table: str
+    column: str
+    rule: str
+    message: str  # names structure and rules only, never data
+
+    def __str__(self) -> str:
+        where = f"{self.table}.{self.column}" if self.column else self.table
+        return f"{where} [{self.rule}]: {self.message}"
+
+
+@dataclass(frozen=True)
+class TableResult:
+    name: str
+    rows_read: int
+    rows_written: int
+    rows_masked: int
+    seconds: float
+    rows_per_s: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    tables: list[TableResult]
+    rows_processed: int
+    rows_masked: int
+    leak_report: list[LeakCheck]
+    fk_ok: bool
+    duration: float
+    plan_hash: str = ""  # fingerprint of the plan snapshot that produced this result
+
+
+# --- preflight --------------------------------------------------------------------------------
+
+
+def _resolve(plan: Plan, source: Dialect, target: Dialect) -> tuple[list[ResolvedTable],
+                                                                      list[Problem]]:
+    problems: list[Problem] = []
+    resolved: list[ResolvedTable] = []
+    seen: set[tuple[str, str]] = set()
+    tdef = target.capabilities.default_schema
+    for tp in plan.tables:
+        key = table_key(tp.target_schema, tp.target_table, tdef)
+        if key in seen:
+            problems.append(Problem(tp.label, "", "duplicate_table",
+                                    "the target table appears twice in the plan"))
+            continue
+        seen.add(key)
+        infos = []
+        for side, dialect, schema, name in (("source", source, tp.source_schema, tp.source_table),
+                                            ("target", target, tp.target_schema, tp.target_table)):
+            try:
+                infos.append(describe(dialect, schema, name))
+            except TerminalError:  # connection failures are not plan problems: they propagate
+                problems.append(Problem(tp.label, "", f"{side}_table",
+                                        f"{side} table '{name}' not found or not readable"))
+        if len(infos) == 2:
+            resolved.append(ResolvedTable(tp, infos[0], infos[1],
+                                          effective_rules(tp, infos[0], infos[1])))
+    return resolved, problems
+
+
+def _check_columns(rt: ResolvedTable, problems: list[Problem]) -> bool:
+    ok = True
+    targets: set[str] = set()
+    label = rt.label
+    for rule in rt.rules:
+        src, tgt = rt.source.column(rule.source_column), rt.target.column(rule.target_column)
+        if src is None:
+            problems.append(Problem(label, rule.source_column, "source_column",
+                                    "column not found in the source table"))
+        if tgt is None:
+            problems.append(Problem(label, rule.target_column, "target_column",
+                                    "column not found in the target table"))
+        elif tgt.is_computed:
+            problems.append(Problem(label, rule.target_column, "target_column",
+                                    "computed column cannot be written"))
+        if rule.target_column in targets:
+            problems.append(Problem(label, rule.target_column, "duplicate_column",
+                                    "target column mapped twice"))
+        targets.add(rule.target_column)
+        ok = ok and src is not None and tgt is not None
+    if not rt.rules:
+        problems.append(Problem(label, "", "no_columns", "no column is mapped"))
+    for col in rt.target.columns:
+        if (col.name not in targets and not col.nullable and col.default is None
+                and not col.is_identity and not col.is_computed):
+            problems.append(Problem(label, col.name, "not_null",
+                                    "NOT NULL target column without a source or default"))
+    return ok
+
+
+def _check_rule(rt: ResolvedTable, rule_idx: int, problems: list[Problem]) -> None:
+    rule = rt.rules[rule_idx]
+    label, column = rt.label, rule.target_column
+    src, tgt = rt.source.column(rule.source_column), rt.target_column(rule.target_column)
+    assert src is not None
+    if not rule.masked:
+        cats = frozenset({src.category, tgt.category})
+        if (len(cats) > 1 and TypeCategory.OTHER not in cats and cats not in _COMPATIBLE):
+            problems.append(Problem(label, column, "category",
+                                    f"source is {src.category}, target is {tgt.category}"))
+        return
+    try:
+        technique = get_technique(rule.technique)
+    except MaskingError:
+        problems.append(Problem(label, column, "technique",
+                                f"unknown technique '{rule.technique}'"))
+        return
+    if src.category not in technique.categories:
+        problems.append(Problem(label, column, "category",
+                                f"technique '{rule.technique}' does not accept "
+                                f"{src.category} columns"))
+    try:
+        validate_params(rule.technique, dict(rule.params))
+    except ParamError as exc:
+        problems.append(Problem(label, column, "params", str(exc)))
+        return
+    for reason in fits_column(rule.technique, dict(rule.params), column_spec(rt, rule)):
+        problems.append(Problem(label, column, "fits_column", reason))
+
+
+def _check_foreign_keys(resolved: list[ResolvedTable], default_schema: str,
+                        problems: list[Problem]) -> None:
+    """A FK column and the key it references must be masked identically, or joins break."""
+    by_key = {t.key(default_schema): t for t in resolved}
+    for rt in resolved:
+        rules = {r.target_column: r for r in rt.rules}
+        for fk in rt.target.foreign_keys:
+            parent = by_key.get(table_key(fk.ref_schema, fk.ref_table, default_schema))
+            if parent is None:
+                continue
+            prules = {r.target_column: r for r in parent.rules}
+            for col, ref in zip(fk.columns, fk.ref_columns, strict=True):
+                mine, theirs = rules.get(col), prules.get(ref)
+                if mine is None or theirs is None:
+                    continue
+                if rule_signature(mine) != rule_signature(theirs):
+                    problems.append(Problem(
+                        rt.label, col, "foreign_key",
+                        f"masked differently from {parent.label}.{ref}, which it references"))
+                elif mine.masked and not mine.deterministic:
+                    problems.append(Problem(
+                        rt.label, col, "foreign_key",
+                        "a key column must be masked deterministically to keep joins"))
+
+
+def _analyse(plan: Plan, source: Dialect, target: Dialect) -> tuple[list[ResolvedTable],
+                                                                      list[Problem]]:
+    resolved, problems = _resolve(plan, source, target)
+    usable = []
+    for rt in resolved:
+        complete = _check_columns(rt, problems)
+        for i, rule in enumerate(rt.rules):
+            if rt.source.column(rule.source_column) and rt.target.column(rule.target_column):
+                _check_rule(rt, i, problems)
+        if complete:
+            usable.append(rt)
+    _check_foreign_keys(resolved, target.capabilities.default_schema, problems)
+    if plan.target_mode == "fail_if_not_empty":
+        for rt in usable:
+            if count_target_rows(target, rt.label, rt.target) > 0:
+                problems.append(Problem(rt.label, "", "target_not_empty",
+                                        "target table has rows and the mode is fail_if_not_empty"))
+    return usable, problems
+
+
+def preflight(plan: Plan, source: Dialect, target: Dialect) -> list[Problem]:
+    """Every reason the plan cannot run against the databases as they are now (empty = go)."""
+    return _analyse(plan, source, target)[1]
+
+
+# --- run --------------------------------------------------------------------------------------
+
+
+def run(plan: Plan, source: Dialect, target: Dialect, progress: Progress | None = None, *,
+        leak_sample: int = LEAK_SAMPLE) -> RunResult:
+    """Mask the plan's tables from `source` into `target` in one target transaction.
+
+    Raises PreflightFailed before writing anything, Cancelled when `progress` asks to stop,
+    TerminalError/TransientError otherwise; in every failure case the target is rolled back."""
+    progress = progress or NullProgress()
+    started = time.monotonic()
+    resolved, problems = _analyse(plan, source, target)
+    if problems:
+        raise PreflightFailed(problems)
+    tdef = target.capabilities.default_schema
+    order = load_order(resolved, tdef)
+    state = _RunState(plan, progress, order, started)
+    try:
+        maskers = build_maskers(plan, order, tdef)
+        state.totals = {rt.label: count_source_rows(source, rt) for rt in order}
+        with target.transaction():  # any exception below rolls the whole run back
+            if plan.target_mode == "truncate":
+                clear_tables(target, [(rt.label, rt.target) for rt in reversed(order)])
+            samplers = [_load_table(plan, source, target, rt, index, maskers, state, leak_sample)
+                        for index, rt in enumerate(order, start=1)]
+            state.report("verify", force=True)
+            fk_ok = _verify_foreign_keys(target, order, tdef)
+            leaks = [c for s in samplers for c in s.check(target)]
+            bad = [c for c in leaks if not c.ok]
+            if bad:
+                names = ", ".join(f"{c.table}.{c.column}" for c in bad)
+                raise ValidationFailed(bad[0].table, bad[0].column, "", "leak_check",
+                                       f"masked values equal to their source in: {names}")
+    except MaskingError:
+        raise
+    except Exception as exc:  # a driver, a progress callback, a masker: wrapped and scrubbed
+        raise wrap_error(exc, table=state.current, stage="run") from exc
+    return RunResult(state.results, state.rows_done, sum(t.rows_masked for t in state.results),
+                     leaks, fk_ok, time.monotonic() - started, plan_hash(plan))
+
+
+class _RunState:
+    def __init__(self, plan: Plan, progress: Progress, order: list[ResolvedTable],
+                 started: float):
+        self.plan, self.progress, self.order = plan, progress, order
+        self.started = started
+        self.totals: dict[str, int] = {}  # rows each table's filter selects in the source
+        self.throttle = Throttle(1.0)
+        self.results: list[TableResult] = []
+        self.rows_done = 0
+        self.table_rows = 0
+        self.index = 0
+        self.current = order[0].label if order else ""
+
+    def report(self, phase: str, force: bool = False) -> None:
+        if not self.throttle.ready(force):
+            return
+        elapsed = time.monotonic() - self.started
+        self.progress.update(ProgressUpdate(
+            table=self.current, table_index=self.index, table_count=len(self.order),
+            table_rows_done=self.table_rows, table_rows_total=self.totals.get(self.current),
+            rows_done=self.rows_done, rows_total=sum(self.totals.values()),
+            rows_per_s=self.rows_done / elapsed if elapsed > 0 else 0.0, elapsed=elapsed,
+            phase=phase))
+
+    def cancel_point(self) -> None:
+        if self.progress.should_cancel():
+            raise Cancelled(self.current)
+
+
+def _load_table(plan: Plan, source: Dialect, target: Dialect, rt: ResolvedTable, index: int,
+                maskers: dict, state: _RunState, leak_sample: int) -> LeakSampler:
+    state.index, state.current, state.table_rows = index, rt.label, 0
+    state.report("start", force=True)
+    state.cancel_point()
+    t0 = time.monotonic()
+    before = count_target_rows(target, rt.label, rt.target)
+    validator = BatchValidator(rt, _guaranteed_unique(rt, maskers))
+    if validator.unique and before:
+        # Append mode: rows already there hold key values the new rows must not repeat.
+        validator.seed_existing(target.read_batches(rt.target, list(validator.unique),
+                                                    plan.batch_size))
+    masked = [m for (label, _), m in maskers.items() if label == rt.label]
+    sampler = LeakSampler(rt, masked, state.totals[rt.label], leak_sample)
+    rows_read = 0
+    with TableLoader(target, rt.label, rt.target, rt.target_columns) as loader:
+        for batch_no, batch in enumerate(extract_batches(source, rt, plan.batch_size), start=1):
+            state.cancel_point()
+            out = mask_batch(rt, batch, maskers)
+            out = validator.conform(out, rows_read, batch_no)
+            validator.check(out, rows_read, batch_no)
+            sampler.observe(batch, out, rows_read)
+            loader.write(out, batch_no)
+            rows_read += batch.num_rows
+            state.rows_done += batch.num_rows
+            state.table_rows = rows_read
+            state.report("load")
+    after = count_target_rows(target, rt.label, rt.target)
+    if after - before != rows_read or loader.rows_written != rows_read:
+        raise ValidationFailed(rt.label, "", "", "row_count",
+                               f"read {rows_read} rows, target gained {after - before}")
+    seconds = time.monotonic() - t0
+    state.results.append(TableResult(rt.label, rows_read, loader.rows_written,
+                                     loader.rows_written if masked else 0, seconds,
+                                     rows_read / seconds if seconds > 0 else 0.0))
+    state.report("table_done", force=True)
+    return sampler
+
+
+def _guaranteed_unique(rt: ResolvedTable, maskers: dict) -> set[str]:
+    """Target columns unique by construction: copies of a source key (filters only drop rows)
+    and columns whose masker enforces run-wide uniqueness."""
+    out = set()
+    for rule in rt.rules:
+        cm = maskers.get((rt.label, rule.target_column))
+        if cm is None and rt.source.is_unique(rule.source_column):
+            out.add(rule.target_column)
+        elif cm is not None and cm.unique:
+            out.add(rule.target_column)
+    return out
+
+
+def _verify_foreign_keys(target: Dialect, order: list[ResolvedTable], tdef: str) -> bool:
+    loaded = {rt.key(tdef): rt for rt in order}
+    for rt in order:
+        try:
+            counts = orphan_counts(target, rt, loaded, tdef)
+        except Exception as exc:
+            raise wrap_error(exc, table=rt.label, stage="foreign key check") from exc
+        for cols, parent, n in counts:
+            if n:
+                raise ValidationFailed(rt.label, cols, "", "foreign_key",
+                                       f"{n} row(s) reference no row of {parent}")
+    return True
+
+
+__all__ = ["LeakCheck", "Problem", "RunResult", "TableResult", "preflight", "run"]

@@ -1,0 +1,78 @@
+"""Vectorised string assembly on polars; keeps render functions free of per-value loops."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+Part = "pl.Series | np.ndarray | pa.Array | str"
+
+
+def series(part: object) -> pl.Series | str:
+    if isinstance(part, str | pl.Series):
+        return part
+    if isinstance(part, np.ndarray):
+        if part.dtype.kind in "iu":
+            return pl.Series(part.astype(np.int64)).cast(pl.String)
+        return pl.Series(part.astype(str))
+    if isinstance(part, pa.Array | pa.ChunkedArray):
+        return pl.from_arrow(part)
+    raise TypeError(type(part))
+
+
+def num(values: np.ndarray, width: int = 0) -> pl.Series:
+    s = pl.Series(values.astype(np.int64)).cast(pl.String)
+    return s.str.zfill(width) if width else s
+
+
+def concat(*parts: object) -> pl.Series:
+    exprs = [pl.lit(p) if isinstance(p, str) else pl.lit(p) for p in map(series, parts)]
+    return pl.select(pl.concat_str(exprs).alias("v")).to_series()
+
+
+def to_arrow(s: pl.Series) -> pa.Array:
+    arr = s.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string())
+
+
+def take(pool: pa.Array, idx: np.ndarray) -> pl.Series:
+    return pl.from_arrow(pool.take(pa.array(idx)))
+
+
+@lru_cache(maxsize=256)
+def _arrow_items(items: tuple) -> pa.Array:
+    return pa.array(items, pa.string())
+
+
+def pick(items: tuple, idx: np.ndarray) -> pl.Series:
+    return pl.from_arrow(_arrow_items(items).take(pa.array(idx)))
+
+
+def src_series(src: pa.Array) -> pl.Series:
+    return pl.from_arrow(src.cast(pa.string())) if len(src) else pl.Series([], dtype=pl.String)
+
+
+def where(cond: np.ndarray, a: pl.Series, b: pl.Series) -> pl.Series:
+    df = pl.DataFrame({"c": cond, "a": a, "b": b})
+    return df.select(pl.when(pl.col("c")).then(pl.col("a")).otherwise(pl.col("b"))).to_series()
+
+
+def fixed_width(mat: np.ndarray) -> pa.Array:
+    """Rows of ASCII bytes -> arrow strings without a per-value step (offsets are implicit)."""
+    n, w = mat.shape
+    offsets = np.arange(0, (n + 1) * w, w, dtype=np.int32) if n else np.zeros(1, np.int32)
+    data = np.ascontiguousarray(mat, dtype=np.uint8).tobytes()
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+
+
+def put_digits(mat: np.ndarray, col: int, values: np.ndarray, width: int) -> None:
+    """Write zero-padded decimal ``values`` into ``mat[:, col:col+width]`` in place."""
+    v = values.astype(np.int64)
+    for i in range(width - 1, -1, -1):
+        mat[:, col + i] = (v % 10 + 48).astype(np.uint8)
+        v //= 10

@@ -1,0 +1,234 @@
+"""Text techniques: partial masking, keyed hash, regex replace, fixed value, shuffle, redaction."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from masking.redact import keyed_int, redact_text
+from masking.schema import ColumnSpec
+from masking.techniques.keyed import derive, stream_keys
+from masking.techniques.registry import DT, B, D, Impl, N, Param, S, T, Technique, U, register
+
+
+def _py(values: pa.Array) -> list:
+    return values.cast(pa.string()).to_pylist()
+
+
+def _fit(out: list, limit: int | None) -> list:
+    if limit is None:
+        return out
+    return [v if v is None or len(v) <= limit else v[:limit] for v in out]
+
+
+# -- partial_mask ---------------------------------------------------------------------------
+def partial(value: str, first: int, last: int, ch: str, limit: int | None = None) -> str:
+    """'john.doe@example.com' -> 'j***@example.com'; '4111111111111111' -> '4***********1111'."""
+    if "@" in value and value.count("@") == 1 and value.index("@") > 0:
+        local, domain = value.split("@")
+        stars = (
+            3
+            if limit is None or len(value) - len(local) + first + 3 <= limit
+            else max(1, len(local) - first)
+        )
+        out = f"{local[:first]}{ch * stars}@{domain}"
+        return out if out != value else ch * len(value)
+    n = len(value)
+    if n <= first + last:
+        return ch * n
+    return value[:first] + ch * (n - first - last) + (value[n - last :] if last else "")
+
+
+def _partial_apply(values: pa.Array, m, offset: int) -> pa.Array:
+    p = m.params
+    lim = m.ctx.column.max_length
+    out = [
+        None if v is None else partial(v, p["keep_first"], p["keep_last"], p["mask_char"], lim)
+        for v in _py(values)
+    ]
+    return pa.array(_fit(out, lim), pa.string())
+
+
+def _one_char(params: dict) -> dict[str, str]:
+    return {} if len(params["mask_char"]) == 1 else {"mask_char": "must be exactly one character"}
+
+
+register(
+    Technique(
+        "partial_mask",
+        "Partial mask",
+        frozenset({S}),
+        (
+            Param("keep_first", "int", 1, min=0, max=50, help="Characters kept at the start"),
+            Param("keep_last", "int", 0, min=0, max=50, help="Characters kept at the end"),
+            Param("mask_char", "str", "*", help="Masking character"),
+        ),
+        identity_hiding=True,
+        deterministic=True,
+        unique_capable=False,
+        description="Keeps the first/last characters: j***@example.com. Exception: a value "
+        "made only of the mask character is returned unchanged.",
+    ),
+    Impl(apply=_partial_apply, extra_validate=_one_char),
+)
+
+
+# -- hash -----------------------------------------------------------------------------------
+def _hash_len(params: dict, column: ColumnSpec) -> int:
+    n = params["length"]
+    return min(n, column.max_length) if column.max_length else n
+
+
+def _hash_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
+    secret = m.ctx.secret if m.ctx.deterministic else m.ctx.seed.to_bytes(16, "little", signed=True)
+    key = derive(secret, "hash")
+    n = _hash_len(m.params, m.ctx.column)
+    size = (n + 1) // 2
+    out = [
+        hashlib.blake2b(
+            v.encode() + (b"\0%d" % a if a else b""), key=key, digest_size=size
+        ).hexdigest()[:n]
+        for v, a in zip(_py(src), attempt.tolist(), strict=True)
+    ]
+    return pa.array(out, pa.string())
+
+
+register(
+    Technique(
+        "hash",
+        "Keyed hash",
+        frozenset({S}),
+        (Param("length", "int", 32, min=4, max=128, help="Hex characters kept"),),
+        identity_hiding=True,
+        deterministic=True,
+        unique_capable=True,
+        description="Keyed BLAKE2b, hex, truncated to the column length.",
+    ),
+    Impl(
+        render=_hash_render,
+        space=lambda p, c: 16 ** min(_hash_len(p, c), 15),
+        check=lambda p, c: (
+            ["hash needs at least 4 characters"] if c.max_length and c.max_length < 4 else []
+        ),
+    ),
+)
+
+
+# -- regex_replace / fixed_value ------------------------------------------------------------
+def _regex_apply(values: pa.Array, m, offset: int) -> pa.Array:
+    rx = re.compile(m.params["pattern"])
+    rep = m.params["replacement"]
+    out = [None if v is None else rx.sub(rep, v) for v in _py(values)]
+    return pa.array(_fit(out, m.ctx.column.max_length), pa.string())
+
+
+def _regex_validate(params: dict) -> dict[str, str]:
+    try:
+        re.compile(params["pattern"]).sub(params["replacement"], "")
+    except (re.error, IndexError) as exc:
+        return {"replacement": f"is not valid for this pattern ({exc})"}
+    return {}
+
+
+register(
+    Technique(
+        "regex_replace",
+        "Regex replace",
+        frozenset({S}),
+        (
+            Param("pattern", "regex", None, required=True, help="Python regular expression"),
+            Param("replacement", "str", "*", help="Replacement; \\1 refers to groups"),
+        ),
+        identity_hiding=False,
+        deterministic=True,
+        unique_capable=False,
+    ),
+    Impl(apply=_regex_apply, extra_validate=_regex_validate),
+)
+
+
+def _fixed_apply(values: pa.Array, m, offset: int) -> pa.Array:
+    v = m.params["value"]
+    lim = m.ctx.column.max_length
+    v = v[:lim] if lim is not None else v
+    return pc.if_else(values.is_valid(), pa.scalar(v, pa.string()), pa.scalar(None, pa.string()))
+
+
+register(
+    Technique(
+        "fixed_value",
+        "Fixed value",
+        frozenset({S}),
+        (Param("value", "str", "MASKED", help="Text written into every row"),),
+        identity_hiding=False,
+        deterministic=True,
+        unique_capable=False,
+    ),
+    Impl(apply=_fixed_apply),
+)
+
+
+# -- shuffle --------------------------------------------------------------------------------
+def shuffle_apply(values: pa.Array, m, offset: int) -> pa.Array:
+    valid = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
+    seed = (
+        m.ctx.seed
+        if not m.ctx.deterministic
+        else int.from_bytes(derive(m.ctx.secret, "shuffle")[:8], "little")
+    )
+    order = np.argsort(stream_keys(len(valid), offset, seed, "shuffle"))
+    take = np.arange(len(values))
+    take[valid] = valid[order]
+    return values.take(pa.array(take))
+
+
+register(
+    Technique(
+        "shuffle",
+        "Shuffle",
+        frozenset({S, N, D, DT, T, B, U}),
+        (),
+        identity_hiding=False,
+        deterministic=True,
+        unique_capable=True,
+        description="Permutes the non-NULL values within each batch (batch-local: values never "
+        "move between batches, and a value can land on its own row).",
+    ),
+    Impl(apply=shuffle_apply),
+)
+
+
+# -- free_text_redact -----------------------------------------------------------------------
+def _redact_apply(values: pa.Array, m, offset: int) -> pa.Array:
+    secret = m.ctx.secret if m.ctx.deterministic else m.ctx.seed.to_bytes(16, "little", signed=True)
+    keyed = keyed_int(secret)
+    mode = m.params["mode"]
+    out = [None if v is None else redact_text(v, mode, keyed) for v in _py(values)]
+    return pa.array(_fit(out, m.ctx.column.max_length), pa.string())
+
+
+register(
+    Technique(
+        "free_text_redact",
+        "Redact PII in free text",
+        frozenset({S}),
+        (
+            Param(
+                "mode",
+                "choice",
+                "fake",
+                choices=("fake", "tag"),
+                help="fake: realistic stand-ins; tag: [EMAIL], [PHONE], ...",
+            ),
+        ),
+        identity_hiding=False,
+        deterministic=True,
+        unique_capable=False,
+        description="Finds e-mails, phones, cards, SSN/SIN, IPs and cued names inside text.",
+    ),
+    Impl(apply=_redact_apply),
+)

@@ -1,0 +1,340 @@
+"""Validate stage: every batch is checked against the target before it is written.
+
+Rules: `type` (the value converts to the target column's Arrow type), `precision` (decimals
+fit precision/scale), `not_null`, `max_length`, `unique` (single-column keys, within the run
+and, in append mode, against rows already in the target). Errors name table, column, a row
+ordinal and the rule; never a value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from masking.dialects.base import Dialect
+from masking.dialects.common import arrow_type
+from masking.errors import ValidationFailed
+from masking.extract import ResolvedTable, table_key
+from masking.schema import ColumnInfo, TypeCategory
+from masking.transform import ColumnMasker
+
+_HASH_SEED = 0x5EED_0001
+
+
+def row_key(offset: int, index: int, batch_no: int) -> str:
+    """1-based ordinal of the row among the rows read for the table, and its batch."""
+    return f"row #{offset + index + 1} (batch {batch_no})"
+
+
+def _first_true(mask: pa.Array) -> int | None:
+    idx = pc.index(mask.fill_null(False), True).as_py()
+    return None if idx < 0 else int(idx)
+
+
+class _HashSet:
+    """Run-wide set of 64-bit value hashes as levels of sorted arrays: merges cost
+    O(n log n) over the run, lookups are vectorised binary searches. A 64-bit collision between
+    different values would be reported as a duplicate (odds ~n²/2⁶⁵)."""
+
+    def __init__(self) -> None:
+        self.levels: list[pl.Series] = []
+
+    def contains(self, h: pl.Series) -> pl.Series:
+        found = pl.repeat(False, len(h), dtype=pl.Boolean, eager=True)
+        for lvl in self.levels:
+            pos = lvl.search_sorted(h).clip(0, len(lvl) - 1)
+            found = found | (lvl.gather(pos) == h)
+        return found
+
+    def add(self, h: pl.Series) -> None:
+        if not len(h):
+            return
+        self.levels.append(h.sort())
+        while len(self.levels) > 1 and len(self.levels[-1]) * 2 >= len(self.levels[-2]):
+            b, a = self.levels.pop(), self.levels.pop()
+            self.levels.append(pl.concat([a, b]).sort())
+
+
+def value_hashes(values: pa.Array) -> pl.Series:
+    series = pl.from_arrow(values)
+    assert isinstance(series, pl.Series)
+    return series.hash(_HASH_SEED)
+
+
+class BatchValidator:
+    """Conforms and checks the batches of one table; holds the run-wide uniqueness state."""
+
+    def __init__(self, rt: ResolvedTable, guaranteed: Iterable[str] = ()):
+        """`guaranteed`: unique target columns whose values are already unique across the run
+        (a copy of a source key, or a masker that enforces uniqueness); they are checked within
+        each batch and against existing target rows, but their values are not remembered, which
+        keeps memory flat for the common case."""
+        self.rt = rt
+        self.columns: list[ColumnInfo] = [rt.target_column(c) for c in rt.target_columns]
+        self.types = [arrow_type(c) for c in self.columns]
+        self.unique: dict[str, _HashSet] = {
+            c.name: _HashSet() for c in self.columns if rt.target.is_unique(c.name)
+        }
+        self.remember = {name for name in self.unique if name not in set(guaranteed)}
+
+    def _fail(self, column: str, rule: str, offset: int, index: int, batch_no: int,
+              detail: str = "") -> ValidationFailed:
+        return ValidationFailed(self.rt.label, column, row_key(offset, index, batch_no), rule,
+                                detail)
+
+    def seed_existing(self, batches: Iterable[pa.RecordBatch]) -> None:
+        """Remember the target's existing key values (append mode) so new rows cannot clash."""
+        for batch in batches:
+            for name, seen in self.unique.items():
+                col = self.columns[[c.name for c in self.columns].index(name)]
+                values = batch.column(name)
+                values = values.cast(arrow_type(col), safe=False) if values.type != arrow_type(
+                    col) else values
+                seen.add(value_hashes(values.drop_null()))
+
+    def conform(self, batch: pa.RecordBatch, offset: int, batch_no: int) -> pa.RecordBatch:
+        """Cast each column to the target's Arrow type (decimals rounded to the target scale)."""
+        arrays = []
+        for i, (col, typ) in enumerate(zip(self.columns, self.types, strict=True)):
+            values = batch.column(i)
+            if isinstance(values, pa.ChunkedArray):
+                values = values.combine_chunks()
+            if values.type != typ:
+                values = self._cast(values, col, typ, offset, batch_no)
+            arrays.append(values)
+        return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+    def _cast(self, values: pa.Array, col: ColumnInfo, typ: pa.DataType, offset: int,
+              batch_no: int) -> pa.Array:
+        src = values
+        if pa.types.is_decimal(typ) and (pa.types.is_decimal(src.type) or
+                                         pa.types.is_floating(src.type)):
+            src_scale = getattr(src.type, "scale", None)
+            if src_scale is None or src_scale > typ.scale:
+                src = pc.round(src, ndigits=typ.scale)
+        if pa.types.is_null(src.type):
+            return pa.nulls(len(src), typ)
+        try:
+            return src.cast(typ, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            rule = "precision" if pa.types.is_decimal(typ) else "type"
+            index = self._first_bad_cast(src, typ)
+            detail = "value does not fit the column's precision/scale" if rule == "precision" else (
+                f"cannot convert {src.type} to the column's type")
+            if index is None:
+                raise self._fail(col.name, rule, offset, 0, batch_no, detail) from exc
+            raise self._fail(col.name, rule, offset, index, batch_no, detail) from exc
+
+    @staticmethod
+    def _first_bad_cast(values: pa.Array, typ: pa.DataType) -> int | None:
+        # Only on the failure path: bisect to the first value that will not convert.
+        lo, hi = 0, len(values)
+        try:
+            values.slice(0, 0).cast(typ, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            try:
+                values.slice(lo, mid - lo).cast(typ, safe=True)
+                lo = mid
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                hi = mid
+        return lo
+
+    def check(self, batch: pa.RecordBatch, offset: int, batch_no: int) -> None:
+        for i, col in enumerate(self.columns):
+            values = batch.column(i)
+            if values.null_count and not col.nullable and not col.is_identity:
+                idx = _first_true(values.is_null())
+                raise self._fail(col.name, "not_null", offset, idx or 0, batch_no,
+                                 "NULL in a NOT NULL column")
+            if col.max_length and col.category is TypeCategory.STRING and (
+                    pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+                too_long = pc.greater(pc.utf8_length(values), col.max_length)
+                idx = _first_true(too_long)
+                if idx is not None:
+                    raise self._fail(col.name, "max_length", offset, idx, batch_no,
+                                     f"longer than {col.max_length} characters")
+            if col.max_length and col.category is TypeCategory.BINARY and pa.types.is_binary(
+                    values.type):
+                idx = _first_true(pc.greater(pc.binary_length(values), col.max_length))
+                if idx is not None:
+                    raise self._fail(col.name, "max_length", offset, idx, batch_no,
+                                     f"longer than {col.max_length} bytes")
+            seen = self.unique.get(col.name)
+            if seen is not None:
+                self._check_unique(col.name, values, seen, offset, batch_no)
+
+    def _check_unique(self, name: str, values: pa.Array, seen: _HashSet, offset: int,
+                      batch_no: int) -> None:
+        h = value_hashes(values)
+        valid = pl.from_arrow(values.is_valid())
+        bad = (seen.contains(h) | h.is_duplicated()) & valid
+        idx = _first_true(bad.to_arrow())
+        if idx is not None:
+            raise self._fail(name, "unique", offset, idx, batch_no,
+                             "duplicate value in a unique column")
+        if name in self.remember:
+            seen.add(h.filter(valid))
+
+
+# --- after the load (still inside the target transaction) -----------------------------------
+
+
+@dataclass(frozen=True)
+class LeakCheck:
+    table: str
+    column: str
+    technique: str
+    sampled: int
+    equal: int  # sampled target values equal to their source value
+    ok: bool  # False when an identity-hiding technique left a value unchanged
+    identity_hiding: bool = True
+    method: str = "target"  # "target": re-read by key; "batch": key absent, compared as written
+
+
+def placeholder(dialect: Dialect) -> str:
+    """The DB-API parameter marker of the dialect's driver (qmark or format)."""
+    module = sys.modules.get(type(dialect.connect()).__module__.split(".")[0])
+    style = getattr(module, "paramstyle", "qmark")
+    return "%s" if style in ("format", "pyformat") else "?"
+
+
+def _norm(v: Any) -> Any:
+    """Comparable form across drivers: numbers as float, text stripped of CHAR padding."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int | float | Decimal):
+        return float(v)
+    if isinstance(v, str):
+        return v.rstrip()
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v)
+    if isinstance(v, dt.datetime):
+        return (v.astimezone(dt.timezone.utc).replace(tzinfo=None) if v.tzinfo else v).isoformat()
+    if isinstance(v, dt.date | dt.time):
+        return v.isoformat()
+    return str(v)
+
+
+def _key(values: Sequence[Any]) -> tuple:
+    return tuple(str(_norm(v)) for v in values)
+
+
+class LeakSampler:
+    """Keeps up to `limit` evenly spread rows of a table: target key, and for each masked
+    column the source value and the value written."""
+
+    def __init__(self, rt: ResolvedTable, masked: list[ColumnMasker], total: int, limit: int):
+        self.rt = rt
+        self.masked = masked
+        self.limit = limit
+        self.stride = max(1, -(-max(total, 1) // max(limit, 1)))
+        pk = list(rt.target.primary_key)
+        self.key_cols = pk if pk and all(k in rt.target_columns for k in pk) else []
+        self.keys: list[tuple] = []
+        self.source: dict[str, list[Any]] = {m.rule.target_column: [] for m in masked}
+        self.written: dict[str, list[Any]] = {m.rule.target_column: [] for m in masked}
+
+    def observe(self, src: pa.RecordBatch, out: pa.RecordBatch, offset: int) -> None:
+        if not self.masked or len(self.keys) >= self.limit:
+            return
+        first = (-offset) % self.stride
+        idx = list(range(first, src.num_rows, self.stride))[: self.limit - len(self.keys)]
+        if not idx:
+            return
+        take = pa.array(idx, type=pa.int64())
+        if self.key_cols:
+            cols = [out.column(k).take(take).to_pylist() for k in self.key_cols]
+            self.keys.extend(zip(*cols, strict=True))
+        else:
+            self.keys.extend((int(offset + i),) for i in idx)
+        for m in self.masked:
+            name = m.rule.target_column
+            self.source[name].extend(src.column(m.rule.source_column).take(take).to_pylist())
+            self.written[name].extend(out.column(name).take(take).to_pylist())
+
+    def check(self, target: Dialect) -> list[LeakCheck]:
+        if not self.masked:
+            return []
+        actual = self._read_target(target) if self.key_cols else None
+        out = []
+        for m in self.masked:
+            name = m.rule.target_column
+            if actual is not None:
+                pos = self.rt.target_columns.index(name)
+                got = [actual.get(_key(k), (None,) * len(self.rt.target_columns))
+                       for k in self.keys]
+                values = [row[pos] for row in got]
+            else:
+                values = self.written[name]
+            src = self.source[name]
+            equal = sum(1 for a, b in zip(src, values, strict=True)
+                        if a is not None and _norm(a) == _norm(b))
+            out.append(LeakCheck(self.rt.label, name, m.rule.technique, len(src), equal,
+                                 ok=equal == 0 or not m.identity_hiding,
+                                 identity_hiding=m.identity_hiding,
+                                 method="target" if actual is not None else "batch"))
+        return out
+
+    def _read_target(self, target: Dialect) -> dict[tuple, tuple]:
+        """Target rows of the sampled keys, keyed by normalised key."""
+        mark = placeholder(target)
+        cols = self.rt.target_columns
+        pos = [cols.index(k) for k in self.key_cols]
+        table = target.qualified(self.rt.target.schema, self.rt.target.name)
+        select = ", ".join(target.quote(c) for c in cols)
+        per = max(1, min(500, target.capabilities.max_params_per_statement // len(self.key_cols)))
+        found: dict[tuple, tuple] = {}
+        cur = target.connect().cursor()
+        try:
+            for start in range(0, len(self.keys), per):
+                chunk = self.keys[start:start + per]
+                if len(self.key_cols) == 1:
+                    cond = f"{target.quote(self.key_cols[0])} IN ({', '.join([mark] * len(chunk))})"
+                    params = [k[0] for k in chunk]
+                else:
+                    one = " AND ".join(f"{target.quote(k)} = {mark}" for k in self.key_cols)
+                    cond = " OR ".join(f"({one})" for _ in chunk)
+                    params = [v for k in chunk for v in k]
+                cur.execute(f"SELECT {select} FROM {table} WHERE {cond}", params)
+                for row in cur.fetchall():
+                    found[_key([row[p] for p in pos])] = tuple(row)
+        finally:
+            cur.close()
+        return found
+
+
+def orphan_counts(target: Dialect, rt: ResolvedTable, loaded: dict[tuple[str, str], ResolvedTable],
+                  default_schema: str) -> list[tuple[str, str, int]]:
+    """(fk columns, parent label, orphans) for each FK of `rt` whose parent was loaded too."""
+    out = []
+    child = target.qualified(rt.target.schema, rt.target.name)
+    for fk in rt.target.foreign_keys:
+        parent = loaded.get(table_key(fk.ref_schema, fk.ref_table, default_schema))
+        if parent is None:
+            continue
+        ptable = target.qualified(parent.target.schema, parent.target.name)
+        not_null = " AND ".join(f"c.{target.quote(c)} IS NOT NULL" for c in fk.columns)
+        join = " AND ".join(f"p.{target.quote(r)} = c.{target.quote(c)}"
+                            for c, r in zip(fk.columns, fk.ref_columns, strict=True))
+        sql = (f"SELECT COUNT(*) FROM {child} c WHERE {not_null} AND NOT EXISTS "
+               f"(SELECT 1 FROM {ptable} p WHERE {join})")
+        cur = target.connect().cursor()
+        try:
+            cur.execute(sql)
+            count = int(cur.fetchone()[0])
+        finally:
+            cur.close()
+        out.append((", ".join(fk.columns), parent.label, count))
+    return out

@@ -1,0 +1,336 @@
+"""SQL Server cannot run on these machines: its statements are checked as text, its dialect
+flow against a recording connection, and its driver path by a real connection failure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from masking.dialects import ConnectionParams, get_dialect, odbc
+from masking.dialects import sqlserver_sql as q
+from masking.dialects.common import arrow_schema
+from masking.schema import ColumnInfo, ForeignKey, TableInfo, UniqueConstraint
+from masking.schema import TypeCategory as C
+
+ORDERS = TableInfo(
+    schema="sales",
+    name="order]lines",
+    columns=(
+        ColumnInfo("region", "nchar", C.STRING, False, 2, is_primary_key=True, ordinal=1),
+        ColumnInfo("order_no", "int", C.NUMERIC, False, is_primary_key=True, ordinal=2),
+        ColumnInfo("line_no", "int", C.NUMERIC, False, is_primary_key=True, ordinal=3),
+        ColumnInfo("id", "int", C.NUMERIC, False, is_identity=True, ordinal=4),
+        ColumnInfo("amount", "money", C.NUMERIC, True, ordinal=5),
+        ColumnInfo("doc", "xml", C.OTHER, True, ordinal=6),
+        ColumnInfo("node", "hierarchyid", C.OTHER, True, ordinal=7),
+        ColumnInfo("at", "datetimeoffset", C.DATETIME, True, ordinal=8),
+        ColumnInfo("rv", "timestamp", C.BINARY, False, is_computed=True, ordinal=9),
+    ),
+    primary_key=("region", "order_no", "line_no"),
+)
+
+
+def test_quoting_doubles_closing_bracket():
+    assert q.quote("a]b; --") == "[a]]b; --]"
+    assert q.qualified("", "t") == "[dbo].[t]"
+
+
+def test_catalog_queries_take_names_as_parameters():
+    for sql in (q.TABLES, q.TABLE):
+        assert "?" in sql
+    assert q.TABLE.count("?") == 2
+    assert "sys.partitions" in q.TABLE and "index_id IN (0, 1)" in q.TABLE
+    assert "INFORMATION_SCHEMA.TABLES" in q.TABLES
+    for sql in (q.COLUMNS, q.KEYS, q.FOREIGN_KEYS):
+        assert sql.count("?") == 1
+    assert "fkc.constraint_column_id" in q.FOREIGN_KEYS
+    assert "ic.key_ordinal" in q.KEYS and "has_filter = 0" in q.KEYS
+
+
+def test_first_keyset_page_uses_top_and_orders_by_key():
+    wanted = [
+        ORDERS.column("amount"),
+        ORDERS.column("doc"),
+        ORDERS.column("node"),
+        ORDERS.column("at"),
+    ]
+    sql = q.keyset_select(ORDERS, wanted, ["region", "order_no", "line_no"], None, False)
+    assert sql == (
+        "SELECT TOP (?) [amount], CONVERT(nvarchar(max), [doc]) AS [doc], "
+        "[node].ToString() AS [node], CONVERT(datetime2(7), SWITCHOFFSET([at], '+00:00')) AS "
+        "[at], [region], [order_no], [line_no] FROM [sales].[order]]lines] "
+        "ORDER BY [region], [order_no], [line_no]"
+    )
+
+
+def test_next_keyset_page_uses_expanded_or_form():
+    sql = q.keyset_select(
+        ORDERS, [ORDERS.column("amount")], ["region", "order_no", "line_no"], "[amount] > 0", True
+    )
+    assert sql == (
+        "SELECT TOP (?) [amount], [region], [order_no], [line_no] FROM [sales].[order]]lines] "
+        "WHERE ([amount] > 0) AND (([region] > ?) OR ([region] = ? AND [order_no] > ?) OR "
+        "([region] = ? AND [order_no] = ? AND [line_no] > ?)) "
+        "ORDER BY [region], [order_no], [line_no]"
+    )
+
+
+def test_insert_identity_insert_delete_statements():
+    assert q.insert(ORDERS, ["id", "amount"]) == (
+        "INSERT INTO [sales].[order]]lines] ([id], [amount]) VALUES (?, ?)"
+    )
+    assert q.identity_insert(ORDERS, True) == "SET IDENTITY_INSERT [sales].[order]]lines] ON"
+    assert q.identity_insert(ORDERS, False) == "SET IDENTITY_INSERT [sales].[order]]lines] OFF"
+    assert q.delete(ORDERS) == "DELETE FROM [sales].[order]]lines]"
+    assert q.count(ORDERS, "1 = 1") == (
+        "SELECT COUNT_BIG(*) FROM [sales].[order]]lines] WHERE (1 = 1)"
+    )
+
+
+def test_delete_order_is_children_first():
+    parent = TableInfo("dbo", "customers", primary_key=("id",))
+    child = TableInfo(
+        "dbo",
+        "orders",
+        foreign_keys=(ForeignKey("fk", ("customer_id",), "dbo", "customers", ("id",)),),
+    )
+    grandchild = TableInfo(
+        "dbo", "lines", foreign_keys=(ForeignKey("fk2", ("order_id",), "dbo", "orders", ("id",)),)
+    )
+    ordered = q.delete_order([parent, grandchild, child])
+    assert [t.name for t in ordered] == ["lines", "orders", "customers"]
+
+
+def test_column_rows_convert_sizes_and_flags():
+    row = ("name", "nvarchar", 1, 100, 0, 0, None, 0, 0, 2)
+    col = q.column_from_row(row, (), C.STRING)
+    assert (col.max_length, col.nullable, col.ordinal) == (50, True, 2)
+    unbounded = q.column_from_row(("n", "varchar", 0, -1, 0, 0, "('x')", 0, 0, 1), (), C.STRING)
+    assert (unbounded.max_length, unbounded.default, unbounded.nullable) == (None, "('x')", False)
+    dec = q.column_from_row(("d", "decimal", 1, 9, 12, 3, None, 0, 0, 3), ("d",), C.NUMERIC)
+    assert (dec.precision, dec.scale, dec.is_primary_key, dec.max_length) == (12, 3, True, None)
+    rv = q.column_from_row(("rv", "timestamp", 0, 8, 0, 0, None, 0, 0, 4), (), C.BINARY)
+    assert rv.is_computed and rv.max_length is None
+    ident = q.column_from_row(("id", "int", 0, 4, 10, 0, None, 1, 0, 1), ("id",), C.NUMERIC)
+    assert ident.is_identity and ident.precision is None
+
+
+class RecordingCursor:
+    def __init__(self, log, pages):
+        self.log, self.pages, self.fast_executemany = log, pages, False
+
+    def execute(self, sql, *params):
+        self.log.append(("execute", sql, params))
+
+    def executemany(self, sql, rows):
+        self.log.append(("executemany", sql, list(rows), self.fast_executemany))
+
+    def fetchall(self):
+        return self.pages.pop(0) if self.pages else []
+
+    def close(self):
+        pass
+
+
+class RecordingConnection:
+    def __init__(self, pages=()):
+        self.log, self.pages, self.autocommit = [], list(pages), True
+
+    def cursor(self):
+        return RecordingCursor(self.log, self.pages)
+
+    def commit(self):
+        self.log.append(("commit",))
+
+    def rollback(self):
+        self.log.append(("rollback",))
+
+    def close(self):
+        pass
+
+
+def _dialect(conn):
+    d = get_dialect(ConnectionParams(dialect="sqlserver", host="db", database="x"))
+    d._conn = conn
+    return d
+
+
+def test_load_flow_sets_identity_insert_and_skips_rowversion():
+    conn = RecordingConnection()
+    d = _dialect(conn)
+    cols = ["region", "order_no", "line_no", "id", "amount", "at", "rv"]
+    schema = arrow_schema([ORDERS.column(c) for c in cols])
+    batch = pa.RecordBatch.from_pylist(
+        [
+            {
+                "region": "EU",
+                "order_no": 1,
+                "line_no": 1,
+                "id": 7,
+                "amount": Decimal("1.5000"),
+                "at": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+                "rv": b"12345678",
+            }
+        ],
+        schema=schema,
+    )
+    with d.transaction():
+        d.begin_load(ORDERS, cols)
+        assert d.write_batch(ORDERS, cols, batch) == 1
+        d.end_load(ORDERS, cols)
+    assert conn.log[0] == ("execute", "SET IDENTITY_INSERT [sales].[order]]lines] ON", ())
+    kind, sql, rows, fast = conn.log[1]
+    assert (kind, fast) == ("executemany", True)
+    assert sql == (
+        "INSERT INTO [sales].[order]]lines] ([region], [order_no], [line_no], [id], "
+        "[amount], [at]) VALUES (?, ?, ?, ?, ?, ?)"
+    )
+    assert rows == [("EU", 1, 1, 7, Decimal("1.5000"), dt.datetime(2024, 1, 2, 3, 4, 5))]
+    assert conn.log[2] == ("execute", "SET IDENTITY_INSERT [sales].[order]]lines] OFF", ())
+    assert conn.log[3] == ("commit",)
+    assert conn.autocommit is True
+
+
+def test_transaction_rolls_back_on_error():
+    conn = RecordingConnection()
+    d = _dialect(conn)
+    with pytest.raises(RuntimeError), d.transaction():
+        d.clear_table(ORDERS)
+        raise RuntimeError("boom")
+    assert conn.log == [("execute", "DELETE FROM [sales].[order]]lines]", ()), ("rollback",)]
+
+
+def test_read_batches_pages_with_last_key():
+    pages = [[(Decimal("1"), "EU", 1, 1), (Decimal("2"), "EU", 1, 2)], [(Decimal("3"), "US", 1, 1)]]
+    conn = RecordingConnection(pages)
+    d = _dialect(conn)
+    batches = list(d.read_batches(ORDERS, ["amount"], 2))
+    assert [b.num_rows for b in batches] == [2, 1]
+    assert batches[0].schema.field("amount").type == pa.decimal128(19, 4)
+    first, second = conn.log
+    assert first[2] == (2,)
+    assert second[2] == (2, "EU", "EU", 1, "EU", 1, 2)
+    assert "TOP (?)" in second[1] and "[line_no] > ?" in second[1]
+
+
+def test_connection_string_braces_special_values():
+    d = get_dialect(
+        ConnectionParams(
+            dialect="sqlserver",
+            host="h",
+            port=1433,
+            database="d;b",
+            username="u",
+            password="p;w}d=x",
+            options={"driver": "ODBC Driver 18 for SQL Server", "trust_server_certificate": True},
+        )
+    )
+    assert d.connection_string() == (
+        "DRIVER={ODBC Driver 18 for SQL Server};SERVER=tcp:h,1433;DATABASE={d;b};UID=u;"
+        "PWD={p;w}}d=x};Encrypt=yes;TrustServerCertificate=yes;Connection Timeout=10;"
+        "APP=maskflow;"
+    )
+    strict = get_dialect(
+        ConnectionParams(dialect="sqlserver", host="h", options={"encrypt": "strict"})
+    )
+    assert "Encrypt=strict;TrustServerCertificate=no;" in strict.connection_string("X")
+    off = get_dialect(ConnectionParams(dialect="sqlserver", host="h", options={"encrypt": False}))
+    assert "Encrypt=no;" in off.connection_string("X")
+
+
+def test_create_table_sql_for_sqlserver():
+    d = get_dialect(ConnectionParams(dialect="sqlserver"))
+    table = TableInfo(
+        "public",
+        "people",
+        columns=(
+            ColumnInfo(
+                "id", "integer", C.NUMERIC, False, is_identity=True, is_primary_key=True, ordinal=1
+            ),
+            ColumnInfo("email", "character varying", C.STRING, False, 200, ordinal=2),
+            ColumnInfo("born", "timestamp with time zone", C.DATETIME, True, ordinal=3),
+            ColumnInfo("ok", "boolean", C.BOOLEAN, True, ordinal=4),
+            ColumnInfo("ref", "uuid", C.UUID, True, ordinal=5),
+            ColumnInfo("doc", "jsonb", C.OTHER, True, ordinal=6),
+        ),
+        primary_key=("id",),
+        unique_constraints=(),
+    )
+    assert d.create_table_sql(table, "dbo", "people", source_dialect="postgresql") == (
+        "CREATE TABLE [dbo].[people] (\n  [id] INTEGER IDENTITY(1, 1) NOT NULL,\n"
+        "  [email] NVARCHAR(200) NOT NULL,\n  [born] DATETIMEOFFSET,\n  [ok] BIT,\n"
+        "  [ref] UNIQUEIDENTIFIER,\n  [doc] NVARCHAR(MAX),\n  PRIMARY KEY ([id])\n)"
+    )
+
+
+def test_bundled_driver_loads_and_reports_unreachable_without_password():
+    bundled = odbc.bundled_driver_path()
+    assert bundled is not None and odbc.find_driver() is not None
+    d = get_dialect(
+        ConnectionParams(
+            dialect="sqlserver",
+            host="127.0.0.1",
+            port=1,
+            database="master",
+            username="sa",
+            password="Sup3r;Secret}pw",
+            timeout=3,
+            options={"driver": bundled},
+        )
+    )
+    start = time.monotonic()
+    result = d.test()
+    elapsed = time.monotonic() - start
+    assert result.ok is False
+    assert result.category == "unreachable", result.message
+    assert "Sup3r" not in result.message and "Secret" not in result.message
+    assert "PWD" not in result.message
+    assert elapsed < 3 + 5
+    assert "ODBC Driver 18" in result.message  # the driver itself answered
+    assert bundled not in result.message
+
+
+def test_missing_driver_is_reported_as_driver_missing(tmp_path):
+    d = get_dialect(
+        ConnectionParams(
+            dialect="sqlserver",
+            host="127.0.0.1",
+            port=1,
+            password="Sup3r-secret",
+            options={"driver": str(tmp_path / "libnothing.so")},
+        )
+    )
+    result = d.test()
+    assert (result.ok, result.category) == (False, "driver_missing")
+    assert "Sup3r" not in result.message
+
+
+def test_create_table_sql_same_dialect_keeps_native_types():
+    d = get_dialect(ConnectionParams(dialect="sqlserver"))
+    table = TableInfo(
+        "dbo",
+        "docs",
+        columns=(
+            ColumnInfo(
+                "id", "bigint", C.NUMERIC, False, is_identity=True, is_primary_key=True, ordinal=1
+            ),
+            ColumnInfo("title", "nvarchar", C.STRING, False, 80, ordinal=2),
+            ColumnInfo("body", "nvarchar", C.STRING, True, None, ordinal=3),
+            ColumnInfo("blob", "varbinary", C.BINARY, True, None, ordinal=4),
+            ColumnInfo("price", "decimal", C.NUMERIC, True, precision=9, scale=2, ordinal=5),
+            ColumnInfo("at", "datetimeoffset", C.DATETIME, True, ordinal=6),
+            ColumnInfo("rv", "timestamp", C.BINARY, False, is_computed=True, ordinal=7),
+        ),
+        primary_key=("id",),
+        unique_constraints=(UniqueConstraint("uq_title", ("title",)),),
+    )
+    assert d.create_table_sql(table, "arch", "docs", source_dialect="sqlserver") == (
+        "CREATE TABLE [arch].[docs] (\n  [id] bigint IDENTITY(1, 1) NOT NULL,\n"
+        "  [title] nvarchar(80) NOT NULL,\n  [body] nvarchar(max),\n  [blob] varbinary(max),\n"
+        "  [price] decimal(9, 2),\n  [at] datetimeoffset,\n  [rv] timestamp,\n"
+        "  PRIMARY KEY ([id]),\n  UNIQUE ([title])\n)"
+    )
