@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from masking.errors import ConnectionFailed, TerminalError
 from masking.schema import ColumnInfo, TableInfo, TypeCategory
@@ -280,30 +281,57 @@ def _to_int(v: Any) -> int:
 
 def rows_to_batch(rows: Sequence[Sequence[Any]], cols: Sequence[ColumnInfo]) -> pa.RecordBatch:
     """Build a RecordBatch column by column with explicit types (no inference)."""
+    if rows:
+        # Rows may carry trailing paging-key columns beyond `cols`.
+        columns: list[Any] = list(zip(*rows, strict=False))[: len(cols)]
+    else:
+        columns = [[] for _ in cols]
+    return columns_to_batch(columns, cols)
+
+
+def columns_to_batch(columns: Sequence[Any], cols: Sequence[ColumnInfo]) -> pa.RecordBatch:
+    """A RecordBatch from one entry per column: a ready Arrow array of the column's type, or a
+    sequence of driver values (converted with explicit types, no inference)."""
     schema = arrow_schema(cols)
     arrays = []
-    for i, (col, fld) in enumerate(zip(cols, schema, strict=True)):
-        values = [r[i] for r in rows]
-        # pyarrow silently truncates Python floats into integer arrays.
-        exact = not (pa.types.is_integer(fld.type) and any(type(v) is float for v in values))
-        try:
-            if not exact:
-                raise pa.ArrowInvalid("floats in an integer column")
-            # Most driver values convert as they are (pyarrow itself normalises aware
-            # datetimes to UTC and rescales decimals losslessly); convert only on refusal.
-            arrays.append(pa.array(values, type=fld.type))
-            continue
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass
-        try:
-            arrays.append(pa.array(_convert(values, col, fld.type), type=fld.type))
-        except TerminalError:
-            raise
-        except Exception:  # noqa: BLE001 - the driver's message would quote the value
-            raise TerminalError(
-                f"column '{col.name}': a value cannot be read as {fld.type} "
-                f"({col.native_type})") from None
+    for values, col, fld in zip(columns, cols, schema, strict=True):
+        if isinstance(values, pa.Array) and values.type == fld.type:
+            arrays.append(values)
+        else:
+            arrays.append(column_array(values, col, fld.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def column_array(values: Sequence[Any], col: ColumnInfo, typ: pa.DataType) -> pa.Array:
+    """One column of driver values as an Arrow array of `typ`."""
+    if not isinstance(values, list):
+        values = list(values)
+    if pa.types.is_boolean(typ):
+        kinds = set(map(type, values))
+        if int in kinds and kinds <= {int, type(None)}:
+            # 0/1 integers (MySQL tinyint(1), SQLite): truthiness, as `_to_bool` gives.
+            try:
+                return pc.not_equal(pa.array(values, pa.int64()), 0)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                pass
+    # pyarrow silently truncates Python floats into integer arrays.
+    exact = not (pa.types.is_integer(typ) and float in set(map(type, values)))
+    try:
+        if not exact:
+            raise pa.ArrowInvalid("floats in an integer column")
+        # Most driver values convert as they are (pyarrow itself normalises aware
+        # datetimes to UTC and rescales decimals losslessly); convert only on refusal.
+        return pa.array(values, type=typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    try:
+        return pa.array(_convert(values, col, typ), type=typ)
+    except TerminalError:
+        raise
+    except Exception:  # noqa: BLE001 - the driver's message would quote the value
+        raise TerminalError(
+            f"column '{col.name}': a value cannot be read as {typ} "
+            f"({col.native_type})") from None
 
 
 def batch_rows(batch: pa.RecordBatch, columns: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -351,3 +379,38 @@ def dependency_order(tables: Sequence[TableInfo]) -> list[TableInfo]:
     for t in tables:
         visit((t.schema, t.name))
     return done
+
+
+# ISO forms that Arrow's casts and Python's date/datetime parsers read to the same value.
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+_MIN_DAY = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
+_MAX_DAY = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
+_US_PER_DAY = 86_400_000_000
+
+
+def parse_iso_column(values: Sequence[Any], typ: pa.DataType) -> pa.Array | None:
+    """Text dates (`YYYY-MM-DD`) or naive datetimes (`YYYY-MM-DD HH:MM:SS[.ffffff]`) as a
+    date32/timestamp[us] array, or None when any value is not plainly in that form or falls
+    outside Python's year 1-9999 (callers then convert value by value)."""
+    if not set(map(type, values)) <= {str, type(None)}:
+        return None
+    try:
+        text = pa.array(values, pa.string())
+        if pa.types.is_date32(typ):
+            pattern, low, high, width = _ISO_DATE, _MIN_DAY, _MAX_DAY, pa.int32()
+        elif pa.types.is_timestamp(typ) and typ.unit == "us" and typ.tz is None:
+            pattern, width = _ISO_DATETIME, pa.int64()
+            low, high = _MIN_DAY * _US_PER_DAY, (_MAX_DAY + 1) * _US_PER_DAY - 1
+        else:
+            return None
+        if pc.all(pc.match_substring_regex(text, pattern)).as_py() is False:
+            return None
+        parsed = text.cast(typ)
+        bounds = pc.min_max(parsed.cast(width))
+        lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+        if lo is not None and (lo < low or hi > high):
+            return None
+        return parsed
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None

@@ -6,10 +6,10 @@ write UTC wall-clock values."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 import pyarrow as pa
@@ -228,29 +228,47 @@ class MySQLDialect(Dialect):
         if not table.primary_key:
             yield from self._read_streaming(base, wanted, batch_size, where)
             return
-        # MySQLdb interpolates with %, so literal % in identifiers/predicates is doubled.
-        base = base.replace("%", "%%")
-        where = where.replace("%", "%%") if where else None
-        keys = [self.quote(k).replace("%", "%%") for k in table.primary_key]
+        # Dates and datetimes are read as their text and parsed by Arrow; a page holding any
+        # other form (zero dates, out-of-range years) is read again with driver conversion.
+        text_idx = [i for i, c in enumerate(wanted) if _text_temporal(c)]
+        text_select = [f"CAST({s} AS CHAR)" if i in text_idx else s
+                       for i, s in enumerate(select)]
+        text_base = (f"SELECT {', '.join(text_select)} "
+                     f"FROM {self.qualified(table.schema, table.name)}")
         key_idx = [len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
                    for k in table.primary_key]
-        order = " ORDER BY " + ", ".join(keys)
+        fast = bool(text_idx)
         last: list[Any] | None = None
         while True:
-            conds = [f"({where})"] if where else []
-            params: list[Any] = []
-            if last is not None:
-                conds.append(common.keyset_predicate(keys, "%s", tuples=True))
-                params = list(last)
-            sql = (base + (" WHERE " + " AND ".join(conds) if conds else "") + order
-                   + " LIMIT %s")
-            rows = self._rows(sql, (*params, batch_size))
-            if not rows:
+            batch = None
+            if fast:
+                rows = self._keyset_page(text_base, table, last, batch_size, where)
+                batch = _text_batch(rows, wanted, text_idx)
+                fast = batch is not None
+            if batch is None:
+                rows = self._keyset_page(base, table, last, batch_size, where)
+                batch = common.rows_to_batch(rows, wanted) if rows else None
+            if not rows or batch is None:
                 return
-            last = [rows[-1][i] for i in key_idx]
-            yield common.rows_to_batch(rows, wanted)
+            # Text-read keys take their parsed value (what the driver would have returned).
+            last = [batch.column(i)[len(rows) - 1].as_py() if fast and i in text_idx
+                    else rows[-1][i] for i in key_idx]
+            yield batch
             if len(rows) < batch_size:
                 return
+
+    def _keyset_page(self, base: str, table: TableInfo, last: list[Any] | None,
+                     batch_size: int, where: str | None) -> list[tuple[Any, ...]]:
+        # MySQLdb interpolates with %, so literal % in identifiers/predicates is doubled.
+        keys = [self.quote(k).replace("%", "%%") for k in table.primary_key]
+        conds = [f"({where.replace('%', '%%')})"] if where else []
+        params: list[Any] = []
+        if last is not None:
+            conds.append(common.keyset_predicate(keys, "%s", tuples=True))
+            params = list(last)
+        sql = (base.replace("%", "%%") + (" WHERE " + " AND ".join(conds) if conds else "")
+               + " ORDER BY " + ", ".join(keys) + " LIMIT %s")
+        return self._rows(sql, (*params, batch_size))
 
     def _read_streaming(self, base: str, wanted: list[ColumnInfo], batch_size: int,
                         where: str | None) -> Iterator[pa.RecordBatch]:
@@ -293,7 +311,8 @@ class MySQLDialect(Dialect):
         cols = common.insertable(table, columns)
         if not cols or batch.num_rows == 0:
             return 0
-        rows = [tuple(_encode(v) for v in r) for r in common.batch_rows(batch, cols)]
+        values = [_encode_column(batch.column(batch.schema.get_field_index(c))) for c in cols]
+        n = batch.num_rows
         per_stmt = max(1, min(MAX_ROWS_PER_INSERT,
                               self.capabilities.max_params_per_statement // len(cols)))
         head = (f"INSERT INTO {self.qualified(table.schema, table.name)} "
@@ -301,10 +320,11 @@ class MySQLDialect(Dialect):
         one = "(" + ", ".join("%s" for _ in cols) + ")"
         cur = self.connect().cursor()
         try:
-            for start in range(0, len(rows), per_stmt):
-                chunk = rows[start : start + per_stmt]
-                cur.execute(head + ", ".join(one for _ in chunk),
-                            [v for row in chunk for v in row])
+            for start in range(0, n, per_stmt):
+                stop = min(start + per_stmt, n)
+                cur.execute(head + ", ".join(one for _ in range(stop - start)),
+                            list(chain.from_iterable(
+                                zip(*(v[start:stop] for v in values), strict=True))))
         except MySQLdb.IntegrityError as exc:
             raise TerminalError(f"table '{table.schema}.{table.name}': "
                                 f"{common.scrub(str(exc.args[-1]))}") from exc
@@ -312,7 +332,7 @@ class MySQLDialect(Dialect):
             raise TransientError(common.scrub(str(exc), [self.params.password])) from exc
         finally:
             cur.close()
-        return len(rows)
+        return n
 
     def clear_table(self, table: TableInfo) -> None:
         # TRUNCATE would commit the surrounding transaction implicitly.
@@ -334,8 +354,30 @@ class MySQLDialect(Dialect):
         ) + " DEFAULT CHARSET=utf8mb4"
 
 
-def _encode(v: Any) -> Any:
-    if isinstance(v, dt.datetime) and v.tzinfo is not None:
-        # The session time zone is UTC (see _open), so naive UTC is what the server expects.
-        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return v
+def _encode_column(arr: pa.Array) -> list[Any]:
+    """One column as Python values to bind. Time-zone-aware timestamps become naive UTC, which
+    is what the server expects in the UTC session (Arrow stores them as UTC already, so
+    dropping the zone keeps the UTC wall-clock time)."""
+    if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
+        arr = arr.cast(pa.timestamp(arr.type.unit))
+    return arr.to_pylist()
+
+
+def _text_temporal(col: ColumnInfo) -> bool:
+    return ((col.category is TypeCategory.DATE and col.native_type == "date")
+            or (col.category is TypeCategory.DATETIME
+                and col.native_type in ("datetime", "timestamp")))
+
+
+def _text_batch(rows: list[tuple[Any, ...]], cols: list[ColumnInfo],
+                text_idx: list[int]) -> pa.RecordBatch | None:
+    """A page whose date/datetime columns arrived as text; None if any does not parse exactly."""
+    if not rows:
+        return common.rows_to_batch(rows, cols)
+    columns: list[Any] = list(zip(*rows))[: len(cols)]
+    for i in text_idx:
+        parsed = common.parse_iso_column(columns[i], common.arrow_type(cols[i]))
+        if parsed is None:
+            return None
+        columns[i] = parsed
+    return common.columns_to_batch(columns, cols)

@@ -235,32 +235,94 @@ class PostgreSQLDialect(Dialect):
         if not table.primary_key:
             yield from self._read_unordered(base, wanted, batch_size, where)
             return
-        # Statements below carry parameters, so literal `%` must be doubled first.
-        base = _esc(base)
-        where = _esc(where) if where else None
-        keys = [_esc(self.quote(k)) for k in table.primary_key]
         key_idx = [len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
                    for k in table.primary_key]
-        order = " ORDER BY " + ", ".join(keys)
+        read_cols = wanted + [c for c in (table.column(k) for k in extra) if c is not None]
+        fast = (len(read_cols) == len(select) and all(_csv_readable(c) for c in read_cols)
+                and self._utf8())
         last: list[Any] | None = None
-        conn = self.connect()
         while True:
-            conds = [f"({where})"] if where else []
-            params: list[Any] = []
-            if last is not None:
-                conds.append(common.keyset_predicate(keys, "%s", tuples=True))
-                params = list(last)
-            sql = (base + (" WHERE " + " AND ".join(conds) if conds else "") + order
-                   + " LIMIT %s")
-            with conn.cursor() as cur:
-                cur.execute(sql, (*params, batch_size))
-                rows = cur.fetchall()
-            if not rows:
+            batch = self._read_page_csv(base, read_cols, table, last, batch_size, where) \
+                if fast else None
+            if batch is None:
+                fast = False
+                rows = self._read_page(base, table, last, batch_size, where)
+                if not rows:
+                    return
+                count = len(rows)
+                last = [rows[-1][i] for i in key_idx]
+                yield common.rows_to_batch(rows, wanted)
+            else:
+                count = batch.num_rows
+                if not count:
+                    return
+                last = [batch.column(i)[count - 1].as_py() for i in key_idx]
+                yield batch.select(range(len(wanted)))
+            if count < batch_size:
                 return
-            last = [rows[-1][i] for i in key_idx]
-            yield common.rows_to_batch(rows, wanted)
-            if len(rows) < batch_size:
-                return
+
+    def _read_page(self, base: str, table: TableInfo, last: list[Any] | None, batch_size: int,
+                   where: str | None) -> list[tuple[Any, ...]]:
+        """One keyset page through a cursor (driver values)."""
+        # Statements here carry parameters, so literal `%` must be doubled first.
+        keys = [_esc(self.quote(k)) for k in table.primary_key]
+        conds = [f"({_esc(where)})"] if where else []
+        params: list[Any] = []
+        if last is not None:
+            conds.append(common.keyset_predicate(keys, "%s", tuples=True))
+            params = list(last)
+        sql = (_esc(base) + (" WHERE " + " AND ".join(conds) if conds else "")
+               + " ORDER BY " + ", ".join(keys) + " LIMIT %s")
+        with self.connect().cursor() as cur:
+            cur.execute(sql, (*params, batch_size))
+            return cur.fetchall()
+
+    def _read_page_csv(self, base: str, cols: list[ColumnInfo], table: TableInfo,
+                       last: list[Any] | None, batch_size: int,
+                       where: str | None) -> pa.RecordBatch | None:
+        """One keyset page as `COPY (SELECT ...) TO STDOUT` CSV, parsed by Arrow; None when a
+        value has a form Arrow does not read exactly like the driver (then use _read_page)."""
+        from psycopg import sql as pgsql
+
+        conn = self.connect()
+        keys = [self.quote(k) for k in table.primary_key]
+        conds = [f"({where})"] if where else []
+        if last is not None:
+            literals = [pgsql.Literal(v).as_string(conn) for v in last]
+            if len(keys) == 1:
+                conds.append(f"{keys[0]} > {literals[0]}")
+            else:
+                conds.append(f"({', '.join(keys)}) > ({', '.join(literals)})")
+        query = (base + (" WHERE " + " AND ".join(conds) if conds else "")
+                 + " ORDER BY " + ", ".join(keys) + f" LIMIT {int(batch_size)}")
+        data = bytearray()
+        with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+            for block in copy:
+                data += block
+        schema = common.arrow_schema(cols)
+        if not data:
+            return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema],
+                                              schema=schema)
+        names = [f"c{i}" for i in range(len(cols))]
+        try:
+            parsed = pa_csv.read_csv(
+                pa.py_buffer(data),
+                read_options=pa_csv.ReadOptions(column_names=names,
+                                                block_size=max(1 << 20, len(data) + 1)),
+                parse_options=pa_csv.ParseOptions(newlines_in_values=True,
+                                                  ignore_empty_lines=False),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={n: f.type for n, f in zip(names, schema)},
+                    null_values=[""], strings_can_be_null=True,
+                    quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        arrays = [parsed.column(i).combine_chunks() for i in range(len(cols))]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def _utf8(self) -> bool:
+        return str(self.connect().info.encoding).lower().replace("_", "-") in ("utf-8", "utf8")
 
     def _read_unordered(self, base: str, wanted: list[ColumnInfo], batch_size: int,
                         where: str | None) -> Iterator[pa.RecordBatch]:
@@ -297,15 +359,9 @@ class PostgreSQLDialect(Dialect):
         selected = batch.select(cols)
         try:
             with self.connect().cursor() as cur:
-                if any(pa.types.is_binary(f.type) for f in selected.schema):
-                    # pyarrow's CSV writer has no bytea (hex) rendering: row by row instead.
-                    with cur.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
-                        for row in common.batch_rows(batch, cols):
-                            copy.write_row(row)
-                else:
-                    with cur.copy(f"COPY {target} ({column_list}) FROM STDIN "
-                                  "WITH (FORMAT csv)") as copy:
-                        copy.write(_csv(selected))
+                with cur.copy(f"COPY {target} ({column_list}) FROM STDIN "
+                              "WITH (FORMAT csv)") as copy:
+                    copy.write(_csv(_hex_binary(selected)))
         except psycopg.errors.IntegrityError as exc:
             raise TerminalError(f"table '{table.schema}.{table.name}': "
                                 f"{common.scrub(str(exc).splitlines()[0])}") from exc
@@ -368,5 +424,44 @@ def _csv(batch: pa.RecordBatch) -> bytes:
     return sink.getvalue()
 
 
+def _hex_binary(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Binary columns as bytea hex input text (`\\x0a1b`), which pyarrow's CSV writer then
+    quotes like any string; NULL stays NULL and empty bytes become `\\x`."""
+    if not any(pa.types.is_binary(f.type) for f in batch.schema):
+        return batch
+    arrays = []
+    for col in batch.columns:
+        if pa.types.is_binary(col.type):
+            col = pa.array([None if v is None else "\\x" + v.hex() for v in col.to_pylist()],
+                           pa.string())
+        arrays.append(col)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
 def _esc(sql: str) -> str:
     return sql.replace("%", "%%")
+
+
+# Types whose COPY CSV text Arrow reads to exactly the values the driver returns. Anything else
+# (time zones, times, binary, money, BC or infinite dates) goes through the cursor.
+_CSV_STRING_TYPES = frozenset({"character varying", "varchar", "text", "character", "char",
+                               "bpchar", "user-defined"})
+_CSV_NUMERIC_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "int8",
+                                "real", "double precision", "float4", "float8", "numeric",
+                                "decimal"})
+_CSV_TEMPORAL_TYPES = frozenset({"date", "timestamp without time zone", "timestamp"})
+
+
+def _csv_readable(col: ColumnInfo) -> bool:
+    cat = col.category
+    if cat in (TypeCategory.OTHER, TypeCategory.UUID):
+        return True  # selected as text
+    if cat is TypeCategory.STRING:
+        return col.native_type in _CSV_STRING_TYPES
+    if cat is TypeCategory.NUMERIC:
+        return col.native_type in _CSV_NUMERIC_TYPES
+    if cat is TypeCategory.BOOLEAN:
+        return col.native_type == "boolean"
+    if cat in (TypeCategory.DATE, TypeCategory.DATETIME):
+        return col.native_type in _CSV_TEMPORAL_TYPES
+    return False

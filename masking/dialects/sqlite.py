@@ -11,9 +11,11 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from masking.dialects import common, ddl
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
@@ -24,6 +26,8 @@ from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, Typ
 
 # Counting a huge table only to show an estimate is not worth it.
 ROW_ESTIMATE_CAP = 1_000_000
+# Rows per INSERT statement (each row binds one parameter per column).
+MAX_ROWS_PER_INSERT = 500
 _TYPE_ARGS = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
 
@@ -208,32 +212,11 @@ class SQLiteDialect(Dialect):
             if not rows:
                 return
             last = [rows[-1][i] for i in key_idx]
-            yield common.rows_to_batch([self._decode(r, wanted) for r in rows], wanted)
+            columns = list(zip(*rows))
+            yield common.columns_to_batch(
+                [_decode_column(columns[i], c) for i, c in enumerate(wanted)], wanted)
             if len(rows) < batch_size:
                 return
-
-    @staticmethod
-    def _decode(row: Sequence[Any], cols: Sequence[ColumnInfo]) -> list[Any]:
-        """SQLite stores dates, times and decimals as text or numbers; parse them back."""
-        out = []
-        for v, c in zip(row, cols):
-            if v is not None and isinstance(v, str):
-                if c.category is TypeCategory.DATE:
-                    v = dt.date.fromisoformat(v[:10])
-                elif c.category is TypeCategory.DATETIME:
-                    v = dt.datetime.fromisoformat(v)
-                elif c.category is TypeCategory.TIME:
-                    v = dt.time.fromisoformat(v)
-                elif c.category is TypeCategory.BOOLEAN:
-                    v = v.strip().lower() in ("1", "true", "t", "yes", "y")
-            elif c.category is TypeCategory.NUMERIC and isinstance(v, float) and (
-                c.native_type in ("numeric", "decimal") and c.precision
-            ):
-                v = Decimal(repr(v))
-            elif c.category is TypeCategory.DATETIME and isinstance(v, (int, float)):
-                v = dt.datetime.fromtimestamp(v, dt.timezone.utc).replace(tzinfo=None)
-            out.append(v)
-        return out
 
     # --- writing ------------------------------------------------------------------------------
     @contextmanager
@@ -258,14 +241,27 @@ class SQLiteDialect(Dialect):
         cols = common.insertable(table, columns)
         if not cols or batch.num_rows == 0:
             return 0
-        sql = (f"INSERT INTO {self.quote(table.name)} ({', '.join(self.quote(c) for c in cols)}) "
-               f"VALUES ({', '.join('?' for _ in cols)})")
-        rows = [tuple(_encode(v) for v in r) for r in common.batch_rows(batch, cols)]
+        conn = self.connect()
+        head = (f"INSERT INTO {self.quote(table.name)} "
+                f"({', '.join(self.quote(c) for c in cols)}) VALUES ")
+        one = "(" + ", ".join("?" for _ in cols) + ")"
+        # Many rows per statement: far fewer statement steps than one INSERT per row.
+        limit = min(self.capabilities.max_params_per_statement,
+                    conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        per_stmt = max(1, min(MAX_ROWS_PER_INSERT, limit // len(cols)))
+        values = [_encode_column(batch.column(batch.schema.get_field_index(c))) for c in cols]
+        n = batch.num_rows
         try:
-            self.connect().executemany(sql, rows)
+            full = head + ", ".join(one for _ in range(min(per_stmt, n)))
+            for start in range(0, n, per_stmt):
+                stop = min(start + per_stmt, n)
+                sql = full if stop - start == per_stmt else head + ", ".join(
+                    one for _ in range(stop - start))
+                conn.execute(sql, list(chain.from_iterable(
+                    zip(*(v[start:stop] for v in values), strict=True))))
         except sqlite3.IntegrityError as exc:
             raise TerminalError(f"table '{table.name}': {common.scrub(str(exc))}") from exc
-        return len(rows)
+        return n
 
     def clear_table(self, table: TableInfo) -> None:
         self.connect().execute(f"DELETE FROM {self.quote(table.name)}")
@@ -288,3 +284,111 @@ def _encode(v: Any) -> Any:
     if isinstance(v, (dt.date, dt.time)):
         return v.isoformat()
     return v
+
+
+def _decode_value(v: Any, c: ColumnInfo) -> Any:
+    """SQLite stores dates, times and decimals as text or numbers; parse one back."""
+    if v is not None and isinstance(v, str):
+        if c.category is TypeCategory.DATE:
+            v = dt.date.fromisoformat(v[:10])
+        elif c.category is TypeCategory.DATETIME:
+            v = dt.datetime.fromisoformat(v)
+        elif c.category is TypeCategory.TIME:
+            v = dt.time.fromisoformat(v)
+        elif c.category is TypeCategory.BOOLEAN:
+            v = v.strip().lower() in ("1", "true", "t", "yes", "y")
+    elif c.category is TypeCategory.NUMERIC and isinstance(v, float) and (
+        c.native_type in ("numeric", "decimal") and c.precision
+    ):
+        v = Decimal(repr(v))
+    elif c.category is TypeCategory.DATETIME and isinstance(v, (int, float)):
+        v = dt.datetime.fromtimestamp(v, dt.timezone.utc).replace(tzinfo=None)
+    return v
+
+
+_NONE = type(None)
+_FRACTION = r"\.000000$"
+# Python's date/datetime range, which is what the per-value forms can represent.
+_MIN_DAY = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
+_MAX_DAY = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
+_US_PER_DAY = 86_400_000_000
+_MIN_US, _MAX_US = _MIN_DAY * _US_PER_DAY, (_MAX_DAY + 1) * _US_PER_DAY - 1
+
+
+def _in_range(values: pa.Array, low: int, high: int) -> bool:
+    bounds = pc.min_max(values)
+    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+    return lo is None or (lo >= low and hi <= high)
+
+
+def _encode_column(arr: pa.Array) -> list[Any]:
+    """One column in the storage form `_encode` gives each value, computed by Arrow where the
+    text renderings are identical (ISO dates and times without a zero fraction, plain decimals)."""
+    typ = arr.type
+    if pa.types.is_date32(typ) and _in_range(arr.cast(pa.int32()), _MIN_DAY, _MAX_DAY):
+        return arr.cast(pa.string()).to_pylist()
+    if (pa.types.is_timestamp(typ) and typ.unit == "us" and typ.tz in (None, "UTC")
+            and _in_range(arr.cast(pa.int64()), _MIN_US, _MAX_US)):
+        text = arr.cast(pa.string())
+        if typ.tz is None:
+            return pc.replace_substring_regex(text, _FRACTION, "").to_pylist()
+        text = pc.replace_substring_regex(text, r"Z$", "+00:00")
+        return pc.replace_substring_regex(text, r"\.000000\+00:00$", "+00:00").to_pylist()
+    if pa.types.is_time64(typ) and typ.unit == "us":
+        return pc.replace_substring_regex(arr.cast(pa.string()), _FRACTION, "").to_pylist()
+    if pa.types.is_decimal128(typ) and 0 <= typ.scale <= 6:
+        # str(Decimal) switches to exponent notation only below 1e-6.
+        return arr.cast(pa.string()).to_pylist()
+    if (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
+            or pa.types.is_string(typ) or pa.types.is_binary(typ)):
+        return arr.to_pylist()
+    return [_encode(v) for v in arr.to_pylist()]
+
+
+def _decode_column(values: Sequence[Any], col: ColumnInfo) -> Any:
+    """A fetched column, parsed back from SQLite's storage forms (see `_decode_value`): by
+    Arrow when every value has the plain form, otherwise value by value."""
+    cat = col.category
+    decimal = (cat is TypeCategory.NUMERIC and col.native_type in ("numeric", "decimal")
+               and bool(col.precision))
+    if cat not in (TypeCategory.DATE, TypeCategory.DATETIME, TypeCategory.TIME,
+                   TypeCategory.BOOLEAN) and not decimal:
+        return values
+    kinds = set(map(type, values))
+    if decimal:
+        if float not in kinds:
+            return values
+    elif cat is TypeCategory.DATETIME:
+        if not kinds & {str, int, float, bool}:
+            return values
+    elif str not in kinds and not (cat is TypeCategory.BOOLEAN and int in kinds):
+        return values
+    typ = common.arrow_type(col)
+    try:
+        if cat is TypeCategory.BOOLEAN and kinds <= {int, _NONE}:
+            return pc.not_equal(pa.array(values, pa.int64()), 0)
+        if kinds <= {str, _NONE} and cat is TypeCategory.DATE:
+            text = pc.utf8_slice_codeunits(pa.array(values, pa.string()), 0, 10)
+            if pc.all(pc.match_substring_regex(text, _ISO_DATE)).as_py() is not False:
+                days = text.cast(pa.date32())
+                if _in_range(days.cast(pa.int32()), _MIN_DAY, _MAX_DAY):
+                    return days
+        elif kinds <= {str, _NONE} and cat is TypeCategory.DATETIME and typ.tz is None:
+            text = pa.array(values, pa.string())
+            if pc.all(pc.match_substring_regex(text, _ISO_DATETIME)).as_py() is not False:
+                stamps = text.cast(typ)
+                if _in_range(stamps.cast(pa.int64()), _MIN_US, _MAX_US):
+                    return stamps
+        elif decimal and kinds <= {int, float, _NONE} and pa.types.is_decimal(typ):
+            text = pa.array([v if v is None else repr(v) for v in values], pa.string())
+            if pc.all(pc.match_substring_regex(text, _PLAIN_NUMBER)).as_py() is not False:
+                return text.cast(typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    return [_decode_value(v, col) for v in values]
+
+
+# Forms that Arrow and Python's fromisoformat read identically.
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+_PLAIN_NUMBER = r"^-?\d+(\.\d+)?$"
