@@ -200,7 +200,9 @@ RULES: tuple[Rule, ...] = (
         r"^name$|"
         + _n(
             "full_?name",
-            "(customer|contact|person|employee|patient|client)_name",
+            "(customer|contact|person|employee|patient|client|owner|account)_name",
+            "(card_?|account_)?holder(_name)?",
+            "beneficiary",
             "display_name",
             "nom_complet",
         ),
@@ -339,7 +341,29 @@ def detect_column(
                 params,
                 tuple(reasons),
             )
+    if best is None and cat is TypeCategory.STRING:
+        best = _free_text(texts)
     return best
+
+
+def _free_text(texts: list[str]) -> Detection | None:
+    """Notes and comments: prose that carries e-mails, phones, card numbers or names inside it."""
+    from masking.redact import contains_pii
+
+    prose = [t for t in texts if " " in t and len(t) >= 12]
+    if len(prose) < max(3, len(texts) // 2):
+        return None
+    ratio = sum(1 for t in prose if contains_pii(t)) / len(prose)
+    if ratio < 0.1:
+        return None
+    return Detection(
+        "free_text_pii",
+        round(min(1.0, 0.55 + ratio), 2),
+        2,
+        "free_text_redact",
+        {},
+        (f"{ratio:.0%} of sampled texts contain personal data (e-mails, phones, cards, names)",),
+    )
 
 
 def detect_table(

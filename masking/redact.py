@@ -127,6 +127,15 @@ def _valid(kind: str, text: str) -> bool:
     return True
 
 
+def contains_pii(text: str) -> bool:
+    """True when ``text`` holds at least one span free-text redaction would replace."""
+    for m in _MASTER.finditer(text):
+        kind = m.lastgroup or ""
+        if kind == "NAMECUE" or _valid(kind, m.group(0)) or re.fullmatch(PHONE_RE, m.group(0)):
+            return True
+    return False
+
+
 def redact_text(text: str, mode: str, keyed: Callable[[str], int]) -> str:
     """Replace every PII span in ``text``; ``keyed`` maps a matched string to a keyed int."""
 
