@@ -1,0 +1,15 @@
+"""The workflow wizard: four steps (steps.py) and their HTMX partials (partials.py)."""
+
+from apps.workflows.wizard.partials import (
+    columns_partial,
+    preview_partial,
+    row_count_partial,
+    rule_row_partial,
+    tables_partial,
+)
+from apps.workflows.wizard.steps import step_basics, step_rules, step_tables, step_target
+
+__all__ = [
+    "columns_partial", "preview_partial", "row_count_partial", "rule_row_partial", "step_basics",
+    "step_rules", "step_tables", "step_target", "tables_partial",
+]

@@ -1,0 +1,287 @@
+"""The 4-step workflow wizard. State lives in the session between steps; nothing is saved until
+the last step, where the same validation as the API runs and lists every problem."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from apps.connections.models import Connection
+from apps.connections.services import connection_params
+from apps.workflows import services
+from apps.workflows.forms import BasicsForm, TargetModeForm
+from apps.workflows.preview import suggest
+from apps.workflows.validation import Introspector, WorkflowInvalid
+from apps.workflows.wizard.state import (
+    describe,
+    load_state,
+    params_from_post,
+    save_state,
+    state_connection,
+    state_from_workflow,
+    state_key,
+    step_context,
+    step_url,
+    workflow_for_edit,
+)
+from masking.schema import TableInfo
+from masking.techniques import get_technique, techniques_for
+
+
+# --- step 1 -------------------------------------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def step_basics(request, pk: int | None = None):
+    workflow = workflow_for_edit(request, pk)
+    state = load_state(request, pk)
+    if request.method == "GET" and (not state or request.GET.get("restart")):
+        state = state_from_workflow(workflow) if workflow else {"preview_secret": secrets.token_hex(16)}
+        save_state(request, pk, state)
+    form = BasicsForm(request.POST or None, initial=state.get("basics"), instance_pk=pk)
+    if request.method == "POST" and form.is_valid():
+        old = state.get("basics", {})
+        state["basics"] = form.state()
+        if old.get("source_connection_id") != state["basics"]["source_connection_id"]:
+            state.update(tables=[], rules={}, targets={})
+        save_state(request, pk, state)
+        return redirect(step_url(pk, 2))
+    return render(request, "workflows/wizard_basics.html", step_context(request, pk, 1, form=form),
+                  status=400 if request.method == "POST" else 200)
+
+
+# --- step 2 -------------------------------------------------------------------------------------
+@login_required
+@require_http_methods(["GET", "POST"])
+def step_tables(request, pk: int | None = None, step: int = 2):
+    workflow_for_edit(request, pk)
+    state = load_state(request, pk)
+    if "basics" not in state:
+        return redirect(step_url(pk, 1) if pk else reverse("workflows:create"))
+    source = state_connection(state, "source")
+    error = ""
+    if request.method == "POST":
+        chosen = request.POST.getlist("table")
+        tables = []
+        for item in chosen:
+            schema, _, table = item.partition(".")
+            cols = request.POST.getlist(f"col:{item}")
+            tables.append({"schema": schema, "table": table, "columns": cols})
+        if not tables:
+            error = "Select at least one table."
+        elif any(not t["columns"] for t in tables):
+            error = "Select at least one column in every selected table (open the table to pick columns)."
+        else:
+            state["tables"] = tables
+            save_state(request, pk, state)
+            return redirect(step_url(pk, 3))
+    intro = Introspector(source)
+    try:
+        schemas = intro.dialect.list_schemas()
+    except Exception as exc:
+        schemas, error = [], f"Could not read the source schema ({type(exc).__name__}). Test the connection."
+    finally:
+        intro.close()
+    selected = {f"{t['schema']}.{t['table']}": t["columns"] for t in state.get("tables", [])}
+    schema = request.GET.get("schema") or (state["tables"][0]["schema"] if state.get("tables") else (schemas[0] if schemas else ""))
+    return render(request, "workflows/wizard_tables.html",
+                  step_context(request, pk, 2, source=source, schemas=schemas, schema=schema, selected=selected, error=error),
+                  status=400 if error and request.method == "POST" else 200)
+
+
+# --- step 3 -------------------------------------------------------------------------------------
+def _column_rows(state: dict, source: Connection) -> list[dict]:
+    """Per selected table: its columns with category, keys, suggestion and the current rule."""
+    out = []
+    for t in state.get("tables", []):
+        key = f"{t['schema']}.{t['table']}"
+        info = describe(source, t["schema"], t["table"])
+        if info is None:
+            out.append({"key": key, "missing": True, "columns": []})
+            continue
+        try:
+            suggestions = suggest(source, info)
+        except Exception:
+            suggestions = {}
+        rules = state.setdefault("rules", {}).setdefault(key, {})
+        fk_cols = {c for fk in info.foreign_keys for c in fk.columns}
+        rows = []
+        for name in t["columns"]:
+            col = info.column(name)
+            if col is None:
+                continue
+            sug = suggestions.get(name)
+            if name not in rules:
+                rules[name] = {"technique": sug["technique"] if sug else "keep", "params": dict(sug["params"]) if sug else {},
+                               "deterministic": True}
+            is_key = col.is_primary_key or info.is_unique(name) or name in fk_cols
+            rows.append({"col": col, "suggestion": sug, "rule": rules[name], "is_key": is_key,
+                         "choices": techniques_for(col.category), "field": f"{key}|{name}"})
+        out.append({"key": key, "info": info, "columns": rows})
+    return out
+
+
+def _rules_from_post(request, state: dict) -> list[str]:
+    errors = []
+    from masking.errors import ParamError
+    from masking.techniques import validate_params
+
+    for t in state.get("tables", []):
+        key = f"{t['schema']}.{t['table']}"
+        rules = state.setdefault("rules", {}).setdefault(key, {})
+        for name in t["columns"]:
+            field = f"{key}|{name}"
+            technique = request.POST.get(f"t:{field}")
+            if not technique:
+                continue
+            try:
+                get_technique(technique)
+            except Exception:
+                errors.append(f"{key}.{name}: unknown technique")
+                continue
+            params = params_from_post(request.POST, field, technique)
+            try:
+                params = validate_params(technique, params)
+            except ParamError as exc:
+                errors.extend(f"{key}.{name}: {k} {v}" for k, v in exc.errors.items())
+            rules[name] = {"technique": technique, "params": params,
+                           "deterministic": request.POST.get(f"d:{field}") == "on"}
+    return errors
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def step_rules(request, pk: int | None = None, step: int = 3):
+    workflow_for_edit(request, pk)
+    state = load_state(request, pk)
+    if not state.get("tables"):
+        return redirect(step_url(pk, 2) if "basics" in state else (step_url(pk, 1) if pk else reverse("workflows:create")))
+    source = state_connection(state, "source")
+    errors = []
+    if request.method == "POST":
+        errors = _rules_from_post(request, state)
+        save_state(request, pk, state)
+        if not errors:
+            return redirect(step_url(pk, 4))
+    tables = _column_rows(state, source)
+    save_state(request, pk, state)
+    return render(request, "workflows/wizard_rules.html", step_context(request, pk, 3, tables=tables, errors=errors),
+                  status=400 if errors else 200)
+
+
+# --- step 4 -------------------------------------------------------------------------------------
+def _build_input(state: dict) -> dict:
+    mappings = []
+    for t in state["tables"]:
+        key = f"{t['schema']}.{t['table']}"
+        target = state.get("targets", {}).get(key, {})
+        rules = state.get("rules", {}).get(key, {})
+        mappings.append({
+            "source_schema": t["schema"], "source_table": t["table"],
+            "target_schema": target.get("schema", ""), "target_table": target.get("table") or t["table"],
+            "create_target": bool(target.get("create", False)), "row_filter": target.get("row_filter", ""),
+            "copy_unmapped": bool(target.get("copy_unmapped", False)),
+            "column_mappings": [
+                {"source_column": c, "pii_attribute": rules.get(c, {}).get("technique", "keep"), "target_column": c,
+                 "params": rules.get(c, {}).get("params", {}), "deterministic": rules.get(c, {}).get("deterministic", True)}
+                for c in t["columns"]
+            ],
+        })
+    return {**state["basics"], "target_mode": state.get("target_mode", "truncate"), "status": state.get("status", "active"),
+            "mappings": mappings}
+
+
+def _ddl_for(source: Connection, target: Connection, info: TableInfo, schema: str, name: str) -> str:
+    from masking.dialects import get_dialect
+
+    with get_dialect(connection_params(target)) as dialect:
+        try:
+            return dialect.create_table_sql(info, schema, name, source_dialect=source.dialect)
+        except Exception as exc:
+            return f"-- could not generate DDL ({type(exc).__name__})"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def step_target(request, pk: int | None = None, step: int = 4):
+    workflow = workflow_for_edit(request, pk)
+    state = load_state(request, pk)
+    if not state.get("tables"):
+        return redirect(step_url(pk, 2) if "basics" in state else reverse("workflows:create"))
+    source, target = state_connection(state, "source"), state_connection(state, "target")
+    issues: list[dict] = []
+    mode_form = TargetModeForm(request.POST or None, initial={"target_mode": state.get("target_mode", "truncate")})
+    if request.method == "POST":
+        for t in state["tables"]:
+            key = f"{t['schema']}.{t['table']}"
+            state.setdefault("targets", {})[key] = {
+                "create": request.POST.get(f"create:{key}") == "create",
+                "schema": request.POST.get(f"schema:{key}", "").strip(),
+                "table": request.POST.get(f"table:{key}", "").strip() or t["table"],
+                "row_filter": request.POST.get(f"filter:{key}", "").strip(),
+                "copy_unmapped": request.POST.get(f"copy:{key}") == "on",
+            }
+        if mode_form.is_valid():
+            state["target_mode"] = mode_form.cleaned_data["target_mode"]
+        save_state(request, pk, state)
+        if request.POST.get("action") == "save":
+            try:
+                if workflow:
+                    saved = services.workflow_update(workflow=workflow, data=_build_input(state), by=request.user, request=request)
+                    messages.success(request, f"Workflow '{saved.name}' updated.")
+                else:
+                    saved = services.workflow_create(data=_build_input(state), by=request.user, request=request)
+                    messages.success(request, f"Workflow '{saved.name}' created.")
+            except WorkflowInvalid as exc:
+                issues = exc.issues
+            else:
+                request.session.pop(state_key(pk), None)
+                return redirect("workflows:detail", saved.pk)
+    intro = Introspector(target)
+    try:
+        target_schemas = intro.dialect.list_schemas()
+        default_schema = intro.dialect.capabilities.default_schema
+        existing = {s: [t.name for t in intro.dialect.list_tables(s)] for s in target_schemas}
+    except Exception:
+        target_schemas, default_schema, existing = [], "", {}
+    finally:
+        intro.close()
+    rows = []
+    for t in state["tables"]:
+        key = f"{t['schema']}.{t['table']}"
+        tgt = state.get("targets", {}).get(key) or {}
+        schema = tgt.get("schema") or (t["schema"] if t["schema"] in existing else default_schema)
+        name = tgt.get("table") or t["table"]
+        exists = name in existing.get(schema, [])
+        create = tgt.get("create", not exists)
+        info = describe(source, t["schema"], t["table"])
+        ddl = _ddl_for(source, target, info, schema, name) if (create and info) else ""
+        mismatches = _mismatches(info, describe(target, schema, name) if exists and not create else None, t["columns"])
+        rows.append({"key": key, "t": t, "schema": schema, "name": name, "exists": exists, "create": create, "ddl": ddl,
+                     "row_filter": tgt.get("row_filter", ""), "copy_unmapped": tgt.get("copy_unmapped", False),
+                     "mismatches": mismatches, "rules": state.get("rules", {}).get(key, {})})
+    return render(request, "workflows/wizard_target.html",
+                  step_context(request, pk, 4, rows=rows, mode_form=mode_form, issues=issues, basics=state["basics"],
+                       source=source, target=target, existing=existing),
+                  status=400 if issues else 200)
+
+
+def _mismatches(source: TableInfo | None, target: TableInfo | None, columns: list[str]) -> list[str]:
+    if source is None or target is None:
+        return []
+    out = []
+    for name in columns:
+        s, t = source.column(name), target.column(name)
+        if t is None:
+            out.append(f"'{name}' has no column of that name in the target")
+        elif s.category != t.category:
+            out.append(f"'{name}': {s.native_type} → {t.native_type} ({s.category.value} vs {t.category.value})")
+        elif s.max_length and t.max_length and s.max_length > t.max_length:
+            out.append(f"'{name}': source length {s.max_length} > target length {t.max_length}")
+    return out
+
+
