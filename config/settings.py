@@ -183,8 +183,8 @@ if env("CACHE_URL").startswith("redis://"):
 # --- sessions, cookies, headers ------------------------------------------------------------
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_SAMESITE = "Strict"
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
@@ -224,6 +224,8 @@ REST_FRAMEWORK = {
         "ip": env("API_RATE_IP", "1000/min"),
         "login": env("API_RATE_LOGIN", "10/min"),
     },
+    # Behind N trusted reverse proxies, the client address is taken from X-Forwarded-For.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0) or None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -235,6 +237,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "/static/img/favicon.svg",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+UNMASK_RATE = env("UNMASK_RATE", "10/min")
 
 # Login throttling for pages (the API uses the "login" DRF rate).
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
@@ -267,6 +271,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# SQLite databases may only be registered from these folders (a connection must not become a way
+# to read arbitrary files on the server).
+SQLITE_ALLOWED_DIRS = env_list("SQLITE_ALLOWED_DIRS")  # empty: DATA_DIR
 
 # --- Audit ----------------------------------------------------------------------------------------
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)

@@ -93,7 +93,7 @@ def audit_record(
             role=getattr(actor, "role", "") or "",
             action=action,
             resource_type=resource_type,
-            resource_id=str(resource_id or "")[:64],
+            resource_id=("" if resource_id is None else str(resource_id))[:64],
             status=status,
             ip=client_ip(request),
             user_agent=redact_text(user_agent),

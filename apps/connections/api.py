@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
@@ -93,7 +94,7 @@ class ConnectionListAPI(APIView):
 
 
 class ConnectionTestUnsavedAPI(APIView):
-    @extend_schema(request=ConnectionInput, responses=LastTestOutput)
+    @extend_schema(request=ConnectionInput, responses=LastTestOutput, operation_id="connections_test_unsaved")
     def post(self, request):
         try:
             result = services.connection_test_unsaved(data=_payload(request), by=request.user, request=request)
@@ -162,14 +163,14 @@ def _browse(request, pk, fn, what, **kwargs):
 
 
 class SchemasAPI(APIView):
-    @extend_schema(responses=serializers.ListField(child=serializers.CharField()))
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         value = _browse(request, pk, services.connection_schemas, "schemas")
         return value if hasattr(value, "status_code") else ok(value)
 
 
 class TablesAPI(APIView):
-    @extend_schema(responses=serializers.ListField(child=serializers.DictField()))
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int, schema: str):
         value = _browse(request, pk, services.connection_tables, "tables", schema=schema)
         if hasattr(value, "status_code"):
@@ -178,7 +179,7 @@ class TablesAPI(APIView):
 
 
 class ColumnsAPI(APIView):
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int, schema: str, table: str):
         value = _browse(request, pk, services.connection_table, "columns", schema=schema, table=table)
         if hasattr(value, "status_code"):

@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
@@ -67,11 +68,11 @@ def _body(request):
 
 
 class WorkflowListAPI(APIView):
-    @extend_schema(responses=serializers.ListField(child=serializers.DictField()))
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="workflows_list")
     def get(self, request):
         return ok([workflow_output(w) for w in selectors.workflow_list()])
 
-    @extend_schema(request=WorkflowInput, responses={201: serializers.DictField()})
+    @extend_schema(request=WorkflowInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         body = _body(request)
         if body is None:
@@ -87,11 +88,11 @@ class WorkflowDetailAPI(APIView):
     def _get(self, pk):
         return get_object_or_404(Workflow.objects.select_related("source_connection", "target_connection", "created_by"), pk=pk)
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
         return ok(workflow_output(self._get(pk), detail=True))
 
-    @extend_schema(request=WorkflowInput, responses=serializers.DictField())
+    @extend_schema(request=WorkflowInput, responses=OpenApiTypes.OBJECT)
     def put(self, request, pk: int):
         w = self._get(pk)
         if not can_modify(request.user, w):
@@ -115,7 +116,7 @@ class WorkflowDetailAPI(APIView):
 
 
 class WorkflowPreviewAPI(APIView):
-    @extend_schema(request=None, responses=serializers.DictField())
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, pk: int):
         w = get_object_or_404(Workflow, pk=pk)
         try:
@@ -126,6 +127,6 @@ class WorkflowPreviewAPI(APIView):
 
 
 class PiiAttributesAPI(APIView):
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return ok(catalogue())

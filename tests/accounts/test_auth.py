@@ -200,8 +200,9 @@ def test_session_authenticates_api_too(client, owner):
 
 
 def test_api_login_is_throttled(api, owner, settings):
-    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], login="3/min")
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    original = settings.REST_FRAMEWORK
+    rates = dict(original["DEFAULT_THROTTLE_RATES"], login="3/min")
+    settings.REST_FRAMEWORK = {**original, "DEFAULT_THROTTLE_RATES": rates}
     from rest_framework.settings import api_settings
     from rest_framework.throttling import SimpleRateThrottle
 
@@ -210,7 +211,7 @@ def test_api_login_is_throttled(api, owner, settings):
     try:
         statuses = [login_api(api, owner.username, "wrong-password-x").status_code for _ in range(4)]
     finally:
-        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK}
+        settings.REST_FRAMEWORK = original
         api_settings.reload()
         SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     assert statuses == [401, 401, 401, 429]

@@ -172,3 +172,8 @@ def test_pages_have_no_inline_script_or_style(page, admin_user, trail, url):
     for tag in re.findall(r"<script[^>]*>", html):
         assert "src=" in tag, tag
     assert "'unsafe-inline'" not in response["Content-Security-Policy"]
+
+
+def test_resource_id_zero_is_kept(owner):
+    assert audit_record(action="test.zero", actor=owner, resource_type="thing", resource_id=0).resource_id == "0"
+    assert audit_record(action="test.none", actor=owner, resource_type="thing").resource_id == ""
