@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from apps.audit.models import AuditEvent
+from apps.audit.services import event_fields
 
 FILTERS = ("actor", "action", "resource", "status", "date_from", "date_to")
 
@@ -78,19 +79,4 @@ EXPORT_FIELDS = ("seq", "timestamp", "actor_id", "actor_username", "role", "acti
 
 
 def event_as_dict(event: AuditEvent) -> dict:
-    return {
-        "seq": event.seq,
-        "timestamp": event.timestamp.isoformat(),
-        "actor_id": event.actor_id,
-        "actor_username": event.actor_username,
-        "role": event.role,
-        "action": event.action,
-        "resource_type": event.resource_type,
-        "resource_id": event.resource_id,
-        "status": event.status,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
+    return {**event_fields(event), "hash": event.hash}

@@ -35,8 +35,9 @@ def _scrub(value: Any, key: str = "") -> Any:
     return redact_text(str(value))[:2000]
 
 
-def canonical(event: AuditEvent) -> str:
-    payload = {
+def event_fields(event: AuditEvent) -> dict:
+    """Everything the hash covers: the event's content and its link to the previous event."""
+    return {
         "seq": event.seq,
         "timestamp": event.timestamp.isoformat(timespec="microseconds"),
         "actor_id": event.actor_id,
@@ -51,7 +52,10 @@ def canonical(event: AuditEvent) -> str:
         "details": event.details,
         "prev_hash": event.prev_hash,
     }
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def canonical(event: AuditEvent) -> str:
+    return json.dumps(event_fields(event), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def compute_hash(event: AuditEvent) -> str:

@@ -58,6 +58,7 @@ class Dialect(ABC):
     def __init__(self, params: ConnectionParams):
         self.params = params
         self._conn: Any = None
+        self._in_tx = False  # inside transaction(): writes must not commit on their own
 
     # --- connection -----------------------------------------------------------------------
     @abstractmethod

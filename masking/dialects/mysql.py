@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from masking.dialects import common, ddl
-from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
+from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import MYSQL_TYPES
 from masking.errors import ConnectionFailed, TerminalError, TransientError
 from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory,
@@ -54,10 +54,6 @@ class MySQLDialect(Dialect):
         max_identifier_length=64,
     )
     type_map = MYSQL_TYPES
-
-    def __init__(self, params: ConnectionParams):
-        super().__init__(params)
-        self._in_tx = False
 
     # --- connection ---------------------------------------------------------------------------
     def _open(self) -> Any:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from masking.dialects import common, ddl
-from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
+from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import POSTGRESQL_TYPES
 from masking.errors import ConnectionFailed, TerminalError, TransientError
 from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory,
@@ -90,10 +90,6 @@ class PostgreSQLDialect(Dialect):
         max_identifier_length=63,
     )
     type_map = POSTGRESQL_TYPES
-
-    def __init__(self, params: ConnectionParams):
-        super().__init__(params)
-        self._in_tx = False
 
     # --- connection ---------------------------------------------------------------------------
     def connect(self) -> Any:

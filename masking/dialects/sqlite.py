@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masking.dialects import common, ddl
-from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
+from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
 from masking.errors import ConnectionFailed, TerminalError
 from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory,
@@ -43,10 +43,6 @@ class SQLiteDialect(Dialect):
         truncate_is_transactional=True,
     )
     type_map = SQLITE_TYPES
-
-    def __init__(self, params: ConnectionParams):
-        super().__init__(params)
-        self._in_tx = False
 
     def category_of(self, native_type: str) -> TypeCategory:
         return sqlite_category(native_type)

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from masking.dialects import common, ddl, odbc
 from masking.dialects import sqlserver_sql as q
-from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
+from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLSERVER_TYPES
 from masking.errors import ConnectionFailed, TerminalError, TransientError
 from masking.schema import ForeignKey, TableInfo, TableSummary, TypeCategory, UniqueConstraint
@@ -46,10 +46,6 @@ class SQLServerDialect(Dialect):
         truncate_is_transactional=True,
     )
     type_map = SQLSERVER_TYPES
-
-    def __init__(self, params: ConnectionParams):
-        super().__init__(params)
-        self._in_tx = False
 
     def connection_string(self, driver: str | None = None) -> str:
         p = self.params
