@@ -9,7 +9,8 @@ Baselines: PostgreSQL → PostgreSQL takes the faster of psycopg binary COPY out
 read→ingest pipe; SQLite → SQLite is fetchmany → executemany; MariaDB → PostgreSQL is an
 unbuffered cursor → COPY. The pipeline is timed inside run() (preflight, masker set-up,
 load, verification; not interpreter start-up and imports), a baseline over its whole child.
-Needs the servers of the pairs it runs (see MASKFLOW_BENCH_* below).
+Needs the servers of the pairs it runs (see MASKFLOW_BENCH_* below); MASKFLOW_BENCH_DB_PREFIX
+names the bench databases.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ MY = {"host": os.environ.get("MASKFLOW_BENCH_MARIADB_HOST", "127.0.0.1"),
       "port": int(os.environ.get("MASKFLOW_BENCH_MARIADB_PORT", "3306")),
       "user": os.environ.get("MASKFLOW_BENCH_MARIADB_USER", "root"),
       "password": os.environ.get("MASKFLOW_BENCH_MARIADB_PASSWORD", "")}
-SRC_DB, TGT_DB = "maskflow_bench_src", "maskflow_bench_tgt"
+# A prefix of your own keeps two bench runs on one server from dropping each other's tables.
+_PREFIX = os.environ.get("MASKFLOW_BENCH_DB_PREFIX", "maskflow_bench")
+SRC_DB, TGT_DB = f"{_PREFIX}_src", f"{_PREFIX}_tgt"
 TABLE = "bench_people"
 COLUMNS = ["id", "email", "first_name", "last_name", "phone", "city", "birth_date",
            "created_at", "balance", "score", "active", "notes"]
@@ -374,7 +377,8 @@ def cleanup(pairs: str) -> None:
                 admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     if "mariadb" in pairs:
         conn = mysql_conn()
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{SRC_DB}`")
+        for db in (SRC_DB, TGT_DB):
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{db}`")
         conn.close()
 
 

@@ -97,7 +97,12 @@ class TableLoader:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is not None:
-            return  # the transaction is rolling back; nothing to resynchronise
+            # The transaction is rolling back: only release what the load holds open.
+            try:
+                self.target.abort_load(self.info, self.columns)
+            except Exception:  # the original error is the one worth reporting
+                pass
+            return
         try:
             self.target.end_load(self.info, self.columns)
         except Exception as err:

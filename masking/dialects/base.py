@@ -147,7 +147,12 @@ class Dialect(ABC):
         """Prepare to insert explicit values into identity columns (e.g. IDENTITY_INSERT ON)."""
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
-        """Undo begin_load and resynchronise sequences/auto-increment counters."""
+        """Finish the table's load: flush any open bulk stream (errors it reports surface
+        here), undo begin_load, resynchronise sequences/auto-increment counters."""
+
+    def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        """The load failed part-way and the transaction is about to roll back: drop any open
+        bulk stream or staging state so the rollback can run. Must not raise."""
 
     @abstractmethod
     def create_table_sql(

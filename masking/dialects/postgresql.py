@@ -8,7 +8,9 @@ time (Arrow's time64 has no offset). Unbounded `numeric` becomes decimal128(38, 
 from __future__ import annotations
 
 import io
+import queue
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from masking.dialects import common, ddl
+from masking.dialects import common, ddl, pgbinary
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import POSTGRESQL_TYPES
 from masking.errors import ConnectionFailed, TerminalError, TransientError
@@ -90,6 +92,7 @@ class PostgreSQLDialect(Dialect):
         max_identifier_length=63,
     )
     type_map = POSTGRESQL_TYPES
+    _stream: _CopyStream | None = None
 
     # --- connection ---------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -344,26 +347,33 @@ class PostgreSQLDialect(Dialect):
         finally:
             self._in_tx = False
 
-    def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
-        import psycopg
+    def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        """Open the table's COPY stream: it stays open across batches, so the server parses
+        and indexes one batch while the next is being masked."""
+        self.abort_load(table, columns)
+        if common.insertable(table, columns):
+            self._stream = _CopyStream(self, table, columns, threaded=True)
 
-        cols = common.insertable(table, columns)
-        if not cols or batch.num_rows == 0:
+    def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
+        if batch.num_rows == 0 or not common.insertable(table, columns):
             return 0
-        target = self.qualified(table.schema, table.name)
-        column_list = ", ".join(self.quote(c) for c in cols)
-        selected = batch.select(cols)
+        stream = self._stream
+        if stream is not None and stream.serves(table, columns):
+            stream.write(batch)
+            return batch.num_rows
+        one_shot = _CopyStream(self, table, columns)  # outside begin_load/end_load
         try:
-            with self.connect().cursor() as cur:
-                with cur.copy(f"COPY {target} ({column_list}) FROM STDIN "
-                              "WITH (FORMAT csv)") as copy:
-                    copy.write(_csv(_hex_binary(selected)))
-        except psycopg.errors.IntegrityError as exc:
-            raise TerminalError(f"table '{table.schema}.{table.name}': "
-                                f"{common.scrub(str(exc).splitlines()[0])}") from exc
-        except psycopg.OperationalError as exc:
-            raise TransientError(common.scrub(str(exc), [self.params.password])) from exc
+            one_shot.write(batch)
+        except BaseException:
+            one_shot.abort()
+            raise
+        one_shot.finish()
         return batch.num_rows
+
+    def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.abort()
 
     def clear_table(self, table: TableInfo) -> None:
         target = self.qualified(table.schema, table.name)
@@ -381,7 +391,11 @@ class PostgreSQLDialect(Dialect):
         return int(found[0][0])
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
-        """Move identity/serial sequences past the highest loaded value."""
+        """Close the COPY stream (constraint errors found by the server surface here), then
+        move identity/serial sequences past the highest loaded value."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.finish()
         target = self.qualified(table.schema, table.name)
         for name in columns:
             col = table.column(name)
@@ -407,6 +421,153 @@ class PostgreSQLDialect(Dialect):
             target_dialect="postgresql", qualified=self.qualified, quote=self.quote,
             identity_clause=identity,
         )
+
+
+class _CopyStream:
+    """One `COPY ... FROM STDIN` for one table, fed batch by batch.
+
+    Binary format when every column has a binary encoder (masking.dialects.pgbinary) and the
+    connection speaks UTF-8; CSV otherwise. With `threaded`, a writer thread encodes and sends
+    while the caller masks the next batch (at most two batches wait), and the caller alone
+    never touches the connection until finish() or abort() has joined that thread. Errors the
+    server reports (constraint, type, length) arrive at a later write or when the stream
+    closes; they name the row's ordinal in the stream (from the server's COPY context), never
+    a value."""
+
+    _END = object()
+
+    def __init__(self, dialect: PostgreSQLDialect, table: TableInfo, columns: Sequence[str],
+                 *, threaded: bool = False):
+        from contextlib import ExitStack
+
+        self.dialect, self.table = dialect, table
+        self.columns = list(columns)
+        self.cols = common.insertable(table, columns)
+        infos = [table.column(c) for c in self.cols]
+        self.encoders = pgbinary.encoders_for([c for c in infos if c is not None]) \
+            if dialect._utf8() else None
+        target = dialect.qualified(table.schema, table.name)
+        column_list = ", ".join(dialect.quote(c) for c in self.cols)
+        fmt = "binary" if self.encoders else "csv"
+        self._stack = ExitStack()
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._slots: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        try:
+            cur = self._stack.enter_context(dialect.connect().cursor())
+            self.copy = self._stack.enter_context(
+                cur.copy(f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT {fmt})"))
+            if self.encoders:
+                self.copy.write(pgbinary.SIGNATURE)
+        except Exception as exc:
+            self.abort()
+            raise self._error(exc) from exc
+        if threaded:
+            self._thread = threading.Thread(target=self._work, name="maskflow-copy",
+                                            daemon=True)
+            self._thread.start()
+
+    def serves(self, table: TableInfo, columns: Sequence[str]) -> bool:
+        return (table.schema, table.name) == (self.table.schema, self.table.name) \
+            and list(columns) == self.columns
+
+    def _send(self, batch: pa.RecordBatch) -> None:
+        selected = batch.select(self.cols)
+        if self.encoders:
+            data: Any = pgbinary.encode_batch(selected, self.encoders)
+        else:
+            data = _csv(_hex_binary(selected))
+        self.copy.write(data)
+
+    def _work(self) -> None:
+        while True:
+            item = self._slots.get()
+            if item is self._END or self._stop.is_set():
+                return
+            try:
+                self._send(item)
+            except BaseException as exc:  # handed to the caller's next write or finish
+                self._failure = exc
+                return
+
+    def _put(self, item: Any) -> None:
+        assert self._thread is not None
+        while True:
+            self._check()
+            if not self._thread.is_alive():
+                if item is self._END:
+                    return
+                raise TerminalError(f"table '{self.table.schema}.{self.table.name}': "
+                                    "the load stream stopped")
+            try:
+                self._slots.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def _check(self) -> None:
+        if self._failure is not None:
+            raise self._error(self._failure) from self._failure
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self._thread is not None:
+            self._put(batch)
+            return
+        try:
+            self._send(batch)
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    def finish(self) -> None:
+        try:
+            if self._thread is not None:
+                self._put(self._END)
+                self._thread.join()
+                self._check()
+            if self.encoders:
+                self.copy.write(pgbinary.TRAILER)
+            self._stack.close()
+        except Exception as exc:
+            self.abort()
+            raise self._error(exc) from exc
+
+    def abort(self) -> None:
+        """Stop the writer, then end the COPY with an error so the connection can roll back;
+        never raises."""
+        if self._thread is not None and self._thread.is_alive():
+            self._stop.set()
+            try:
+                while True:
+                    self._slots.get_nowait()
+            except queue.Empty:
+                pass
+            try:
+                self._slots.put(self._END, timeout=1)
+            except queue.Full:
+                pass
+            self._thread.join()
+        reason = RuntimeError("load aborted")
+        try:
+            self._stack.__exit__(RuntimeError, reason, None)
+        except Exception:
+            pass
+
+    def _error(self, exc: Exception) -> Exception:
+        import psycopg
+
+        if not isinstance(exc, psycopg.Error):
+            return exc
+        where = f"table '{self.table.schema}.{self.table.name}'"
+        context = getattr(getattr(exc, "diag", None), "context", None) or ""
+        line = re.search(r"\bline (\d+)", context)
+        row = f" at row #{line.group(1)} of this load" if line else ""
+        first = common.scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                             [self.dialect.params.password])
+        if isinstance(exc, psycopg.OperationalError) and not isinstance(
+                exc, psycopg.errors.QueryCanceled):
+            return TransientError(f"{where}: {first}{row}")
+        return TerminalError(f"{where}: {first}{row}")
 
 
 def _csv(batch: pa.RecordBatch) -> bytes:
