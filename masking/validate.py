@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,6 +24,7 @@ from masking.dialects.common import arrow_type
 from masking.errors import ValidationFailed
 from masking.extract import ResolvedTable, table_key
 from masking.schema import ColumnInfo, TypeCategory
+from masking.techniques.hashset import SortedHashes
 from masking.transform import ColumnMasker
 
 _HASH_SEED = 0x5EED_0001
@@ -39,27 +41,21 @@ def _first_true(mask: pa.Array) -> int | None:
 
 
 class _HashSet:
-    """Run-wide set of 64-bit value hashes as levels of sorted arrays: merges cost
-    O(n log n) over the run, lookups are vectorised binary searches. A 64-bit collision between
-    different values would be reported as a duplicate (odds ~n²/2⁶⁵)."""
+    """Run-wide set of 64-bit value hashes (``SortedHashes``: sorted runs merged in place, so
+    memory stays near 8 bytes per value); lookups are vectorised binary searches. A 64-bit
+    collision between different values would be reported as a duplicate (odds ~n²/2⁶⁵)."""
 
     def __init__(self) -> None:
-        self.levels: list[pl.Series] = []
+        self._set = SortedHashes()
 
     def contains(self, h: pl.Series) -> pl.Series:
-        found = pl.repeat(False, len(h), dtype=pl.Boolean, eager=True)
-        for lvl in self.levels:
-            pos = lvl.search_sorted(h).clip(0, len(lvl) - 1)
-            found = found | (lvl.gather(pos) == h)
-        return found
+        keys = h.to_numpy().astype(np.uint64, copy=False)
+        return pl.Series(self._set.contains(keys), dtype=pl.Boolean)
 
     def add(self, h: pl.Series) -> None:
         if not len(h):
             return
-        self.levels.append(h.sort())
-        while len(self.levels) > 1 and len(self.levels[-1]) * 2 >= len(self.levels[-2]):
-            b, a = self.levels.pop(), self.levels.pop()
-            self.levels.append(pl.concat([a, b]).sort())
+        self._set.insert(h.to_numpy().astype(np.uint64, copy=False))
 
 
 def value_hashes(values: pa.Array) -> pl.Series:

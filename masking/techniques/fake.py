@@ -7,12 +7,15 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from masking.schema import ColumnSpec
 from masking.techniques.keyed import below, mix64
 from masking.techniques.pools import SAFE_DOMAINS, arrow_pool, name_slugs
 from masking.techniques.registry import Impl, Param, S, Technique, register
 from masking.techniques.strings import (
+    arrow_items,
+    join,
     concat,
     fixed_width,
     num,
@@ -79,43 +82,41 @@ def _short_fallback(keys: np.ndarray, suffix: str) -> pl.Series:
     return pl.Series([f"u{k:x}{suffix}" for k in low], dtype=pl.String)
 
 
-def _local_part(keys: np.ndarray, m, sep: str) -> pl.Series:
-    names = name_slugs(m.ctx.locale)
-    first = pick(names, below(keys, len(names), 1))
-    last = pick(names, below(keys, len(names), 2))
+def _local_parts(keys: np.ndarray, m, sep: str) -> list:
+    names = arrow_items(name_slugs(m.ctx.locale))
+    first = names.take(pa.array(below(keys, len(names), 1)))
+    last = names.take(pa.array(below(keys, len(names), 2)))
     # unique columns need a large space (~2e9); others look nicer with small numbers
     top = 1_000_000 if m.unique else 100
-    n = below(keys, top, 3)
-    return concat(first, sep, last, num(n))
+    n = pc.cast(pa.array(below(keys, top, 3)), pa.string())
+    return [first, sep, last, n]
+
+
+def _fit(out: pa.Array, keys: np.ndarray, limit: int | None, suffix: str) -> pa.Array:
+    if limit is None or not len(out):
+        return out
+    too_long = pc.greater(pc.utf8_length(out), limit).to_numpy(zero_copy_only=False)
+    if not too_long.any():
+        return out
+    return to_arrow(where(too_long, _short_fallback(keys, suffix), pl.from_arrow(out)))
 
 
 def _email_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
-    local = _local_part(keys, m, ".")
     if m.params["keep_domain"]:
-        dom = (
+        dom = to_arrow(
             src_series(src)
             .str.extract(r"@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})$", 1)
             .fill_null(SAFE_DOMAINS[0])
         )
     else:
-        dom = pick(SAFE_DOMAINS, below(keys, len(SAFE_DOMAINS), 4))
-    out = concat(local, "@", dom)
-    limit = m.ctx.column.max_length
-    if limit is not None:
-        too_long = (out.str.len_chars() > limit).to_numpy()
-        if too_long.any():
-            out = where(too_long, _short_fallback(keys, "@x.test"), out)
-    return to_arrow(out)
+        dom = arrow_items(SAFE_DOMAINS).take(pa.array(below(keys, len(SAFE_DOMAINS), 4)))
+    out = join(*_local_parts(keys, m, "."), "@", dom)
+    return _fit(out, keys, m.ctx.column.max_length, "@x.test")
 
 
 def _username_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
-    out = _local_part(keys, m, "_")
-    limit = m.ctx.column.max_length
-    if limit is not None:
-        too_long = (out.str.len_chars() > limit).to_numpy()
-        if too_long.any():
-            out = where(too_long, _short_fallback(keys, ""), out)
-    return to_arrow(out)
+    out = join(*_local_parts(keys, m, "_"))
+    return _fit(out, keys, m.ctx.column.max_length, "")
 
 
 def _min_len(n: int, what: str):

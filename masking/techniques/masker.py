@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masking.errors import TerminalError, UniquenessError
+from masking.techniques.hashset import SortedHashes
 from masking.techniques.keyed import row_keys, stream_keys, value_hash, with_attempt
 from masking.techniques.registry import (
     Impl,
@@ -35,36 +36,11 @@ MAX_ATTEMPTS = 64
 _OUT_SEED = 0x6D61736B
 
 
-class _SeenOutputs:
-    """Run-wide set of output hashes -> owner key, as levels of sorted arrays (LSM style):
-    inserts cost O(log n) amortised merges, lookups are vectorised binary searches."""
+class _SeenOutputs(SortedHashes):
+    """Run-wide map of output hash -> owner key (see ``SortedHashes``)."""
 
     def __init__(self) -> None:
-        self.levels: list[tuple[np.ndarray, np.ndarray]] = []
-        self.count = 0
-
-    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        found = np.zeros(len(keys), dtype=bool)
-        owner = np.zeros(len(keys), dtype=np.uint64)
-        for lk, lo in self.levels:
-            pos = np.searchsorted(lk, keys)
-            pos = np.minimum(pos, len(lk) - 1)
-            hit = (lk[pos] == keys) & ~found
-            owner[hit] = lo[pos[hit]]
-            found |= hit
-        return found, owner
-
-    def insert(self, keys: np.ndarray, owners: np.ndarray) -> None:
-        if not len(keys):
-            return
-        order = np.argsort(keys, kind="stable")
-        self.levels.append((keys[order], owners[order]))
-        self.count += len(keys)
-        while len(self.levels) > 1 and len(self.levels[-1][0]) * 2 >= len(self.levels[-2][0]):
-            (k2, o2), (k1, o1) = self.levels.pop(), self.levels.pop()
-            k, o = np.concatenate([k1, k2]), np.concatenate([o1, o2])
-            order = np.argsort(k, kind="stable")
-            self.levels.append((k[order], o[order]))
+        super().__init__(payload=True)
 
 
 def _equal(a: pa.Array, b: pa.Array) -> np.ndarray:
@@ -90,7 +66,7 @@ class ColumnMasker:
         self.unique = bool(ctx.column.unique)
         self.state: Any = impl.prepare(params, ctx) if impl.prepare else None
         self._seen = _SeenOutputs()
-        self._attempts: dict[int, int] = {}
+        self._attempts = SortedHashes(payload=True)  # owner key -> attempt, when > 0
         if self.unique and not technique.unique_capable:
             raise UniquenessError(
                 ctx.column.name, technique.name, "the technique cannot guarantee unique values"
@@ -170,7 +146,12 @@ class ColumnMasker:
 
     def _unique(self, src: pa.Array, keys: np.ndarray) -> pa.Array:
         owners, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        dsrc = src.take(pa.array(first))
+        if len(owners) == len(keys):
+            # all distinct: keep row order, nothing to gather or scatter
+            owners, dsrc, inverse = keys, src, None
+        else:
+            dsrc = src.take(pa.array(first))
+            inverse = inverse.reshape(-1)
         if self.space is not None and self._seen.count + len(owners) > self.space:
             found, _ = self._seen.lookup(owners)  # cheap upper bound check only
             if self._seen.count + len(owners) - int(found.sum()) > self.space:
@@ -180,8 +161,9 @@ class ColumnMasker:
                     f"more distinct values than the {self.space} outputs that fit the column",
                 )
         attempt = np.zeros(len(owners), dtype=np.int64)
-        if self._attempts:
-            attempt[:] = [self._attempts.get(int(o), 0) for o in owners.tolist()]
+        if self._attempts.count:
+            known, prior = self._attempts.lookup(owners)
+            attempt[known] = prior[known].astype(np.int64)
         pending = np.arange(len(owners))
         chosen = np.zeros(len(owners), dtype=np.int64)
         pieces: list[pa.Array] = []
@@ -189,30 +171,36 @@ class ColumnMasker:
         for _ in range(MAX_ATTEMPTS + 1):
             if not len(pending):
                 break
-            p_src = dsrc.take(pa.array(pending))
-            cand = self.render(owners[pending], p_src, attempt[pending])
+            whole = len(pending) == len(owners)
+            p_src = dsrc if whole else dsrc.take(pa.array(pending))
+            p_owners = owners if whole else owners[pending]
+            cand = self.render(p_owners, p_src, attempt[pending])
             h = value_hash(cand, _OUT_SEED)
             found, owner = self._seen.lookup(h)
-            clash = found & (owner != owners[pending])
+            clash = found & (owner != p_owners)
             if self.technique.identity_hiding:
                 clash |= _equal(p_src, cand)
-            # among candidates not yet in the run, only the first holder of a hash may keep it
-            fresh = np.flatnonzero(~found)
-            _, firsts = np.unique(h[fresh], return_index=True)
-            dup = np.zeros(len(h), dtype=bool)
-            dup[fresh] = True
-            dup[fresh[firsts]] = False
-            clash |= dup
+            # among candidates not yet in the run, only one holder of a hash may keep it: the
+            # one with the smallest owner key
+            order = np.argsort(h)
+            sh = h[order]
+            same = sh[1:] == sh[:-1]
+            if same.any():
+                order = np.lexsort((p_owners, h))
+                sh = h[order]
+                same = sh[1:] == sh[:-1]
+                later = np.zeros(len(h), dtype=bool)
+                later[order[1:]] = same
+                clash |= later & ~found
             ok = ~clash
             new = ok & ~found
-            self._seen.insert(h[new], owners[pending][new])
+            self._seen.insert(h[new], p_owners[new])
             pieces.append(cand)
             chosen[pending[ok]] = base + np.flatnonzero(ok)
             base += len(cand)
             redrawn = pending[ok & (attempt[pending] > 0)]
-            self._attempts.update(
-                zip(owners[redrawn].tolist(), attempt[redrawn].tolist(), strict=True)
-            )
+            if len(redrawn):
+                self._remember_attempts(owners[redrawn], attempt[redrawn])
             pending = pending[clash]
             attempt[pending] += 1
         if len(pending):
@@ -224,8 +212,24 @@ class ColumnMasker:
         if not pieces:
             return self.render(keys[:0], src.slice(0, 0), np.zeros(0, dtype=np.int64))
         typ = pieces[0].type
-        result = pa.concat_arrays([p.cast(typ) for p in pieces])
-        return result.take(pa.array(chosen)).take(pa.array(inverse.reshape(-1)))
+        result = pieces[0] if len(pieces) == 1 else pa.concat_arrays([p.cast(typ) for p in pieces])
+        idx = chosen if inverse is None else chosen[inverse]
+        return result if _is_identity(idx, len(result)) else result.take(pa.array(idx))
+
+    def _remember_attempts(self, owners: np.ndarray, attempt: np.ndarray) -> None:
+        """Record the attempt that produced an owner's output, once per owner."""
+        known, _ = self._attempts.lookup(owners)
+        if not known.all():
+            fresh = ~known
+            self._attempts.insert(owners[fresh], attempt[fresh].astype(np.uint64))
+
+
+def _is_identity(idx: np.ndarray, size: int | None = None) -> bool:
+    """True when ``idx`` is 0, 1, ..., n-1 (and n == size when given)."""
+    n = len(idx)
+    if size is not None and n != size:
+        return False
+    return bool(n == 0 or (idx[0] == 0 and idx[-1] == n - 1 and (np.diff(idx) == 1).all()))
 
 
 def make_masker(name: str, params: dict | None, ctx: MaskContext) -> ColumnMasker:

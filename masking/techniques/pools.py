@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import pyarrow as pa
 from faker import Faker
+from faker.providers.person import Provider as PersonProvider
 
 POOL_SIZE = 3000
 SAFE_DOMAINS = ("example.com", "example.org", "example.net")
@@ -54,13 +55,45 @@ _GENERATORS: dict[str, Callable[[Faker], str]] = {
 }
 
 
-@lru_cache(maxsize=256)
+# pool kinds drawn straight from a person provider's weighted list, in one call
+_NAME_LISTS = {"first_name": "first_names", "last_name": "last_names"}
+
+
+def _bulk_draws(f: Faker, kind: str, count: int) -> list[str] | None:
+    """``count`` draws with the provider's own weights in one ``random_elements`` call, when
+    the locale's provider picks ``kind`` from a plain list (None: use single calls)."""
+    attr = _NAME_LISTS.get(kind)
+    if attr is None:
+        return None
+    method = getattr(f, kind)
+    provider = getattr(method, "__self__", None)
+    elements = getattr(provider, attr, None)
+    if provider is None or not isinstance(elements, dict | tuple | list) or not elements:
+        return None
+    # only when the provider draws the value as one element of that list
+    if getattr(method, "__func__", None) is not getattr(PersonProvider, kind):
+        return None
+    return [str(v) for v in provider.random_elements(elements, length=count, unique=False)]
+
+
 def pool(kind: str, locale: str, seed: int = 0) -> tuple[str, ...]:
     """Distinct values, in a stable order for a given Faker version, locale and seed."""
+    return _pool(kind, locale, seed)
+
+
+@lru_cache(maxsize=256)
+def _pool(kind: str, locale: str, seed: int) -> tuple[str, ...]:
     f = Faker(faker_locale(locale))
     f.seed_instance(seed)
-    gen = _GENERATORS[kind]
     seen: dict[str, None] = {}
+    draws = _bulk_draws(f, kind, POOL_SIZE * 3)
+    if draws is not None:
+        for v in draws:
+            v = v.strip()
+            if v:
+                seen.setdefault(v, None)
+        return tuple(seen)[:POOL_SIZE]
+    gen = _GENERATORS[kind]
     for _ in range(POOL_SIZE * 3):
         v = gen(f).strip()
         if v:
@@ -70,10 +103,14 @@ def pool(kind: str, locale: str, seed: int = 0) -> tuple[str, ...]:
     return tuple(seen)
 
 
-@lru_cache(maxsize=256)
 def arrow_pool(kind: str, locale: str, seed: int = 0, max_length: int | None = None) -> pa.Array:
     """The pool as an arrow array, restricted to values that fit ``max_length``; when
     nothing fits (very short columns) values are cut to the limit instead."""
+    return _arrow_pool(kind, locale, seed, max_length)
+
+
+@lru_cache(maxsize=256)
+def _arrow_pool(kind: str, locale: str, seed: int, max_length: int | None) -> pa.Array:
     values = pool(kind, locale, seed)
     if max_length is not None:
         fitting = [v for v in values if len(v) <= max_length]

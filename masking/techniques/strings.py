@@ -7,6 +7,7 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 Part = "pl.Series | np.ndarray | pa.Array | str"
 
@@ -45,12 +46,23 @@ def take(pool: pa.Array, idx: np.ndarray) -> pl.Series:
 
 
 @lru_cache(maxsize=256)
-def _arrow_items(items: tuple) -> pa.Array:
+def arrow_items(items: tuple) -> pa.Array:
     return pa.array(items, pa.string())
 
 
 def pick(items: tuple, idx: np.ndarray) -> pl.Series:
-    return pl.from_arrow(_arrow_items(items).take(pa.array(idx)))
+    return pl.from_arrow(arrow_items(items).take(pa.array(idx)))
+
+
+def join(*parts: "pa.Array | str") -> pa.Array:
+    """Row-wise concatenation of arrow string arrays and literals, without polars."""
+    arrays = [p for p in parts if not isinstance(p, str)]
+    if not arrays:
+        raise ValueError("join needs at least one array")
+    out = pc.binary_join_element_wise(*parts, "")
+    if isinstance(out, pa.ChunkedArray):
+        out = out.combine_chunks()
+    return out.cast(pa.string())
 
 
 def src_series(src: pa.Array) -> pl.Series:
