@@ -396,7 +396,14 @@ def parse_iso_column(values: Sequence[Any], typ: pa.DataType) -> pa.Array | None
     if not set(map(type, values)) <= {str, type(None)}:
         return None
     try:
-        text = pa.array(values, pa.string())
+        return parse_iso_array(pa.array(values, pa.string()), typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+
+
+def parse_iso_array(text: pa.Array, typ: pa.DataType) -> pa.Array | None:
+    """`parse_iso_column` for values already in a string array."""
+    try:
         if pa.types.is_date32(typ):
             pattern, low, high, width = _ISO_DATE, _MIN_DAY, _MAX_DAY, pa.int32()
         elif pa.types.is_timestamp(typ) and typ.unit == "us" and typ.tz is None:

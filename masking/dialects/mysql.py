@@ -10,9 +10,11 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from masking.dialects import common, ddl
 from masking.dialects.base import Capabilities, Dialect, TestResult
@@ -224,9 +226,10 @@ class MySQLDialect(Dialect):
         if not table.primary_key:
             yield from self._read_streaming(base, wanted, batch_size, where)
             return
-        # Dates and datetimes are read as their text and parsed by Arrow; a page holding any
-        # other form (zero dates, out-of-range years) is read again with driver conversion.
-        text_idx = [i for i, c in enumerate(wanted) if _text_temporal(c)]
+        # Dates, datetimes and decimals are read as their text and parsed by Arrow; a page
+        # holding any other form (zero dates, out-of-range years, more digits than Arrow's
+        # decimal holds) is read again with driver conversion.
+        text_idx = [i for i, c in enumerate(wanted) if _text_temporal(c) or _text_decimal(c)]
         text_select = [f"CAST({s} AS CHAR)" if i in text_idx else s
                        for i, s in enumerate(select)]
         text_base = (f"SELECT {', '.join(text_select)} "
@@ -234,16 +237,28 @@ class MySQLDialect(Dialect):
         key_idx = [len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
                    for k in table.primary_key]
         fast = bool(text_idx)
+        one_pass: _RowConverter | None = _RowConverter(
+            wanted, [c for c in (table.column(k) for k in extra) if c is not None], text_idx)
+        plain_pass: _RowConverter | None = _RowConverter(
+            wanted, [c for c in (table.column(k) for k in extra) if c is not None], [])
         last: list[Any] | None = None
         while True:
             batch = None
             if fast:
                 rows = self._keyset_page(text_base, table, last, batch_size, where)
-                batch = _text_batch(rows, wanted, text_idx)
+                if one_pass is not None and rows:
+                    batch = one_pass.batch(rows)
+                    if batch is None:
+                        one_pass = None
+                if batch is None:
+                    batch = _text_batch(rows, wanted, text_idx)
                 fast = batch is not None
             if batch is None:
                 rows = self._keyset_page(base, table, last, batch_size, where)
-                batch = common.rows_to_batch(rows, wanted) if rows else None
+                batch = plain_pass.batch(rows) if plain_pass is not None and rows else None
+                if batch is None:
+                    plain_pass = None
+                    batch = common.rows_to_batch(rows, wanted) if rows else None
             if not rows or batch is None:
                 return
             # Text-read keys take their parsed value (what the driver would have returned).
@@ -365,15 +380,81 @@ def _text_temporal(col: ColumnInfo) -> bool:
                 and col.native_type in ("datetime", "timestamp")))
 
 
+def _text_decimal(col: ColumnInfo) -> bool:
+    # Only where Arrow's decimal holds every value the column can: Arrow's text cast wraps
+    # around silently beyond 38 digits.
+    return (col.category is TypeCategory.NUMERIC and col.native_type in ("decimal", "numeric")
+            and col.precision is not None and col.precision <= 38
+            and pa.types.is_decimal(common.arrow_type(col)))
+
+
+def _parse_text(arr: pa.Array, typ: pa.DataType) -> pa.Array | None:
+    """A text column read for `typ`: ISO dates/datetimes, or plain decimals that fit exactly
+    (the server prints them with the column's scale); None for anything else."""
+    if not pa.types.is_decimal(typ):
+        return common.parse_iso_array(arr, typ)
+    try:
+        return arr.cast(typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+
+
 def _text_batch(rows: list[tuple[Any, ...]], cols: list[ColumnInfo],
                 text_idx: list[int]) -> pa.RecordBatch | None:
-    """A page whose date/datetime columns arrived as text; None if any does not parse exactly."""
+    """A page whose date, datetime and decimal columns arrived as text; None if any does not
+    parse exactly."""
     if not rows:
         return common.rows_to_batch(rows, cols)
     columns: list[Any] = list(zip(*rows))[: len(cols)]
     for i in text_idx:
-        parsed = common.parse_iso_column(columns[i], common.arrow_type(cols[i]))
+        typ = common.arrow_type(cols[i])
+        if not set(map(type, columns[i])) <= {str, type(None)}:
+            return None
+        parsed = _parse_text(pa.array(columns[i], pa.string()), typ)
         if parsed is None:
             return None
         columns[i] = parsed
     return common.columns_to_batch(columns, cols)
+
+
+class _RowConverter:
+    """A page of rows to a RecordBatch in one Arrow pass (`pa.array` of the row tuples as a
+    struct, so no per-column Python lists): each column as `pa.array(values, type)` would give
+    it, 0/1 booleans by truthiness, and the columns read as text (dates, datetimes, decimals)
+    parsed by Arrow. None when a value needs anything else (the caller then converts column by
+    column)."""
+
+    def __init__(self, cols: list[ColumnInfo], keys: list[ColumnInfo],
+                 text_idx: list[int]) -> None:
+        self.schema = common.arrow_schema(cols)
+        raw = []
+        for i, typ in enumerate(common.arrow_type(c) for c in [*cols, *keys]):
+            if i in text_idx:
+                raw.append(pa.string())
+            elif pa.types.is_boolean(typ):
+                raw.append(pa.int64())
+            else:
+                raw.append(typ)
+        # Trailing paging keys (primary-key columns not asked for) are converted, then dropped.
+        self.struct = pa.struct([pa.field(f"c{i}", t) for i, t in enumerate(raw)])
+        self.no_floats = [itemgetter(i) for i, t in enumerate(raw) if pa.types.is_integer(t)]
+        self.text_idx = text_idx
+
+    def batch(self, rows: list[tuple[Any, ...]]) -> pa.RecordBatch | None:
+        for get in self.no_floats:  # pyarrow would truncate them
+            if float in set(map(type, map(get, rows))):
+                return None
+        try:
+            arrays = pa.array(rows, self.struct).flatten()
+        except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            return None
+        out = []
+        for i, (arr, fld) in enumerate(zip(arrays, self.schema)):
+            if i in self.text_idx:
+                arr = _parse_text(arr, fld.type)
+                if arr is None:
+                    return None
+            elif arr.type != fld.type:  # 0/1 into a boolean
+                arr = pc.not_equal(arr, 0)
+            out.append(arr)
+        return pa.RecordBatch.from_arrays(out, schema=self.schema)
