@@ -1,23 +1,60 @@
 """SQL Server through pyodbc and Microsoft's ODBC driver (installed, or bundled; see odbc.py).
 
 Options: `driver` (name or path; default odbc.find_driver()), `encrypt` (default yes; also
-"strict"), `trust_server_certificate` (default no)."""
+"strict"), `trust_server_certificate` (default no), `bulk_copy` (default on), `bulk_timeout`
+(seconds per bulk-copy call, default 300).
+
+Loading. Rows go in through the TDS bulk-load protocol (mssql-python's `bulkcopy_arrow`,
+`bulkcopy` for tuples when the Arrow path refuses a type) when `mssql_py_core` is importable
+and `bulk_copy` is on; otherwise through pyodbc's `fast_executemany`. Each bulk-copy call opens
+its own connection and commits on its own, so it cannot write into the run's transaction
+directly. Instead, per table:
+
+- begin_load opens an auxiliary autocommit mssql-python connection (`Packet Size=8000`, same
+  server, credentials and TLS options) and creates a global temporary staging table
+  `##maskflow_<random hex>` with exactly the insertable target columns, in order (no
+  identity property; computed and rowversion columns are never staged). It is created outside
+  the run's transaction, so the main connection never holds a lock on it, and it lives as long
+  as the auxiliary session does.
+- write_batch bulk-copies the batch (full rows, staging column order, NULLs kept) into the
+  staging table, then on the main pyodbc connection, inside the run's transaction, runs
+  `INSERT INTO target (cols) SELECT cols FROM ##stage` (IDENTITY_INSERT is on from
+  begin_load when identity columns are loaded), then empties the staging table. Moving rows
+  per batch rather than once at end_load keeps tempdb use to one batch, and constraint
+  errors surface on the batch that caused them; it costs two short statements per batch.
+- end_load / abort_load drop the staging table and close the auxiliary connection (closing it
+  alone also removes the table). abort_load never raises.
+
+A rollback of the run undoes every INSERT ... SELECT, so the target ends exactly as before;
+the staging rows were never part of the target. If the auxiliary connection or the staging
+table cannot be set up, the table is loaded with fast_executemany instead. No message, log
+line or exception carries the password or row values."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from masking.dialects import common, ddl, odbc
 from masking.dialects import sqlserver_sql as q
-from masking.dialects.base import Capabilities, Dialect, TestResult
+from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
 from masking.dialects.typemaps import SQLSERVER_TYPES
-from masking.errors import ConnectionFailed, TerminalError, TransientError
+from masking.errors import ConnectionFailed, TerminalError, TransientError, scrub_message
 from masking.schema import ForeignKey, TableInfo, TableSummary, TypeCategory, UniqueConstraint
+
+log = logging.getLogger(__name__)
+
+BULK_PACKET_SIZE = 8000
+DEFAULT_BULK_TIMEOUT = 300  # seconds per bulk-copy call (one batch); 0 would mean no limit
+STAGE_LOCK_TIMEOUT_MS = 30_000  # staging DDL/TRUNCATE/DROP wait at most this long for locks
 
 _SQLSTATE_CATEGORY = {"28000": "login_failed", "HYT00": "unreachable", "08001": "unreachable",
                       "IM002": "driver_missing", "42000": "permission_denied"}
@@ -34,6 +71,35 @@ def _yes_no(value: object, default: str) -> str:
     return "yes" if text in ("1", "true", "yes", "on") else "no"
 
 
+def _truthy(value: object, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+# Errors from the Arrow path that a retry with Python tuples may avoid (unsupported Arrow type,
+# tz-aware timestamp into a naive column, a type pairing the Arrow writer lacks).
+_ARROW_TYPE_ERROR = re.compile(
+    r"arrow|unsupported (python |tds |destination )?type|type combination|timezone-aware|"
+    r"type ?conversion", re.I)
+
+
+def _is_arrow_type_error(exc: BaseException) -> bool:
+    return isinstance(exc, TypeError) or bool(_ARROW_TYPE_ERROR.search(str(exc)))
+
+
+@dataclass
+class _Stage:
+    """One table's bulk-load state: the auxiliary session and its staging table."""
+
+    conn: Any  # mssql-python connection, autocommit; the staging table lives as long as it
+    name: str  # ##maskflow_<hex>
+    columns: list[str]  # insertable target columns = staging columns, in order
+    arrow: bool = True  # False once the Arrow path refused this table's types
+
+
 class SQLServerDialect(Dialect):
     name = "sqlserver"
     capabilities = Capabilities(
@@ -46,6 +112,10 @@ class SQLServerDialect(Dialect):
         truncate_is_transactional=True,
     )
     type_map = SQLSERVER_TYPES
+
+    def __init__(self, params: ConnectionParams):
+        super().__init__(params)
+        self._stages: dict[tuple[str, str], _Stage] = {}
 
     def connection_string(self, driver: str | None = None) -> str:
         p = self.params
@@ -63,6 +133,27 @@ class SQLServerDialect(Dialect):
             "Connection Timeout": max(1, int(p.timeout)),
             "APP": "maskflow",
         })
+
+    def bulk_connection_string(self) -> str:
+        """For mssql-python (bulk copy): it supplies its own driver and APP, takes the login
+        timeout as an argument, and passes `Packet Size` on to each bulk-copy connection."""
+        p = self.params
+        server = p.host or "127.0.0.1"
+        if p.port:
+            server = f"tcp:{server},{p.port}"
+        return odbc.connection_string({
+            "Server": server,
+            "Database": p.database,
+            "UID": p.username,
+            "PWD": p.password,
+            "Encrypt": _yes_no(p.options.get("encrypt"), "yes"),
+            "TrustServerCertificate": _yes_no(p.options.get("trust_server_certificate"), "no"),
+            "Packet Size": BULK_PACKET_SIZE,
+        })
+
+    def _secrets(self) -> list[str]:
+        # The ODBC string's PWD/UID/SERVER values are removed by common.scrub's pattern.
+        return [self.params.password, self.bulk_connection_string()]
 
     # --- connection ---------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -215,25 +306,35 @@ class SQLServerDialect(Dialect):
             conn.autocommit = True
 
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
-        import pyodbc
-
         cols = common.insertable(table, columns)
         if not cols or batch.num_rows == 0:
             return 0
+        stage = self._stages.get(_key(table))
+        if stage is not None and stage.columns == cols:
+            return self._write_staged(stage, table, batch)
         rows = [tuple(_encode(v) for v in r) for r in common.batch_rows(batch, cols)]
         cur = self.connect().cursor()
         # Parameters are bound column-wise in arrays and sent in bulk, not row by row.
         cur.fast_executemany = True
         try:
-            cur.executemany(q.insert(table, cols), rows)
-        except pyodbc.IntegrityError as exc:
-            raise TerminalError(f"table '{table.schema}.{table.name}': "
-                                f"{common.scrub(str(exc))}") from exc
-        except pyodbc.OperationalError as exc:
-            raise TransientError(common.scrub(str(exc), [self.params.password])) from exc
+            with self._insert_errors(table):
+                cur.executemany(q.insert(table, cols), rows)
         finally:
             cur.close()
         return len(rows)
+
+    @contextmanager
+    def _insert_errors(self, table: TableInfo) -> Iterator[None]:
+        """pyodbc errors of an insert on the main connection, without values or secrets."""
+        import pyodbc
+
+        try:
+            yield
+        except pyodbc.IntegrityError as exc:
+            raise TerminalError(f"table '{table.schema}.{table.name}': "
+                                f"{common.scrub(str(exc), self._secrets())}") from exc
+        except pyodbc.OperationalError as exc:
+            raise TransientError(common.scrub(str(exc), self._secrets())) from exc
 
     def clear_table(self, table: TableInfo) -> None:
         self.execute(q.delete(table))
@@ -244,11 +345,147 @@ class SQLServerDialect(Dialect):
     def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         if self._has_identity(table, columns):
             self.execute(q.identity_insert(table, True))
+        self._release_stage(table)  # a stale stage of an earlier, unfinished load
+        cols = common.insertable(table, columns)
+        if cols and self.bulk_copy_available():
+            stage = self._open_stage(table, cols)
+            if stage is not None:
+                self._stages[_key(table)] = stage
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         # With IDENTITY_INSERT the server already moves the seed past the largest value.
+        try:
+            if self._has_identity(table, columns):
+                self.execute(q.identity_insert(table, False))
+        finally:
+            self._release_stage(table)
+
+    def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        self._release_stage(table)
         if self._has_identity(table, columns):
-            self.execute(q.identity_insert(table, False))
+            try:  # session state, not transactional: a rollback would leave it on
+                self.execute(q.identity_insert(table, False))
+            except Exception:  # noqa: BLE001 - the load's own error is the one to report
+                log.debug("IDENTITY_INSERT OFF failed after an aborted load")
+
+    def close(self) -> None:
+        for key in list(self._stages):
+            self._release_key(key)
+        super().close()
+
+    # --- bulk copy through a staging table -------------------------------------------------
+    def bulk_copy_available(self) -> bool:
+        if not _truthy(self.params.options.get("bulk_copy"), True):
+            return False
+        try:
+            import mssql_py_core  # noqa: F401 - the native core bulk copy runs on
+            import mssql_python  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def _bulk_timeout(self) -> int:
+        try:
+            return max(0, int(self.params.options.get("bulk_timeout", DEFAULT_BULK_TIMEOUT)))
+        except (TypeError, ValueError):
+            return DEFAULT_BULK_TIMEOUT
+
+    def _open_stage(self, table: TableInfo, cols: list[str]) -> _Stage | None:
+        """Connect the auxiliary session and create the staging table; None (after logging
+        why, scrubbed) when either fails, so the table is loaded without bulk copy."""
+        import mssql_python
+
+        label = f"{table.schema}.{table.name}"
+        conn = None
+        try:
+            conn = mssql_python.connect(self.bulk_connection_string(), autocommit=True,
+                                        timeout=max(1, int(self.params.timeout)))
+            stage = _Stage(conn, q.stage_name(secrets.token_hex(16)), list(cols))
+            infos = [c for n in cols if (c := table.column(n)) is not None]
+            _aux_execute(conn, q.lock_timeout(STAGE_LOCK_TIMEOUT_MS))
+            _aux_execute(conn, q.stage_create(table, infos, stage.name))
+            return stage
+        except Exception as exc:  # noqa: BLE001 - fall back to fast_executemany
+            log.warning("table '%s': bulk copy unavailable, loading with fast_executemany "
+                        "(%s: %s)", label, type(exc).__name__,
+                        scrub_message(common.scrub(str(exc), self._secrets())))
+            if conn is not None:
+                _close_quietly(conn)
+            return None
+
+    def _write_staged(self, stage: _Stage, table: TableInfo, batch: pa.RecordBatch) -> int:
+        self._bulk_copy(stage, table, batch)
+        cur = self.connect().cursor()
+        try:
+            with self._insert_errors(table):
+                cur.execute(q.insert_from_stage(table, stage.columns, stage.name))
+        finally:
+            cur.close()
+        self._aux(stage, table, q.truncate_stage(stage.name))
+        return batch.num_rows
+
+    def _bulk_copy(self, stage: _Stage, table: TableInfo, batch: pa.RecordBatch) -> None:
+        options = {"batch_size": 0, "timeout": self._bulk_timeout(), "keep_identity": True,
+                   "keep_nulls": True, "table_lock": True, "check_constraints": False,
+                   "fire_triggers": False, "use_internal_transaction": False}
+        natives = [_native(table, c) for c in stage.columns]
+        cur = stage.conn.cursor()
+        try:
+            if stage.arrow:
+                try:
+                    cur.bulkcopy_arrow(stage.name, _stage_batch(batch, stage.columns, natives),
+                                       **options)
+                    return
+                except Exception as exc:  # noqa: BLE001 - classified just below
+                    if not _is_arrow_type_error(exc):
+                        raise self._bulk_error(exc, table, stage) from exc
+                    log.info("table '%s.%s': Arrow bulk copy refused a type (%s); "
+                             "copying rows as tuples", table.schema, table.name,
+                             type(exc).__name__)
+                    stage.arrow = False
+                    # A failed bulk load is one statement, rolled back; empty it regardless.
+                    self._aux(stage, table, q.truncate_stage(stage.name))
+            rows = [tuple(_encode_staged(v, n) for v, n in zip(r, natives, strict=True))
+                    for r in common.batch_rows(batch, stage.columns)]
+            try:
+                cur.bulkcopy(stage.name, rows, **options)
+            except Exception as exc:  # noqa: BLE001
+                raise self._bulk_error(exc, table, stage) from exc
+        finally:
+            _close_quietly(cur)
+
+    def _aux(self, stage: _Stage, table: TableInfo, sql: str) -> None:
+        try:
+            _aux_execute(stage.conn, sql)
+        except Exception as exc:  # noqa: BLE001
+            raise self._bulk_error(exc, table, stage) from exc
+
+    def _bulk_error(self, exc: BaseException, table: TableInfo,
+                    stage: _Stage) -> TerminalError | TransientError:
+        label = f"{table.schema}.{table.name}"
+        text = str(exc).replace(stage.name, label)
+        detail = scrub_message(common.scrub(text, self._secrets()))
+        message = f"table '{label}': bulk copy failed: {type(exc).__name__}: {detail}"
+        transient = isinstance(exc, TimeoutError | ConnectionError) or \
+            type(exc).__name__ == "OperationalError" or \
+            bool(re.search(r"timeout|timed out|connection (reset|closed|broken|lost)|deadlock",
+                           detail, re.I))
+        return TransientError(message) if transient else TerminalError(message)
+
+    def _release_stage(self, table: TableInfo) -> None:
+        self._release_key(_key(table))
+
+    def _release_key(self, key: tuple[str, str]) -> None:
+        """Drop the staging table and close its session; never raises."""
+        stage = self._stages.pop(key, None)
+        if stage is None:
+            return
+        try:
+            _aux_execute(stage.conn, q.drop_stage(stage.name))
+        except Exception as exc:  # noqa: BLE001 - closing the session drops it as well
+            log.debug("dropping a staging table failed (%s); closing its session",
+                      type(exc).__name__)
+        _close_quietly(stage.conn)
 
     def create_table_sql(self, table: TableInfo, target_schema: str, target_name: str,
                          *, source_dialect: str | None = None) -> str:
@@ -260,6 +497,54 @@ class SQLServerDialect(Dialect):
 
     def category_of(self, native_type: str) -> TypeCategory:
         return SQLSERVER_TYPES.get(native_type.lower().strip(), TypeCategory.OTHER)
+
+
+def _key(table: TableInfo) -> tuple[str, str]:
+    return (table.schema, table.name)
+
+
+def _native(table: TableInfo, name: str) -> str:
+    col = table.column(name)
+    return col.native_type.lower().strip() if col is not None else ""
+
+
+def _aux_execute(conn: Any, sql: str) -> None:
+    cur = conn.cursor()
+    try:
+        cur.execute(sql)
+    finally:
+        _close_quietly(cur)
+
+
+def _close_quietly(resource: Any) -> None:
+    try:
+        resource.close()
+    except Exception:  # noqa: BLE001 - already closed or the session is gone
+        pass
+
+
+def _stage_batch(batch: pa.RecordBatch, columns: Sequence[str],
+                 natives: Sequence[str]) -> pa.RecordBatch:
+    """The batch as full staging rows: exactly `columns`, in order. Timestamps are UTC:
+    tz-aware into datetimeoffset, naive elsewhere (bulk copy refuses to drop a zone)."""
+    arrays, fields = [], []
+    for name, native in zip(columns, natives, strict=True):
+        arr = batch.column(batch.schema.get_field_index(name))
+        if pa.types.is_timestamp(arr.type):
+            if native == "datetimeoffset" and arr.type.tz is None:
+                arr = arr.cast(pa.timestamp(arr.type.unit, tz="UTC"))
+            elif native != "datetimeoffset" and arr.type.tz is not None:
+                arr = arr.cast(pa.timestamp(arr.type.unit))
+        arrays.append(arr)
+        fields.append(pa.field(name, arr.type, nullable=True))
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _encode_staged(v: Any, native: str) -> Any:
+    if native == "datetimeoffset" and isinstance(v, dt.datetime):
+        # Bulk copy wants an aware value here; naive ones are UTC (as in the Arrow path).
+        return v.astimezone(dt.timezone.utc) if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
+    return _encode(v)
 
 
 def _encode(v: Any) -> Any:

@@ -159,3 +159,73 @@ def delete(table: TableInfo) -> str:
 def delete_order(tables: Sequence[TableInfo]) -> list[TableInfo]:
     """Children before parents, so DELETEs never trip a foreign key."""
     return list(reversed(common.dependency_order(tables)))
+
+
+# --- bulk-copy staging (see sqlserver.py) -----------------------------------------------------
+
+STAGE_PREFIX = "##maskflow_"
+_HEX = frozenset("0123456789abcdef")
+
+# Staging types for columns the bulk-copy protocol cannot fill from Arrow text, or fills only
+# in deprecated forms: they are staged as text/binary and converted by INSERT ... SELECT.
+_STAGE_AS = {"text": "varchar(max)", "ntext": "nvarchar(max)", "image": "varbinary(max)",
+             # sql_variant cannot hold a (max) value.
+             "sql_variant": "nvarchar(4000)"}
+
+
+def stage_name(token: str) -> str:
+    """A global temporary table name; the token is hex only, so the name never needs quoting
+    where bulk copy takes a bare table name."""
+    if not token or not set(token) <= _HEX:
+        raise ValueError("staging token must be lowercase hex")
+    return STAGE_PREFIX + token
+
+
+def stage_column(col: ColumnInfo) -> str:
+    """The select-list item giving a staging column its type: the target's own type (and
+    collation) when bulk copy can write it, else a string/binary type converted on insert."""
+    q = f"t.{quote(col.name)}"
+    native = col.native_type.lower()
+    if native in _STAGE_AS:
+        if native == "sql_variant":
+            return f"CAST(NULL AS {_STAGE_AS[native]}) AS {quote(col.name)}"
+        return f"CAST({q} AS {_STAGE_AS[native]}) AS {quote(col.name)}"
+    if col.category is TypeCategory.OTHER:
+        # xml, hierarchyid, geography, geometry, json, vector: read and written as text.
+        return f"CAST(NULL AS nvarchar(max)) AS {quote(col.name)}"
+    return q
+
+
+def stage_create(table: TableInfo, columns: Sequence[ColumnInfo], stage: str) -> str:
+    """Create the empty staging table with exactly `columns`, in order.
+
+    SELECT ... INTO copies types, lengths and collations; the UNION ALL keeps an IDENTITY
+    property from being copied (SELECT INTO never inherits it across a UNION), so explicit key
+    values go in unchanged. NOLOCK: the run's own transaction may hold exclusive locks on the
+    target; reading zero rows needs only a schema-stability lock, which those do not block."""
+    items = ", ".join(stage_column(c) for c in columns)
+    source = f"{qualified(table.schema, table.name)} AS t WITH (NOLOCK) WHERE 1 = 0"
+    return (f"SELECT {items} INTO {quote(stage)} FROM {source} "
+            f"UNION ALL SELECT {items} FROM {source}")
+
+
+def insert_from_stage(table: TableInfo, columns: Sequence[str], stage: str) -> str:
+    """Move the staged rows into the target, in the run's transaction. No TABLOCK: inside a
+    user transaction it gains no minimal logging under the full recovery model, holds an
+    exclusive table lock until commit, and has to wait for every concurrent reader first."""
+    cols = ", ".join(quote(c) for c in columns)
+    return (f"INSERT INTO {qualified(table.schema, table.name)} ({cols}) "
+            f"SELECT {cols} FROM {quote(stage)}")
+
+
+def truncate_stage(stage: str) -> str:
+    return f"TRUNCATE TABLE {quote(stage)}"
+
+
+def drop_stage(stage: str) -> str:
+    # OBJECT_ID on tempdb instead of DROP TABLE IF EXISTS: works before SQL Server 2016 too.
+    return f"IF OBJECT_ID(N'tempdb..{quote(stage)}') IS NOT NULL DROP TABLE {quote(stage)}"
+
+
+def lock_timeout(milliseconds: int) -> str:
+    return f"SET LOCK_TIMEOUT {int(milliseconds)}"
