@@ -78,6 +78,25 @@ WHERE ix.indrelid = %s AND ix.indisunique AND NOT ix.indisprimary
 ORDER BY i.relname
 """
 
+# Unique constraints and indexes a load may build afterwards: every one but the primary key and
+# those a foreign key references (partial and expression indexes included: each is re-created
+# from its own definition).
+_DEFERRABLE_UNIQUE = """
+SELECT con.conname, pg_catalog.pg_get_constraintdef(con.oid), NULL
+FROM pg_catalog.pg_constraint con
+WHERE con.conrelid = %s AND con.contype = 'u'
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
+                  WHERE f.contype = 'f' AND f.conindid = con.conindid)
+UNION ALL
+SELECT i.relname, NULL, pg_catalog.pg_get_indexdef(ix.indexrelid)
+FROM pg_catalog.pg_index ix JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid
+WHERE ix.indrelid = %s AND ix.indisunique AND NOT ix.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = ix.indexrelid)
+"""
+
+_OWNS_TABLE = """
+SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE') FROM pg_catalog.pg_class c WHERE c.oid = %s
+"""
 
 class PostgreSQLDialect(Dialect):
     name = "postgresql"
@@ -93,6 +112,7 @@ class PostgreSQLDialect(Dialect):
     )
     type_map = POSTGRESQL_TYPES
     _stream: _CopyStream | None = None
+    _deferred: list[tuple[str, str]] = []  # noqa: RUF012 (replaced, never mutated)
 
     # --- connection ---------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -352,7 +372,49 @@ class PostgreSQLDialect(Dialect):
         and indexes one batch while the next is being masked."""
         self.abort_load(table, columns)
         if common.insertable(table, columns):
+            self._deferred = self._defer_unique_indexes(table)
             self._stream = _CopyStream(self, table, columns, threaded=True)
+
+    def _defer_unique_indexes(self, table: TableInfo) -> list[tuple[str, str]]:
+        """Into an empty table, inside the run's transaction: drop its unique constraints and
+        indexes (except the primary key and any a foreign key relies on) until end_load.
+
+        Masked keys arrive in random order, and inserting them one by one into a B-tree costs
+        far more than building the index once, sorted, after the load. The DDL is part of the
+        transaction, so a rollback restores every index as it was; a duplicate surfaces when
+        the index is rebuilt. Returns (name, statement re-creating it)."""
+        if not self._in_tx:
+            return []
+        target = self.qualified(table.schema, table.name)
+        if self._rows(f"SELECT EXISTS (SELECT 1 FROM {target})")[0][0]:
+            return []
+        oid = self._oid(table)
+        # Dropping needs ownership; a login that may only insert loads with the indexes on.
+        if not self._rows(_OWNS_TABLE, (oid,))[0][0]:
+            return []
+        found = self._rows(_DEFERRABLE_UNIQUE, (oid, oid))
+        out = []
+        for name, condef, indexdef in found:
+            if condef is not None:
+                self.execute(f"ALTER TABLE {target} DROP CONSTRAINT {self.quote(name)}")
+                out.append((name, f"ALTER TABLE {target} ADD CONSTRAINT "
+                                  f"{self.quote(name)} {condef}"))
+            else:
+                self.execute(f"DROP INDEX {self.qualified(table.schema, name)}")
+                out.append((name, indexdef))
+        return out
+
+    def _rebuild_deferred(self, table: TableInfo) -> None:
+        import psycopg
+
+        deferred, self._deferred = self._deferred, []
+        for name, statement in deferred:
+            try:
+                self.execute(statement)
+            except psycopg.IntegrityError as exc:
+                raise TerminalError(
+                    f"table '{table.schema}.{table.name}': unique index '{name}' cannot be "
+                    "built: the loaded rows repeat a key value") from exc
 
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
         if batch.num_rows == 0 or not common.insertable(table, columns):
@@ -371,6 +433,7 @@ class PostgreSQLDialect(Dialect):
         return batch.num_rows
 
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        self._deferred = []  # the rollback restores them
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.abort()
@@ -396,6 +459,7 @@ class PostgreSQLDialect(Dialect):
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.finish()
+        self._rebuild_deferred(table)
         target = self.qualified(table.schema, table.name)
         for name in columns:
             col = table.column(name)

@@ -4,6 +4,7 @@ abort that lets the transaction roll back."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -241,3 +242,118 @@ def test_streamed_batches_round_trip_property(pg_db):  # type: ignore[no-untyped
 
     check()
     d.close()
+
+
+DEFERRED = """
+CREATE TABLE parent (k int PRIMARY KEY, code text UNIQUE);
+CREATE TABLE child (k int PRIMARY KEY, parent_code text REFERENCES parent (code));
+CREATE TABLE people (k int PRIMARY KEY, email text CONSTRAINT people_email_uq UNIQUE,
+                     nick text, tag text);
+CREATE UNIQUE INDEX people_nick_lower ON people (lower(nick)) WHERE tag IS NOT NULL;
+"""
+
+
+def _indexes(d, table):  # type: ignore[no-untyped-def]
+    return sorted(d._rows("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s",
+                          (table,)))
+
+
+def test_unique_indexes_of_an_empty_table_are_built_after_the_load(pg_db):  # type: ignore[no-untyped-def]
+    d = get_dialect(pg_db)
+    d.execute(DEFERRED)
+    people, parent = d.describe_table("public", "people"), d.describe_table("public", "parent")
+    before = {t: _indexes(d, t) for t in ("people", "parent")}
+    cols = ["k", "email", "nick", "tag"]
+    rows = [{"k": i, "email": f"p{i}@example.org", "nick": f"N{i}", "tag": "x"}
+            for i in range(20)]
+    batch = pa.RecordBatch.from_pylist(rows, schema=arrow_schema(people.columns))
+    with d.transaction():
+        d.begin_load(people, cols)
+        d.write_batch(people, cols, batch)
+        d.end_load(people, cols)
+        rebuilt = _indexes(d, "people")
+    assert rebuilt == before["people"]
+    assert {t: _indexes(d, t) for t in ("people", "parent")} == before
+    assert d._rows("SELECT count(*) FROM people") == [(20,)]
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        with d.transaction():
+            d.execute("DELETE FROM people")
+            dropped = sorted(name for name, _ in d._defer_unique_indexes(people))
+            during = [name for name, _ in _indexes(d, "people")]
+            # A key a foreign key references is never dropped, even while loading.
+            kept = d._defer_unique_indexes(parent)
+            raise Undo
+    assert dropped == ["people_email_uq", "people_nick_lower"]
+    assert during == ["people_pkey"]
+    assert kept == []
+    assert {t: _indexes(d, t) for t in ("people", "parent")} == before
+    d.close()
+
+
+def test_duplicate_found_when_rebuilding_rolls_back_and_keeps_the_index(pg_db):  # type: ignore[no-untyped-def]
+    d = get_dialect(pg_db)
+    d.execute(DEFERRED)
+    people = d.describe_table("public", "people")
+    before = _indexes(d, "people")
+    rows = [{"k": 1, "email": "same.secret@example.org", "nick": "a", "tag": None},
+            {"k": 2, "email": "same.secret@example.org", "nick": "b", "tag": None}]
+    batch = pa.RecordBatch.from_pylist(rows, schema=arrow_schema(people.columns))
+    cols = ["k", "email", "nick", "tag"]
+    with pytest.raises(TerminalError) as err:
+        with d.transaction():
+            d.begin_load(people, cols)
+            try:
+                d.write_batch(people, cols, batch)
+                d.end_load(people, cols)
+            except BaseException:
+                d.abort_load(people, cols)
+                raise
+    # The stream accepted the duplicate; building the dropped index afterwards refused it.
+    assert "unique index 'people_email_uq' cannot be built" in str(err.value)
+    assert "secret" not in str(err.value)
+    assert _indexes(d, "people") == before
+    assert d._rows("SELECT count(*) FROM people") == [(0,)]
+    d.close()
+
+
+def test_non_empty_table_or_no_transaction_keeps_its_indexes(pg_db):  # type: ignore[no-untyped-def]
+    d = get_dialect(pg_db)
+    d.execute(DEFERRED)
+    people = d.describe_table("public", "people")
+    assert d._defer_unique_indexes(people) == []  # outside a transaction nothing is undone
+    d.execute("INSERT INTO people VALUES (100, 'old@example.org', 'o', NULL)")
+    before = _indexes(d, "people")
+    with d.transaction():
+        assert d._defer_unique_indexes(people) == []
+        assert _indexes(d, "people") == before
+    d.close()
+
+
+def test_a_login_that_does_not_own_the_table_loads_with_its_indexes(pg_db):  # type: ignore[no-untyped-def]
+    owner = get_dialect(pg_db)
+    owner.execute(DEFERRED)
+    role = "maskflow_loader_" + uuid.uuid4().hex[:8]
+    owner.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        owner.execute(f"GRANT USAGE ON SCHEMA public TO {role}; "
+                      f"GRANT SELECT, INSERT ON people TO {role}")
+        d = get_dialect(dataclasses.replace(pg_db, username=role))
+        people = d.describe_table("public", "people")
+        cols = ["k", "email", "nick", "tag"]
+        batch = pa.RecordBatch.from_pylist(
+            [{"k": 1, "email": "a@example.org", "nick": "a", "tag": None}],
+            schema=arrow_schema(people.columns))
+        with d.transaction():
+            assert d._defer_unique_indexes(people) == []
+            d.begin_load(people, cols)
+            d.write_batch(people, cols, batch)
+            d.end_load(people, cols)
+        assert d._rows("SELECT count(*) FROM people") == [(1,)]
+        d.close()
+    finally:
+        owner.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+        owner.close()
