@@ -8,9 +8,7 @@ time (Arrow's time64 has no offset). Unbounded `numeric` becomes decimal128(38, 
 from __future__ import annotations
 
 import io
-import queue
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,6 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from masking.dialects import common, ddl, pgbinary
+from masking.dialects.background import BackgroundWriter
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import POSTGRESQL_TYPES
 from masking.errors import ConnectionFailed, TerminalError, TransientError
@@ -498,8 +497,6 @@ class _CopyStream:
     closes; they name the row's ordinal in the stream (from the server's COPY context), never
     a value."""
 
-    _END = object()
-
     def __init__(self, dialect: PostgreSQLDialect, table: TableInfo, columns: Sequence[str],
                  *, threaded: bool = False):
         from contextlib import ExitStack
@@ -514,10 +511,7 @@ class _CopyStream:
         column_list = ", ".join(dialect.quote(c) for c in self.cols)
         fmt = "binary" if self.encoders else "csv"
         self._stack = ExitStack()
-        self._failure: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        self._slots: queue.Queue[Any] = queue.Queue(maxsize=2)
-        self._stop = threading.Event()
+        self._writer: BackgroundWriter | None = None
         try:
             cur = self._stack.enter_context(dialect.connect().cursor())
             self.copy = self._stack.enter_context(
@@ -528,9 +522,9 @@ class _CopyStream:
             self.abort()
             raise self._error(exc) from exc
         if threaded:
-            self._thread = threading.Thread(target=self._work, name="maskflow-copy",
-                                            daemon=True)
-            self._thread.start()
+            self._writer = BackgroundWriter(
+                self._send, label=f"table '{table.schema}.{table.name}'", wrap=self._error,
+                name="maskflow-copy")
 
     def serves(self, table: TableInfo, columns: Sequence[str]) -> bool:
         return (table.schema, table.name) == (self.table.schema, self.table.name) \
@@ -544,39 +538,9 @@ class _CopyStream:
             data = _csv(_hex_binary(selected))
         self.copy.write(data)
 
-    def _work(self) -> None:
-        while True:
-            item = self._slots.get()
-            if item is self._END or self._stop.is_set():
-                return
-            try:
-                self._send(item)
-            except BaseException as exc:  # handed to the caller's next write or finish
-                self._failure = exc
-                return
-
-    def _put(self, item: Any) -> None:
-        assert self._thread is not None
-        while True:
-            self._check()
-            if not self._thread.is_alive():
-                if item is self._END:
-                    return
-                raise TerminalError(f"table '{self.table.schema}.{self.table.name}': "
-                                    "the load stream stopped")
-            try:
-                self._slots.put(item, timeout=0.05)
-                return
-            except queue.Full:
-                continue
-
-    def _check(self) -> None:
-        if self._failure is not None:
-            raise self._error(self._failure) from self._failure
-
     def write(self, batch: pa.RecordBatch) -> None:
-        if self._thread is not None:
-            self._put(batch)
+        if self._writer is not None:
+            self._writer.write(batch)
             return
         try:
             self._send(batch)
@@ -585,10 +549,8 @@ class _CopyStream:
 
     def finish(self) -> None:
         try:
-            if self._thread is not None:
-                self._put(self._END)
-                self._thread.join()
-                self._check()
+            if self._writer is not None:
+                self._writer.finish()
             if self.encoders:
                 self.copy.write(pgbinary.TRAILER)
             self._stack.close()
@@ -599,18 +561,8 @@ class _CopyStream:
     def abort(self) -> None:
         """Stop the writer, then end the COPY with an error so the connection can roll back;
         never raises."""
-        if self._thread is not None and self._thread.is_alive():
-            self._stop.set()
-            try:
-                while True:
-                    self._slots.get_nowait()
-            except queue.Empty:
-                pass
-            try:
-                self._slots.put(self._END, timeout=1)
-            except queue.Full:
-                pass
-            self._thread.join()
+        if self._writer is not None:
+            self._writer.abort()
         reason = RuntimeError("load aborted")
         try:
             self._stack.__exit__(RuntimeError, reason, None)
