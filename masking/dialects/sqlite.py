@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masking.dialects import common, ddl
+from masking.dialects.background import BackgroundWriter
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
 from masking.errors import ConnectionFailed, TerminalError
@@ -30,7 +31,7 @@ ROW_ESTIMATE_CAP = 1_000_000
 # Rows per INSERT statement (each row binds one parameter per column).
 MAX_ROWS_PER_INSERT = 2000
 # Page cache (KiB) while a table loads; see begin_load.
-LOAD_CACHE_KIB = 65536
+LOAD_CACHE_KIB = 16384
 _TYPE_ARGS = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
 
@@ -46,6 +47,8 @@ class SQLiteDialect(Dialect):
         truncate_is_transactional=True,
     )
     type_map = SQLITE_TYPES
+    _writer: BackgroundWriter | None = None
+    _writer_for: tuple[str, tuple[str, ...]] = ("", ())
 
     def category_of(self, native_type: str) -> TypeCategory:
         return sqlite_category(native_type)
@@ -246,9 +249,17 @@ class SQLiteDialect(Dialect):
             self._in_tx = False
 
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
+        """Inside begin_load/end_load the batch is queued for the load's writer thread (its
+        errors surface at a later write or at end_load); otherwise it is inserted now."""
         cols = common.insertable(table, columns)
         if not cols or batch.num_rows == 0:
             return 0
+        if self._writer is not None and self._writer_for == (table.name, tuple(columns)):
+            self._writer.write(batch)
+            return batch.num_rows
+        return self._insert(table, cols, batch)
+
+    def _insert(self, table: TableInfo, cols: Sequence[str], batch: pa.RecordBatch) -> int:
         conn = self.connect()
         head = (f"INSERT INTO {self.quote(table.name)} "
                 f"({', '.join(self.quote(c) for c in cols)}) VALUES ")
@@ -278,6 +289,7 @@ class SQLiteDialect(Dialect):
         # A larger page cache for the load: inserts into indexes in random key order (masked
         # unique values) otherwise keep evicting and re-reading index pages. Connection-only;
         # the file and its durability settings are unchanged.
+        self.abort_load(table, columns)  # a load left open by a caller that never ended it
         conn = self.connect()
         self._load_order = {table.name: order} if (order := self._insert_order(
             table, columns)) else {}
@@ -287,6 +299,12 @@ class SQLiteDialect(Dialect):
         if in_kib < LOAD_CACHE_KIB:
             self._saved_cache_size = current
             conn.execute(f"PRAGMA cache_size = {-LOAD_CACHE_KIB}")
+        if cols := common.insertable(table, columns):
+            # SQLite releases the GIL while it executes a statement: inserting batch N in a
+            # thread overlaps with reading and masking batch N+1.
+            self._writer_for = (table.name, tuple(columns))
+            self._writer = BackgroundWriter(lambda batch: self._insert(table, cols, batch),
+                                            label=f"table '{table.name}'")
 
     def _insert_order(self, table: TableInfo,
                       columns: Sequence[str]) -> tuple[str, list[str]] | None:
@@ -315,10 +333,18 @@ class SQLiteDialect(Dialect):
         return rowid[0], list(key)
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
-        self._load_order = {}
+        writer, self._writer = self._writer, None
+        try:
+            if writer is not None:
+                writer.finish()
+        finally:
+            self._load_order = {}
         self._restore_cache_size()
 
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.abort()
         self._load_order = {}
         try:
             self._restore_cache_size()

@@ -225,3 +225,64 @@ def test_hostile_identifier(lite):
         lite.write_batch(t, ["i d", "v"], pa.RecordBatch.from_pylist(
             rows, schema=arrow_schema(t.columns)))
     assert [r for b in lite.read_batches(t, ["i d", "v"], 2) for r in b.to_pylist()] == rows
+
+
+def _departments(t, rows):
+    return pa.RecordBatch.from_pylist(
+        rows, schema=arrow_schema([t.column("code"), t.column("name")]))
+
+
+def test_load_writes_in_a_thread_and_end_load_waits_for_every_batch(lite):
+    t = lite.describe_table("main", "departments")
+    cols = ["code", "name"]
+    with lite.transaction():
+        lite.begin_load(t, cols)
+        assert lite._writer is not None
+        for b in range(40):
+            assert lite.write_batch(t, cols, _departments(
+                t, [{"code": f"{b:02d}{i:02d}", "name": f"n{b}.{i}"} for i in range(25)])) == 25
+        lite.end_load(t, cols)
+        assert lite._writer is None
+        assert lite.count_rows(t) == 1000
+    codes = [r["code"] for b in lite.read_batches(t, ["code"], 500) for r in b.to_pylist()]
+    assert codes == [f"{b:02d}{i:02d}" for b in range(40) for i in range(25)]
+
+
+def test_a_duplicate_met_by_the_load_thread_fails_value_free_and_rolls_back(lite):
+    t = lite.describe_table("main", "departments")
+    lite.execute("INSERT INTO departments (code, name) VALUES ('KEEP', 'kept')")
+    cols = ["code", "name"]
+    with pytest.raises(TerminalError) as err, lite.transaction():
+        lite.clear_table(t)
+        lite.begin_load(t, cols)
+        try:
+            for b in range(20):
+                rows = [{"code": f"{b:02d}{i:02d}", "name": "n"} for i in range(25)]
+                if b == 3:
+                    rows[7]["code"] = "0001"  # already loaded by batch 0
+                lite.write_batch(t, cols, _departments(t, rows))
+            lite.end_load(t, cols)
+        except BaseException:
+            lite.abort_load(t, cols)
+            raise
+    assert "departments" in str(err.value)
+    assert "0001" not in str(err.value)
+    assert [r["code"] for b in lite.read_batches(t, ["code"], 10) for r in b.to_pylist()] == [
+        "KEEP"]
+    assert lite._writer is None
+
+
+def test_abort_mid_load_stops_the_thread_and_leaves_the_connection_usable(lite):
+    t = lite.describe_table("main", "departments")
+    cols = ["code", "name"]
+    with pytest.raises(RuntimeError), lite.transaction():
+        lite.begin_load(t, cols)
+        for b in range(5):
+            lite.write_batch(t, cols, _departments(
+                t, [{"code": f"{b:02d}{i:02d}", "name": "n"} for i in range(25)]))
+        lite.abort_load(t, cols)
+        raise RuntimeError("cancelled")
+    assert lite.count_rows(t) == 0
+    with lite.transaction():  # nothing left holding the connection
+        lite.write_batch(t, cols, _departments(t, [{"code": "AFTR", "name": "n"}]))
+    assert lite.count_rows(t) == 1
