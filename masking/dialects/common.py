@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -421,3 +422,38 @@ def parse_iso_array(text: pa.Array, typ: pa.DataType) -> pa.Array | None:
         return parsed
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
+
+
+class RowsToArrow:
+    """A page of fetched row tuples to a RecordBatch in one Arrow pass: `pa.array` of the rows
+    as a struct, so no per-column Python lists.
+
+    `raw` is the Arrow type each position is read as (trailing paging-key columns included:
+    converted, then dropped); where it differs from `schema`, `fix(i, array)` turns column i's
+    raw array into its schema type, or returns None when a value has a form only the caller's value-by-value path
+    reads. batch() returns None in that case, and when pyarrow would refuse or truncate a
+    value (a float among integers)."""
+
+    def __init__(self, schema: pa.Schema, raw: Sequence[pa.DataType],
+                 fix: Callable[[int, pa.Array], pa.Array | None]) -> None:
+        self.schema = schema
+        self.struct = pa.struct([pa.field(f"c{i}", t) for i, t in enumerate(raw)])
+        self.no_floats = [itemgetter(i) for i, t in enumerate(raw) if pa.types.is_integer(t)]
+        self.fix = fix
+
+    def batch(self, rows: list[tuple[Any, ...]]) -> pa.RecordBatch | None:
+        for get in self.no_floats:
+            if float in set(map(type, map(get, rows))):
+                return None
+        try:
+            arrays = pa.array(rows, self.struct).flatten()
+        except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            return None
+        out = []
+        for i, (arr, field) in enumerate(zip(arrays, self.schema)):
+            if arr.type != field.type:
+                arr = self.fix(i, arr)
+                if arr is None:
+                    return None
+            out.append(arr)
+        return pa.RecordBatch.from_arrays(out, schema=self.schema)

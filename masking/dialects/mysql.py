@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -237,9 +236,9 @@ class MySQLDialect(Dialect):
         key_idx = [len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
                    for k in table.primary_key]
         fast = bool(text_idx)
-        one_pass: _RowConverter | None = _RowConverter(
+        one_pass: common.RowsToArrow | None = _row_converter(
             wanted, [c for c in (table.column(k) for k in extra) if c is not None], text_idx)
-        plain_pass: _RowConverter | None = _RowConverter(
+        plain_pass: common.RowsToArrow | None = _row_converter(
             wanted, [c for c in (table.column(k) for k in extra) if c is not None], [])
         last: list[Any] | None = None
         while True:
@@ -417,44 +416,25 @@ def _text_batch(rows: list[tuple[Any, ...]], cols: list[ColumnInfo],
     return common.columns_to_batch(columns, cols)
 
 
-class _RowConverter:
-    """A page of rows to a RecordBatch in one Arrow pass (`pa.array` of the row tuples as a
-    struct, so no per-column Python lists): each column as `pa.array(values, type)` would give
-    it, 0/1 booleans by truthiness, and the columns read as text (dates, datetimes, decimals)
-    parsed by Arrow. None when a value needs anything else (the caller then converts column by
-    column)."""
+def _row_converter(cols: list[ColumnInfo], keys: list[ColumnInfo],
+                   text_idx: list[int]) -> common.RowsToArrow:
+    """Fetched rows to Arrow in one pass (common.RowsToArrow): each column as
+    `pa.array(values, type)` would give it, 0/1 booleans by truthiness, and the columns read
+    as text (dates, datetimes, decimals; `text_idx`) parsed by Arrow. Trailing paging keys
+    (primary-key columns not asked for) are converted, then dropped."""
+    raw = []
+    for i, typ in enumerate(common.arrow_type(c) for c in [*cols, *keys]):
+        if i in text_idx:
+            raw.append(pa.string())
+        elif pa.types.is_boolean(typ):
+            raw.append(pa.int64())
+        else:
+            raw.append(typ)
+    schema = common.arrow_schema(cols)
 
-    def __init__(self, cols: list[ColumnInfo], keys: list[ColumnInfo],
-                 text_idx: list[int]) -> None:
-        self.schema = common.arrow_schema(cols)
-        raw = []
-        for i, typ in enumerate(common.arrow_type(c) for c in [*cols, *keys]):
-            if i in text_idx:
-                raw.append(pa.string())
-            elif pa.types.is_boolean(typ):
-                raw.append(pa.int64())
-            else:
-                raw.append(typ)
-        # Trailing paging keys (primary-key columns not asked for) are converted, then dropped.
-        self.struct = pa.struct([pa.field(f"c{i}", t) for i, t in enumerate(raw)])
-        self.no_floats = [itemgetter(i) for i, t in enumerate(raw) if pa.types.is_integer(t)]
-        self.text_idx = text_idx
+    def fix(i: int, arr: pa.Array) -> pa.Array | None:
+        if i in text_idx:
+            return _parse_text(arr, schema.field(i).type)
+        return pc.not_equal(arr, 0)  # 0/1 into a boolean
 
-    def batch(self, rows: list[tuple[Any, ...]]) -> pa.RecordBatch | None:
-        for get in self.no_floats:  # pyarrow would truncate them
-            if float in set(map(type, map(get, rows))):
-                return None
-        try:
-            arrays = pa.array(rows, self.struct).flatten()
-        except (pa.ArrowException, OverflowError, TypeError, ValueError):
-            return None
-        out = []
-        for i, (arr, fld) in enumerate(zip(arrays, self.schema)):
-            if i in self.text_idx:
-                arr = _parse_text(arr, fld.type)
-                if arr is None:
-                    return None
-            elif arr.type != fld.type:  # 0/1 into a boolean
-                arr = pc.not_equal(arr, 0)
-            out.append(arr)
-        return pa.RecordBatch.from_arrays(out, schema=self.schema)
+    return common.RowsToArrow(schema, raw, fix)

@@ -12,7 +12,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from itertools import chain
-from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -202,7 +201,7 @@ class SQLiteDialect(Dialect):
         base = f"SELECT {', '.join(select)} FROM {self.quote(table.name)}"
         order = " ORDER BY " + ", ".join(keys)
         conn = self.connect()
-        fast = _RowConverter.for_columns(
+        fast = _row_converter(
             wanted, [table.column(k) for k in extra] + ([] if table.primary_key else [None]))
         last: list[Any] | None = None
         while True:
@@ -494,68 +493,39 @@ _ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 _PLAIN_NUMBER = r"^-?\d+(\.\d+)?$"
 
 
-class _RowConverter:
-    """Fetched rows to a RecordBatch in one Arrow pass (`pa.array` of the row tuples as a
-    struct), for columns whose storage form is known from the declared type: integers, floats,
-    text, blobs, and dates, datetimes, booleans and fixed-point decimals in the forms
-    `_decode_column` reads with Arrow. A page holding any other form returns None (the caller
-    then converts value by value, as `_decode_column` does)."""
-
-    def __init__(self, cols: list[ColumnInfo], raw: list[pa.DataType]) -> None:
-        self.cols = cols
-        self.types = [common.arrow_type(c) for c in cols]
-        # Trailing paging-key columns are converted too (the struct needs every field).
-        self.struct = pa.struct([pa.field(f"c{i}", t) for i, t in enumerate(raw)])
-        # pyarrow truncates floats into integer fields: these columns are checked first.
-        self.no_floats = [itemgetter(i) for i, t in enumerate(raw) if pa.types.is_integer(t)]
-        self.schema = common.arrow_schema(cols)
-
-    @classmethod
-    def for_columns(cls, cols: list[ColumnInfo],
-                    keys: list[ColumnInfo | None]) -> _RowConverter | None:
-        """`keys`: the trailing paging columns, None for the rowid."""
-        raw = []
-        for c in [*cols, *keys]:
-            if c is None:
-                raw.append(pa.int64())
-                continue
-            typ = common.arrow_type(c)
-            cat = c.category
-            if cat is TypeCategory.BOOLEAN:
-                raw.append(pa.int64())
-            elif cat in (TypeCategory.DATE, TypeCategory.DATETIME):
-                if not (pa.types.is_date32(typ) or (pa.types.is_timestamp(typ)
-                                                    and typ.unit == "us" and typ.tz is None)):
-                    return None
-                raw.append(pa.string())
-            elif pa.types.is_decimal(typ):
-                if not (cat is TypeCategory.NUMERIC and c.native_type in ("numeric", "decimal")
-                        and c.precision):
-                    return None
-                raw.append(pa.float64())
-            elif (pa.types.is_integer(typ) or pa.types.is_floating(typ)
-                  or pa.types.is_string(typ) or pa.types.is_binary(typ)):
-                raw.append(typ)
-            else:
+def _row_converter(cols: list[ColumnInfo],
+                   keys: list[ColumnInfo | None]) -> common.RowsToArrow | None:
+    """Fetched rows to Arrow in one pass (common.RowsToArrow), for columns whose storage form
+    is known from the declared type: integers, floats, text, blobs, and dates, datetimes,
+    booleans and fixed-point decimals in the forms `_decode_column` reads with Arrow. None when
+    a column has no such form; `keys` are the trailing paging columns, None for the rowid."""
+    raw = []
+    for c in [*cols, *keys]:
+        if c is None:
+            raw.append(pa.int64())
+            continue
+        typ = common.arrow_type(c)
+        cat = c.category
+        if cat is TypeCategory.BOOLEAN:
+            raw.append(pa.int64())
+        elif cat in (TypeCategory.DATE, TypeCategory.DATETIME):
+            if not (pa.types.is_date32(typ) or (pa.types.is_timestamp(typ)
+                                                and typ.unit == "us" and typ.tz is None)):
                 return None
-        return cls(cols, raw)
-
-    def batch(self, rows: list[tuple[Any, ...]]) -> pa.RecordBatch | None:
-        for get in self.no_floats:
-            if float in set(map(type, map(get, rows))):
+            raw.append(pa.string())
+        elif pa.types.is_decimal(typ):
+            if not (cat is TypeCategory.NUMERIC and c.native_type in ("numeric", "decimal")
+                    and c.precision):
                 return None
-        try:
-            arrays = pa.array(rows, self.struct).flatten()
-        except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            raw.append(pa.float64())
+        elif (pa.types.is_integer(typ) or pa.types.is_floating(typ)
+              or pa.types.is_string(typ) or pa.types.is_binary(typ)):
+            raw.append(typ)
+        else:
             return None
-        out = []
-        for arr, col, typ in zip(arrays, self.cols, self.types):
-            if arr.type != typ:
-                arr = _decode_array(arr, col, typ)
-                if arr is None:
-                    return None
-            out.append(arr)
-        return pa.RecordBatch.from_arrays(out, schema=self.schema)
+    schema = common.arrow_schema(cols)
+    return common.RowsToArrow(
+        schema, raw, lambda i, arr: _decode_array(arr, cols[i], schema.field(i).type))
 
 
 def _decode_array(arr: pa.Array, col: ColumnInfo, typ: pa.DataType) -> pa.Array | None:

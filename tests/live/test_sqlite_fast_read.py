@@ -37,12 +37,12 @@ def _read(d, t, cols, size):  # type: ignore[no-untyped-def]
 
 
 def _reference(d, t, cols, size):  # type: ignore[no-untyped-def]
-    original = sqlite_dialect._RowConverter.for_columns
-    sqlite_dialect._RowConverter.for_columns = classmethod(lambda cls, *a: None)
+    original = sqlite_dialect._row_converter
+    sqlite_dialect._row_converter = lambda *a: None
     try:
         return _read(d, t, cols, size)
     finally:
-        sqlite_dialect._RowConverter.for_columns = original
+        sqlite_dialect._row_converter = original
 
 
 @pytest.mark.parametrize("key", ["k INTEGER PRIMARY KEY", "k TEXT PRIMARY KEY", "k INT"])
