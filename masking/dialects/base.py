@@ -131,9 +131,32 @@ class Dialect(ABC):
 
     # --- writing ------------------------------------------------------------------------------
     @contextmanager
-    @abstractmethod
     def transaction(self) -> Iterator[None]:
-        """One target transaction: commit on success, roll back on any exception."""
+        """One target transaction: commit on success, roll back on any exception. A nested call
+        joins the transaction already open."""
+        if self._in_tx:
+            yield
+            return
+        self._begin()
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self._rollback()
+            raise
+        else:
+            self._commit()
+        finally:
+            self._in_tx = False
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        raise NotImplementedError
+
+    def _rollback(self) -> None:
+        raise NotImplementedError
 
     @abstractmethod
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:

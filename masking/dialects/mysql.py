@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from itertools import chain
 from typing import Any
 
@@ -297,23 +296,14 @@ class MySQLDialect(Dialect):
             conn.close()
 
     # --- writing ------------------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._in_tx:
-            yield
-            return
-        conn = self.connect()
+    def _begin(self) -> None:
         self._rows("START TRANSACTION")
-        self._in_tx = True
-        try:
-            yield
-        except BaseException:
-            conn.rollback()
-            raise
-        else:
-            conn.commit()
-        finally:
-            self._in_tx = False
+
+    def _commit(self) -> None:
+        self.connect().commit()
+
+    def _rollback(self) -> None:
+        self.connect().rollback()
 
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
         import MySQLdb

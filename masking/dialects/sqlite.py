@@ -9,7 +9,6 @@ import re
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from decimal import Decimal
 from itertools import chain
 from typing import Any
@@ -229,23 +228,14 @@ class SQLiteDialect(Dialect):
                 return
 
     # --- writing ------------------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._in_tx:
-            yield
-            return
-        conn = self.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        self._in_tx = True
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
-        finally:
-            self._in_tx = False
+    def _begin(self) -> None:
+        self.connect().execute("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self.connect().execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self.connect().execute("ROLLBACK")
 
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
         """Inside begin_load/end_load the batch is queued for the load's writer thread (its

@@ -286,23 +286,21 @@ class SQLServerDialect(Dialect):
             cur.close()
 
     # --- writing ------------------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._in_tx:
-            yield
-            return
+    def _begin(self) -> None:
+        self.connect().autocommit = False
+
+    def _commit(self) -> None:
         conn = self.connect()
-        conn.autocommit = False
-        self._in_tx = True
         try:
-            yield
-        except BaseException:
-            conn.rollback()
-            raise
-        else:
             conn.commit()
         finally:
-            self._in_tx = False
+            conn.autocommit = True
+
+    def _rollback(self) -> None:
+        conn = self.connect()
+        try:
+            conn.rollback()
+        finally:
             conn.autocommit = True
 
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
