@@ -43,8 +43,12 @@ class BackgroundWriter:
                 return
 
     def _check(self) -> None:
-        if self._failure is not None:
-            raise self._wrap(self._failure) from self._failure
+        if self._failure is None:
+            return
+        wrapped = self._wrap(self._failure)
+        if wrapped is self._failure:
+            raise wrapped
+        raise wrapped from self._failure
 
     def _put(self, item: Any) -> None:
         while True:

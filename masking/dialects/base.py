@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
+from masking.dialects.background import BackgroundWriter
 from masking.schema import TableInfo, TableSummary, TypeCategory
 
 
@@ -70,6 +71,7 @@ class Dialect(ABC):
         """Connect and run a trivial query; never raises, never leaks the password."""
 
     def close(self) -> None:
+        self._abort_writer()  # its thread may be using the connection
         if self._conn is not None:
             try:
                 self._conn.close()
@@ -176,6 +178,37 @@ class Dialect(ABC):
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         """The load failed part-way and the transaction is about to roll back: drop any open
         bulk stream or staging state so the rollback can run. Must not raise."""
+
+    # --- loading in a writer thread (for drivers that release the GIL while a statement runs)
+    _writer: BackgroundWriter | None = None
+    _writer_for: tuple[str, str, tuple[str, ...]] = ("", "", ())
+
+    def _start_writer(self, table: TableInfo, columns: Sequence[str],
+                      insert: Callable[[pa.RecordBatch], object]) -> None:
+        """From begin_load: write_batch calls for this table and columns go through `insert`
+        in a thread (see _queue), until _finish_writer or _abort_writer."""
+        self._abort_writer()
+        self._writer_for = (table.schema, table.name, tuple(columns))
+        self._writer = BackgroundWriter(insert, label=f"table '{table.name}'")
+
+    def _queue(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> bool:
+        """Hand the batch to the load's writer thread if one serves this table; its errors
+        surface at a later write or at end_load."""
+        if self._writer is None or self._writer_for != (table.schema, table.name,
+                                                         tuple(columns)):
+            return False
+        self._writer.write(batch)
+        return True
+
+    def _finish_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.finish()
+
+    def _abort_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.abort()
 
     @abstractmethod
     def create_table_sql(

@@ -306,11 +306,18 @@ class MySQLDialect(Dialect):
         self.connect().rollback()
 
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
-        import MySQLdb
-
+        """Inside begin_load/end_load the batch is queued for the load's writer thread (its
+        errors surface at a later write or at end_load); otherwise it is inserted now."""
         cols = common.insertable(table, columns)
         if not cols or batch.num_rows == 0:
             return 0
+        if self._queue(table, columns, batch):
+            return batch.num_rows
+        return self._insert(table, cols, batch)
+
+    def _insert(self, table: TableInfo, cols: Sequence[str], batch: pa.RecordBatch) -> int:
+        import MySQLdb
+
         values = [_encode_column(batch.column(batch.schema.get_field_index(c))) for c in cols]
         n = batch.num_rows
         per_stmt = max(1, min(MAX_ROWS_PER_INSERT,
@@ -339,11 +346,22 @@ class MySQLDialect(Dialect):
         self.execute(f"DELETE FROM {self.qualified(table.schema, table.name)}")
 
     def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        self._abort_writer()  # a load left open by a caller that never ended it
         # An explicit 0 in an AUTO_INCREMENT column would otherwise draw a new value.
         mode = str(self._rows("SELECT @@SESSION.sql_mode")[0][0])
         if "NO_AUTO_VALUE_ON_ZERO" not in mode.split(","):
             self.execute("SET SESSION sql_mode = %s",
                          (",".join(m for m in (mode, "NO_AUTO_VALUE_ON_ZERO") if m),))
+        if cols := common.insertable(table, columns):
+            # mysqlclient releases the GIL while the server runs a statement: inserting batch
+            # N in a thread overlaps with reading and masking batch N+1.
+            self._start_writer(table, columns, lambda batch: self._insert(table, cols, batch))
+
+    def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        self._finish_writer()
+
+    def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+        self._abort_writer()
 
     def create_table_sql(self, table: TableInfo, target_schema: str, target_name: str,
                          *, source_dialect: str | None = None) -> str:

@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masking.dialects import common, ddl
-from masking.dialects.background import BackgroundWriter
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
 from masking.errors import ConnectionFailed, TerminalError
@@ -45,8 +44,6 @@ class SQLiteDialect(Dialect):
         truncate_is_transactional=True,
     )
     type_map = SQLITE_TYPES
-    _writer: BackgroundWriter | None = None
-    _writer_for: tuple[str, tuple[str, ...]] = ("", ())
 
     def category_of(self, native_type: str) -> TypeCategory:
         return sqlite_category(native_type)
@@ -243,8 +240,7 @@ class SQLiteDialect(Dialect):
         cols = common.insertable(table, columns)
         if not cols or batch.num_rows == 0:
             return 0
-        if self._writer is not None and self._writer_for == (table.name, tuple(columns)):
-            self._writer.write(batch)
+        if self._queue(table, columns, batch):
             return batch.num_rows
         return self._insert(table, cols, batch)
 
@@ -291,9 +287,7 @@ class SQLiteDialect(Dialect):
         if cols := common.insertable(table, columns):
             # SQLite releases the GIL while it executes a statement: inserting batch N in a
             # thread overlaps with reading and masking batch N+1.
-            self._writer_for = (table.name, tuple(columns))
-            self._writer = BackgroundWriter(lambda batch: self._insert(table, cols, batch),
-                                            label=f"table '{table.name}'")
+            self._start_writer(table, columns, lambda batch: self._insert(table, cols, batch))
 
     def _insert_order(self, table: TableInfo,
                       columns: Sequence[str]) -> tuple[str, list[str]] | None:
@@ -322,18 +316,14 @@ class SQLiteDialect(Dialect):
         return rowid[0], list(key)
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
-        writer, self._writer = self._writer, None
         try:
-            if writer is not None:
-                writer.finish()
+            self._finish_writer()
         finally:
             self._load_order = {}
         self._restore_cache_size()
 
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.abort()
+        self._abort_writer()
         self._load_order = {}
         try:
             self._restore_cache_size()

@@ -107,3 +107,16 @@ def test_abort_after_a_failure_is_quiet() -> None:
     w.write(1)
     time.sleep(0.05)
     w.abort()
+
+
+def test_an_engine_error_surfaces_as_itself() -> None:
+    failure = TerminalError("table 't': UNIQUE constraint failed: t.code")
+
+    def send(item: int) -> None:
+        raise failure
+
+    w = BackgroundWriter(send, label="table 't'")
+    w.write(1)
+    with pytest.raises(TerminalError) as err:
+        w.finish()
+    assert err.value is failure and err.value.__cause__ is None
