@@ -7,7 +7,8 @@ For each pair: seed a source table (12 mixed-type columns), then in fresh child 
 four deterministic techniques (first_name, last_name, phone, and email on a unique column).
 Baselines: PostgreSQL → PostgreSQL takes the faster of psycopg binary COPY out→in and an ADBC
 read→ingest pipe; SQLite → SQLite is fetchmany → executemany; MariaDB → PostgreSQL is an
-unbuffered cursor → COPY. The pipeline is timed inside run() (preflight, masker set-up,
+unbuffered cursor → COPY; PostgreSQL → MariaDB (not run unless asked) is a server-side cursor
+→ mysqlclient executemany in chunks of 1,000. The pipeline is timed inside run() (preflight, masker set-up,
 load, verification; not interpreter start-up and imports), a baseline over its whole child.
 Needs the servers of the pairs it runs (see MASKFLOW_BENCH_* below); MASKFLOW_BENCH_DB_PREFIX
 names the bench databases.
@@ -263,6 +264,26 @@ def baseline_mariadb_pg() -> int:
     return n
 
 
+def baseline_pg_mariadb() -> int:
+    import psycopg
+
+    tgt = mysql_conn(TGT_DB)
+    tgt.autocommit(False)
+    cur = tgt.cursor()
+    cur.execute(f"DELETE FROM {TABLE}")
+    sql = f"INSERT INTO {TABLE} VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+    n = 0
+    with psycopg.connect(pg_dsn(SRC_DB)) as src, src.cursor(name="bench") as read:
+        read.execute(f"SELECT * FROM {TABLE}")
+        while rows := read.fetchmany(10_000):
+            for start in range(0, len(rows), 1000):
+                cur.executemany(sql, rows[start:start + 1000])
+            n += len(rows)
+    tgt.commit()
+    tgt.close()
+    return n
+
+
 def pipeline(pair: str, workdir: str, batch: int) -> int:
     from masking import ColumnRule, Plan, TablePlan, run
     from masking.dialects import get_dialect
@@ -331,6 +352,8 @@ def stages(pair: str, workdir: str, batch: int) -> list[tuple[str, Any, tuple]]:
         out.append(("baseline: fetchmany→executemany", baseline_sqlite, (workdir,)))
     elif pair == "mariadb-pg":
         out.append(("baseline: SSCursor→COPY", baseline_mariadb_pg, ()))
+    elif pair == "pg-mariadb":
+        out.append(("baseline: fetchmany→executemany", baseline_pg_mariadb, ()))
     out.append((f"maskflow run() (batch {batch})", pipeline, (pair, workdir, batch)))
     return out
 
@@ -363,7 +386,8 @@ def main() -> None:
     ap.add_argument("--rows", default="1000000",
                     help="table size, or several comma-separated (e.g. 100000,1000000: the "
                          "pipeline's peak RSS is then compared between the smallest and largest)")
-    ap.add_argument("--pairs", default="pg-pg,sqlite-sqlite,mariadb-pg")
+    ap.add_argument("--pairs", default="pg-pg,sqlite-sqlite,mariadb-pg",
+                    help="comma-separated; pg-mariadb (a MariaDB target) is also available")
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds per stage; the fastest is reported")
