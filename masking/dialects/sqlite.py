@@ -284,6 +284,7 @@ class SQLiteDialect(Dialect):
         if in_kib < LOAD_CACHE_KIB:
             self._saved_cache_size = current
             conn.execute(f"PRAGMA cache_size = {-LOAD_CACHE_KIB}")
+        self._deferred = self._defer_unique_indexes(table)
         if cols := common.insertable(table, columns):
             # SQLite releases the GIL while it executes a statement: inserting batch N in a
             # thread overlaps with reading and masking batch N+1.
@@ -315,15 +316,65 @@ class SQLiteDialect(Dialect):
             return None
         return rowid[0], list(key)
 
+    def _defer_unique_indexes(self, table: TableInfo) -> list[tuple[str, str]]:
+        """Into an empty table, inside the run's transaction: drop its unique indexes created
+        by CREATE UNIQUE INDEX (a UNIQUE constraint's own index cannot be dropped) that no
+        foreign key relies on, until end_load re-creates them.
+
+        Masked keys arrive in random order; SQLite builds an index from sorted keys far faster
+        than it inserts them one by one. The DDL is part of the transaction, so a rollback
+        restores each index; a duplicate surfaces when the index is re-created. Returns
+        (name, CREATE statement)."""
+        if not self._in_tx:
+            return []
+        conn = self.connect()
+        name = self.quote(table.name)
+        if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {name})").fetchone()[0]:
+            return []
+        referenced = []
+        for (other,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            fks = conn.execute(f"PRAGMA foreign_key_list({self.quote(other)})").fetchall()
+            by_id: dict[int, list[str]] = {}
+            for fk in fks:  # id, seq, table, from, to, ...
+                if str(fk[2]).lower() == table.name.lower() and fk[4] is not None:
+                    by_id.setdefault(fk[0], []).append(str(fk[4]).lower())
+            referenced.extend(frozenset(cols) for cols in by_id.values())
+        out = []
+        for _, index, unique, origin, *_ in conn.execute(f"PRAGMA index_list({name})").fetchall():
+            if not unique or origin != "c":
+                continue
+            cols = frozenset(str(r[2]).lower() for r in conn.execute(
+                f"PRAGMA index_info({self.quote(index)})").fetchall() if r[2] is not None)
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
+                               (index,)).fetchone()
+            if cols in referenced or not sql or not sql[0]:
+                continue
+            conn.execute(f"DROP INDEX {self.quote(index)}")
+            out.append((str(index), str(sql[0])))
+        return out
+
+    def _rebuild_deferred(self, table: TableInfo) -> None:
+        deferred, self._deferred = getattr(self, "_deferred", []), []
+        conn = self.connect()
+        for index, statement in deferred:
+            try:
+                conn.execute(statement)
+            except sqlite3.IntegrityError as exc:
+                raise TerminalError(
+                    f"table '{table.name}': unique index '{index}' cannot be built: the loaded "
+                    "rows repeat a key value") from exc
+
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         try:
             self._finish_writer()
         finally:
             self._load_order = {}
+        self._rebuild_deferred(table)
         self._restore_cache_size()
 
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         self._abort_writer()
+        self._deferred = []  # the rollback restores them
         self._load_order = {}
         try:
             self._restore_cache_size()
