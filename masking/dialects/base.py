@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from masking.dialects.background import BackgroundWriter
+from masking.errors import TerminalError
 from masking.schema import TableInfo, TableSummary, TypeCategory
 
 
@@ -178,6 +179,22 @@ class Dialect(ABC):
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         """The load failed part-way and the transaction is about to roll back: drop any open
         bulk stream or staging state so the rollback can run. Must not raise."""
+
+    # --- unique indexes built after the load (see the dialects' _defer_unique_indexes) ------
+    _deferred: list[tuple[str, str]] = []  # noqa: RUF012 (replaced, never mutated)
+
+    def _rebuild_deferred(self, table: TableInfo, integrity_error: type[Exception]) -> None:
+        """Re-create the indexes begin_load dropped, each from its own statement; a key the
+        loaded rows repeat fails here, naming the index and never a value."""
+        deferred, self._deferred = self._deferred, []
+        label = f"{table.schema}.{table.name}" if self.capabilities.supports_schemas \
+            else table.name
+        for name, statement in deferred:
+            try:
+                self.execute(statement)
+            except integrity_error as exc:
+                raise TerminalError(f"table '{label}': unique index '{name}' cannot be built: "
+                                    "the loaded rows repeat a key value") from exc
 
     # --- loading in a writer thread (for drivers that release the GIL while a statement runs)
     _writer: BackgroundWriter | None = None

@@ -111,7 +111,6 @@ class PostgreSQLDialect(Dialect):
     )
     type_map = POSTGRESQL_TYPES
     _stream: _CopyStream | None = None
-    _deferred: list[tuple[str, str]] = []  # noqa: RUF012 (replaced, never mutated)
 
     # --- connection ---------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -403,18 +402,6 @@ class PostgreSQLDialect(Dialect):
                 out.append((name, indexdef))
         return out
 
-    def _rebuild_deferred(self, table: TableInfo) -> None:
-        import psycopg
-
-        deferred, self._deferred = self._deferred, []
-        for name, statement in deferred:
-            try:
-                self.execute(statement)
-            except psycopg.IntegrityError as exc:
-                raise TerminalError(
-                    f"table '{table.schema}.{table.name}': unique index '{name}' cannot be "
-                    "built: the loaded rows repeat a key value") from exc
-
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
         if batch.num_rows == 0 or not common.insertable(table, columns):
             return 0
@@ -455,10 +442,12 @@ class PostgreSQLDialect(Dialect):
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         """Close the COPY stream (constraint errors found by the server surface here), then
         move identity/serial sequences past the highest loaded value."""
+        import psycopg
+
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.finish()
-        self._rebuild_deferred(table)
+        self._rebuild_deferred(table, psycopg.IntegrityError)
         target = self.qualified(table.schema, table.name)
         for name in columns:
             col = table.column(name)

@@ -353,23 +353,12 @@ class SQLiteDialect(Dialect):
             out.append((str(index), str(sql[0])))
         return out
 
-    def _rebuild_deferred(self, table: TableInfo) -> None:
-        deferred, self._deferred = getattr(self, "_deferred", []), []
-        conn = self.connect()
-        for index, statement in deferred:
-            try:
-                conn.execute(statement)
-            except sqlite3.IntegrityError as exc:
-                raise TerminalError(
-                    f"table '{table.name}': unique index '{index}' cannot be built: the loaded "
-                    "rows repeat a key value") from exc
-
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         try:
             self._finish_writer()
         finally:
             self._load_order = {}
-        self._rebuild_deferred(table)
+        self._rebuild_deferred(table, sqlite3.IntegrityError)
         self._restore_cache_size()
 
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
