@@ -54,6 +54,7 @@ class MySQLDialect(Dialect):
         max_identifier_length=64,
     )
     type_map = MYSQL_TYPES
+    _escapes_for: tuple[Any, bool] | None = None  # (connection, backslash escapes on)
 
     # --- connection ---------------------------------------------------------------------------
     def _open(self) -> Any:
@@ -353,7 +354,7 @@ class MySQLDialect(Dialect):
         """Whether string literals treat a backslash as an escape (the session's sql_mode
         lacks NO_BACKSLASH_ESCAPES). Read once per connection."""
         conn = self.connect()
-        known = getattr(self, "_escapes_for", None)
+        known = self._escapes_for
         if known is None or known[0] is not conn:
             mode = str(self._rows("SELECT @@SESSION.sql_mode")[0][0]).upper().split(",")
             known = self._escapes_for = (conn, "NO_BACKSLASH_ESCAPES" not in mode)
