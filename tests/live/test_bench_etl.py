@@ -1,0 +1,70 @@
+"""bench/etl.py end to end on a small table: every stage copies every row, without error, and
+the summary lines the figures are read from are printed. A benchmark that has stopped running
+reports nothing; this keeps it runnable."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = 3000
+
+
+def run_bench(pair: str, *extra: str) -> str:
+    env = {**os.environ, "MASKFLOW_BENCH_DB_PREFIX": f"maskflow_tb_{uuid.uuid4().hex[:10]}",
+           "MASKFLOW_BENCH_PG_HOST": services.PG_HOST,
+           "MASKFLOW_BENCH_PG_PORT": str(services.PG_PORT),
+           "MASKFLOW_BENCH_PG_USER": services.PG_USER,
+           "MASKFLOW_BENCH_PG_PASSWORD": services.PG_PASSWORD,
+           "MASKFLOW_BENCH_MARIADB_HOST": services.MARIADB_HOST,
+           "MASKFLOW_BENCH_MARIADB_PORT": str(services.MARIADB_PORT),
+           "MASKFLOW_BENCH_MARIADB_USER": services.MARIADB_USER,
+           "MASKFLOW_BENCH_MARIADB_PASSWORD": services.MARIADB_PASSWORD}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "etl.py"), "--pairs", pair,
+         "--rows", f"{ROWS // 2},{ROWS}", "--batch", "1000", *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def check(out: str, pair: str, baselines: list[str]) -> None:
+    assert "ERROR" not in out, out
+    table = [line for line in out.splitlines() if line.startswith(pair + " ")
+             and not line.startswith(f"{pair} at ")]
+    stages = [*baselines, "maskflow run() (batch 1000)"]
+    # two table sizes, each with every stage, in order, each copying every row
+    expected = [(s, n) for n in (ROWS // 2, ROWS) for s in stages]
+    got = []
+    for line in table:
+        m = re.match(rf"{re.escape(pair)}\s+(\S.*?)\s{{2,}}(\d+)\s", line)
+        assert m, line
+        got.append((m.group(1), int(m.group(2))))
+    assert got == expected, out
+    for n in (ROWS // 2, ROWS):
+        assert re.search(rf"^{re.escape(pair)} at {n} rows: pipeline at \d+% of the fastest raw "
+                         r"copy", out, re.M), out
+    assert re.search(rf"^{re.escape(pair)}: pipeline peak RSS \d+ MB at {ROWS // 2} rows, \d+ MB "
+                     rf"at {ROWS} rows", out, re.M), out
+
+
+def test_sqlite_pair_runs_every_stage() -> None:
+    out = run_bench("sqlite-sqlite")
+    check(out, "sqlite-sqlite",
+          ["baseline: fetchmany→executemany", "baseline: ADBC read→ingest"])
+
+
+@pytest.mark.live
+def test_postgresql_pair_runs_every_stage() -> None:
+    services.require_service("PostgreSQL", services.PG_HOST, services.PG_PORT)
+    out = run_bench("pg-pg", "--ordered-keys")
+    check(out, "pg-pg", ["baseline: psycopg binary COPY", "baseline: ADBC read→ingest"])
