@@ -449,6 +449,11 @@ class RowsToArrow:
             arrays = pa.array(rows, self.struct).flatten()
         except (pa.ArrowException, OverflowError, TypeError, ValueError):
             return None
+        return self.from_raw(arrays)
+
+    def from_raw(self, arrays: Sequence[pa.Array]) -> pa.RecordBatch | None:
+        """The batch from arrays already of the `raw` types (trailing key columns dropped), or
+        None as in batch()."""
         out = []
         for i, (arr, field) in enumerate(zip(arrays, self.schema)):
             if arr.type != field.type:

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from masking.dialects import common, ddl
+from masking.dialects import common, ddl, sqlite_arrow
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
 from masking.errors import ConnectionFailed, TerminalError
@@ -59,10 +59,7 @@ class SQLiteDialect(Dialect):
         if path != ":memory:" and not opts.get("create") and not os.path.exists(path):
             raise ConnectionFailed("database_not_found", "database file does not exist")
         mode = "ro" if opts.get("read_only") else ("rwc" if opts.get("create") else "rw")
-        if path == ":memory:":
-            uri = "file::memory:"
-        else:
-            uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode={mode}"
+        uri = "file::memory:" if path == ":memory:" else self._file_uri(mode)
         try:
             # Autocommit mode: transactions are explicit (BEGIN/COMMIT in transaction()).
             conn = sqlite3.connect(uri, uri=True, timeout=self.params.timeout,
@@ -72,6 +69,9 @@ class SQLiteDialect(Dialect):
         conn.execute("PRAGMA foreign_keys = ON")
         self._conn = conn
         return conn
+
+    def _file_uri(self, mode: str) -> str:  # mode: ro, rw or rwc
+        return f"file:{urllib.parse.quote(os.path.abspath(self.params.database))}?mode={mode}"
 
     def test(self) -> TestResult:
         def probe(conn: sqlite3.Connection) -> str:
@@ -194,35 +194,58 @@ class SQLiteDialect(Dialect):
             select.append("rowid")
         key_idx = ([len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
                     for k in key_names] if table.primary_key else [len(select) - 1])
-        base = f"SELECT {', '.join(select)} FROM {self.quote(table.name)}"
-        order = " ORDER BY " + ", ".join(keys)
+        base, order = f"SELECT {', '.join(select)}", " ORDER BY " + ", ".join(keys)
         conn = self.connect()
         fast = _row_converter(
             wanted, [table.column(k) for k in extra] + ([] if table.primary_key else [None]))
+        raw = [f.type for f in fast.struct] if fast is not None else []
+        flag = sqlite_arrow.storage_flag(select, raw) if fast is not None else None
+        # Pages straight into Arrow while every value has its column's storage form; the
+        # first page that does not is read again below, and so is the rest of the table.
+        pages = sqlite_arrow.open_pages(self._file_uri("ro"), batch_size) if (
+            flag is not None and self.params.database != ":memory:") else None
+        arrow_base = f"{base}, {flag} FROM {self.quote(table.name)}"
+        base += f" FROM {self.quote(table.name)}"
         last: list[Any] | None = None
-        while True:
-            conds = [f"({where})"] if where else []
-            params: list[Any] = []
-            if last is not None:
-                conds.append(common.keyset_predicate(keys, "?", tuples=True))
-                params = list(last)
-            sql = base + (" WHERE " + " AND ".join(conds) if conds else "") + order + " LIMIT ?"
-            rows = conn.execute(sql, (*params, batch_size)).fetchall()
-            if not rows:
-                return
-            last = [rows[-1][i] for i in key_idx]
-            batch = None
-            if fast is not None:
-                batch = fast.batch(rows)
+        try:
+            while True:
+                conds = [f"({where})"] if where else []
+                if last is not None:
+                    conds.append(common.keyset_predicate(keys, "?", tuples=True))
+                tail = (" WHERE " + " AND ".join(conds) if conds else "") + order + " LIMIT ?"
+                args, batch = (*(last or ()), batch_size), None
+                if pages is not None and fast is not None:
+                    arrays = pages.read(arrow_base + tail, args, raw)
+                    if arrays == []:
+                        return
+                    batch = fast.from_raw(arrays) if arrays is not None else None
+                    if batch is None:
+                        pages.close()
+                        pages = None
+                    else:
+                        n = batch.num_rows
+                        last = [arrays[i][n - 1].as_py() for i in key_idx]
                 if batch is None:
-                    fast = None  # mixed storage forms: value by value from here on
-            if batch is None:
-                columns = list(zip(*rows))
-                batch = common.columns_to_batch(
-                    [_decode_column(columns[i], c) for i, c in enumerate(wanted)], wanted)
-            yield batch
-            if len(rows) < batch_size:
-                return
+                    rows = conn.execute(base + tail, args).fetchall()
+                    if not rows:
+                        return
+                    n = len(rows)
+                    last = [rows[-1][i] for i in key_idx]
+                    if fast is not None:
+                        batch = fast.batch(rows)
+                        if batch is None:
+                            fast = None  # mixed storage forms: value by value from here on
+                    if batch is None:
+                        columns = list(zip(*rows))
+                        batch = common.columns_to_batch(
+                            [_decode_column(columns[i], c) for i, c in enumerate(wanted)],
+                            wanted)
+                yield batch
+                if n < batch_size:
+                    return
+        finally:
+            if pages is not None:
+                pages.close()
 
     # --- writing ------------------------------------------------------------------------------
     def _begin(self) -> None:

@@ -193,3 +193,63 @@ def test_sorted_load_stores_the_same_rows(sqlite_db):
     assert got[:1000] == keyed
     assert [(r["k"], r["s"]) for r in got[1000:]] == [(1000 + i, f"late {i}") for i in range(10)]
     lite.close()
+
+
+def _counting_pages(monkeypatch):  # type: ignore[no-untyped-def]
+    """Record what each ADBC page read returned: 'arrow', 'none' (left to sqlite3) or 'end'."""
+    from masking.dialects import sqlite_arrow
+
+    seen: list[str] = []
+    original = sqlite_arrow.ArrowPages.read
+
+    def read(self, sql, params, raw):  # type: ignore[no-untyped-def]
+        got = original(self, sql, params, raw)
+        seen.append("none" if got is None else ("end" if got == [] else "arrow"))
+        return got
+
+    monkeypatch.setattr(sqlite_arrow.ArrowPages, "read", read)
+    return seen
+
+
+def test_plain_pages_are_read_by_the_arrow_driver(sqlite_db, monkeypatch):
+    lite = get_dialect(sqlite_db)
+    lite.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, s TEXT, f REAL, d DATE, n DECIMAL(8, 2),"
+                 " x BLOB, b BOOLEAN)")
+    lite.execute("INSERT INTO t VALUES (1, 'a' || char(0) || 'é', 1.5, '2020-01-02', 2.25, x'00ff', 1),"
+                 " (2, NULL, 3, NULL, 7, NULL, 0), (3, 'c', -0.0, '1999-12-31', NULL, x'', NULL),"
+                 " (4, '', 1e300, '2020-02-29', 0.1, x'01', 1), (5, 'e', NULL, NULL, 12, NULL, 0)")
+    t = lite.describe_table("main", "t")
+    cols = ["k", "s", "f", "d", "n", "x", "b"]
+    expected = _reference(lite, t, cols, 2)
+    seen = _counting_pages(monkeypatch)
+    assert _read(lite, t, cols, 2) == expected
+    assert seen == ["arrow", "arrow", "arrow"]  # 2 + 2 + 1 rows: the short page ends the read
+    assert expected[0]["s"] == "a\x00é" and expected[3]["f"] == 1e300
+    lite.close()
+
+
+@pytest.mark.parametrize("decl, odd", [
+    # STRING has numeric affinity (TEXT would store these numbers as text)
+    ("STRING", "7"),                  # an integer among texts: the driver would make it '7'
+    ("STRING", "2.5"),                # a real: '2.500000e+00'
+    ("BIGINT", "2.5"),                # a real among integers
+    ("DOUBLE", "'x'"),                # text among reals
+    ("DECIMAL(20, 2)", str(-2**60)),  # an integer no double holds exactly (REAL affinity
+                                      # would have stored it as one; NUMERIC keeps it)
+    ("BLOB", "'text'"),               # text among blobs
+])
+def test_a_page_with_another_storage_class_is_read_by_sqlite3(sqlite_db, monkeypatch, decl, odd):
+    lite = get_dialect(sqlite_db)
+    lite.execute(f"CREATE TABLE t (k INTEGER PRIMARY KEY, v {decl})")
+    plain = {"STRING": "'p'", "BIGINT": "5", "DOUBLE": "0.5", "DECIMAL(20, 2)": "1.5",
+             "BLOB": "x'01'"}[decl]
+    lite.execute(f"INSERT INTO t VALUES (1, {plain}), (2, {plain}), (3, {odd}), (4, {plain}), "
+                 f"(5, {plain})")
+    t = lite.describe_table("main", "t")
+    expected = _reference(lite, t, ["k", "v"], 2)
+    seen = _counting_pages(monkeypatch)
+    assert _read(lite, t, ["k", "v"], 2) == expected
+    assert seen == ["arrow", "none"]
+    # page 1 through the driver; page 2 holds the odd value: sqlite3 from there on
+    # (some odd values cannot be read at all: both paths then fail with the same error)
+    lite.close()
