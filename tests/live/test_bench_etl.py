@@ -68,3 +68,21 @@ def test_postgresql_pair_runs_every_stage() -> None:
     services.require_service("PostgreSQL", services.PG_HOST, services.PG_PORT)
     out = run_bench("pg-pg", "--ordered-keys")
     check(out, "pg-pg", ["baseline: psycopg binary COPY", "baseline: ADBC read→ingest"])
+
+
+def test_every_stage_names_modules_that_import() -> None:
+    """Stages import their drivers before the clock starts; a misspelt module would turn a
+    pair's stage into an ERROR row that no other test here runs into."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import etl
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    pairs = ("pg-pg", "sqlite-sqlite", "mariadb-pg", "pg-mariadb")
+    named = {m for p in pairs for *_, imports in etl.stages(p, "/nowhere", 1000)
+             for m in imports}
+    assert {"psycopg", "MySQLdb", "adbc_driver_sqlite.dbapi", "masking.pipeline"} <= named
+    for module in sorted(named):
+        importlib.import_module(module)
