@@ -174,11 +174,12 @@ def _label(schema: str, table: str) -> str:
     return f"{schema}.{table}" if schema else table
 
 
-def _create_missing_targets(snapshot: dict, source, target) -> list[str]:
-    """Create the target tables the workflow marked create_target, when they do not exist yet."""
+def _create_missing_targets(snapshot: dict, source, target, created: list[tuple[str, str]]) -> None:
+    """Create the target tables the workflow marked create_target, when they do not exist yet;
+    each one created is appended to `created` (schema, table) at once, so a failure part-way
+    still knows what to drop."""
     from masking.errors import MaskingError
 
-    created = []
     for src_schema, src_table, tgt_schema, tgt_table in snapshot.get("create_targets") or []:
         try:
             target.describe_table(tgt_schema or target.capabilities.default_schema, tgt_table)
@@ -189,8 +190,34 @@ def _create_missing_targets(snapshot: dict, source, target) -> list[str]:
         sql = target.create_table_sql(info, tgt_schema, tgt_table, source_dialect=source.name)
         with target.transaction():
             target.execute(sql)
-        created.append(_label(tgt_schema, tgt_table))
-    return created
+        created.append((tgt_schema, tgt_table))
+
+
+def _drop_created(execution_id: int, target, created: list[tuple[str, str]]) -> list[str]:
+    """After a failed or cancelled run, drop the tables it created (their rows were rolled
+    back), newest first, so the target is left as it was. A table that holds rows by now was
+    written by someone else and stays. Never raises: the run's own error is what to report.
+    Returns the labels of the tables dropped."""
+    dropped = []
+    for schema, table in reversed(created):
+        label = _label(schema, table)
+        try:
+            info = target.describe_table(schema or target.capabilities.default_schema, table)
+            with target.transaction():  # counted and dropped in one transaction
+                if target.count_rows(info):
+                    logger.warning("execution %s: created table %s holds rows; left in place",
+                                   execution_id, label)
+                    continue
+                target.execute(f"DROP TABLE {target.qualified(info.schema, info.name)}")
+            dropped.append(label)
+        except Exception as exc:  # a lost connection, a lock: logged, not raised
+            logger.warning("execution %s: could not drop created table %s (%s)", execution_id,
+                           label, type(exc).__name__)
+    return dropped
+
+
+def _dropped_text(dropped: list[str]) -> str:
+    return f" and the tables it created were dropped: {', '.join(dropped)}" if dropped else ""
 
 
 def _refuse_on_drift(workflow) -> None:
@@ -274,7 +301,8 @@ def execution_run(*, execution_id: int, on_update: Callable[[ProgressUpdate], No
     tables: dict[str, int] = {}
     started = time.monotonic()
     workflow = execution.workflow
-    created: list[str] = []
+    created: list[tuple[str, str]] = []
+    dropped: list[str] = []
     progress: ExecutionProgress | None = None
     try:
         for position, t in enumerate(snapshot.get("tables") or [], start=1):
@@ -288,10 +316,13 @@ def execution_run(*, execution_id: int, on_update: Callable[[ProgressUpdate], No
         source = get_dialect(connection_params(workflow.source_connection))
         target = get_dialect(connection_params(workflow.target_connection))
         try:
-            created = _create_missing_targets(snapshot, source, target)
+            _create_missing_targets(snapshot, source, target, created)
             deadline = time.monotonic() + timeout if timeout else None
             progress = ExecutionProgress(execution.pk, tables, on_update=on_update, deadline=deadline)
             result = run(plan, source, target, progress)
+        except BaseException:
+            dropped = _drop_created(execution.pk, target, created)
+            raise
         finally:
             source.close()
             target.close()
@@ -301,22 +332,25 @@ def execution_run(*, execution_id: int, on_update: Callable[[ProgressUpdate], No
         timed_out = bool(progress and progress.timed_out)
         reason = f"Stopped after the {timeout:g} s time limit" if timed_out else "Cancelled on request"
         if _finish(execution.pk, ExecutionStatus.CANCELLED, rows_masked=0,
-                   error_message=f"{reason}; the target was rolled back."):
+                   error_message=f"{reason}; the target was rolled back{_dropped_text(dropped)}."):
             _audit_end(execution, "execution.cancel", AuditEvent.Status.SUCCESS,
-                       {"stage": "timeout" if timed_out else "stopped", "duration_seconds": round(duration, 3)})
+                       {"stage": "timeout" if timed_out else "stopped", "duration_seconds": round(duration, 3),
+                        **({"dropped_tables": dropped} if dropped else {})})
         return _reload(execution)
     except Exception as exc:  # every failure ends the run as failed, with a value-free message
         duration = time.monotonic() - started
         message = _safe_message(exc)
+        if dropped:
+            message = f"{message[:3600].rstrip('.')}; the target was rolled back{_dropped_text(dropped)}."
         logger.warning("execution %s failed: %s", execution.pk, message)
         _roll_back_tables(execution.pk, "failed")
         if _finish(execution.pk, ExecutionStatus.FAILED, rows_masked=0, error_message=message):
             _audit_end(execution, "execution.fail", AuditEvent.Status.FAILURE,
                        {"error": message, "error_type": type(exc).__name__,
-                        "duration_seconds": round(duration, 3)})
+                        "duration_seconds": round(duration, 3), **({"dropped_tables": dropped} if dropped else {})})
         return _reload(execution)
 
-    report = _report(execution, plan, result, created)
+    report = _report(execution, plan, result, [_label(*t) for t in created])
     by_label = {t.name: t for t in result.tables}
     for label, pk in tables.items():
         t = by_label.get(label)

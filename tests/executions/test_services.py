@@ -138,6 +138,86 @@ def test_create_target_tables_when_absent(db, tmp_path, owner):
     assert sorted(done.report["created_tables"]) == ["main.customers", "main.orders"]
 
 
+def target_tables(path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def test_failed_run_drops_the_tables_it_created(db, tmp_path, owner, monkeypatch):
+    from masking.errors import TerminalError
+
+    workflow, _, tgt = make_workflow(tmp_path, owner, with_target=False, create_target=True)
+    seen = []
+
+    def fail_after_create(plan, source, target, progress=None, **kwargs):
+        seen.append(target_tables(tgt))
+        raise TerminalError("table 'main.orders': load failed")
+
+    monkeypatch.setattr("masking.pipeline.run", fail_after_create)
+    done = services.execution_run(
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+    assert seen == [{"customers", "orders"}]  # created before the run started
+    assert done.status == ExecutionStatus.FAILED
+    assert target_tables(tgt) == set()
+    assert done.error_message.startswith("table 'main.orders': load failed; the target was rolled back")
+    assert "dropped: main.orders, main.customers" in done.error_message
+    [fail] = events("execution.fail", done)
+    assert fail.details["dropped_tables"] == ["main.orders", "main.customers"]
+
+
+def test_cancelled_run_drops_the_tables_it_created(db, tmp_path, owner):
+    workflow, _, tgt = make_workflow(tmp_path, owner, with_target=False, create_target=True,
+                                     batch_size=5)
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+
+    def cancel(update):
+        services.execution_cancel(execution=Execution.objects.get(pk=execution.pk), by=owner)
+
+    done = services.execution_run(execution_id=execution.pk, on_update=cancel)
+    assert done.status == ExecutionStatus.CANCELLED
+    assert target_tables(tgt) == set()
+    assert "the tables it created were dropped: main.orders, main.customers" in done.error_message
+
+
+def test_created_table_written_by_someone_else_is_kept(db, tmp_path, owner, monkeypatch):
+    import sqlite3
+
+    from masking.errors import TerminalError
+
+    workflow, _, tgt = make_workflow(tmp_path, owner, with_target=False, create_target=True)
+
+    def others_write_then_fail(plan, source, target, progress=None, **kwargs):
+        with sqlite3.connect(tgt) as conn:
+            conn.execute("INSERT INTO orders (id, customer_id, amount) VALUES (1, 1, 2.5)")
+        raise TerminalError("table 'main.customers': load failed")
+
+    monkeypatch.setattr("masking.pipeline.run", others_write_then_fail)
+    done = services.execution_run(
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+    assert done.status == ExecutionStatus.FAILED
+    assert target_tables(tgt) == {"orders"}
+    assert "dropped: main.customers." in done.error_message and "main.orders" not in done.error_message
+
+
+def test_existing_target_tables_are_never_dropped(scenario, owner, monkeypatch):
+    from masking.errors import TerminalError
+
+    workflow, _, tgt = scenario
+    workflow.mappings.update(create_target=True)  # marked, but the tables already exist
+    before = target_tables(tgt)
+
+    def fail(*args, **kwargs):
+        raise TerminalError("table 'main.orders': load failed")
+
+    monkeypatch.setattr("masking.pipeline.run", fail)
+    done = services.execution_run(
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+    assert done.status == ExecutionStatus.FAILED and "dropped" not in done.error_message
+    assert target_tables(tgt) == before and {"customers", "orders"} <= before
+
+
 def test_cancel_queued_is_immediate(scenario, owner):
     workflow, _, tgt = scenario
     execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
