@@ -34,32 +34,49 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-PG = {"host": os.environ.get("MASKFLOW_BENCH_PG_HOST", "127.0.0.1"),
-      "port": int(os.environ.get("MASKFLOW_BENCH_PG_PORT", "5432")),
-      "user": os.environ.get("MASKFLOW_BENCH_PG_USER", "postgres"),
-      "password": os.environ.get("MASKFLOW_BENCH_PG_PASSWORD", "")}
-MY = {"host": os.environ.get("MASKFLOW_BENCH_MARIADB_HOST", "127.0.0.1"),
-      "port": int(os.environ.get("MASKFLOW_BENCH_MARIADB_PORT", "3306")),
-      "user": os.environ.get("MASKFLOW_BENCH_MARIADB_USER", "root"),
-      "password": os.environ.get("MASKFLOW_BENCH_MARIADB_PASSWORD", "")}
+PG = {
+    "host": os.environ.get("MASKFLOW_BENCH_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MASKFLOW_BENCH_PG_PORT", "5432")),
+    "user": os.environ.get("MASKFLOW_BENCH_PG_USER", "postgres"),
+    "password": os.environ.get("MASKFLOW_BENCH_PG_PASSWORD", ""),
+}
+MY = {
+    "host": os.environ.get("MASKFLOW_BENCH_MARIADB_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("MASKFLOW_BENCH_MARIADB_PORT", "3306")),
+    "user": os.environ.get("MASKFLOW_BENCH_MARIADB_USER", "root"),
+    "password": os.environ.get("MASKFLOW_BENCH_MARIADB_PASSWORD", ""),
+}
 # A prefix of your own keeps two bench runs on one server from dropping each other's tables.
 _PREFIX = os.environ.get("MASKFLOW_BENCH_DB_PREFIX", "maskflow_bench")
 SRC_DB, TGT_DB = f"{_PREFIX}_src", f"{_PREFIX}_tgt"
 TABLE = "bench_people"
-COLUMNS = ["id", "email", "first_name", "last_name", "phone", "city", "birth_date",
-           "created_at", "balance", "score", "active", "notes"]
-MASKED = {"email": "email", "first_name": "first_name", "last_name": "last_name",
-          "phone": "phone"}
+COLUMNS = [
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "city",
+    "birth_date",
+    "created_at",
+    "balance",
+    "score",
+    "active",
+    "notes",
+]
+MASKED = {"email": "email", "first_name": "first_name", "last_name": "last_name", "phone": "phone"}
 
 
 def ddl(dialect: str) -> str:
     ts = "DATETIME" if dialect == "mysql" else "TIMESTAMP"
     big = "INTEGER" if dialect == "sqlite" else "BIGINT"
     dbl = "DOUBLE" if dialect == "mysql" else "DOUBLE PRECISION"
-    return (f"CREATE TABLE {TABLE} (id {big} NOT NULL PRIMARY KEY, email VARCHAR(120) UNIQUE, "
-            "first_name VARCHAR(40), last_name VARCHAR(40), phone VARCHAR(30), "
-            f"city VARCHAR(40), birth_date DATE, created_at {ts}, balance NUMERIC(12, 2), "
-            f"score {dbl}, active BOOLEAN, notes VARCHAR(200))")
+    return (
+        f"CREATE TABLE {TABLE} (id {big} NOT NULL PRIMARY KEY, email VARCHAR(120) UNIQUE, "
+        "first_name VARCHAR(40), last_name VARCHAR(40), phone VARCHAR(30), "
+        f"city VARCHAR(40), birth_date DATE, created_at {ts}, balance NUMERIC(12, 2), "
+        f"score {dbl}, active BOOLEAN, notes VARCHAR(200))"
+    )
 
 
 # Unique emails in no relation to the primary key's order, as in a real customer table, so a
@@ -81,30 +98,43 @@ def batches(rows: int, size: int = 50_000):  # type: ignore[no-untyped-def]
         n = min(size, rows - start)
         ids = pa.array(range(start + 1, start + n + 1), pa.int64())
         ids_s = pc.cast(ids, pa.string())
-        first, last, city = (pool.take(_mod(ids, mul, len(pool)))
-                             for pool, mul in ((firsts, 7), (lasts, 13), (cities, 3)))
+        first, last, city = (
+            pool.take(_mod(ids, mul, len(pool)))
+            for pool, mul in ((firsts, 7), (lasts, 13), (cities, 3))
+        )
         if ORDERED_KEYS:
             email = pc.binary_join_element_wise(pc.utf8_lower(first), ids_s, "@example.org", "")
         else:  # an odd multiplier modulo 2**64 is a bijection: still unique
             mixed = pc.cast(pc.multiply(ids, -7046029254386353131), pa.string())
             email = pc.binary_join_element_wise(pc.utf8_lower(first), mixed, "@example.org", "")
-        yield pa.RecordBatch.from_arrays([
-            ids,
-            email,
-            first, last,
-            pc.binary_join_element_wise("+1 514 555 ", pc.utf8_lpad(ids_s, 4, "0"), ""),
-            city,
-            pc.cast(pc.add(pc.cast(pc.bit_wise_and(ids, 0x3FFF), pa.int32()),
-                           pa.scalar(-5000, pa.int32())),
-                    pa.date32()),
-            pc.cast(pc.add(pc.multiply(ids, 61_000_000), 1_600_000_000_000_000),
-                    pa.timestamp("us")),
-            pc.cast(pc.divide(pc.cast(pc.multiply(ids, 37), pa.float64()), 100.0),
-                    pa.decimal128(12, 2)),
-            pc.divide(pc.cast(ids, pa.float64()), 7.0),
-            pc.equal(pc.bit_wise_and(ids, 1), 0),
-            pc.binary_join_element_wise("note ", ids_s, ""),
-        ], names=COLUMNS)
+        yield pa.RecordBatch.from_arrays(
+            [
+                ids,
+                email,
+                first,
+                last,
+                pc.binary_join_element_wise("+1 514 555 ", pc.utf8_lpad(ids_s, 4, "0"), ""),
+                city,
+                pc.cast(
+                    pc.add(
+                        pc.cast(pc.bit_wise_and(ids, 0x3FFF), pa.int32()),
+                        pa.scalar(-5000, pa.int32()),
+                    ),
+                    pa.date32(),
+                ),
+                pc.cast(
+                    pc.add(pc.multiply(ids, 61_000_000), 1_600_000_000_000_000), pa.timestamp("us")
+                ),
+                pc.cast(
+                    pc.divide(pc.cast(pc.multiply(ids, 37), pa.float64()), 100.0),
+                    pa.decimal128(12, 2),
+                ),
+                pc.divide(pc.cast(ids, pa.float64()), 7.0),
+                pc.equal(pc.bit_wise_and(ids, 1), 0),
+                pc.binary_join_element_wise("note ", ids_s, ""),
+            ],
+            names=COLUMNS,
+        )
 
 
 def _mod(ids: Any, mul: int, n: int) -> Any:
@@ -131,20 +161,29 @@ def params(kind: str, db: str, workdir: str) -> Any:
     from masking.dialects.base import ConnectionParams
 
     if kind == "pg":
-        return ConnectionParams("postgresql", PG["host"], PG["port"], db, PG["user"],
-                                PG["password"])
+        return ConnectionParams(
+            "postgresql", PG["host"], PG["port"], db, PG["user"], PG["password"]
+        )
     if kind == "mariadb":
         return ConnectionParams("mysql", MY["host"], MY["port"], db, MY["user"], MY["password"])
-    return ConnectionParams("sqlite", database=os.path.join(workdir, f"{db}.sqlite3"),
-                            options={"create": True})
+    return ConnectionParams(
+        "sqlite", database=os.path.join(workdir, f"{db}.sqlite3"), options={"create": True}
+    )
 
 
 def mysql_conn(db: str | None = None) -> Any:
     import MySQLdb
 
     kw = {"database": db} if db else {}
-    return MySQLdb.connect(host=MY["host"], port=MY["port"], user=MY["user"],
-                           password=MY["password"], charset="utf8mb4", autocommit=True, **kw)
+    return MySQLdb.connect(
+        host=MY["host"],
+        port=MY["port"],
+        user=MY["user"],
+        password=MY["password"],
+        charset="utf8mb4",
+        autocommit=True,
+        **kw,
+    )
 
 
 def prepare(kind: str, db: str, workdir: str, rows: int | None) -> None:
@@ -177,7 +216,7 @@ def prepare(kind: str, db: str, workdir: str, rows: int | None) -> None:
             sql = f"INSERT INTO {TABLE} VALUES ({', '.join(['%s'] * len(COLUMNS))})"
             conn.autocommit(False)
             for b in batches(rows, 5000):
-                cur.executemany(sql, list(zip(*(c.to_pylist() for c in b.columns))))
+                cur.executemany(sql, list(zip(*(c.to_pylist() for c in b.columns), strict=True)))
             conn.commit()
         conn.close()
     else:
@@ -193,7 +232,7 @@ def prepare(kind: str, db: str, workdir: str, rows: int | None) -> None:
                 cols[6] = [d.isoformat() for d in cols[6]]
                 cols[7] = [d.isoformat(sep=" ") for d in cols[7]]
                 cols[8] = [str(d) for d in cols[8]]
-                conn.executemany(sql, zip(*cols))
+                conn.executemany(sql, zip(*cols, strict=True))
             conn.commit()
         conn.close()
 
@@ -206,8 +245,10 @@ def baseline_pg_copy() -> int:
 
     with psycopg.connect(pg_dsn(SRC_DB)) as src, psycopg.connect(pg_dsn(TGT_DB)) as tgt:
         tgt.execute(f"TRUNCATE {TABLE}")
-        with src.cursor().copy(f"COPY {TABLE} TO STDOUT (FORMAT BINARY)") as out, \
-                tgt.cursor().copy(f"COPY {TABLE} FROM STDIN (FORMAT BINARY)") as inp:
+        with (
+            src.cursor().copy(f"COPY {TABLE} TO STDOUT (FORMAT BINARY)") as out,
+            tgt.cursor().copy(f"COPY {TABLE} FROM STDIN (FORMAT BINARY)") as inp,
+        ):
             for block in out:
                 inp.write(block)
         tgt.commit()
@@ -231,8 +272,10 @@ def baseline_pg_adbc() -> int:
 
         def gen() -> Any:
             for b in reader:
-                cols = [b.column(i).storage.cast(casts[i]) if i in casts else b.column(i)
-                        for i in range(b.num_columns)]
+                cols = [
+                    b.column(i).storage.cast(casts[i]) if i in casts else b.column(i)
+                    for i in range(b.num_columns)
+                ]
                 yield pa.RecordBatch.from_arrays(cols, schema=schema)
 
         return pa.RecordBatchReader.from_batches(schema, gen())
@@ -264,8 +307,10 @@ def baseline_sqlite(workdir: str) -> int:
 def baseline_sqlite_adbc(workdir: str) -> int:
     import adbc_driver_sqlite.dbapi as adbc
 
-    with adbc.connect(os.path.join(workdir, f"{SRC_DB}.sqlite3")) as src, \
-            adbc.connect(os.path.join(workdir, f"{TGT_DB}.sqlite3")) as tgt:
+    with (
+        adbc.connect(os.path.join(workdir, f"{SRC_DB}.sqlite3")) as src,
+        adbc.connect(os.path.join(workdir, f"{TGT_DB}.sqlite3")) as tgt,
+    ):
         with tgt.cursor() as cur:
             cur.execute(f"DELETE FROM {TABLE}")
         with src.cursor() as rcur, tgt.cursor() as wcur:
@@ -308,7 +353,7 @@ def baseline_pg_mariadb() -> int:
         read.execute(f"SELECT * FROM {TABLE}")
         while rows := read.fetchmany(10_000):
             for start in range(0, len(rows), 1000):
-                cur.executemany(sql, rows[start:start + 1000])
+                cur.executemany(sql, rows[start : start + 1000])
             n += len(rows)
     tgt.commit()
     tgt.close()
@@ -330,9 +375,13 @@ def pipeline(pair: str, workdir: str, batch: int) -> int:
         return d.capabilities.default_schema if d.capabilities.supports_schemas else ""
 
     rules = tuple(ColumnRule(c, c, MASKED.get(c, "keep")) for c in COLUMNS)
-    plan = Plan(tables=(TablePlan(schema(src), TABLE, schema(tgt), TABLE, rules),),
-                secret=b"bench-secret-0123456789abcdefghij", seed=1, target_mode="truncate",
-                batch_size=batch)
+    plan = Plan(
+        tables=(TablePlan(schema(src), TABLE, schema(tgt), TABLE, rules),),
+        secret=b"bench-secret-0123456789abcdefghij",
+        seed=1,
+        target_mode="truncate",
+        batch_size=batch,
+    )
     result = run(plan, src, tgt)
     assert all(c.ok for c in result.leak_report)
     # Wall time inside run(), without interpreter start-up and imports.
@@ -396,8 +445,7 @@ def stages(pair: str, workdir: str, batch: int) -> list[Stage]:
         out.append(("baseline: ADBC read→ingest", baseline_pg_adbc, (), _ADBC_PG))
     elif pair == "sqlite-sqlite":
         out.append(("baseline: fetchmany→executemany", baseline_sqlite, (workdir,), ()))
-        out.append(("baseline: ADBC read→ingest", baseline_sqlite_adbc, (workdir,),
-                    _ADBC_SQLITE))
+        out.append(("baseline: ADBC read→ingest", baseline_sqlite_adbc, (workdir,), _ADBC_SQLITE))
     elif pair == "mariadb-pg":
         out.append(("baseline: SSCursor→COPY", baseline_mariadb_pg, (), _MY + _PG))
     elif pair == "pg-mariadb":
@@ -419,8 +467,11 @@ def bench_pair(pair: str, rows: int, batch: int, workdir: str, repeat: int) -> l
     for round_ in range(repeat):
         for name, fn, args, imports in todo:
             n, secs, peak, err = measure(fn, args, imports)
-            print(f"[{pair}] {rows} rows, round {round_ + 1}: {name}: {secs:.2f}s, "
-                  f"{peak:.0f} MB" + (f" ERROR {err}" if err else ""), flush=True)
+            print(
+                f"[{pair}] {rows} rows, round {round_ + 1}: {name}: {secs:.2f}s, "
+                f"{peak:.0f} MB" + (f" ERROR {err}" if err else ""),
+                flush=True,
+            )
             old = best.get(name)
             if old is None or (not err and (old[3] or secs < old[1])):
                 best[name] = (n, secs, max(peak, old[2]) if old else peak, err)
@@ -431,18 +482,28 @@ def bench_pair(pair: str, rows: int, batch: int, workdir: str, repeat: int) -> l
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", default="1000000",
-                    help="table size, or several comma-separated (e.g. 100000,1000000: the "
-                         "pipeline's peak RSS is then compared between the smallest and largest)")
-    ap.add_argument("--pairs", default="pg-pg,sqlite-sqlite,mariadb-pg",
-                    help="comma-separated; pg-mariadb (a MariaDB target) is also available")
+    ap.add_argument(
+        "--rows",
+        default="1000000",
+        help="table size, or several comma-separated (e.g. 100000,1000000: the "
+        "pipeline's peak RSS is then compared between the smallest and largest)",
+    )
+    ap.add_argument(
+        "--pairs",
+        default="pg-pg,sqlite-sqlite,mariadb-pg",
+        help="comma-separated; pg-mariadb (a MariaDB target) is also available",
+    )
     ap.add_argument("--batch", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="rounds per stage; the fastest is reported")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="rounds per stage; the fastest is reported"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the bench databases afterwards")
-    ap.add_argument("--ordered-keys", action="store_true",
-                    help="seed unique emails that follow the id's order (default: in random "
-                         "order relative to the id, as real tables have them)")
+    ap.add_argument(
+        "--ordered-keys",
+        action="store_true",
+        help="seed unique emails that follow the id's order (default: in random "
+        "order relative to the id, as real tables have them)",
+    )
     args = ap.parse_args()
     if args.ordered_keys:  # through the environment, so the spawned stages see it too
         os.environ["MASKFLOW_BENCH_ORDERED_KEYS"] = "1"
@@ -453,17 +514,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="maskflow-bench-") as workdir:
         for pair in args.pairs.split(","):
             for rows in sizes:
-                for name, n, secs, peak, err in bench_pair(pair.strip(), rows, args.batch,
-                                                           workdir, max(1, args.repeat)):
-                    table.append((pair, rows, name, n, secs, n / secs if secs and n else 0.0,
-                                  peak, err))
+                for name, n, secs, peak, err in bench_pair(
+                    pair.strip(), rows, args.batch, workdir, max(1, args.repeat)
+                ):
+                    table.append(
+                        (pair, rows, name, n, secs, n / secs if secs and n else 0.0, peak, err)
+                    )
         if not args.keep:
             cleanup(args.pairs)
-    print(f"\n{'pair':<14}{'stage':<34}{'rows':>10}{'seconds':>10}{'rows/s':>12}"
-          f"{'peak RSS MB':>13}")
+    print(
+        f"\n{'pair':<14}{'stage':<34}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'peak RSS MB':>13}"
+    )
     for pair, _, name, n, secs, rate, peak, err in table:
-        print(f"{pair:<14}{name:<34}{n:>10}{secs:>10.2f}{rate:>12,.0f}{peak:>13.0f}"
-              + (f"  ERROR {err}" if err else ""))
+        print(
+            f"{pair:<14}{name:<34}{n:>10}{secs:>10.2f}{rate:>12,.0f}{peak:>13.0f}"
+            + (f"  ERROR {err}" if err else "")
+        )
     print()
     for pair in dict.fromkeys(t[0] for t in table):
         for rows in sizes:
@@ -471,15 +537,20 @@ def main() -> None:
             base = max((t[5] for t in rows_ if t[2].startswith("baseline")), default=0)
             mine = next((t[5] for t in rows_ if t[2].startswith("maskflow")), 0)
             if base and mine:
-                print(f"{pair} at {rows} rows: pipeline at {mine / base:.0%} of the fastest "
-                      "raw copy (goal: at least 75%)")
-        peaks = {t[1]: t[6] for t in table
-                 if t[0] == pair and t[2].startswith("maskflow") and not t[7]}
+                print(
+                    f"{pair} at {rows} rows: pipeline at {mine / base:.0%} of the fastest "
+                    "raw copy (goal: at least 75%)"
+                )
+        peaks = {
+            t[1]: t[6] for t in table if t[0] == pair and t[2].startswith("maskflow") and not t[7]
+        }
         if len(sizes) > 1 and sizes[0] in peaks and sizes[-1] in peaks:
             growth = peaks[sizes[-1]] / peaks[sizes[0]] - 1
-            print(f"{pair}: pipeline peak RSS {peaks[sizes[0]]:.0f} MB at {sizes[0]} rows, "
-                  f"{peaks[sizes[-1]]:.0f} MB at {sizes[-1]} rows ({growth:+.0%}; goal: "
-                  "within 20%)")
+            print(
+                f"{pair}: pipeline peak RSS {peaks[sizes[0]]:.0f} MB at {sizes[0]} rows, "
+                f"{peaks[sizes[-1]]:.0f} MB at {sizes[-1]} rows ({growth:+.0%}; goal: "
+                "within 20%)"
+            )
 
 
 def cleanup(pairs: str) -> None:

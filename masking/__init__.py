@@ -12,23 +12,38 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "Plan": "masking.plan", "TablePlan": "masking.plan", "ColumnRule": "masking.plan",
+    "Plan": "masking.plan",
+    "TablePlan": "masking.plan",
+    "ColumnRule": "masking.plan",
     "plan_hash": "masking.plan",
-    "preflight": "masking.pipeline", "run": "masking.pipeline", "RunResult": "masking.pipeline",
-    "TableResult": "masking.pipeline", "LeakCheck": "masking.pipeline",
+    "preflight": "masking.pipeline",
+    "run": "masking.pipeline",
+    "RunResult": "masking.pipeline",
+    "TableResult": "masking.pipeline",
+    "LeakCheck": "masking.pipeline",
     "Problem": "masking.pipeline",
-    "Progress": "masking.progress", "NullProgress": "masking.progress",
+    "Progress": "masking.progress",
+    "NullProgress": "masking.progress",
     "ProgressUpdate": "masking.progress",
-    "MaskingError": "masking.errors", "TerminalError": "masking.errors",
-    "TransientError": "masking.errors", "Cancelled": "masking.errors",
-    "PreflightFailed": "masking.errors", "ValidationFailed": "masking.errors",
+    "MaskingError": "masking.errors",
+    "TerminalError": "masking.errors",
+    "TransientError": "masking.errors",
+    "Cancelled": "masking.errors",
+    "PreflightFailed": "masking.errors",
+    "ValidationFailed": "masking.errors",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from masking.errors import (Cancelled, MaskingError, PreflightFailed, TerminalError,
-                                TransientError, ValidationFailed)
+    from masking.errors import (
+        Cancelled,
+        MaskingError,
+        PreflightFailed,
+        TerminalError,
+        TransientError,
+        ValidationFailed,
+    )
     from masking.pipeline import LeakCheck, Problem, RunResult, TableResult, preflight, run
     from masking.plan import ColumnRule, Plan, TablePlan, plan_hash
     from masking.progress import NullProgress, Progress, ProgressUpdate

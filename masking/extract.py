@@ -50,7 +50,8 @@ class ResolvedTable:
     def is_unique_target(self, rule: ColumnRule) -> bool:
         """A column alone is a key in the target, or in the source (its values identify rows)."""
         return self.target.is_unique(rule.target_column) or self.source.is_unique(
-            rule.source_column)
+            rule.source_column
+        )
 
 
 def describe(dialect: Dialect, schema: str, table: str) -> TableInfo:
@@ -107,12 +108,14 @@ def load_order(tables: list[ResolvedTable], default_schema: str) -> list[Resolve
     return ordered
 
 
-def extract_batches(source: Dialect, rt: ResolvedTable,
-                    batch_size: int) -> Iterator[pa.RecordBatch]:
+def extract_batches(
+    source: Dialect, rt: ResolvedTable, batch_size: int
+) -> Iterator[pa.RecordBatch]:
     """Source batches holding exactly the mapped source columns, in rule order."""
     columns = list(dict.fromkeys(rt.source_columns))
-    iterator = prefetch(source.read_batches(rt.source, columns, batch_size,
-                                            where=rt.plan.row_filter))
+    iterator = prefetch(
+        source.read_batches(rt.source, columns, batch_size, where=rt.plan.row_filter)
+    )
     while True:
         try:
             batch = next(iterator)

@@ -10,17 +10,44 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from masking.dialects.base import Dialect
-from masking.errors import (ConnectionFailed, MaskingError, TerminalError, TransientError,
-                            scrub_message)
+from masking.errors import (
+    ConnectionFailed,
+    MaskingError,
+    TerminalError,
+    TransientError,
+    scrub_message,
+)
 from masking.schema import TableInfo
 
 # SQLSTATEs (PostgreSQL, SQL Server via ODBC) and MySQL error numbers where a retry may work:
 # serialization failure, deadlock, lock timeout, connection lost, server shutting down.
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300",
-                                  "08000", "08001", "08003", "08004", "08006", "08S01", "HYT00"})
+_TRANSIENT_SQLSTATES = frozenset(
+    {
+        "40001",
+        "40P01",
+        "55P03",
+        "57P01",
+        "57P02",
+        "57P03",
+        "53300",
+        "08000",
+        "08001",
+        "08003",
+        "08004",
+        "08006",
+        "08S01",
+        "HYT00",
+    }
+)
 _TRANSIENT_MYSQL = frozenset({1205, 1213, 2002, 2003, 2006, 2013, 2055})
-_TRANSIENT_WORDS = ("database is locked", "database table is locked", "deadlock",
-                    "connection reset", "server closed the connection", "lost connection")
+_TRANSIENT_WORDS = (
+    "database is locked",
+    "database table is locked",
+    "deadlock",
+    "connection reset",
+    "server closed the connection",
+    "lost connection",
+)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -30,8 +57,9 @@ def is_transient(exc: BaseException) -> bool:
         return exc.category == "unreachable"
     if isinstance(exc, TimeoutError | ConnectionError):
         return True
-    sqlstate = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "diag", None),
-                                                         "sqlstate", None)
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(
+        getattr(exc, "diag", None), "sqlstate", None
+    )
     if sqlstate and sqlstate in _TRANSIENT_SQLSTATES:
         return True
     args = getattr(exc, "args", ())
@@ -48,8 +76,11 @@ def wrap_error(exc: BaseException, *, table: str, stage: str, column: str = "") 
     if isinstance(exc, MaskingError) and not isinstance(exc, ConnectionFailed):
         return exc
     where = f"table '{table}'" + (f", column '{column}'" if column else "")
-    detail = scrub_message(str(exc)) if not isinstance(exc, ConnectionFailed) else (
-        f"{exc.category}: {scrub_message(exc.message)}")
+    detail = (
+        scrub_message(str(exc))
+        if not isinstance(exc, ConnectionFailed)
+        else (f"{exc.category}: {scrub_message(exc.message)}")
+    )
     text = f"{where}: {stage} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
     return TransientError(text) if is_transient(exc) else TerminalError(text)
 

@@ -15,10 +15,23 @@ import time
 from dataclasses import dataclass
 
 from masking.dialects.base import Dialect
-from masking.errors import (Cancelled, MaskingError, ParamError, PreflightFailed,
-                            TerminalError, ValidationFailed)
-from masking.extract import (ResolvedTable, count_source_rows, describe, effective_rules,
-                             extract_batches, load_order, table_key)
+from masking.errors import (
+    Cancelled,
+    MaskingError,
+    ParamError,
+    PreflightFailed,
+    TerminalError,
+    ValidationFailed,
+)
+from masking.extract import (
+    ResolvedTable,
+    count_source_rows,
+    describe,
+    effective_rules,
+    extract_batches,
+    load_order,
+    table_key,
+)
 from masking.load import TableLoader, clear_tables, count_target_rows, wrap_error
 from masking.plan import Plan, plan_hash
 from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle
@@ -29,8 +42,10 @@ from masking.validate import BatchValidator, LeakCheck, LeakSampler, orphan_coun
 
 LEAK_SAMPLE = 1000
 # Categories a pass-through copy may cross without changing meaning.
-_COMPATIBLE = {frozenset({TypeCategory.DATE, TypeCategory.DATETIME}),
-               frozenset({TypeCategory.UUID, TypeCategory.STRING})}
+_COMPATIBLE = {
+    frozenset({TypeCategory.DATE, TypeCategory.DATETIME}),
+    frozenset({TypeCategory.UUID, TypeCategory.STRING}),
+}
 
 
 @dataclass(frozen=True)
@@ -69,8 +84,9 @@ class RunResult:
 # --- preflight --------------------------------------------------------------------------------
 
 
-def _resolve(plan: Plan, source: Dialect, target: Dialect) -> tuple[list[ResolvedTable],
-                                                                      list[Problem]]:
+def _resolve(
+    plan: Plan, source: Dialect, target: Dialect
+) -> tuple[list[ResolvedTable], list[Problem]]:
     problems: list[Problem] = []
     resolved: list[ResolvedTable] = []
     seen: set[tuple[str, str]] = set()
@@ -78,21 +94,33 @@ def _resolve(plan: Plan, source: Dialect, target: Dialect) -> tuple[list[Resolve
     for tp in plan.tables:
         key = table_key(tp.target_schema, tp.target_table, tdef)
         if key in seen:
-            problems.append(Problem(tp.label, "", "duplicate_table",
-                                    "the target table appears twice in the plan"))
+            problems.append(
+                Problem(
+                    tp.label, "", "duplicate_table", "the target table appears twice in the plan"
+                )
+            )
             continue
         seen.add(key)
         infos = []
-        for side, dialect, schema, name in (("source", source, tp.source_schema, tp.source_table),
-                                            ("target", target, tp.target_schema, tp.target_table)):
+        for side, dialect, schema, name in (
+            ("source", source, tp.source_schema, tp.source_table),
+            ("target", target, tp.target_schema, tp.target_table),
+        ):
             try:
                 infos.append(describe(dialect, schema, name))
             except TerminalError:  # connection failures are not plan problems: they propagate
-                problems.append(Problem(tp.label, "", f"{side}_table",
-                                        f"{side} table '{name}' not found or not readable"))
+                problems.append(
+                    Problem(
+                        tp.label,
+                        "",
+                        f"{side}_table",
+                        f"{side} table '{name}' not found or not readable",
+                    )
+                )
         if len(infos) == 2:
-            resolved.append(ResolvedTable(tp, infos[0], infos[1],
-                                          effective_rules(tp, infos[0], infos[1])))
+            resolved.append(
+                ResolvedTable(tp, infos[0], infos[1], effective_rules(tp, infos[0], infos[1]))
+            )
     return resolved, problems
 
 
@@ -103,26 +131,53 @@ def _check_columns(rt: ResolvedTable, problems: list[Problem]) -> bool:
     for rule in rt.rules:
         src, tgt = rt.source.column(rule.source_column), rt.target.column(rule.target_column)
         if src is None:
-            problems.append(Problem(label, rule.source_column, "source_column",
-                                    "column not found in the source table"))
+            problems.append(
+                Problem(
+                    label,
+                    rule.source_column,
+                    "source_column",
+                    "column not found in the source table",
+                )
+            )
         if tgt is None:
-            problems.append(Problem(label, rule.target_column, "target_column",
-                                    "column not found in the target table"))
+            problems.append(
+                Problem(
+                    label,
+                    rule.target_column,
+                    "target_column",
+                    "column not found in the target table",
+                )
+            )
         elif tgt.is_computed:
-            problems.append(Problem(label, rule.target_column, "target_column",
-                                    "computed column cannot be written"))
+            problems.append(
+                Problem(
+                    label, rule.target_column, "target_column", "computed column cannot be written"
+                )
+            )
         if rule.target_column in targets:
-            problems.append(Problem(label, rule.target_column, "duplicate_column",
-                                    "target column mapped twice"))
+            problems.append(
+                Problem(label, rule.target_column, "duplicate_column", "target column mapped twice")
+            )
         targets.add(rule.target_column)
         ok = ok and src is not None and tgt is not None
     if not rt.rules:
         problems.append(Problem(label, "", "no_columns", "no column is mapped"))
     for col in rt.target.columns:
-        if (col.name not in targets and not col.nullable and col.default is None
-                and not col.is_identity and not col.is_computed):
-            problems.append(Problem(label, col.name, "not_null",
-                                    "NOT NULL target column without a source or default"))
+        if (
+            col.name not in targets
+            and not col.nullable
+            and col.default is None
+            and not col.is_identity
+            and not col.is_computed
+        ):
+            problems.append(
+                Problem(
+                    label,
+                    col.name,
+                    "not_null",
+                    "NOT NULL target column without a source or default",
+                )
+            )
     return ok
 
 
@@ -133,20 +188,29 @@ def _check_rule(rt: ResolvedTable, rule_idx: int, problems: list[Problem]) -> No
     assert src is not None
     if not rule.masked:
         cats = frozenset({src.category, tgt.category})
-        if (len(cats) > 1 and TypeCategory.OTHER not in cats and cats not in _COMPATIBLE):
-            problems.append(Problem(label, column, "category",
-                                    f"source is {src.category}, target is {tgt.category}"))
+        if len(cats) > 1 and TypeCategory.OTHER not in cats and cats not in _COMPATIBLE:
+            problems.append(
+                Problem(
+                    label, column, "category", f"source is {src.category}, target is {tgt.category}"
+                )
+            )
         return
     try:
         technique = get_technique(rule.technique)
     except MaskingError:
-        problems.append(Problem(label, column, "technique",
-                                f"unknown technique '{rule.technique}'"))
+        problems.append(
+            Problem(label, column, "technique", f"unknown technique '{rule.technique}'")
+        )
         return
     if src.category not in technique.categories:
-        problems.append(Problem(label, column, "category",
-                                f"technique '{rule.technique}' does not accept "
-                                f"{src.category} columns"))
+        problems.append(
+            Problem(
+                label,
+                column,
+                "category",
+                f"technique '{rule.technique}' does not accept {src.category} columns",
+            )
+        )
     try:
         validate_params(rule.technique, dict(rule.params))
     except ParamError as exc:
@@ -156,8 +220,9 @@ def _check_rule(rt: ResolvedTable, rule_idx: int, problems: list[Problem]) -> No
         problems.append(Problem(label, column, "fits_column", reason))
 
 
-def _check_foreign_keys(resolved: list[ResolvedTable], default_schema: str,
-                        problems: list[Problem]) -> None:
+def _check_foreign_keys(
+    resolved: list[ResolvedTable], default_schema: str, problems: list[Problem]
+) -> None:
     """A FK column and the key it references must be masked identically, or joins break."""
     by_key = {t.key(default_schema): t for t in resolved}
     for rt in resolved:
@@ -172,17 +237,28 @@ def _check_foreign_keys(resolved: list[ResolvedTable], default_schema: str,
                 if mine is None or theirs is None:
                     continue
                 if rule_signature(mine) != rule_signature(theirs):
-                    problems.append(Problem(
-                        rt.label, col, "foreign_key",
-                        f"masked differently from {parent.label}.{ref}, which it references"))
+                    problems.append(
+                        Problem(
+                            rt.label,
+                            col,
+                            "foreign_key",
+                            f"masked differently from {parent.label}.{ref}, which it references",
+                        )
+                    )
                 elif mine.masked and not mine.deterministic:
-                    problems.append(Problem(
-                        rt.label, col, "foreign_key",
-                        "a key column must be masked deterministically to keep joins"))
+                    problems.append(
+                        Problem(
+                            rt.label,
+                            col,
+                            "foreign_key",
+                            "a key column must be masked deterministically to keep joins",
+                        )
+                    )
 
 
-def _analyse(plan: Plan, source: Dialect, target: Dialect) -> tuple[list[ResolvedTable],
-                                                                      list[Problem]]:
+def _analyse(
+    plan: Plan, source: Dialect, target: Dialect
+) -> tuple[list[ResolvedTable], list[Problem]]:
     resolved, problems = _resolve(plan, source, target)
     usable = []
     for rt in resolved:
@@ -196,8 +272,14 @@ def _analyse(plan: Plan, source: Dialect, target: Dialect) -> tuple[list[Resolve
     if plan.target_mode == "fail_if_not_empty":
         for rt in usable:
             if count_target_rows(target, rt.label, rt.target) > 0:
-                problems.append(Problem(rt.label, "", "target_not_empty",
-                                        "target table has rows and the mode is fail_if_not_empty"))
+                problems.append(
+                    Problem(
+                        rt.label,
+                        "",
+                        "target_not_empty",
+                        "target table has rows and the mode is fail_if_not_empty",
+                    )
+                )
     return usable, problems
 
 
@@ -209,8 +291,14 @@ def preflight(plan: Plan, source: Dialect, target: Dialect) -> list[Problem]:
 # --- run --------------------------------------------------------------------------------------
 
 
-def run(plan: Plan, source: Dialect, target: Dialect, progress: Progress | None = None, *,
-        leak_sample: int = LEAK_SAMPLE) -> RunResult:
+def run(
+    plan: Plan,
+    source: Dialect,
+    target: Dialect,
+    progress: Progress | None = None,
+    *,
+    leak_sample: int = LEAK_SAMPLE,
+) -> RunResult:
     """Mask the plan's tables from `source` into `target` in one target transaction.
 
     Raises PreflightFailed before writing anything, Cancelled when `progress` asks to stop,
@@ -229,27 +317,40 @@ def run(plan: Plan, source: Dialect, target: Dialect, progress: Progress | None 
         with target.transaction():  # any exception below rolls the whole run back
             if plan.target_mode == "truncate":
                 clear_tables(target, [(rt.label, rt.target) for rt in reversed(order)])
-            samplers = [_load_table(plan, source, target, rt, index, maskers, state, leak_sample)
-                        for index, rt in enumerate(order, start=1)]
+            samplers = [
+                _load_table(plan, source, target, rt, index, maskers, state, leak_sample)
+                for index, rt in enumerate(order, start=1)
+            ]
             state.report("verify", force=True)
             fk_ok = _verify_foreign_keys(target, order, tdef)
             leaks = [c for s in samplers for c in s.check(target)]
             bad = [c for c in leaks if not c.ok]
             if bad:
                 names = ", ".join(f"{c.table}.{c.column}" for c in bad)
-                raise ValidationFailed(bad[0].table, bad[0].column, "", "leak_check",
-                                       f"masked values equal to their source in: {names}")
+                raise ValidationFailed(
+                    bad[0].table,
+                    bad[0].column,
+                    "",
+                    "leak_check",
+                    f"masked values equal to their source in: {names}",
+                )
     except MaskingError:
         raise
     except Exception as exc:  # a driver, a progress callback, a masker: wrapped and scrubbed
         raise wrap_error(exc, table=state.current, stage="run") from exc
-    return RunResult(state.results, state.rows_done, sum(t.rows_masked for t in state.results),
-                     leaks, fk_ok, time.monotonic() - started, plan_hash(plan))
+    return RunResult(
+        state.results,
+        state.rows_done,
+        sum(t.rows_masked for t in state.results),
+        leaks,
+        fk_ok,
+        time.monotonic() - started,
+        plan_hash(plan),
+    )
 
 
 class _RunState:
-    def __init__(self, plan: Plan, progress: Progress, order: list[ResolvedTable],
-                 started: float):
+    def __init__(self, plan: Plan, progress: Progress, order: list[ResolvedTable], started: float):
         self.plan, self.progress, self.order = plan, progress, order
         self.started = started
         self.totals: dict[str, int] = {}  # rows each table's filter selects in the source
@@ -264,20 +365,36 @@ class _RunState:
         if not self.throttle.ready(force):
             return
         elapsed = time.monotonic() - self.started
-        self.progress.update(ProgressUpdate(
-            table=self.current, table_index=self.index, table_count=len(self.order),
-            table_rows_done=self.table_rows, table_rows_total=self.totals.get(self.current),
-            rows_done=self.rows_done, rows_total=sum(self.totals.values()),
-            rows_per_s=self.rows_done / elapsed if elapsed > 0 else 0.0, elapsed=elapsed,
-            phase=phase))
+        self.progress.update(
+            ProgressUpdate(
+                table=self.current,
+                table_index=self.index,
+                table_count=len(self.order),
+                table_rows_done=self.table_rows,
+                table_rows_total=self.totals.get(self.current),
+                rows_done=self.rows_done,
+                rows_total=sum(self.totals.values()),
+                rows_per_s=self.rows_done / elapsed if elapsed > 0 else 0.0,
+                elapsed=elapsed,
+                phase=phase,
+            )
+        )
 
     def cancel_point(self) -> None:
         if self.progress.should_cancel():
             raise Cancelled(self.current)
 
 
-def _load_table(plan: Plan, source: Dialect, target: Dialect, rt: ResolvedTable, index: int,
-                maskers: dict, state: _RunState, leak_sample: int) -> LeakSampler:
+def _load_table(
+    plan: Plan,
+    source: Dialect,
+    target: Dialect,
+    rt: ResolvedTable,
+    index: int,
+    maskers: dict,
+    state: _RunState,
+    leak_sample: int,
+) -> LeakSampler:
     state.index, state.current, state.table_rows = index, rt.label, 0
     state.report("start", force=True)
     state.cancel_point()
@@ -286,8 +403,9 @@ def _load_table(plan: Plan, source: Dialect, target: Dialect, rt: ResolvedTable,
     validator = BatchValidator(rt, _guaranteed_unique(rt, maskers))
     if validator.unique and before:
         # Append mode: rows already there hold key values the new rows must not repeat.
-        validator.seed_existing(target.read_batches(rt.target, list(validator.unique),
-                                                    plan.batch_size))
+        validator.seed_existing(
+            target.read_batches(rt.target, list(validator.unique), plan.batch_size)
+        )
     masked = [m for (label, _), m in maskers.items() if label == rt.label]
     sampler = LeakSampler(rt, masked, state.totals[rt.label], leak_sample)
     rows_read = 0
@@ -305,12 +423,20 @@ def _load_table(plan: Plan, source: Dialect, target: Dialect, rt: ResolvedTable,
             state.report("load")
     after = count_target_rows(target, rt.label, rt.target)
     if after - before != rows_read or loader.rows_written != rows_read:
-        raise ValidationFailed(rt.label, "", "", "row_count",
-                               f"read {rows_read} rows, target gained {after - before}")
+        raise ValidationFailed(
+            rt.label, "", "", "row_count", f"read {rows_read} rows, target gained {after - before}"
+        )
     seconds = time.monotonic() - t0
-    state.results.append(TableResult(rt.label, rows_read, loader.rows_written,
-                                     loader.rows_written if masked else 0, seconds,
-                                     rows_read / seconds if seconds > 0 else 0.0))
+    state.results.append(
+        TableResult(
+            rt.label,
+            rows_read,
+            loader.rows_written,
+            loader.rows_written if masked else 0,
+            seconds,
+            rows_read / seconds if seconds > 0 else 0.0,
+        )
+    )
     state.report("table_done", force=True)
     return sampler
 
@@ -337,8 +463,9 @@ def _verify_foreign_keys(target: Dialect, order: list[ResolvedTable], tdef: str)
             raise wrap_error(exc, table=rt.label, stage="foreign key check") from exc
         for cols, parent, n in counts:
             if n:
-                raise ValidationFailed(rt.label, cols, "", "foreign_key",
-                                       f"{n} row(s) reference no row of {parent}")
+                raise ValidationFailed(
+                    rt.label, cols, "", "foreign_key", f"{n} row(s) reference no row of {parent}"
+                )
     return True
 
 

@@ -61,8 +61,11 @@ class TablePlan:
     @property
     def label(self) -> str:
         """The name errors and reports use: the target table, where rows land."""
-        return f"{self.target_schema}.{self.target_table}" if self.target_schema else (
-            self.target_table)
+        return (
+            f"{self.target_schema}.{self.target_table}"
+            if self.target_schema
+            else (self.target_table)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,8 +134,9 @@ class Plan:
 
 
 def canonical_json(plan: Plan) -> str:
-    return json.dumps(plan.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    return json.dumps(
+        plan.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
 
 
 def plan_hash(plan: Plan) -> str:

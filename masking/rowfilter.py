@@ -13,16 +13,69 @@ from sqlglot import exp
 from masking.errors import TerminalError
 
 ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
-    exp.And, exp.Or, exp.Not, exp.Paren, exp.Boolean, exp.Null,
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between, exp.Like, exp.ILike,
-    exp.Column, exp.Identifier, exp.Literal, exp.Tuple, exp.Neg,
-    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
-    exp.Cast, exp.DataType, exp.DataTypeParam,
-    exp.Lower, exp.Upper, exp.Length, exp.Abs, exp.Coalesce, exp.Trim, exp.Substring,
-    exp.Year, exp.Month, exp.Day, exp.CurrentDate, exp.CurrentTimestamp, exp.Date, exp.Var,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.Paren,
+    exp.Boolean,
+    exp.Null,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Is,
+    exp.In,
+    exp.Between,
+    exp.Like,
+    exp.ILike,
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.Tuple,
+    exp.Neg,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Mod,
+    exp.Cast,
+    exp.DataType,
+    exp.DataTypeParam,
+    exp.Lower,
+    exp.Upper,
+    exp.Length,
+    exp.Abs,
+    exp.Coalesce,
+    exp.Trim,
+    exp.Substring,
+    exp.Year,
+    exp.Month,
+    exp.Day,
+    exp.CurrentDate,
+    exp.CurrentTimestamp,
+    exp.Date,
+    exp.Var,
 )
-PREDICATES = (exp.And, exp.Or, exp.Not, exp.Paren, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT,
-              exp.LTE, exp.Is, exp.In, exp.Between, exp.Like, exp.ILike, exp.Boolean)
+PREDICATES = (
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.Paren,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Is,
+    exp.In,
+    exp.Between,
+    exp.Like,
+    exp.ILike,
+    exp.Boolean,
+)
 
 
 class RowFilterError(TerminalError):
@@ -43,18 +96,28 @@ def validate_row_filter(text: str, *, dialect: str, columns: set[str]) -> str:
     # Parsed as the WHERE clause of a fixed statement: anything that escapes the clause (a second
     # statement, UNION, ORDER BY, LIMIT...) shows up as extra parts of that statement.
     try:
-        statements = [s for s in sqlglot.parse(f"SELECT 1 FROM __t WHERE {text}", read=dialect) if s is not None]
+        statements = [
+            s
+            for s in sqlglot.parse(f"SELECT 1 FROM __t WHERE {text}", read=dialect)
+            if s is not None
+        ]
     except sqlglot.errors.SqlglotError:
         raise RowFilterError("the row filter is not valid SQL") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Select):
         raise RowFilterError("the row filter must be a single predicate")
     select = statements[0]
-    extra = {k for k, v in select.args.items() if v and k not in {"expressions", "from", "from_", "where"}}
+    extra = {
+        k
+        for k, v in select.args.items()
+        if v and k not in {"expressions", "from", "from_", "where"}
+    }
     if extra or select.args.get("where") is None:
         raise RowFilterError("the row filter must be a single predicate")
     tree = select.args["where"].this
     if not isinstance(tree, PREDICATES):
-        raise RowFilterError("the row filter must be a boolean condition (e.g. created_at >= '2024-01-01')")
+        raise RowFilterError(
+            "the row filter must be a boolean condition (e.g. created_at >= '2024-01-01')"
+        )
     known = {c.lower() for c in columns}
     for node in tree.walk():
         if isinstance(node, (exp.Select, exp.Subquery, exp.Union)):

@@ -33,14 +33,16 @@ def column_spec(rt: ResolvedTable, rule: ColumnRule) -> ColumnSpec:
         nullable=col.nullable,
         unique=rt.is_unique_target(rule),
         name=col.name,
-        extra={"native_type": col.native_type,
-               "source_category": str(src.category) if src else ""},
+        extra={"native_type": col.native_type, "source_category": str(src.category) if src else ""},
     )
 
 
 def rule_signature(rule: ColumnRule) -> tuple[str, str, bool]:
-    return (rule.technique, json.dumps(dict(rule.params), sort_keys=True, default=str),
-            rule.deterministic)
+    return (
+        rule.technique,
+        json.dumps(dict(rule.params), sort_keys=True, default=str),
+        rule.deterministic,
+    )
 
 
 @dataclass
@@ -59,8 +61,12 @@ class ColumnMasker:
         return out
 
 
-def referenced_rule(rt: ResolvedTable, rule: ColumnRule, by_key: dict[tuple[str, str],
-                    ResolvedTable], default_schema: str) -> tuple[ResolvedTable, ColumnRule] | None:
+def referenced_rule(
+    rt: ResolvedTable,
+    rule: ColumnRule,
+    by_key: dict[tuple[str, str], ResolvedTable],
+    default_schema: str,
+) -> tuple[ResolvedTable, ColumnRule] | None:
     """The (table, rule) of the key this column references through a single-column target FK,
     when that table is in the plan and maps the referenced column."""
     for fk in rt.target.foreign_keys:
@@ -75,8 +81,12 @@ def referenced_rule(rt: ResolvedTable, rule: ColumnRule, by_key: dict[tuple[str,
     return None
 
 
-def _root(rt: ResolvedTable, rule: ColumnRule, by_key: dict[tuple[str, str], ResolvedTable],
-          default_schema: str) -> tuple[ResolvedTable, ColumnRule]:
+def _root(
+    rt: ResolvedTable,
+    rule: ColumnRule,
+    by_key: dict[tuple[str, str], ResolvedTable],
+    default_schema: str,
+) -> tuple[ResolvedTable, ColumnRule]:
     """Follow FKs masked the same way up to the key that owns the values (cycle-safe)."""
     seen = {(rt.label, rule.target_column)}
     while True:
@@ -89,8 +99,9 @@ def _root(rt: ResolvedTable, rule: ColumnRule, by_key: dict[tuple[str, str], Res
         seen.add((rt.label, rule.target_column))
 
 
-def build_maskers(plan: Plan, tables: list[ResolvedTable],
-                  default_schema: str) -> dict[tuple[str, str], ColumnMasker]:
+def build_maskers(
+    plan: Plan, tables: list[ResolvedTable], default_schema: str
+) -> dict[tuple[str, str], ColumnMasker]:
     """(table label, target column) -> ColumnMasker, for every masked column of the run.
 
     A column reached from others through foreign keys masked the same way owns one masker
@@ -106,22 +117,30 @@ def build_maskers(plan: Plan, tables: list[ResolvedTable],
             key = (owner_rt.label, owner_rule.target_column)
             if key not in owners:
                 technique = get_technique(owner_rule.technique)
-                ctx = MaskContext(secret=bytes(plan.secret), seed=plan.seed, locale=plan.locale,
-                                  deterministic=owner_rule.deterministic,
-                                  column=column_spec(owner_rt, owner_rule), table=owner_rt.label)
-                owners[key] = (make_masker(owner_rule.technique, dict(owner_rule.params), ctx),
-                               bool(technique.identity_hiding),
-                               bool(technique.unique_capable and ctx.column.unique))
+                ctx = MaskContext(
+                    secret=bytes(plan.secret),
+                    seed=plan.seed,
+                    locale=plan.locale,
+                    deterministic=owner_rule.deterministic,
+                    column=column_spec(owner_rt, owner_rule),
+                    table=owner_rt.label,
+                )
+                owners[key] = (
+                    make_masker(owner_rule.technique, dict(owner_rule.params), ctx),
+                    bool(technique.identity_hiding),
+                    bool(technique.unique_capable and ctx.column.unique),
+                )
             masker, hiding, unique = owners[key]
             shared = "" if key == (rt.label, rule.target_column) else ".".join(key)
             out[(rt.label, rule.target_column)] = ColumnMasker(
-                rt.label, rule, masker, hiding, unique=unique and not shared,
-                shared_from=shared)
+                rt.label, rule, masker, hiding, unique=unique and not shared, shared_from=shared
+            )
     return out
 
 
-def mask_batch(rt: ResolvedTable, batch: pa.RecordBatch,
-               maskers: dict[tuple[str, str], ColumnMasker]) -> pa.RecordBatch:
+def mask_batch(
+    rt: ResolvedTable, batch: pa.RecordBatch, maskers: dict[tuple[str, str], ColumnMasker]
+) -> pa.RecordBatch:
     """The batch as the target receives it: target column names, masked where a rule says."""
     arrays: list[pa.Array] = []
     for rule in rt.rules:

@@ -80,10 +80,12 @@ class BatchValidator:
         }
         self.remember = {name for name in self.unique if name not in set(guaranteed)}
 
-    def _fail(self, column: str, rule: str, offset: int, index: int, batch_no: int,
-              detail: str = "") -> ValidationFailed:
-        return ValidationFailed(self.rt.label, column, row_key(offset, index, batch_no), rule,
-                                detail)
+    def _fail(
+        self, column: str, rule: str, offset: int, index: int, batch_no: int, detail: str = ""
+    ) -> ValidationFailed:
+        return ValidationFailed(
+            self.rt.label, column, row_key(offset, index, batch_no), rule, detail
+        )
 
     def seed_existing(self, batches: Iterable[pa.RecordBatch]) -> None:
         """Remember the target's existing key values (append mode) so new rows cannot clash."""
@@ -91,8 +93,11 @@ class BatchValidator:
             for name, seen in self.unique.items():
                 col = self.columns[[c.name for c in self.columns].index(name)]
                 values = batch.column(name)
-                values = values.cast(arrow_type(col), safe=False) if values.type != arrow_type(
-                    col) else values
+                values = (
+                    values.cast(arrow_type(col), safe=False)
+                    if values.type != arrow_type(col)
+                    else values
+                )
                 seen.add(value_hashes(values.drop_null()))
 
     def conform(self, batch: pa.RecordBatch, offset: int, batch_no: int) -> pa.RecordBatch:
@@ -107,11 +112,13 @@ class BatchValidator:
             arrays.append(values)
         return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
-    def _cast(self, values: pa.Array, col: ColumnInfo, typ: pa.DataType, offset: int,
-              batch_no: int) -> pa.Array:
+    def _cast(
+        self, values: pa.Array, col: ColumnInfo, typ: pa.DataType, offset: int, batch_no: int
+    ) -> pa.Array:
         src = values
-        if pa.types.is_decimal(typ) and (pa.types.is_decimal(src.type) or
-                                         pa.types.is_floating(src.type)):
+        if pa.types.is_decimal(typ) and (
+            pa.types.is_decimal(src.type) or pa.types.is_floating(src.type)
+        ):
             src_scale = getattr(src.type, "scale", None)
             if src_scale is None or src_scale > typ.scale:
                 src = pc.round(src, ndigits=typ.scale)
@@ -122,8 +129,11 @@ class BatchValidator:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             rule = "precision" if pa.types.is_decimal(typ) else "type"
             index = self._first_bad_cast(src, typ)
-            detail = "value does not fit the column's precision/scale" if rule == "precision" else (
-                f"cannot convert {src.type} to the column's type")
+            detail = (
+                "value does not fit the column's precision/scale"
+                if rule == "precision"
+                else (f"cannot convert {src.type} to the column's type")
+            )
             if index is None:
                 raise self._fail(col.name, rule, offset, 0, batch_no, detail) from exc
             raise self._fail(col.name, rule, offset, index, batch_no, detail) from exc
@@ -150,34 +160,55 @@ class BatchValidator:
             values = batch.column(i)
             if values.null_count and not col.nullable and not col.is_identity:
                 idx = _first_true(values.is_null())
-                raise self._fail(col.name, "not_null", offset, idx or 0, batch_no,
-                                 "NULL in a NOT NULL column")
-            if col.max_length and col.category is TypeCategory.STRING and (
-                    pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+                raise self._fail(
+                    col.name, "not_null", offset, idx or 0, batch_no, "NULL in a NOT NULL column"
+                )
+            if (
+                col.max_length
+                and col.category is TypeCategory.STRING
+                and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type))
+            ):
                 too_long = pc.greater(pc.utf8_length(values), col.max_length)
                 idx = _first_true(too_long)
                 if idx is not None:
-                    raise self._fail(col.name, "max_length", offset, idx, batch_no,
-                                     f"longer than {col.max_length} characters")
-            if col.max_length and col.category is TypeCategory.BINARY and pa.types.is_binary(
-                    values.type):
+                    raise self._fail(
+                        col.name,
+                        "max_length",
+                        offset,
+                        idx,
+                        batch_no,
+                        f"longer than {col.max_length} characters",
+                    )
+            if (
+                col.max_length
+                and col.category is TypeCategory.BINARY
+                and pa.types.is_binary(values.type)
+            ):
                 idx = _first_true(pc.greater(pc.binary_length(values), col.max_length))
                 if idx is not None:
-                    raise self._fail(col.name, "max_length", offset, idx, batch_no,
-                                     f"longer than {col.max_length} bytes")
+                    raise self._fail(
+                        col.name,
+                        "max_length",
+                        offset,
+                        idx,
+                        batch_no,
+                        f"longer than {col.max_length} bytes",
+                    )
             seen = self.unique.get(col.name)
             if seen is not None:
                 self._check_unique(col.name, values, seen, offset, batch_no)
 
-    def _check_unique(self, name: str, values: pa.Array, seen: _HashSet, offset: int,
-                      batch_no: int) -> None:
+    def _check_unique(
+        self, name: str, values: pa.Array, seen: _HashSet, offset: int, batch_no: int
+    ) -> None:
         h = value_hashes(values)
         valid = pl.from_arrow(values.is_valid())
         bad = (seen.contains(h) | h.is_duplicated()) & valid
         idx = _first_true(bad.to_arrow())
         if idx is not None:
-            raise self._fail(name, "unique", offset, idx, batch_no,
-                             "duplicate value in a unique column")
+            raise self._fail(
+                name, "unique", offset, idx, batch_no, "duplicate value in a unique column"
+            )
         if name in self.remember:
             seen.add(h.filter(valid))
 
@@ -269,18 +300,30 @@ class LeakSampler:
             name = m.rule.target_column
             if actual is not None:
                 pos = self.rt.target_columns.index(name)
-                got = [actual.get(_key(k), (None,) * len(self.rt.target_columns))
-                       for k in self.keys]
+                got = [
+                    actual.get(_key(k), (None,) * len(self.rt.target_columns)) for k in self.keys
+                ]
                 values = [row[pos] for row in got]
             else:
                 values = self.written[name]
             src = self.source[name]
-            equal = sum(1 for a, b in zip(src, values, strict=True)
-                        if a is not None and _norm(a) == _norm(b))
-            out.append(LeakCheck(self.rt.label, name, m.rule.technique, len(src), equal,
-                                 ok=equal == 0 or not m.identity_hiding,
-                                 identity_hiding=m.identity_hiding,
-                                 method="target" if actual is not None else "batch"))
+            equal = sum(
+                1
+                for a, b in zip(src, values, strict=True)
+                if a is not None and _norm(a) == _norm(b)
+            )
+            out.append(
+                LeakCheck(
+                    self.rt.label,
+                    name,
+                    m.rule.technique,
+                    len(src),
+                    equal,
+                    ok=equal == 0 or not m.identity_hiding,
+                    identity_hiding=m.identity_hiding,
+                    method="target" if actual is not None else "batch",
+                )
+            )
         return out
 
     def _read_target(self, target: Dialect) -> dict[tuple, tuple]:
@@ -295,7 +338,7 @@ class LeakSampler:
         cur = target.connect().cursor()
         try:
             for start in range(0, len(self.keys), per):
-                chunk = self.keys[start:start + per]
+                chunk = self.keys[start : start + per]
                 if len(self.key_cols) == 1:
                     cond = f"{target.quote(self.key_cols[0])} IN ({', '.join([mark] * len(chunk))})"
                     params = [k[0] for k in chunk]
@@ -311,8 +354,12 @@ class LeakSampler:
         return found
 
 
-def orphan_counts(target: Dialect, rt: ResolvedTable, loaded: dict[tuple[str, str], ResolvedTable],
-                  default_schema: str) -> list[tuple[str, str, int]]:
+def orphan_counts(
+    target: Dialect,
+    rt: ResolvedTable,
+    loaded: dict[tuple[str, str], ResolvedTable],
+    default_schema: str,
+) -> list[tuple[str, str, int]]:
     """(fk columns, parent label, orphans) for each FK of `rt` whose parent was loaded too."""
     out = []
     child = target.qualified(rt.target.schema, rt.target.name)
@@ -322,10 +369,14 @@ def orphan_counts(target: Dialect, rt: ResolvedTable, loaded: dict[tuple[str, st
             continue
         ptable = target.qualified(parent.target.schema, parent.target.name)
         not_null = " AND ".join(f"c.{target.quote(c)} IS NOT NULL" for c in fk.columns)
-        join = " AND ".join(f"p.{target.quote(r)} = c.{target.quote(c)}"
-                            for c, r in zip(fk.columns, fk.ref_columns, strict=True))
-        sql = (f"SELECT COUNT(*) FROM {child} c WHERE {not_null} AND NOT EXISTS "
-               f"(SELECT 1 FROM {ptable} p WHERE {join})")
+        join = " AND ".join(
+            f"p.{target.quote(r)} = c.{target.quote(c)}"
+            for c, r in zip(fk.columns, fk.ref_columns, strict=True)
+        )
+        sql = (
+            f"SELECT COUNT(*) FROM {child} c WHERE {not_null} AND NOT EXISTS "
+            f"(SELECT 1 FROM {ptable} p WHERE {join})"
+        )
         cur = target.connect().cursor()
         try:
             cur.execute(sql)

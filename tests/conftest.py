@@ -7,8 +7,11 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(request):
-    """bcrypt cost 12 is deliberately slow; tests that check hashing opt out with @pytest.mark.bcrypt."""
-    if not request.config.pluginmanager.hasplugin("django") or request.node.get_closest_marker("bcrypt"):
+    """bcrypt cost 12 is deliberately slow; tests that check hashing opt out with
+    @pytest.mark.bcrypt."""
+    if not request.config.pluginmanager.hasplugin("django") or request.node.get_closest_marker(
+        "bcrypt"
+    ):
         yield
         return
     settings = request.getfixturevalue("settings")

@@ -40,8 +40,13 @@ def require_service(name: str, host: str, port: int) -> None:
 
 def postgres_dsn(database: str = "postgres") -> str:
     """A libpq connection string (key=value form, so no URL-escaping pitfalls)."""
-    parts = [f"host={PG_HOST}", f"port={PG_PORT}", f"user={PG_USER}", f"dbname={database}",
-             "connect_timeout=10"]
+    parts = [
+        f"host={PG_HOST}",
+        f"port={PG_PORT}",
+        f"user={PG_USER}",
+        f"dbname={database}",
+        "connect_timeout=10",
+    ]
     if PG_PASSWORD:
         parts.append(f"password={PG_PASSWORD}")
     return " ".join(parts)
@@ -50,12 +55,24 @@ def postgres_dsn(database: str = "postgres") -> str:
 def postgres_params(database: str = "postgres"):  # -> ConnectionParams
     from masking.dialects.base import ConnectionParams
 
-    return ConnectionParams(dialect="postgresql", host=PG_HOST, port=PG_PORT, database=database,
-                            username=PG_USER, password=PG_PASSWORD)
+    return ConnectionParams(
+        dialect="postgresql",
+        host=PG_HOST,
+        port=PG_PORT,
+        database=database,
+        username=PG_USER,
+        password=PG_PASSWORD,
+    )
 
 
 def mariadb_params(database: str = "test"):  # -> ConnectionParams
     from masking.dialects.base import ConnectionParams
 
-    return ConnectionParams(dialect="mysql", host=MARIADB_HOST, port=MARIADB_PORT,
-                            database=database, username=MARIADB_USER, password=MARIADB_PASSWORD)
+    return ConnectionParams(
+        dialect="mysql",
+        host=MARIADB_HOST,
+        port=MARIADB_PORT,
+        database=database,
+        username=MARIADB_USER,
+        password=MARIADB_PASSWORD,
+    )

@@ -38,7 +38,11 @@ class LoginAPI(APIView):
         request=LoginInput,
         responses=inline_serializer(
             "LoginOutput",
-            {"token": serializers.CharField(), "expires_at": serializers.DateTimeField(), "user": UserOutput()},
+            {
+                "token": serializers.CharField(),
+                "expires_at": serializers.DateTimeField(),
+                "user": UserOutput(),
+            },
         ),
     )
     def post(self, request):
@@ -57,7 +61,12 @@ class LoginAPI(APIView):
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         token, expires = token_issue(user=user)
         return ok(
-            {"token": token, "token_type": "Bearer", "expires_at": expires, "user": UserOutput(user).data},
+            {
+                "token": token,
+                "token_type": "Bearer",
+                "expires_at": expires,
+                "user": UserOutput(user).data,
+            },
             "Login successful",
         )
 

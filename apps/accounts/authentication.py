@@ -19,7 +19,9 @@ class JWTAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(f"Authentication failed: {exc}.") from None
         user = get_user_model().objects.filter(pk=claims["user_id"], is_active=True).first()
         if user is None:
-            raise exceptions.AuthenticationFailed("Authentication failed: unknown or inactive user.")
+            raise exceptions.AuthenticationFailed(
+                "Authentication failed: unknown or inactive user."
+            )
         return user, claims
 
     def authenticate_header(self, request):

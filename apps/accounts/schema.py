@@ -9,8 +9,12 @@ class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "jwtAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                "description": "POST /api/auth/login returns the token (HS256, 24 h)."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "POST /api/auth/login returns the token (HS256, 24 h).",
+        }
 
 
 class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -18,5 +22,9 @@ class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "sessionAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid",
-                "description": "The signed-in browser session (pages); CSRF token required on writes."}
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
+            "description": "The signed-in browser session (pages); CSRF token required on writes.",
+        }

@@ -12,7 +12,13 @@ User = get_user_model()
 
 @transaction.atomic
 def user_create(
-    *, username: str, password: str, role: str = Role.USER, email: str = "", by=None, request=None,
+    *,
+    username: str,
+    password: str,
+    role: str = Role.USER,
+    email: str = "",
+    by=None,
+    request=None,
     validate: bool = True,
 ):
     user = User(username=username, email=email, role=role)

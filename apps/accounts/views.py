@@ -24,7 +24,12 @@ def login_view(request):
             target = ""
         return redirect(target or "core:dashboard")
     status = 400 if request.method == "POST" else 200
-    return render(request, "accounts/login.html", {"form": form, "next": request.GET.get("next", "")}, status=status)
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "next": request.GET.get("next", "")},
+        status=status,
+    )
 
 
 @require_POST

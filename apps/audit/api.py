@@ -36,21 +36,34 @@ class AuditEventOutput(serializers.Serializer):
     hash = serializers.CharField()
 
 
-ChainOutput = inline_serializer("AuditChainStatus", {
-    "ok": serializers.BooleanField(), "checked": serializers.IntegerField(),
-    "broken_seq": serializers.IntegerField(allow_null=True), "reason": serializers.CharField(),
-})
+ChainOutput = inline_serializer(
+    "AuditChainStatus",
+    {
+        "ok": serializers.BooleanField(),
+        "checked": serializers.IntegerField(),
+        "broken_seq": serializers.IntegerField(allow_null=True),
+        "reason": serializers.CharField(),
+    },
+)
 
 
 def chain_output(status) -> dict:
-    return {"ok": status.ok, "checked": status.checked, "broken_seq": status.broken_seq, "reason": status.reason}
+    return {
+        "ok": status.ok,
+        "checked": status.checked,
+        "broken_seq": status.broken_seq,
+        "reason": status.reason,
+    }
 
 
 class AuditListAPI(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(
-        parameters=[OpenApiParameter(name, str, required=False) for name in (*selectors.FILTERS, "page", "page_size")],
+        parameters=[
+            OpenApiParameter(name, str, required=False)
+            for name in (*selectors.FILTERS, "page", "page_size")
+        ],
         responses=AuditEventOutput(many=True),
     )
     def get(self, request):
@@ -63,14 +76,25 @@ class AuditListAPI(APIView):
             size = max(1, min(MAX_PAGE_SIZE, int(q.get("page_size") or 50)))
             number = max(1, int(q.get("page") or 1))
         except ValueError:
-            return fail(400, "Invalid input.", [{"field": "page", "issue": "page and page_size must be integers"}])
+            return fail(
+                400,
+                "Invalid input.",
+                [{"field": "page", "issue": "page and page_size must be integers"}],
+            )
         paginator = Paginator(qs, size)
         try:
             items = list(paginator.page(number).object_list)
         except EmptyPage:
             items = []
-        return ok({"count": paginator.count, "page": number, "page_size": size, "num_pages": paginator.num_pages,
-                   "results": [selectors.event_as_dict(e) for e in items]})
+        return ok(
+            {
+                "count": paginator.count,
+                "page": number,
+                "page_size": size,
+                "num_pages": paginator.num_pages,
+                "results": [selectors.event_as_dict(e) for e in items],
+            }
+        )
 
 
 class AuditDetailAPI(APIView):
@@ -87,7 +111,10 @@ class AuditVerifyAPI(APIView):
     @extend_schema(responses=ChainOutput)
     def get(self, request):
         status = audit_verify_chain()
-        return ok(chain_output(status), "audit chain OK" if status.ok else f"audit chain BROKEN at event #{status.broken_seq}")
+        return ok(
+            chain_output(status),
+            "audit chain OK" if status.ok else f"audit chain BROKEN at event #{status.broken_seq}",
+        )
 
 
 class UnmaskInput(serializers.Serializer):
@@ -99,8 +126,12 @@ class UnmaskInput(serializers.Serializer):
 class UnmaskAPI(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=UnmaskInput, responses=inline_serializer(
-        "UnmaskOutput", {"value": serializers.CharField(), "column": serializers.CharField()}))
+    @extend_schema(
+        request=UnmaskInput,
+        responses=inline_serializer(
+            "UnmaskOutput", {"value": serializers.CharField(), "column": serializers.CharField()}
+        ),
+    )
     def post(self, request, pk: int):
         from apps.workflows.models import Workflow
 
@@ -109,16 +140,26 @@ class UnmaskAPI(APIView):
         workflow = get_object_or_404(Workflow, pk=pk)
         v = data.validated_data
         try:
-            clear = unmask_value(workflow=workflow, value=v["value"], column=v["column"], reason=v["reason"],
-                                 by=request.user, request=request)
+            clear = unmask_value(
+                workflow=workflow,
+                value=v["value"],
+                column=v["column"],
+                reason=v["reason"],
+                by=request.user,
+                request=request,
+            )
         except UnmaskError as exc:
             return fail(400, "Invalid input.", [{"field": exc.field, "issue": exc.issue}])
         except UnmaskRateLimited as exc:
-            response = fail(429, "Too many requests; try again later.", {"retry_after": exc.retry_after})
+            response = fail(
+                429, "Too many requests; try again later.", {"retry_after": exc.retry_after}
+            )
             response["Retry-After"] = str(exc.retry_after)
             return response
         except PermissionDenied:
             return fail(403, "Administrator role required.")
-        response = ok({"value": clear, "column": v["column"]}, "Value unmasked; the request was audited")
+        response = ok(
+            {"value": clear, "column": v["column"]}, "Value unmasked; the request was audited"
+        )
         response["Cache-Control"] = "no-store"
         return response

@@ -48,7 +48,11 @@ def audit_filter(params) -> QuerySet[AuditEvent]:
         qs = qs.filter(cond)
     action = (params.get("action") or "").strip()
     if action:
-        qs = qs.filter(action__startswith=action) if action.endswith(".") else qs.filter(action=action)
+        qs = (
+            qs.filter(action__startswith=action)
+            if action.endswith(".")
+            else qs.filter(action=action)
+        )
     resource = (params.get("resource") or "").strip()
     if resource:
         rtype, _, rid = resource.partition(":")
@@ -65,8 +69,11 @@ def audit_filter(params) -> QuerySet[AuditEvent]:
         qs = qs.filter(timestamp__gte=_moment(date_from, "date_from", end=False))
     date_to = (params.get("date_to") or "").strip()
     if date_to:
-        qs = qs.filter(timestamp__lt=_moment(date_to, "date_to", end=True)) if "T" not in date_to and " " not in date_to \
+        qs = (
+            qs.filter(timestamp__lt=_moment(date_to, "date_to", end=True))
+            if "T" not in date_to and " " not in date_to
             else qs.filter(timestamp__lte=_moment(date_to, "date_to", end=True))
+        )
     return qs
 
 
@@ -74,8 +81,22 @@ def audit_actions() -> list[str]:
     return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct())
 
 
-EXPORT_FIELDS = ("seq", "timestamp", "actor_id", "actor_username", "role", "action", "resource_type",
-                 "resource_id", "status", "ip", "user_agent", "details", "prev_hash", "hash")
+EXPORT_FIELDS = (
+    "seq",
+    "timestamp",
+    "actor_id",
+    "actor_username",
+    "role",
+    "action",
+    "resource_type",
+    "resource_id",
+    "status",
+    "ip",
+    "user_agent",
+    "details",
+    "prev_hash",
+    "hash",
+)
 
 
 def event_as_dict(event: AuditEvent) -> dict:

@@ -129,7 +129,9 @@ def _anchored_starts() -> dict[int, str]:
     name the first event kept and the hash that event links to. The anchor itself is verified by
     the walk like any other event, so a forged or edited anchor breaks the chain."""
     starts: dict[int, str] = {}
-    for details in AuditEvent.objects.filter(action=ANCHOR_ACTION).values_list("details", flat=True):
+    for details in AuditEvent.objects.filter(action=ANCHOR_ACTION).values_list(
+        "details", flat=True
+    ):
         if isinstance(details, dict):
             try:
                 starts[int(details["first_kept_seq"])] = str(details["first_kept_prev_hash"])
@@ -158,16 +160,24 @@ def audit_verify_chain() -> ChainStatus:
                     prev_hash, expected_seq = event.prev_hash, event.seq
                 else:
                     missing = max((s for s in starts if s < event.seq), default=1)
-                    unanchored = ChainStatus(False, 0, missing,
-                                             f"event #{missing} is missing (events before #{event.seq} were "
-                                             "deleted without a pruning anchor)")
+                    unanchored = ChainStatus(
+                        False,
+                        0,
+                        missing,
+                        f"event #{missing} is missing (events before #{event.seq} were "
+                        "deleted without a pruning anchor)",
+                    )
                     # An edited anchor is the likelier cause: report it if the rest shows one.
                     later = _walk_from(event.seq, event.prev_hash)
-                    return later if later is not None and later.broken_seq != event.seq else unanchored
+                    return (
+                        later if later is not None and later.broken_seq != event.seq else unanchored
+                    )
         if event.seq != expected_seq:
             return ChainStatus(False, checked, expected_seq, f"event #{expected_seq} is missing")
         if event.prev_hash != prev_hash:
-            return ChainStatus(False, checked, event.seq, f"event #{event.seq} does not link to its predecessor")
+            return ChainStatus(
+                False, checked, event.seq, f"event #{event.seq} does not link to its predecessor"
+            )
         if compute_hash(event) != event.hash:
             return ChainStatus(False, checked, event.seq, f"event #{event.seq} was altered")
         prev_hash = event.hash
@@ -177,7 +187,9 @@ def audit_verify_chain() -> ChainStatus:
     if head is not None:
         last_seq = (expected_seq - 1) if expected_seq is not None else 0
         if head.seq != last_seq or (checked and head.hash != prev_hash):
-            return ChainStatus(False, checked, last_seq + 1, f"events after #{last_seq} are missing")
+            return ChainStatus(
+                False, checked, last_seq + 1, f"events after #{last_seq} are missing"
+            )
     return ChainStatus(True, checked)
 
 
@@ -188,7 +200,9 @@ def _walk_from(seq: int, prev_hash: str) -> ChainStatus | None:
         if event.seq != seq:
             return ChainStatus(False, checked, seq, f"event #{seq} is missing")
         if event.prev_hash != prev_hash:
-            return ChainStatus(False, checked, event.seq, f"event #{event.seq} does not link to its predecessor")
+            return ChainStatus(
+                False, checked, event.seq, f"event #{event.seq} does not link to its predecessor"
+            )
         if compute_hash(event) != event.hash:
             return ChainStatus(False, checked, event.seq, f"event #{event.seq} was altered")
         prev_hash, seq, checked = event.hash, event.seq + 1, checked + 1
@@ -225,14 +239,20 @@ def audit_prune(*, days: int, actor_username: str = "cli") -> PruneResult:
         raise ValueError("days must be zero or more")
     status = audit_verify_chain()
     if not status.ok:
-        raise PruneRefused(f"audit chain BROKEN at event #{status.broken_seq}: {status.reason}; nothing pruned")
+        raise PruneRefused(
+            f"audit chain BROKEN at event #{status.broken_seq}: {status.reason}; nothing pruned"
+        )
     cutoff = timezone.now() - timedelta(days=days)
     with transaction.atomic():
         # The head lock is held until commit: no event can be appended between choosing the
         # first kept event and writing the anchor (audit_record re-locks it in a savepoint).
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(id=1)
-        first_kept = (AuditEvent.objects.filter(timestamp__gte=cutoff).order_by("seq")
-                      .values_list("seq", "prev_hash").first())
+        first_kept = (
+            AuditEvent.objects.filter(timestamp__gte=cutoff)
+            .order_by("seq")
+            .values_list("seq", "prev_hash")
+            .first()
+        )
         oldest = AuditEvent.objects.order_by("seq").values_list("seq", flat=True).first()
         if oldest is None or (first_kept is not None and first_kept[0] <= oldest):
             return PruneResult(0, oldest or 0, None)
@@ -256,5 +276,10 @@ def audit_prune(*, days: int, actor_username: str = "cli") -> PruneResult:
         with connection.cursor() as cur:
             cur.execute(f"DELETE FROM {table} WHERE seq < %s", [first_kept_seq])  # noqa: S608 - quoted name
             deleted = cur.rowcount
-    logger.info("audit trail pruned: %s events before #%s removed; anchor #%s", deleted, first_kept_seq, anchor.seq)
+    logger.info(
+        "audit trail pruned: %s events before #%s removed; anchor #%s",
+        deleted,
+        first_kept_seq,
+        anchor.seq,
+    )
     return PruneResult(deleted, first_kept_seq, anchor.seq)

@@ -32,8 +32,11 @@ class UnmaskRateLimited(Exception):
 
 
 def _rate() -> tuple[int, int]:
-    raw = getattr(settings, "UNMASK_RATE", None) or settings.REST_FRAMEWORK.get(
-        "DEFAULT_THROTTLE_RATES", {}).get("unmask") or DEFAULT_RATE
+    raw = (
+        getattr(settings, "UNMASK_RATE", None)
+        or settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get("unmask")
+        or DEFAULT_RATE
+    )
     count, _, period = str(raw).partition("/")
     return int(count), _PERIODS.get(period.strip().lower(), 60)
 
@@ -63,12 +66,18 @@ def tokenized_columns(workflow) -> list[dict]:
             if cm.get("pii_attribute") != "tokenize":
                 continue
             column = cm.get("target_column") or cm["source_column"]
-            out.append({
-                "key": f"{m.target_schema}.{m.target_table}.{column}" if m.target_schema else f"{m.target_table}.{column}",
-                "schema": m.target_schema, "table": m.target_table, "column": column,
-                "source": f"{m.source_table}.{cm['source_column']}",
-                "params": dict(cm.get("params") or {}),
-            })
+            out.append(
+                {
+                    "key": f"{m.target_schema}.{m.target_table}.{column}"
+                    if m.target_schema
+                    else f"{m.target_table}.{column}",
+                    "schema": m.target_schema,
+                    "table": m.target_table,
+                    "column": column,
+                    "source": f"{m.source_table}.{cm['source_column']}",
+                    "params": dict(cm.get("params") or {}),
+                }
+            )
     return out
 
 
@@ -80,10 +89,21 @@ def _resolve(workflow, column: str) -> dict:
     if not candidates:
         raise UnmaskError("column", "this workflow has no column masked with tokenize")
     lowered = column.lower()
-    matches = [c for c in candidates if lowered in {
-        c["key"].lower(), f"{c['table']}.{c['column']}".lower(), c["source"].lower(), c["column"].lower()}]
+    matches = [
+        c
+        for c in candidates
+        if lowered
+        in {
+            c["key"].lower(),
+            f"{c['table']}.{c['column']}".lower(),
+            c["source"].lower(),
+            c["column"].lower(),
+        }
+    ]
     if len(matches) != 1:
-        issue = "no tokenized column matches" if not matches else "ambiguous: use schema.table.column"
+        issue = (
+            "no tokenized column matches" if not matches else "ambiguous: use schema.table.column"
+        )
         raise UnmaskError("column", issue)
     return matches[0]
 
@@ -99,22 +119,43 @@ def unmask_value(*, workflow, value: str, column: str, reason: str, by, request=
         raise PermissionDenied("Administrator role required.")
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
-        raise UnmaskError("reason", f"state why you need the clear value (at least {MIN_REASON} characters)")
+        raise UnmaskError(
+            "reason", f"state why you need the clear value (at least {MIN_REASON} characters)"
+        )
     if not isinstance(value, str) or not value or len(value) > 1000:
         raise UnmaskError("value", "give the masked value (1 to 1000 characters)")
     target = _resolve(workflow, column)
     try:
         unmask_rate_check(by)
     except UnmaskRateLimited:
-        audit_record(action="data.unmask", status=AuditEvent.Status.DENIED, request=request, actor=by,
-                     resource_type="workflow", resource_id=workflow.pk,
-                     details={"workflow": workflow.name, "column": target["key"], "reason": reason,
-                              "refused": "rate limit"})
+        audit_record(
+            action="data.unmask",
+            status=AuditEvent.Status.DENIED,
+            request=request,
+            actor=by,
+            resource_type="workflow",
+            resource_id=workflow.pk,
+            details={
+                "workflow": workflow.name,
+                "column": target["key"],
+                "reason": reason,
+                "refused": "rate limit",
+            },
+        )
         raise
     ctx = MaskContext(secret=workflow.get_secret(), locale=workflow.locale, table=target["table"])
     clear = unmask(value, target["params"], ctx)
-    audit_record(action="data.unmask", request=request, actor=by, resource_type="workflow",
-                 resource_id=workflow.pk,
-                 details={"workflow": workflow.name, "column": target["key"], "technique": "tokenize",
-                          "reason": reason})
+    audit_record(
+        action="data.unmask",
+        request=request,
+        actor=by,
+        resource_type="workflow",
+        resource_id=workflow.pk,
+        details={
+            "workflow": workflow.name,
+            "column": target["key"],
+            "technique": "tokenize",
+            "reason": reason,
+        },
+    )
     return clear

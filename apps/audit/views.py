@@ -37,21 +37,37 @@ def audit_list(request):
         qs, error = AuditEvent.objects.none(), f"{exc.field}: {exc.issue}"
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     querystring = urlencode({k: v for k, v in filters.items() if v})
-    return render(request, "audit/list.html", {
-        "page": page, "events": page.object_list, "filters": filters, "filter_error": error,
-        "chain": audit_verify_chain(), "statuses": AuditEvent.Status.choices,
-        "actions": selectors.audit_actions(), "querystring": querystring, "nav": "audit",
-    })
+    return render(
+        request,
+        "audit/list.html",
+        {
+            "page": page,
+            "events": page.object_list,
+            "filters": filters,
+            "filter_error": error,
+            "chain": audit_verify_chain(),
+            "statuses": AuditEvent.Status.choices,
+            "actions": selectors.audit_actions(),
+            "querystring": querystring,
+            "nav": "audit",
+        },
+    )
 
 
 @admin_required
 @require_GET
 def audit_detail(request, seq: int):
     event = get_object_or_404(AuditEvent, seq=seq)
-    return render(request, "audit/detail.html", {
-        "event": event, "details_json": json.dumps(event.details, indent=2, sort_keys=True),
-        "chain": audit_verify_chain(), "nav": "audit",
-    })
+    return render(
+        request,
+        "audit/detail.html",
+        {
+            "event": event,
+            "details_json": json.dumps(event.details, indent=2, sort_keys=True),
+            "chain": audit_verify_chain(),
+            "nav": "audit",
+        },
+    )
 
 
 class _Echo:
@@ -69,11 +85,25 @@ def _csv_rows(qs):
 
 
 def _json_rows(qs, chain):
-    yield '{"chain": ' + json.dumps({"ok": chain.ok, "checked": chain.checked, "broken_seq": chain.broken_seq,
-                                      "reason": chain.reason}) + ', "events": ['
+    yield (
+        '{"chain": '
+        + json.dumps(
+            {
+                "ok": chain.ok,
+                "checked": chain.checked,
+                "broken_seq": chain.broken_seq,
+                "reason": chain.reason,
+            }
+        )
+        + ', "events": ['
+    )
     first = True
     for event in qs.iterator(chunk_size=2000):
-        yield ("" if first else ",") + "\n" + json.dumps(selectors.event_as_dict(event), sort_keys=True)
+        yield (
+            ("" if first else ",")
+            + "\n"
+            + json.dumps(selectors.event_as_dict(event), sort_keys=True)
+        )
         first = False
     yield "\n]}\n"
 
@@ -89,13 +119,23 @@ def audit_export(request, fmt: str):
     qs = qs.order_by("seq")
     count = qs.count()
     # Who exported which slice is itself audited (filters only: no event content).
-    audit_record(action="audit.export", request=request, resource_type="audit",
-                 details={"format": fmt, "filters": {k: v for k, v in filters.items() if v}, "events": count})
+    audit_record(
+        action="audit.export",
+        request=request,
+        resource_type="audit",
+        details={
+            "format": fmt,
+            "filters": {k: v for k, v in filters.items() if v},
+            "events": count,
+        },
+    )
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
         response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
     else:
-        response = StreamingHttpResponse(_json_rows(qs, audit_verify_chain()), content_type="application/json")
+        response = StreamingHttpResponse(
+            _json_rows(qs, audit_verify_chain()), content_type="application/json"
+        )
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'
     response["Cache-Control"] = "no-store"
     return response
@@ -114,23 +154,44 @@ def unmask_page(request):
     status = 200
     if request.method == "POST":
         form = {k: request.POST.get(k, "") for k in form}
-        workflow = Workflow.objects.filter(pk=form["workflow"]).first() if form["workflow"].isdigit() else None
+        workflow = (
+            Workflow.objects.filter(pk=form["workflow"]).first()
+            if form["workflow"].isdigit()
+            else None
+        )
         if workflow is None:
             errors["workflow"] = "Choose a workflow."
         else:
             try:
-                result = unmask_value(workflow=workflow, value=form["value"], column=form["column"],
-                                      reason=form["reason"], by=request.user, request=request)
+                result = unmask_value(
+                    workflow=workflow,
+                    value=form["value"],
+                    column=form["column"],
+                    reason=form["reason"],
+                    by=request.user,
+                    request=request,
+                )
             except UnmaskError as exc:
                 errors[exc.field] = exc.issue
             except UnmaskRateLimited as exc:
-                messages.error(request, f"Too many unmask requests; try again in {exc.retry_after} s.")
+                messages.error(
+                    request, f"Too many unmask requests; try again in {exc.retry_after} s."
+                )
                 status = 429
         if errors:
             status = 400
         form["value"] = ""  # neither the token nor the clear value is echoed back into the form
-    response = render(request, "audit/unmask.html", {
-        "choices": choices, "form": form, "errors": errors, "result": result, "nav": "audit",
-    }, status=status)
+    response = render(
+        request,
+        "audit/unmask.html",
+        {
+            "choices": choices,
+            "form": form,
+            "errors": errors,
+            "result": result,
+            "nav": "audit",
+        },
+        status=status,
+    )
     response["Cache-Control"] = "no-store"
     return response

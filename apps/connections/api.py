@@ -13,7 +13,8 @@ MASK = "******"
 
 
 class ConnectionInput(serializers.Serializer):
-    """Shape for the schema; validation itself lives in services.connection_clean (pages share it)."""
+    """Shape for the schema; validation itself lives in services.connection_clean (pages share
+    it)."""
 
     name = serializers.CharField(max_length=100)
     dialect = serializers.ChoiceField(choices=Dialect.choices)
@@ -56,8 +57,12 @@ class ConnectionOutput(serializers.Serializer):
         return {"id": obj.created_by_id, "username": obj.created_by.username}
 
     def get_last_test(self, obj) -> dict:
-        return {"ok": obj.last_test_ok, "category": obj.last_test_category, "message": obj.last_test_message,
-                "at": obj.last_test_at.isoformat() if obj.last_test_at else None}
+        return {
+            "ok": obj.last_test_ok,
+            "category": obj.last_test_category,
+            "message": obj.last_test_message,
+            "at": obj.last_test_at.isoformat() if obj.last_test_at else None,
+        }
 
 
 def _payload(request) -> dict:
@@ -68,12 +73,19 @@ def _payload(request) -> dict:
 
 
 def _input_error(exc: services.ConnectionInputError):
-    return fail(400, "Invalid connection.", [{"field": k, "issue": v} for k, v in exc.errors.items()])
+    return fail(
+        400, "Invalid connection.", [{"field": k, "issue": v} for k, v in exc.errors.items()]
+    )
 
 
 def _test_output(result) -> dict:
-    return {"ok": result.ok, "category": result.category, "message": result.message,
-            "server_version": result.server_version, "elapsed_ms": result.elapsed_ms}
+    return {
+        "ok": result.ok,
+        "category": result.category,
+        "message": result.message,
+        "server_version": result.server_version,
+        "elapsed_ms": result.elapsed_ms,
+    }
 
 
 class ConnectionListAPI(APIView):
@@ -87,17 +99,23 @@ class ConnectionListAPI(APIView):
         if not isinstance(request.data, dict):
             return fail(400, "Expected a JSON object.")
         try:
-            conn = services.connection_create(data=_payload(request), by=request.user, request=request)
+            conn = services.connection_create(
+                data=_payload(request), by=request.user, request=request
+            )
         except services.ConnectionInputError as exc:
             return _input_error(exc)
         return ok(ConnectionOutput(conn).data, "Connection created successfully", 201)
 
 
 class ConnectionTestUnsavedAPI(APIView):
-    @extend_schema(request=ConnectionInput, responses=LastTestOutput, operation_id="connections_test_unsaved")
+    @extend_schema(
+        request=ConnectionInput, responses=LastTestOutput, operation_id="connections_test_unsaved"
+    )
     def post(self, request):
         try:
-            result = services.connection_test_unsaved(data=_payload(request), by=request.user, request=request)
+            result = services.connection_test_unsaved(
+                data=_payload(request), by=request.user, request=request
+            )
         except services.ConnectionInputError as exc:
             return _input_error(exc)
         return ok(_test_output(result), "Connection OK" if result.ok else "Connection failed")
@@ -119,7 +137,9 @@ class ConnectionDetailAPI(APIView):
         if not isinstance(request.data, dict):
             return fail(400, "Expected a JSON object.")
         try:
-            conn = services.connection_update(conn=conn, data=_payload(request), by=request.user, request=request)
+            conn = services.connection_update(
+                conn=conn, data=_payload(request), by=request.user, request=request
+            )
         except services.ConnectionInputError as exc:
             return _input_error(exc)
         return ok(ConnectionOutput(conn).data, "Connection updated successfully")
@@ -156,9 +176,14 @@ def _browse(request, pk, fn, what, **kwargs):
 
         if isinstance(exc, TerminalError) and "not found" in str(exc):
             return fail(404, "Table not found.")
-        return fail(502, "Could not read the database schema: " + services.redact_text(type(exc).__name__),
-                    code="SOURCE_UNAVAILABLE")
-    services.connection_audit_browse(conn=conn, request=request, what=what, **{k: v for k, v in kwargs.items()})
+        return fail(
+            502,
+            "Could not read the database schema: " + services.redact_text(type(exc).__name__),
+            code="SOURCE_UNAVAILABLE",
+        )
+    services.connection_audit_browse(
+        conn=conn, request=request, what=what, **{k: v for k, v in kwargs.items()}
+    )
     return value
 
 
@@ -175,13 +200,20 @@ class TablesAPI(APIView):
         value = _browse(request, pk, services.connection_tables, "tables", schema=schema)
         if hasattr(value, "status_code"):
             return value
-        return ok([{"schema": t.schema, "name": t.name, "row_estimate": t.row_estimate, "kind": t.kind} for t in value])
+        return ok(
+            [
+                {"schema": t.schema, "name": t.name, "row_estimate": t.row_estimate, "kind": t.kind}
+                for t in value
+            ]
+        )
 
 
 class ColumnsAPI(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int, schema: str, table: str):
-        value = _browse(request, pk, services.connection_table, "columns", schema=schema, table=table)
+        value = _browse(
+            request, pk, services.connection_table, "columns", schema=schema, table=table
+        )
         if hasattr(value, "status_code"):
             return value
         return ok(services.table_as_dict(value))

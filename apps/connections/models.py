@@ -32,7 +32,9 @@ class Connection(models.Model):
     password_encrypted = models.TextField(blank=True, default="")
     options = models.JSONField(default=dict, blank=True)
     role_hint = models.CharField(max_length=10, choices=RoleHint.choices, default=RoleHint.BOTH)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="connections")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="connections"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_test_ok = models.BooleanField(null=True, blank=True)
@@ -55,12 +57,18 @@ class Connection(models.Model):
 
     # The plaintext password exists only in memory, only when a connection opens.
     def set_password(self, raw: str) -> None:
-        self.password_encrypted = crypto.encrypt(raw, associated=f"connections.Connection.{PASSWORD_FIELD}") if raw else ""
+        self.password_encrypted = (
+            crypto.encrypt(raw, associated=f"connections.Connection.{PASSWORD_FIELD}")
+            if raw
+            else ""
+        )
 
     def get_password(self) -> str:
         if not self.password_encrypted:
             return ""
-        return crypto.decrypt(self.password_encrypted, associated=f"connections.Connection.{PASSWORD_FIELD}")
+        return crypto.decrypt(
+            self.password_encrypted, associated=f"connections.Connection.{PASSWORD_FIELD}"
+        )
 
     @property
     def has_password(self) -> bool:
@@ -82,4 +90,9 @@ class Connection(models.Model):
         host = self.host.strip().lower()
         if host in {"localhost", "127.0.0.1", "::1", "[::1]"}:
             host = "localhost"
-        return (self.dialect, host, self.port or DEFAULT_PORTS.get(self.dialect), self.database.lower())
+        return (
+            self.dialect,
+            host,
+            self.port or DEFAULT_PORTS.get(self.dialect),
+            self.database.lower(),
+        )

@@ -21,7 +21,13 @@ from masking.schema import TableInfo
 
 OPTION_KEYS: dict[str, dict[str, type]] = {
     "sqlserver": {"driver": str, "encrypt": bool, "trust_server_certificate": bool, "timeout": int},
-    "postgresql": {"sslmode": str, "sslrootcert": str, "sslcert": str, "sslkey": str, "timeout": int},
+    "postgresql": {
+        "sslmode": str,
+        "sslrootcert": str,
+        "sslcert": str,
+        "sslkey": str,
+        "timeout": int,
+    },
     "mysql": {"ssl_mode": str, "timeout": int},
     "sqlite": {"timeout": int, "read_only": bool},
 }
@@ -71,7 +77,11 @@ def connection_clean(
         errors["name"] = "This field is required."
     elif len(name) > 100:
         errors["name"] = "Ensure this field has no more than 100 characters."
-    elif Connection.objects.filter(name__iexact=name).exclude(pk=getattr(instance, "pk", None)).exists():
+    elif (
+        Connection.objects.filter(name__iexact=name)
+        .exclude(pk=getattr(instance, "pk", None))
+        .exists()
+    ):
         errors["name"] = "A connection with this name already exists."
 
     dialect = merged.get("dialect")
@@ -102,7 +112,9 @@ def connection_clean(
             resolved = Path(database).expanduser().resolve()
             allowed = sqlite_allowed_dirs()
             if not any(resolved == d or d in resolved.parents for d in allowed):
-                errors["database"] = "SQLite files must be inside an allowed folder: " + ", ".join(map(str, allowed))
+                errors["database"] = "SQLite files must be inside an allowed folder: " + ", ".join(
+                    map(str, allowed)
+                )
             else:
                 database = str(resolved)
     elif dialect:
@@ -128,10 +140,14 @@ def connection_clean(
         for key, value in options.items():
             expected = allowed_opts.get(key)
             if expected is None:
-                errors[f"options.{key}"] = f"Unknown option for {dialect}; allowed: {', '.join(sorted(allowed_opts))}."
+                errors[f"options.{key}"] = (
+                    f"Unknown option for {dialect}; allowed: {', '.join(sorted(allowed_opts))}."
+                )
             elif expected is bool and not isinstance(value, bool):
                 errors[f"options.{key}"] = "Must be true or false."
-            elif expected is int and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 300):
+            elif expected is int and (
+                isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 300
+            ):
                 errors[f"options.{key}"] = "Must be a whole number of seconds between 1 and 300."
             elif expected is str and (not isinstance(value, str) or len(value) > 255):
                 errors[f"options.{key}"] = "Must be a short text."
@@ -153,12 +169,21 @@ def connection_clean(
     if errors:
         raise ConnectionInputError(errors)
     return {
-        "name": name, "dialect": dialect, "host": host, "port": port, "database": database,
-        "username": username, "options": options, "role_hint": role_hint, "password": password,
+        "name": name,
+        "dialect": dialect,
+        "host": host,
+        "port": port,
+        "database": database,
+        "username": username,
+        "options": options,
+        "role_hint": role_hint,
+        "password": password,
     }
 
 
-def connection_params(conn: Connection, *, password: str | None = None, timeout: int | None = None) -> ConnectionParams:
+def connection_params(
+    conn: Connection, *, password: str | None = None, timeout: int | None = None
+) -> ConnectionParams:
     options = dict(conn.options or {})
     return ConnectionParams(
         dialect=conn.dialect,
@@ -173,7 +198,11 @@ def connection_params(conn: Connection, *, password: str | None = None, timeout:
 
 
 def _changes(before: dict, after: dict) -> dict:
-    return {k: {"from": before.get(k), "to": after.get(k)} for k in FIELDS if before.get(k) != after.get(k)}
+    return {
+        k: {"from": before.get(k), "to": after.get(k)}
+        for k in FIELDS
+        if before.get(k) != after.get(k)
+    }
 
 
 @transaction.atomic
@@ -185,9 +214,17 @@ def connection_create(*, data: dict, by, request=None) -> Connection:
     try:
         conn.save()
     except IntegrityError:
-        raise ConnectionInputError({"name": "A connection with this name already exists."}) from None
-    audit_record(action="connection.create", request=request, actor=by, resource_type="connection",
-                 resource_id=conn.pk, details={"name": conn.name, "dialect": conn.dialect})
+        raise ConnectionInputError(
+            {"name": "A connection with this name already exists."}
+        ) from None
+    audit_record(
+        action="connection.create",
+        request=request,
+        actor=by,
+        resource_type="connection",
+        resource_id=conn.pk,
+        details={"name": conn.name, "dialect": conn.dialect},
+    )
     return conn
 
 
@@ -206,8 +243,14 @@ def connection_update(*, conn: Connection, data: dict, by, request=None) -> Conn
     if password_changed:
         changes["credentials"] = "changed"
     _invalidate_schema_cache(conn)
-    audit_record(action="connection.update", request=request, actor=by, resource_type="connection",
-                 resource_id=conn.pk, details={"name": conn.name, "changes": changes})
+    audit_record(
+        action="connection.update",
+        request=request,
+        actor=by,
+        resource_type="connection",
+        resource_id=conn.pk,
+        details={"name": conn.name, "changes": changes},
+    )
     return conn
 
 
@@ -215,12 +258,20 @@ def connection_update(*, conn: Connection, data: dict, by, request=None) -> Conn
 def connection_delete(*, conn: Connection, by, request=None) -> None:
     users = connection_workflow_names(conn)
     if users:
-        raise ConnectionInUse(f"Connection '{conn.name}' is used by workflow(s): {', '.join(users)}. "
-                              "Delete or change those workflows first.")
+        raise ConnectionInUse(
+            f"Connection '{conn.name}' is used by workflow(s): {', '.join(users)}. "
+            "Delete or change those workflows first."
+        )
     pk, name = conn.pk, conn.name
     conn.delete()
-    audit_record(action="connection.delete", request=request, actor=by, resource_type="connection",
-                 resource_id=pk, details={"name": name})
+    audit_record(
+        action="connection.delete",
+        request=request,
+        actor=by,
+        resource_type="connection",
+        resource_id=pk,
+        details={"name": name},
+    )
 
 
 def connection_workflow_names(conn: Connection) -> list[str]:
@@ -230,7 +281,11 @@ def connection_workflow_names(conn: Connection) -> list[str]:
         return []
     from django.db.models import Q
 
-    return list(Workflow.objects.filter(Q(source_connection=conn) | Q(target_connection=conn)).values_list("name", flat=True))
+    return list(
+        Workflow.objects.filter(Q(source_connection=conn) | Q(target_connection=conn)).values_list(
+            "name", flat=True
+        )
+    )
 
 
 def run_test(params: ConnectionParams) -> TestResult:
@@ -247,40 +302,69 @@ def run_test(params: ConnectionParams) -> TestResult:
     message = result.message
     if params.password:
         message = message.replace(params.password, "******")
-    return TestResult(result.ok, result.category, redact_text(message)[:500], result.server_version, result.elapsed_ms)
+    return TestResult(
+        result.ok,
+        result.category,
+        redact_text(message)[:500],
+        result.server_version,
+        result.elapsed_ms,
+    )
 
 
 def connection_test(*, conn: Connection, by, request=None) -> TestResult:
     result = run_test(connection_params(conn))
     Connection.objects.filter(pk=conn.pk).update(
-        last_test_ok=result.ok, last_test_category=result.category,
-        last_test_message=result.message, last_test_at=timezone.now(),
+        last_test_ok=result.ok,
+        last_test_category=result.category,
+        last_test_message=result.message,
+        last_test_at=timezone.now(),
     )
-    conn.refresh_from_db(fields=["last_test_ok", "last_test_category", "last_test_message", "last_test_at"])
-    audit_record(action="connection.test", request=request, actor=by, resource_type="connection", resource_id=conn.pk,
-                 status=AuditEvent.Status.SUCCESS if result.ok else AuditEvent.Status.FAILURE,
-                 details={"name": conn.name, "category": result.category, "elapsed_ms": result.elapsed_ms})
+    conn.refresh_from_db(
+        fields=["last_test_ok", "last_test_category", "last_test_message", "last_test_at"]
+    )
+    audit_record(
+        action="connection.test",
+        request=request,
+        actor=by,
+        resource_type="connection",
+        resource_id=conn.pk,
+        status=AuditEvent.Status.SUCCESS if result.ok else AuditEvent.Status.FAILURE,
+        details={"name": conn.name, "category": result.category, "elapsed_ms": result.elapsed_ms},
+    )
     return result
 
 
-def connection_test_unsaved(*, data: dict, by, request=None, instance: Connection | None = None) -> TestResult:
-    """Test from the form before saving. Editing without retyping the password uses the stored one."""
+def connection_test_unsaved(
+    *, data: dict, by, request=None, instance: Connection | None = None
+) -> TestResult:
+    """Test from the form before saving. Editing without retyping the password uses the stored
+    one."""
     cleaned = connection_clean(data, instance=instance, check_name=False)
     password = cleaned.get("password") or (instance.get_password() if instance else "")
     params = ConnectionParams(
-        dialect=cleaned["dialect"], host=cleaned["host"], port=cleaned["port"], database=cleaned["database"],
-        username=cleaned["username"], password=password, options=cleaned["options"],
+        dialect=cleaned["dialect"],
+        host=cleaned["host"],
+        port=cleaned["port"],
+        database=cleaned["database"],
+        username=cleaned["username"],
+        password=password,
+        options=cleaned["options"],
         timeout=int(cleaned["options"].get("timeout", 10)),
     )
     result = run_test(params)
-    audit_record(action="connection.test", request=request, actor=by, resource_type="connection",
-                 resource_id=getattr(instance, "pk", "") or "unsaved",
-                 status=AuditEvent.Status.SUCCESS if result.ok else AuditEvent.Status.FAILURE,
-                 details={"dialect": cleaned["dialect"], "category": result.category})
+    audit_record(
+        action="connection.test",
+        request=request,
+        actor=by,
+        resource_type="connection",
+        resource_id=getattr(instance, "pk", "") or "unsaved",
+        status=AuditEvent.Status.SUCCESS if result.ok else AuditEvent.Status.FAILURE,
+        details={"dialect": cleaned["dialect"], "category": result.category},
+    )
     return result
 
 
-# --- introspection (cached briefly; refreshable) ---------------------------------------------------
+# --- introspection (cached briefly; refreshable) --------------------------------------------------
 SCHEMA_CACHE_SECONDS = 120
 
 
@@ -321,7 +405,9 @@ def connection_tables(*, conn: Connection, schema: str, refresh: bool = False):
     return _introspect(conn, "list_tables", schema, refresh=refresh)
 
 
-def connection_table(*, conn: Connection, schema: str, table: str, refresh: bool = False) -> TableInfo:
+def connection_table(
+    *, conn: Connection, schema: str, table: str, refresh: bool = False
+) -> TableInfo:
     clean_identifier(schema, "schema")
     clean_identifier(table, "table")
     return _introspect(conn, "describe_table", schema, table, refresh=refresh)
@@ -334,9 +420,16 @@ def table_as_dict(info: TableInfo) -> dict:
     return data
 
 
-def connection_audit_browse(*, conn: Connection, request, what: str, schema: str = "", table: str = "") -> None:
-    audit_record(action="schema.browse", request=request, resource_type="connection", resource_id=conn.pk,
-                 details={"what": what, "schema": schema, "table": table})
+def connection_audit_browse(
+    *, conn: Connection, request, what: str, schema: str = "", table: str = ""
+) -> None:
+    audit_record(
+        action="schema.browse",
+        request=request,
+        resource_type="connection",
+        resource_id=conn.pk,
+        details={"what": what, "schema": schema, "table": table},
+    )
 
 
 def connection_ensure_demo(*, source: Path, target: Path) -> list[str]:
@@ -347,10 +440,18 @@ def connection_ensure_demo(*, source: Path, target: Path) -> list[str]:
     if owner is None:
         return ["no admin user; demo connections not registered"]
     lines = []
-    for name, path, hint in (("Demo source (SQLite)", source, RoleHint.SOURCE), ("Demo target (SQLite)", target, RoleHint.TARGET)):
+    for name, path, hint in (
+        ("Demo source (SQLite)", source, RoleHint.SOURCE),
+        ("Demo target (SQLite)", target, RoleHint.TARGET),
+    ):
         conn, created = Connection.objects.get_or_create(
             name=name,
-            defaults={"dialect": Dialect.SQLITE, "database": str(path.resolve()), "role_hint": hint, "created_by": owner},
+            defaults={
+                "dialect": Dialect.SQLITE,
+                "database": str(path.resolve()),
+                "role_hint": hint,
+                "created_by": owner,
+            },
         )
         if not created and conn.database != str(path.resolve()):
             conn.database = str(path.resolve())

@@ -28,23 +28,37 @@ def connection_form(request, pk: int | None = None):
     conn = get_object_or_404(Connection, pk=pk) if pk else None
     if conn and not can_modify(request.user, conn):
         raise PermissionDenied
-    initial = ConnectionForm.initial_for(conn) if conn else {"dialect": request.GET.get("dialect", "postgresql")}
+    initial = (
+        ConnectionForm.initial_for(conn)
+        if conn
+        else {"dialect": request.GET.get("dialect", "postgresql")}
+    )
     form = ConnectionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             if conn:
-                conn = services.connection_update(conn=conn, data=form.to_data(), by=request.user, request=request)
+                conn = services.connection_update(
+                    conn=conn, data=form.to_data(), by=request.user, request=request
+                )
                 messages.success(request, f"Connection '{conn.name}' updated.")
             else:
-                conn = services.connection_create(data=form.to_data(), by=request.user, request=request)
+                conn = services.connection_create(
+                    data=form.to_data(), by=request.user, request=request
+                )
                 messages.success(request, f"Connection '{conn.name}' created.")
             return redirect("connections:list")
         except services.ConnectionInputError as exc:
             _apply_errors(form, exc.errors)
     status = 400 if request.method == "POST" else 200
-    dialect = (form.data.get("dialect") if form.is_bound else initial.get("dialect")) or "postgresql"
-    return render(request, "connections/form.html",
-                  {"form": form, "conn": conn, "dialect": dialect, "nav": "connections"}, status=status)
+    dialect = (
+        form.data.get("dialect") if form.is_bound else initial.get("dialect")
+    ) or "postgresql"
+    return render(
+        request,
+        "connections/form.html",
+        {"form": form, "conn": conn, "dialect": dialect, "nav": "connections"},
+        status=status,
+    )
 
 
 @login_required
@@ -56,11 +70,19 @@ def connection_test_form(request, pk: int | None = None):
         raise PermissionDenied
     form = ConnectionForm(request.POST)
     if not form.is_valid():
-        return render(request, "connections/_test_result.html", {"error": "Fill in the connection fields first."})
+        return render(
+            request,
+            "connections/_test_result.html",
+            {"error": "Fill in the connection fields first."},
+        )
     try:
-        result = services.connection_test_unsaved(data=form.to_data(), by=request.user, request=request, instance=conn)
+        result = services.connection_test_unsaved(
+            data=form.to_data(), by=request.user, request=request, instance=conn
+        )
     except services.ConnectionInputError as exc:
-        return render(request, "connections/_test_result.html", {"error": "; ".join(exc.errors.values())})
+        return render(
+            request, "connections/_test_result.html", {"error": "; ".join(exc.errors.values())}
+        )
     return render(request, "connections/_test_result.html", {"result": result})
 
 
@@ -89,7 +111,9 @@ def connection_delete(request, pk: int):
             return redirect("connections:list")
         messages.success(request, f"Connection '{conn.name}' deleted.")
         return redirect("connections:list")
-    return render(request, "connections/delete.html", {"conn": conn, "in_use": in_use, "nav": "connections"})
+    return render(
+        request, "connections/delete.html", {"conn": conn, "in_use": in_use, "nav": "connections"}
+    )
 
 
 # --- schema browser: page, then one HTMX partial per level --------------------------------------
@@ -101,7 +125,9 @@ def _browse_error(request, exc):
     elif isinstance(exc, TerminalError):
         message = services.redact_text(str(exc))
     else:
-        message = f"Could not read the schema ({type(exc).__name__}). Test the connection for details."
+        message = (
+            f"Could not read the schema ({type(exc).__name__}). Test the connection for details."
+        )
     return render(request, "connections/_browse_error.html", {"message": message})
 
 
@@ -116,8 +142,11 @@ def schema_browser(request, pk: int):
     else:
         error = ""
         services.connection_audit_browse(conn=conn, request=request, what="schemas")
-    return render(request, "connections/browser.html",
-                  {"conn": conn, "schemas": schemas, "error": error, "nav": "connections"})
+    return render(
+        request,
+        "connections/browser.html",
+        {"conn": conn, "schemas": schemas, "error": error, "nav": "connections"},
+    )
 
 
 @login_required
@@ -129,7 +158,9 @@ def schema_tables(request, pk: int):
     except Exception as exc:
         return _browse_error(request, exc)
     services.connection_audit_browse(conn=conn, request=request, what="tables", schema=schema)
-    return render(request, "connections/_tables.html", {"conn": conn, "schema": schema, "tables": tables})
+    return render(
+        request, "connections/_tables.html", {"conn": conn, "schema": schema, "tables": tables}
+    )
 
 
 @login_required
@@ -140,8 +171,13 @@ def schema_columns(request, pk: int):
         info = services.connection_table(conn=conn, schema=schema, table=table)
     except Exception as exc:
         return _browse_error(request, exc)
-    services.connection_audit_browse(conn=conn, request=request, what="columns", schema=schema, table=table)
+    services.connection_audit_browse(
+        conn=conn, request=request, what="columns", schema=schema, table=table
+    )
     fk_by_col = {c: fk for fk in info.foreign_keys for c in fk.columns}
     unique_cols = {c for u in info.unique_constraints for c in u.columns}
-    return render(request, "connections/_columns.html",
-                  {"conn": conn, "info": info, "fk_by_col": fk_by_col, "unique_cols": unique_cols})
+    return render(
+        request,
+        "connections/_columns.html",
+        {"conn": conn, "info": info, "fk_by_col": fk_by_col, "unique_cols": unique_cols},
+    )

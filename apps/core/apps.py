@@ -26,5 +26,7 @@ class CoreConfig(AppConfig):
             from masking.dialects.odbc import register_bundled_driver
 
             register_bundled_driver(settings.DATA_DIR / "odbc")
-        except Exception as exc:  # no unixODBC on this machine: SQL Server tests report driver_missing
+        except (
+            Exception
+        ) as exc:  # no unixODBC on this machine: SQL Server tests report driver_missing
             logger.info("SQL Server ODBC driver not registered (%s)", type(exc).__name__)

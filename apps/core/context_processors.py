@@ -1,6 +1,10 @@
 from django.urls import NoReverseMatch, reverse
 
-_MAIN = [("connections", "Connections", "connections:list"), ("workflows", "Workflows", "workflows:list"), ("executions", "Executions", "executions:list")]
+_MAIN = [
+    ("connections", "Connections", "connections:list"),
+    ("workflows", "Workflows", "workflows:list"),
+    ("executions", "Executions", "executions:list"),
+]
 _ADMIN = [("audit", "Audit trail", "audit:list")]
 
 

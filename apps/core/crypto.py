@@ -32,13 +32,19 @@ def _parse_keys(spec: str) -> tuple[tuple[str, bytes], ...]:
             continue
         key_id, sep, b64 = item.partition(":")
         if not sep or not key_id or ":" in key_id:
-            raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS entries must look like 'id:base64key'")
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEYS entries must look like 'id:base64key'"
+            )
         try:
             raw = base64.b64decode(b64, validate=True)
         except binascii.Error:
-            raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS key '{key_id}' is not valid base64") from None
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS key '{key_id}' is not valid base64"
+            ) from None
         if len(raw) != 32:
-            raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS key '{key_id}' must be 32 bytes (AES-256)")
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS key '{key_id}' must be 32 bytes (AES-256)"
+            )
         keys.append((key_id, raw))
     if not keys:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS holds no key")
@@ -77,7 +83,9 @@ def decrypt(token: str, *, associated: str = "") -> str:
         raw = base64.b64decode(parts[2], validate=True)
         return AESGCM(key).decrypt(raw[:12], raw[12:], f"{key_id}|{associated}".encode()).decode()
     except Exception:
-        raise DecryptionError(f"value encrypted with key '{key_id}' failed authentication") from None
+        raise DecryptionError(
+            f"value encrypted with key '{key_id}' failed authentication"
+        ) from None
 
 
 ENCRYPTED_FIELDS: list[tuple[str, str]] = []  # (app_label.Model, field) registered by apps

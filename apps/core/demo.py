@@ -136,7 +136,9 @@ def _sin(rng: random.Random) -> str:
     return f"{raw[:3]} {raw[3:6]} {raw[6:]}"
 
 
-def _note(rng: random.Random, pools: _Pools, first: str, last: str, email: str, phone: str) -> str | None:
+def _note(
+    rng: random.Random, pools: _Pools, first: str, last: str, email: str, phone: str
+) -> str | None:
     kind = rng.randrange(4)
     if kind == 0:
         return None
@@ -183,17 +185,29 @@ def build_source(path: Path, *, rows: int = 1000, seed: int = 2024) -> DemoCount
                 phone = _phone(rng)
                 dob = today - timedelta(days=rng.randint(18 * 365, 90 * 365))
                 yield (
-                    i, first, last, email, phone if rng.random() > 0.05 else None, dob.isoformat(),
-                    _ssn(rng), (base + timedelta(minutes=rng.randint(0, 3_000_000))).isoformat(sep=" "),
-                    rng.random() > 0.1, str(Decimal(rng.randint(0, 5_000_000)) / 100),
+                    i,
+                    first,
+                    last,
+                    email,
+                    phone if rng.random() > 0.05 else None,
+                    dob.isoformat(),
+                    _ssn(rng),
+                    (base + timedelta(minutes=rng.randint(0, 3_000_000))).isoformat(sep=" "),
+                    rng.random() > 0.1,
+                    str(Decimal(rng.randint(0, 5_000_000)) / 100),
                     _note(rng, pools, first, last, email, phone),
                 )
 
         def addresses():
             for i in range(1, counts.addresses + 1):
                 yield (
-                    i, rng.randint(1, counts.customers), rng.choice(pools.street), rng.choice(pools.city),
-                    rng.choice(pools.state), rng.choice(pools.postal), rng.choice(["United States", "Canada"]),
+                    i,
+                    rng.randint(1, counts.customers),
+                    rng.choice(pools.street),
+                    rng.choice(pools.city),
+                    rng.choice(pools.state),
+                    rng.choice(pools.postal),
+                    rng.choice(["United States", "Canada"]),
                     rng.random() > 0.5,
                 )
 
@@ -201,7 +215,11 @@ def build_source(path: Path, *, rows: int = 1000, seed: int = 2024) -> DemoCount
             for i in range(1, counts.employees + 1):
                 first, last = rng.choice(pools.first), rng.choice(pools.last)
                 yield (
-                    i, first, last, f"{first}.{last}.{i}@staff.example.com".lower(), _sin(rng),
+                    i,
+                    first,
+                    last,
+                    f"{first}.{last}.{i}@staff.example.com".lower(),
+                    _sin(rng),
                     (today - timedelta(days=rng.randint(30, 7000))).isoformat(),
                     str(Decimal(rng.randint(3_500_000, 18_000_000)) / 100),
                     None if i == 1 else rng.randint(1, max(1, i - 1)),
@@ -210,24 +228,37 @@ def build_source(path: Path, *, rows: int = 1000, seed: int = 2024) -> DemoCount
         def orders():
             for i in range(1, counts.orders + 1):
                 yield (
-                    i, rng.randint(1, counts.customers), rng.randint(1, counts.employees),
-                    f"ORD-{i:09d}", (base + timedelta(minutes=rng.randint(0, 3_000_000))).isoformat(sep=" "),
-                    str(Decimal(rng.randint(100, 500_000)) / 100), rng.choice(STATUSES),
+                    i,
+                    rng.randint(1, counts.customers),
+                    rng.randint(1, counts.employees),
+                    f"ORD-{i:09d}",
+                    (base + timedelta(minutes=rng.randint(0, 3_000_000))).isoformat(sep=" "),
+                    str(Decimal(rng.randint(100, 500_000)) / 100),
+                    rng.choice(STATUSES),
                     None if rng.random() > 0.3 else f"Leave at door, ring {_phone(rng)}",
                 )
 
         def payments():
             for i in range(1, counts.payments + 1):
                 yield (
-                    i, i, _card(rng), f"{rng.choice(pools.first)} {rng.choice(pools.last)}",
+                    i,
+                    i,
+                    _card(rng),
+                    f"{rng.choice(pools.first)} {rng.choice(pools.last)}",
                     str(Decimal(rng.randint(100, 500_000)) / 100),
                     (base + timedelta(minutes=rng.randint(0, 3_000_000))).isoformat(sep=" "),
-                    f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                    ".".join(
+                        str(rng.randint(lo, hi))
+                        for lo, hi in ((1, 223), (0, 255), (0, 255), (1, 254))
+                    ),
                 )
 
         for table, gen in (
-            ("customers", customers), ("addresses", addresses), ("employees", employees),
-            ("orders", orders), ("payments", payments),
+            ("customers", customers),
+            ("addresses", addresses),
+            ("employees", employees),
+            ("orders", orders),
+            ("payments", payments),
         ):
             for chunk in _chunks(gen()):
                 marks = ",".join("?" * len(chunk[0]))

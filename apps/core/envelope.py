@@ -28,7 +28,9 @@ ERROR_CODES = {
 }
 
 
-def error_body(status_code: int, message: str, details: Any = None, code: str | None = None) -> dict:
+def error_body(
+    status_code: int, message: str, details: Any = None, code: str | None = None
+) -> dict:
     return {
         "success": False,
         "error": {
@@ -45,9 +47,7 @@ def ok(data: Any = None, message: str = "", status_code: int = status.HTTP_200_O
     return response
 
 
-def fail(
-    status_code: int, message: str, details: Any = None, code: str | None = None
-) -> Response:
+def fail(status_code: int, message: str, details: Any = None, code: str | None = None) -> Response:
     response = Response(error_body(status_code, message, details, code), status=status_code)
     response.enveloped = True
     return response

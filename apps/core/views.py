@@ -26,12 +26,16 @@ def dashboard(request):
 
     stats = execution_stats(user=request.user, days=30)
     stats.update(connections=Connection.objects.count(), workflows=Workflow.objects.count())
-    return render(request, "core/dashboard.html", {
-        "stats": stats,
-        "chart": stats["chart"],
-        "recent": list(execution_recent(user=request.user, limit=8)),
-        "nav": "dashboard",
-    })
+    return render(
+        request,
+        "core/dashboard.html",
+        {
+            "stats": stats,
+            "chart": stats["chart"],
+            "recent": list(execution_recent(user=request.user, limit=8)),
+            "nav": "dashboard",
+        },
+    )
 
 
 def api_docs(request):
@@ -74,8 +78,16 @@ class HealthDBAPI(APIView):
         db_ok, db_state = _check_database()
         broker_ok, broker_state = _check_broker()
         data = {
-            "database": {"ok": db_ok, "status": db_state, "engine": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]},
-            "broker": {"ok": broker_ok, "status": broker_state, "transport": settings.CELERY_BROKER_URL.split(":", 1)[0]},
+            "database": {
+                "ok": db_ok,
+                "status": db_state,
+                "engine": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+            },
+            "broker": {
+                "ok": broker_ok,
+                "status": broker_state,
+                "transport": settings.CELERY_BROKER_URL.split(":", 1)[0],
+            },
         }
         if db_ok and broker_ok:
             return ok(data, "All dependencies reachable")

@@ -82,41 +82,65 @@ class ExecuteAPI(APIView):
 
         workflow = get_object_or_404(Workflow, pk=pk)
         try:
-            execution = services.execution_start(workflow=workflow, by=request.user, trigger=Trigger.API,
-                                                 request=request)
+            execution = services.execution_start(
+                workflow=workflow, by=request.user, trigger=Trigger.API, request=request
+            )
         except PermissionDenied:
             return fail(403, "Only the workflow's owner or an administrator can run it.")
         except services.ExecutionRefused as exc:
-            return fail(409, str(exc), code="CONFLICT" if exc.code == "conflict" else "NOT_RUNNABLE")
-        return ok({"id": execution.pk, "status": execution.status}, "Execution queued",
-                  status_code=status.HTTP_202_ACCEPTED)
+            return fail(
+                409, str(exc), code="CONFLICT" if exc.code == "conflict" else "NOT_RUNNABLE"
+            )
+        return ok(
+            {"id": execution.pk, "status": execution.status},
+            "Execution queued",
+            status_code=status.HTTP_202_ACCEPTED,
+        )
 
 
 class ExecutionListAPI(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter(name, str, required=False) for name in
-                    ("workflow", "status", "user", "date_from", "date_to", "page", "page_size")],
+        parameters=[
+            OpenApiParameter(name, str, required=False)
+            for name in ("workflow", "status", "user", "date_from", "date_to", "page", "page_size")
+        ],
         responses=ExecutionOutput(many=True),
     )
     def get(self, request):
         services.execution_reap_quietly()
         q = request.query_params
-        qs = selectors.execution_list(user=request.user, workflow=q.get("workflow"), status=q.get("status"),
-                                      executed_by=q.get("user"), date_from=q.get("date_from"),
-                                      date_to=q.get("date_to"))
+        qs = selectors.execution_list(
+            user=request.user,
+            workflow=q.get("workflow"),
+            status=q.get("status"),
+            executed_by=q.get("user"),
+            date_from=q.get("date_from"),
+            date_to=q.get("date_to"),
+        )
         try:
             size = max(1, min(MAX_PAGE_SIZE, int(q.get("page_size") or 50)))
             number = max(1, int(q.get("page") or 1))
         except ValueError:
-            return fail(400, "Invalid input.", [{"field": "page", "issue": "page and page_size must be integers"}])
+            return fail(
+                400,
+                "Invalid input.",
+                [{"field": "page", "issue": "page and page_size must be integers"}],
+            )
         paginator = Paginator(qs, size)
         try:
             page = paginator.page(number)
             items = list(page.object_list)
         except EmptyPage:
             items = []
-        return ok({"count": paginator.count, "page": number, "page_size": size,
-                   "num_pages": paginator.num_pages, "results": ExecutionOutput(items, many=True).data})
+        return ok(
+            {
+                "count": paginator.count,
+                "page": number,
+                "page_size": size,
+                "num_pages": paginator.num_pages,
+                "results": ExecutionOutput(items, many=True).data,
+            }
+        )
 
 
 class ExecutionDetailAPI(APIView):
@@ -142,18 +166,73 @@ def report_csv(execution) -> str:
     report = execution.report or {}
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["section", "table", "column", "technique", "rows_read", "rows_written", "rows_masked",
-                     "seconds", "rows_per_s", "sampled", "equal", "result"])
+    writer.writerow(
+        [
+            "section",
+            "table",
+            "column",
+            "technique",
+            "rows_read",
+            "rows_written",
+            "rows_masked",
+            "seconds",
+            "rows_per_s",
+            "sampled",
+            "equal",
+            "result",
+        ]
+    )
     for t in report.get("tables", []):
-        writer.writerow(["table", t["table"], "", "", t["rows_read"], t["rows_written"], t["rows_masked"],
-                         t["seconds"], t["rows_per_s"], "", "", ""])
+        writer.writerow(
+            [
+                "table",
+                t["table"],
+                "",
+                "",
+                t["rows_read"],
+                t["rows_written"],
+                t["rows_masked"],
+                t["seconds"],
+                t["rows_per_s"],
+                "",
+                "",
+                "",
+            ]
+        )
     for c in report.get("leak_checks", []):
-        writer.writerow(["leak_check", c["table"], c["column"], c["technique"], "", "", "", "", "",
-                         c["sampled"], c["equal"], "ok" if c["ok"] else "LEAK"])
-    writer.writerow(["summary", "", "", "", report.get("rows_processed", ""), "", report.get("rows_masked", ""),
-                     report.get("duration_seconds", ""), "", "", "",
-                     f"fk_ok={report.get('fk_ok')} plan_hash={report.get('plan_hash', '')} "
-                     f"key_version={report.get('key_version', '')}"])
+        writer.writerow(
+            [
+                "leak_check",
+                c["table"],
+                c["column"],
+                c["technique"],
+                "",
+                "",
+                "",
+                "",
+                "",
+                c["sampled"],
+                c["equal"],
+                "ok" if c["ok"] else "LEAK",
+            ]
+        )
+    writer.writerow(
+        [
+            "summary",
+            "",
+            "",
+            "",
+            report.get("rows_processed", ""),
+            "",
+            report.get("rows_masked", ""),
+            report.get("duration_seconds", ""),
+            "",
+            "",
+            "",
+            f"fk_ok={report.get('fk_ok')} plan_hash={report.get('plan_hash', '')} "
+            f"key_version={report.get('key_version', '')}",
+        ]
+    )
     return out.getvalue()
 
 
@@ -168,14 +247,18 @@ class JSONOnlyNegotiation(DefaultContentNegotiation):
 class ExecutionReportAPI(APIView):
     content_negotiation_class = JSONOnlyNegotiation
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["json", "csv"], required=False)],
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["json", "csv"], required=False)],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request, pk: int):
         execution = selectors.execution_get(user=request.user, pk=pk)
         if not execution.report:
             return fail(409, f"No report: the execution is {execution.status}.")
         if request.query_params.get("format") == "csv":
             response = HttpResponse(report_csv(execution), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="execution-{execution.pk}-report.csv"'
+            response["Content-Disposition"] = (
+                f'attachment; filename="execution-{execution.pk}-report.csv"'
+            )
             return response
         return ok(execution.report)

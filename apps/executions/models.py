@@ -3,7 +3,8 @@ from django.db import models
 
 
 class ExecutionStatus(models.TextChoices):
-    """queued → running → success | failed | cancelled; queued → cancelled; running → failed (reaper)."""
+    """queued → running → success | failed | cancelled; queued → cancelled; running → failed
+    (reaper)."""
 
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -23,10 +24,19 @@ class Trigger(models.TextChoices):
 
 
 class Execution(models.Model):
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="executions")
-    status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED, db_index=True)
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="executions"
+    )
+    status = models.CharField(
+        max_length=20,
+        choices=ExecutionStatus.choices,
+        default=ExecutionStatus.QUEUED,
+        db_index=True,
+    )
     trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.UI)
-    executed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="executions")
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="executions"
+    )
     rows_processed = models.BigIntegerField(default=0)
     rows_masked = models.BigIntegerField(default=0)
     rows_total = models.BigIntegerField(null=True, blank=True)
@@ -47,8 +57,10 @@ class Execution(models.Model):
         db_table = "executions"
         ordering = ["-queued_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(rows_masked__lte=models.F("rows_processed")),
-                                   name="executions_masked_le_processed"),
+            models.CheckConstraint(
+                condition=models.Q(rows_masked__lte=models.F("rows_processed")),
+                name="executions_masked_le_processed",
+            ),
         ]
 
     @property

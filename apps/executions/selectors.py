@@ -32,8 +32,15 @@ def _parse_date(value: Any) -> dt.date | None:
         return None
 
 
-def execution_list(*, user, workflow: Any = None, status: str | None = None, executed_by: Any = None,
-                   date_from: Any = None, date_to: Any = None) -> QuerySet[Execution]:
+def execution_list(
+    *,
+    user,
+    workflow: Any = None,
+    status: str | None = None,
+    executed_by: Any = None,
+    date_from: Any = None,
+    date_to: Any = None,
+) -> QuerySet[Execution]:
     """Filters are forgiving: an unparseable value filters nothing rather than failing."""
     qs = execution_visible(user=user)
     if workflow not in (None, ""):
@@ -53,7 +60,9 @@ def execution_list(*, user, workflow: Any = None, status: str | None = None, exe
     if start:
         qs = qs.filter(queued_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=tz))
     if end:
-        qs = qs.filter(queued_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
+        qs = qs.filter(
+            queued_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        )
     return qs.order_by("-queued_at", "-pk")
 
 
@@ -72,7 +81,9 @@ def execution_stats(*, user, days: int = 30) -> dict:
         total=Count("pk"),
         success=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
         failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
-        finished=Count("pk", filter=Q(status__in=[ExecutionStatus.SUCCESS, ExecutionStatus.FAILED])),
+        finished=Count(
+            "pk", filter=Q(status__in=[ExecutionStatus.SUCCESS, ExecutionStatus.FAILED])
+        ),
     )
     rate = round(100 * totals["success"] / totals["finished"]) if totals["finished"] else None
     today = timezone.localdate()
@@ -80,9 +91,13 @@ def execution_stats(*, user, days: int = 30) -> dict:
     tz = timezone.get_current_timezone()
     per_day = {
         row["day"]: row["rows"] or 0
-        for row in qs.filter(status=ExecutionStatus.SUCCESS,
-                             finished_at__gte=dt.datetime.combine(first, dt.time.min, tzinfo=tz))
-        .annotate(day=TruncDate("finished_at", tzinfo=tz)).values("day").annotate(rows=Sum("rows_masked"))
+        for row in qs.filter(
+            status=ExecutionStatus.SUCCESS,
+            finished_at__gte=dt.datetime.combine(first, dt.time.min, tzinfo=tz),
+        )
+        .annotate(day=TruncDate("finished_at", tzinfo=tz))
+        .values("day")
+        .annotate(rows=Sum("rows_masked"))
     }
     labels, values = [], []
     for i in range(days):
@@ -104,4 +119,6 @@ def execution_recent(*, user, limit: int = 8) -> QuerySet[Execution]:
 
 
 def execution_for_workflow(*, user, workflow, limit: int = 20) -> QuerySet[Execution]:
-    return execution_visible(user=user).filter(workflow=workflow).order_by("-queued_at", "-pk")[:limit]
+    return (
+        execution_visible(user=user).filter(workflow=workflow).order_by("-queued_at", "-pk")[:limit]
+    )

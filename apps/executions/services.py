@@ -20,13 +20,21 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.logging import redact_text
 from apps.core.permissions import can_modify, is_admin
-from apps.executions.models import (FINAL_STATUSES, Execution, ExecutionStatus, ExecutionTable,
-                                    Trigger)
+from apps.executions.models import (
+    FINAL_STATUSES,
+    Execution,
+    ExecutionStatus,
+    ExecutionTable,
+    Trigger,
+)
 from masking.progress import ProgressUpdate
 
 logger = logging.getLogger("maskflow.executions")
 
-WORKER_LOST = "The worker running this execution stopped responding (worker lost); the target was rolled back."
+WORKER_LOST = (
+    "The worker running this execution stopped responding (worker lost); "
+    "the target was rolled back."
+)
 UNEXPECTED = "The run failed unexpectedly ({name}); the target was rolled back. See the worker log."
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes
 CANCEL_POLL_INTERVAL = 0.5  # seconds between reads of cancel_requested
@@ -50,11 +58,13 @@ def can_execute(user, workflow) -> bool:
 
 def can_cancel(user, execution: Execution) -> bool:
     return bool(user and user.is_authenticated) and (
-        is_admin(user) or execution.executed_by_id == user.pk)
+        is_admin(user) or execution.executed_by_id == user.pk
+    )
 
 
-def execution_start(*, workflow, by, trigger: str = Trigger.UI, request=None,
-                    enqueue: bool = True) -> Execution:
+def execution_start(
+    *, workflow, by, trigger: str = Trigger.UI, request=None, enqueue: bool = True
+) -> Execution:
     """Snapshot the workflow's plan into a queued execution and hand it to a worker.
 
     `enqueue=False` leaves it queued for the caller to run in-process (the CLI's --wait)."""
@@ -66,12 +76,17 @@ def execution_start(*, workflow, by, trigger: str = Trigger.UI, request=None,
         _audit_refusal(workflow, by, request, "permission")
         raise PermissionDenied("Only the workflow's owner or an administrator can run it.")
     if workflow.status != WorkflowStatus.ACTIVE:
-        raise ExecutionRefused("The workflow is inactive; activate it before running it.", "inactive")
+        raise ExecutionRefused(
+            "The workflow is inactive; activate it before running it.", "inactive"
+        )
     if not workflow.mappings.exists():
         raise ExecutionRefused("The workflow has no table mappings to run.", "empty")
-    if Execution.objects.filter(workflow=workflow, status__in=[ExecutionStatus.QUEUED,
-                                                               ExecutionStatus.RUNNING]).exists():
-        raise ExecutionRefused("This workflow already has a queued or running execution.", "conflict")
+    if Execution.objects.filter(
+        workflow=workflow, status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]
+    ).exists():
+        raise ExecutionRefused(
+            "This workflow already has a queued or running execution.", "conflict"
+        )
 
     plan = workflow_build_plan(workflow=workflow)
     snapshot = plan.to_dict()
@@ -88,10 +103,18 @@ def execution_start(*, workflow, by, trigger: str = Trigger.UI, request=None,
             key_version=plan.key_version,
         )
         audit_record(
-            action="execution.start", request=request, actor=by,
-            resource_type="execution", resource_id=execution.pk,
-            details={"workflow_id": workflow.pk, "workflow": workflow.name, "trigger": trigger,
-                     "plan_hash": execution.plan_hash, "key_version": execution.key_version},
+            action="execution.start",
+            request=request,
+            actor=by,
+            resource_type="execution",
+            resource_id=execution.pk,
+            details={
+                "workflow_id": workflow.pk,
+                "workflow": workflow.name,
+                "trigger": trigger,
+                "plan_hash": execution.plan_hash,
+                "key_version": execution.key_version,
+            },
         )
         if enqueue:
             pk = execution.pk
@@ -106,21 +129,33 @@ def _enqueue(execution_id: int) -> None:
 
 
 def _audit_refusal(workflow, by, request, reason: str) -> None:
-    audit_record(action="execution.start", status=AuditEvent.Status.DENIED, request=request,
-                 actor=by if getattr(by, "is_authenticated", False) else None,
-                 resource_type="workflow", resource_id=workflow.pk, details={"reason": reason})
+    audit_record(
+        action="execution.start",
+        status=AuditEvent.Status.DENIED,
+        request=request,
+        actor=by if getattr(by, "is_authenticated", False) else None,
+        resource_type="workflow",
+        resource_id=workflow.pk,
+        details={"reason": reason},
+    )
 
 
-# --- run -------------------------------------------------------------------------------------------
+# --- run ------------------------------------------------------------------------------------------
 
 
 class ExecutionProgress:
     """The engine's Progress, writing the execution row (at most about once a second) and
-    reading the cancel flag from the database, so a cancel from any web process reaches the worker."""
+    reading the cancel flag from the database, so a cancel from any web process reaches the
+    worker."""
 
-    def __init__(self, execution_id: int, tables: dict[str, int], *,
-                 on_update: Callable[[ProgressUpdate], None] | None = None,
-                 deadline: float | None = None):
+    def __init__(
+        self,
+        execution_id: int,
+        tables: dict[str, int],
+        *,
+        on_update: Callable[[ProgressUpdate], None] | None = None,
+        deadline: float | None = None,
+    ):
         self.execution_id = execution_id
         self.tables = tables  # target label -> ExecutionTable pk
         self.on_update = on_update
@@ -148,7 +183,8 @@ class ExecutionProgress:
         if table_pk is not None:
             status = "running" if update.phase in ("start", "load") else "done"
             ExecutionTable.objects.filter(pk=table_pk).update(
-                position=update.table_index, status=status, rows_read=update.table_rows_done)
+                position=update.table_index, status=status, rows_read=update.table_rows_done
+            )
         if self.on_update is not None:
             self.on_update(update)
 
@@ -159,14 +195,18 @@ class ExecutionProgress:
             return True
         if now - self._last_poll >= CANCEL_POLL_INTERVAL:
             self._last_poll = now
-            row = Execution.objects.filter(pk=self.execution_id).values_list(
-                "cancel_requested", "status").first()
+            row = (
+                Execution.objects.filter(pk=self.execution_id)
+                .values_list("cancel_requested", "status")
+                .first()
+            )
             self._cancel = row is None or bool(row[0]) or row[1] != ExecutionStatus.RUNNING
             if now - self._last_write >= PROGRESS_INTERVAL:
                 # Long batches with no progress call still prove the worker is alive.
                 self._last_write = now
-                Execution.objects.filter(pk=self.execution_id, status=ExecutionStatus.RUNNING).update(
-                    heartbeat_at=timezone.now())
+                Execution.objects.filter(
+                    pk=self.execution_id, status=ExecutionStatus.RUNNING
+                ).update(heartbeat_at=timezone.now())
         return self._cancel
 
 
@@ -205,14 +245,21 @@ def _drop_created(execution_id: int, target, created: list[tuple[str, str]]) -> 
             info = target.describe_table(schema or target.capabilities.default_schema, table)
             with target.transaction():  # counted and dropped in one transaction
                 if target.count_rows(info):
-                    logger.warning("execution %s: created table %s holds rows; left in place",
-                                   execution_id, label)
+                    logger.warning(
+                        "execution %s: created table %s holds rows; left in place",
+                        execution_id,
+                        label,
+                    )
                     continue
                 target.execute(f"DROP TABLE {target.qualified(info.schema, info.name)}")
             dropped.append(label)
         except Exception as exc:  # a lost connection, a lock: logged, not raised
-            logger.warning("execution %s: could not drop created table %s (%s)", execution_id,
-                           label, type(exc).__name__)
+            logger.warning(
+                "execution %s: could not drop created table %s (%s)",
+                execution_id,
+                label,
+                type(exc).__name__,
+            )
     return dropped
 
 
@@ -223,14 +270,15 @@ def _dropped_text(dropped: list[str]) -> str:
 def _refuse_on_drift(workflow) -> None:
     """The databases changed since the workflow was saved: refuse before anything is written.
     The same check blocks the Run button's workflow page, so both say the same thing."""
-    from masking.errors import TerminalError
-
     from apps.workflows.selectors import workflow_drift
+    from masking.errors import TerminalError
 
     problems = workflow_drift(workflow=workflow)
     if problems:
-        raise TerminalError("Schema drift since the workflow was saved; edit the workflow to fix: "
-                            + "; ".join(problems[:20]))
+        raise TerminalError(
+            "Schema drift since the workflow was saved; edit the workflow to fix: "
+            + "; ".join(problems[:20])
+        )
 
 
 def _safe_message(exc: BaseException) -> str:
@@ -245,8 +293,12 @@ def _safe_message(exc: BaseException) -> str:
 
 def _finish(execution_id: int, status: str, **fields: Any) -> bool:
     """Move a running execution to a final status; False if someone (the reaper) got there first."""
-    return Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
-        status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields) == 1
+    return (
+        Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
+            status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields
+        )
+        == 1
+    )
 
 
 def _report(execution: Execution, plan, result, created: list[str]) -> dict:
@@ -261,15 +313,27 @@ def _report(execution: Execution, plan, result, created: list[str]) -> dict:
         "rows_masked": result.rows_masked,
         "created_tables": created,
         "tables": [
-            {"table": t.name, "rows_read": t.rows_read, "rows_written": t.rows_written,
-             "rows_masked": t.rows_masked, "seconds": round(t.seconds, 3),
-             "rows_per_s": round(t.rows_per_s, 1)}
+            {
+                "table": t.name,
+                "rows_read": t.rows_read,
+                "rows_written": t.rows_written,
+                "rows_masked": t.rows_masked,
+                "seconds": round(t.seconds, 3),
+                "rows_per_s": round(t.rows_per_s, 1),
+            }
             for t in result.tables
         ],
         "leak_checks": [
-            {"table": c.table, "column": c.column, "technique": c.technique, "sampled": c.sampled,
-             "equal": c.equal, "ok": c.ok, "identity_hiding": getattr(c, "identity_hiding", True),
-             "method": getattr(c, "method", "target")}
+            {
+                "table": c.table,
+                "column": c.column,
+                "technique": c.technique,
+                "sampled": c.sampled,
+                "equal": c.equal,
+                "ok": c.ok,
+                "identity_hiding": getattr(c, "identity_hiding", True),
+                "method": getattr(c, "method", "target"),
+            }
             for c in result.leak_report
         ],
         "leak_ok": all(c.ok for c in result.leak_report),
@@ -277,8 +341,12 @@ def _report(execution: Execution, plan, result, created: list[str]) -> dict:
     }
 
 
-def execution_run(*, execution_id: int, on_update: Callable[[ProgressUpdate], None] | None = None,
-                  timeout: float | None = None) -> Execution | None:
+def execution_run(
+    *,
+    execution_id: int,
+    on_update: Callable[[ProgressUpdate], None] | None = None,
+    timeout: float | None = None,
+) -> Execution | None:
     """Run a queued execution in this process. Idempotent: an execution already claimed or
     finished is left alone (a redelivered task message is a no-op). Returns the execution when
     this call ran it, None otherwise. `on_update` sees each progress write (the CLI prints them);
@@ -291,12 +359,14 @@ def execution_run(*, execution_id: int, on_update: Callable[[ProgressUpdate], No
 
     now = timezone.now()
     claimed = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).update(
-        status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now)
+        status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
     if claimed != 1:
         logger.info("execution %s not queued; nothing to do", execution_id)
         return None
     execution = Execution.objects.select_related(
-        "workflow__source_connection", "workflow__target_connection", "executed_by").get(pk=execution_id)
+        "workflow__source_connection", "workflow__target_connection", "executed_by"
+    ).get(pk=execution_id)
     snapshot = execution.plan_snapshot or {}
     tables: dict[str, int] = {}
     started = time.monotonic()
@@ -307,9 +377,13 @@ def execution_run(*, execution_id: int, on_update: Callable[[ProgressUpdate], No
     try:
         for position, t in enumerate(snapshot.get("tables") or [], start=1):
             row = ExecutionTable.objects.create(
-                execution=execution, position=position,
+                execution=execution,
+                position=position,
                 source_table=_label(t.get("source_schema") or "", t["source_table"])[:300],
-                target_table=_label(t.get("target_schema") or "", t.get("target_table") or t["source_table"])[:300])
+                target_table=_label(
+                    t.get("target_schema") or "", t.get("target_table") or t["source_table"]
+                )[:300],
+            )
             tables[row.target_table] = row.pk
         _refuse_on_drift(workflow)
         plan = Plan.from_dict(snapshot, secret=workflow.get_secret())
@@ -318,7 +392,9 @@ def execution_run(*, execution_id: int, on_update: Callable[[ProgressUpdate], No
         try:
             _create_missing_targets(snapshot, source, target, created)
             deadline = time.monotonic() + timeout if timeout else None
-            progress = ExecutionProgress(execution.pk, tables, on_update=on_update, deadline=deadline)
+            progress = ExecutionProgress(
+                execution.pk, tables, on_update=on_update, deadline=deadline
+            )
             result = run(plan, source, target, progress)
         except BaseException:
             dropped = _drop_created(execution.pk, target, created)
@@ -330,24 +406,47 @@ def execution_run(*, execution_id: int, on_update: Callable[[ProgressUpdate], No
         duration = time.monotonic() - started
         _roll_back_tables(execution.pk, "cancelled")
         timed_out = bool(progress and progress.timed_out)
-        reason = f"Stopped after the {timeout:g} s time limit" if timed_out else "Cancelled on request"
-        if _finish(execution.pk, ExecutionStatus.CANCELLED, rows_masked=0,
-                   error_message=f"{reason}; the target was rolled back{_dropped_text(dropped)}."):
-            _audit_end(execution, "execution.cancel", AuditEvent.Status.SUCCESS,
-                       {"stage": "timeout" if timed_out else "stopped", "duration_seconds": round(duration, 3),
-                        **({"dropped_tables": dropped} if dropped else {})})
+        reason = (
+            f"Stopped after the {timeout:g} s time limit" if timed_out else "Cancelled on request"
+        )
+        if _finish(
+            execution.pk,
+            ExecutionStatus.CANCELLED,
+            rows_masked=0,
+            error_message=f"{reason}; the target was rolled back{_dropped_text(dropped)}.",
+        ):
+            _audit_end(
+                execution,
+                "execution.cancel",
+                AuditEvent.Status.SUCCESS,
+                {
+                    "stage": "timeout" if timed_out else "stopped",
+                    "duration_seconds": round(duration, 3),
+                    **({"dropped_tables": dropped} if dropped else {}),
+                },
+            )
         return _reload(execution)
     except Exception as exc:  # every failure ends the run as failed, with a value-free message
         duration = time.monotonic() - started
         message = _safe_message(exc)
         if dropped:
-            message = f"{message[:3600].rstrip('.')}; the target was rolled back{_dropped_text(dropped)}."
+            message = (
+                f"{message[:3600].rstrip('.')}; the target was rolled back{_dropped_text(dropped)}."
+            )
         logger.warning("execution %s failed: %s", execution.pk, message)
         _roll_back_tables(execution.pk, "failed")
         if _finish(execution.pk, ExecutionStatus.FAILED, rows_masked=0, error_message=message):
-            _audit_end(execution, "execution.fail", AuditEvent.Status.FAILURE,
-                       {"error": message, "error_type": type(exc).__name__,
-                        "duration_seconds": round(duration, 3), **({"dropped_tables": dropped} if dropped else {})})
+            _audit_end(
+                execution,
+                "execution.fail",
+                AuditEvent.Status.FAILURE,
+                {
+                    "error": message,
+                    "error_type": type(exc).__name__,
+                    "duration_seconds": round(duration, 3),
+                    **({"dropped_tables": dropped} if dropped else {}),
+                },
+            )
         return _reload(execution)
 
     report = _report(execution, plan, result, [_label(*t) for t in created])
@@ -356,21 +455,40 @@ def execution_run(*, execution_id: int, on_update: Callable[[ProgressUpdate], No
         t = by_label.get(label)
         if t is not None:
             ExecutionTable.objects.filter(pk=pk).update(
-                status="success", rows_read=t.rows_read, rows_written=t.rows_written,
-                rows_masked=t.rows_masked, seconds=round(t.seconds, 3),
-                rows_per_second=round(t.rows_per_s, 1))
+                status="success",
+                rows_read=t.rows_read,
+                rows_written=t.rows_written,
+                rows_masked=t.rows_masked,
+                seconds=round(t.seconds, 3),
+                rows_per_second=round(t.rows_per_s, 1),
+            )
     finished = _finish(
-        execution.pk, ExecutionStatus.SUCCESS,
-        rows_processed=result.rows_processed, rows_masked=min(result.rows_masked, result.rows_processed),
-        rows_total=result.rows_processed, current_table="",
-        rows_per_second=round(result.rows_processed / result.duration, 1) if result.duration > 0 else 0,
-        report=report, error_message="",
+        execution.pk,
+        ExecutionStatus.SUCCESS,
+        rows_processed=result.rows_processed,
+        rows_masked=min(result.rows_masked, result.rows_processed),
+        rows_total=result.rows_processed,
+        current_table="",
+        rows_per_second=round(result.rows_processed / result.duration, 1)
+        if result.duration > 0
+        else 0,
+        report=report,
+        error_message="",
     )
     if finished:
-        _audit_end(execution, "execution.finish", AuditEvent.Status.SUCCESS,
-                   {"rows_processed": result.rows_processed, "rows_masked": result.rows_masked,
-                    "duration_seconds": round(result.duration, 3), "tables": len(result.tables),
-                    "leak_ok": report["leak_ok"], "fk_ok": result.fk_ok})
+        _audit_end(
+            execution,
+            "execution.finish",
+            AuditEvent.Status.SUCCESS,
+            {
+                "rows_processed": result.rows_processed,
+                "rows_masked": result.rows_masked,
+                "duration_seconds": round(result.duration, 3),
+                "tables": len(result.tables),
+                "leak_ok": report["leak_ok"],
+                "fk_ok": result.fk_ok,
+            },
+        )
     return _reload(execution)
 
 
@@ -388,30 +506,63 @@ def _reload(execution: Execution) -> Execution:
 
 
 def _audit_end(execution: Execution, action: str, status: str, details: dict) -> None:
-    audit_record(action=action, status=status, actor=execution.executed_by,
-                 resource_type="execution", resource_id=execution.pk,
-                 details={"workflow_id": execution.workflow_id, "trigger": execution.trigger,
-                          "plan_hash": execution.plan_hash, **details})
+    audit_record(
+        action=action,
+        status=status,
+        actor=execution.executed_by,
+        resource_type="execution",
+        resource_id=execution.pk,
+        details={
+            "workflow_id": execution.workflow_id,
+            "trigger": execution.trigger,
+            "plan_hash": execution.plan_hash,
+            **details,
+        },
+    )
 
 
-# --- cancel / reap -------------------------------------------------------------------------------------
+# --- cancel / reap --------------------------------------------------------------------------------
 
 
 def execution_cancel(*, execution: Execution, by, request=None) -> Execution:
     """Queued: cancelled at once. Running: flag it; the worker stops between batches and rolls
     back. Final: nothing to do (returned unchanged)."""
     if not can_cancel(by, execution):
-        raise PermissionDenied("Only the user who started the execution or an administrator can cancel it.")
+        raise PermissionDenied(
+            "Only the user who started the execution or an administrator can cancel it."
+        )
     now = timezone.now()
-    if Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED).update(
-            status=ExecutionStatus.CANCELLED, cancel_requested=True, finished_at=now,
-            error_message="Cancelled before it started.") == 1:
-        audit_record(action="execution.cancel", request=request, actor=by, resource_type="execution",
-                     resource_id=execution.pk, details={"stage": "queued", "workflow_id": execution.workflow_id})
-    elif Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING,
-                                  cancel_requested=False).update(cancel_requested=True) == 1:
-        audit_record(action="execution.cancel", request=request, actor=by, resource_type="execution",
-                     resource_id=execution.pk, details={"stage": "requested", "workflow_id": execution.workflow_id})
+    if (
+        Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED).update(
+            status=ExecutionStatus.CANCELLED,
+            cancel_requested=True,
+            finished_at=now,
+            error_message="Cancelled before it started.",
+        )
+        == 1
+    ):
+        audit_record(
+            action="execution.cancel",
+            request=request,
+            actor=by,
+            resource_type="execution",
+            resource_id=execution.pk,
+            details={"stage": "queued", "workflow_id": execution.workflow_id},
+        )
+    elif (
+        Execution.objects.filter(
+            pk=execution.pk, status=ExecutionStatus.RUNNING, cancel_requested=False
+        ).update(cancel_requested=True)
+        == 1
+    ):
+        audit_record(
+            action="execution.cancel",
+            request=request,
+            actor=by,
+            resource_type="execution",
+            resource_id=execution.pk,
+            details={"stage": "requested", "workflow_id": execution.workflow_id},
+        )
     return _reload(execution)
 
 
@@ -423,20 +574,35 @@ def execution_reap(*, stale_after_seconds: int = 60) -> list[int]:
     now = timezone.now()
     cutoff = now - timedelta(seconds=stale_after_seconds)
     stale = Execution.objects.filter(status=ExecutionStatus.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-        | Q(heartbeat_at__isnull=True, started_at__isnull=True))
+        Q(heartbeat_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True)
+    )
     reaped = []
     for execution in stale.select_related("executed_by"):
-        claimed = Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING,
-                                           heartbeat_at=execution.heartbeat_at).update(
-            status=ExecutionStatus.FAILED, finished_at=now, rows_masked=0, error_message=WORKER_LOST)
+        claimed = Execution.objects.filter(
+            pk=execution.pk, status=ExecutionStatus.RUNNING, heartbeat_at=execution.heartbeat_at
+        ).update(
+            status=ExecutionStatus.FAILED, finished_at=now, rows_masked=0, error_message=WORKER_LOST
+        )
         if claimed != 1:
             continue
-        ExecutionTable.objects.filter(execution_id=execution.pk).exclude(status="done").update(status="failed")
+        ExecutionTable.objects.filter(execution_id=execution.pk).exclude(status="done").update(
+            status="failed"
+        )
         reaped.append(execution.pk)
-        _audit_end(execution, "execution.fail", AuditEvent.Status.FAILURE,
-                   {"error": WORKER_LOST, "reason": "worker_lost",
-                    "last_heartbeat": execution.heartbeat_at.isoformat() if execution.heartbeat_at else None})
+        _audit_end(
+            execution,
+            "execution.fail",
+            AuditEvent.Status.FAILURE,
+            {
+                "error": WORKER_LOST,
+                "reason": "worker_lost",
+                "last_heartbeat": execution.heartbeat_at.isoformat()
+                if execution.heartbeat_at
+                else None,
+            },
+        )
     if reaped:
         logger.warning("reaped executions with a stale heartbeat: %s", reaped)
     return reaped
@@ -450,5 +616,13 @@ def execution_reap_quietly() -> None:
         logger.exception("execution reaper failed")
 
 
-__all__ = ["FINAL_STATUSES", "ExecutionRefused", "can_cancel", "can_execute", "execution_cancel",
-           "execution_reap", "execution_run", "execution_start"]
+__all__ = [
+    "FINAL_STATUSES",
+    "ExecutionRefused",
+    "can_cancel",
+    "can_execute",
+    "execution_cancel",
+    "execution_reap",
+    "execution_run",
+    "execution_start",
+]

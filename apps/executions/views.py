@@ -7,8 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.urls import NoReverseMatch
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch
 from django.views.decorators.http import require_POST
 
 from apps.core.permissions import is_admin
@@ -24,14 +24,22 @@ def execution_list(request):
     services.execution_reap_quietly()
     q = request.GET
     filters = {k: q.get(k, "") for k in ("workflow", "status", "user", "date_from", "date_to")}
-    qs = selectors.execution_list(user=request.user, workflow=filters["workflow"], status=filters["status"],
-                                  executed_by=filters["user"], date_from=filters["date_from"],
-                                  date_to=filters["date_to"])
+    qs = selectors.execution_list(
+        user=request.user,
+        workflow=filters["workflow"],
+        status=filters["status"],
+        executed_by=filters["user"],
+        date_from=filters["date_from"],
+        date_to=filters["date_to"],
+    )
     page = Paginator(qs, 25).get_page(q.get("page"))
     from apps.workflows.models import Workflow
 
     context = {
-        "page": page, "executions": page.object_list, "filters": filters, "nav": "executions",
+        "page": page,
+        "executions": page.object_list,
+        "filters": filters,
+        "nav": "executions",
         "statuses": ExecutionStatus.choices,
         "workflows": Workflow.objects.order_by("name").only("pk", "name"),
         "users": get_user_model().objects.order_by("username") if is_admin(request.user) else None,
@@ -41,14 +49,21 @@ def execution_list(request):
 
 
 def _live_context(request, execution) -> dict:
-    return {"execution": execution, "tables": list(execution.tables.order_by("position", "pk")),
-            "report": execution.report or {}}
+    return {
+        "execution": execution,
+        "tables": list(execution.tables.order_by("position", "pk")),
+        "report": execution.report or {},
+    }
 
 
 @login_required
 def execution_detail(request, pk: int):
     execution = selectors.execution_get(user=request.user, pk=pk)
-    return render(request, "executions/detail.html", {**_live_context(request, execution), "nav": "executions"})
+    return render(
+        request,
+        "executions/detail.html",
+        {**_live_context(request, execution), "nav": "executions"},
+    )
 
 
 @login_required
@@ -59,7 +74,9 @@ def execution_live(request, pk: int):
         services.execution_reap_quietly()
         execution.refresh_from_db()
     status = HTMX_STOP_POLLING if execution.is_final else 200
-    return render(request, "executions/_live.html", _live_context(request, execution), status=status)
+    return render(
+        request, "executions/_live.html", _live_context(request, execution), status=status
+    )
 
 
 @login_required
@@ -70,8 +87,9 @@ def execution_run(request, pk: int):
 
     workflow = get_object_or_404(Workflow, pk=pk)
     try:
-        execution = services.execution_start(workflow=workflow, by=request.user, trigger=Trigger.UI,
-                                             request=request)
+        execution = services.execution_start(
+            workflow=workflow, by=request.user, trigger=Trigger.UI, request=request
+        )
     except services.ExecutionRefused as exc:
         messages.error(request, str(exc))
         try:
@@ -92,8 +110,12 @@ def execution_cancel(request, pk: int):
         messages.info(request, f"Execution #{execution.pk} is already {execution.status}.")
     else:
         execution = services.execution_cancel(execution=execution, by=request.user, request=request)
-        messages.success(request, "Execution cancelled." if execution.is_final else
-                         "Cancel requested: the run stops after the current batch and rolls back.")
+        messages.success(
+            request,
+            "Execution cancelled."
+            if execution.is_final
+            else "Cancel requested: the run stops after the current batch and rolls back.",
+        )
     return redirect("executions:detail", pk=execution.pk)
 
 
@@ -106,6 +128,10 @@ def execution_report(request, pk: int, fmt: str):
     if fmt == "csv":
         response = HttpResponse(report_csv(execution), content_type="text/csv; charset=utf-8")
     else:
-        response = HttpResponse(json.dumps(execution.report, indent=2), content_type="application/json")
-    response["Content-Disposition"] = f'attachment; filename="execution-{execution.pk}-report.{fmt}"'
+        response = HttpResponse(
+            json.dumps(execution.report, indent=2), content_type="application/json"
+        )
+    response["Content-Disposition"] = (
+        f'attachment; filename="execution-{execution.pk}-report.{fmt}"'
+    )
     return response

@@ -39,19 +39,28 @@ class WorkflowInput(serializers.Serializer):
     source_connection_id = serializers.IntegerField()
     target_connection_id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=["active", "inactive"], required=False)
-    target_mode = serializers.ChoiceField(choices=["truncate", "append", "fail_if_not_empty"], required=False)
+    target_mode = serializers.ChoiceField(
+        choices=["truncate", "append", "fail_if_not_empty"], required=False
+    )
     locale = serializers.CharField(required=False)
     mappings = MappingInput(many=True)
 
 
 def workflow_output(w: Workflow, *, detail: bool = False) -> dict:
     data = {
-        "id": w.pk, "name": w.name, "description": w.description, "status": w.status,
-        "source_connection_id": w.source_connection_id, "target_connection_id": w.target_connection_id,
-        "source_connection": w.source_connection.name, "target_connection": w.target_connection.name,
-        "target_mode": w.target_mode, "locale": w.locale,
+        "id": w.pk,
+        "name": w.name,
+        "description": w.description,
+        "status": w.status,
+        "source_connection_id": w.source_connection_id,
+        "target_connection_id": w.target_connection_id,
+        "source_connection": w.source_connection.name,
+        "target_connection": w.target_connection.name,
+        "target_mode": w.target_mode,
+        "locale": w.locale,
         "created_by": {"id": w.created_by_id, "username": w.created_by.username},
-        "created_at": w.created_at.isoformat(), "updated_at": w.updated_at.isoformat(),
+        "created_at": w.created_at.isoformat(),
+        "updated_at": w.updated_at.isoformat(),
         "tables": w.mappings.count(),
     }
     if detail:
@@ -86,7 +95,10 @@ class WorkflowListAPI(APIView):
 
 class WorkflowDetailAPI(APIView):
     def _get(self, pk):
-        return get_object_or_404(Workflow.objects.select_related("source_connection", "target_connection", "created_by"), pk=pk)
+        return get_object_or_404(
+            Workflow.objects.select_related("source_connection", "target_connection", "created_by"),
+            pk=pk,
+        )
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
@@ -122,7 +134,11 @@ class WorkflowPreviewAPI(APIView):
         try:
             data = selectors.workflow_preview(workflow=w)
         except Exception as exc:
-            return fail(502, f"Could not read sample rows ({type(exc).__name__}).", code="SOURCE_UNAVAILABLE")
+            return fail(
+                502,
+                f"Could not read sample rows ({type(exc).__name__}).",
+                code="SOURCE_UNAVAILABLE",
+            )
         return ok(data)
 
 

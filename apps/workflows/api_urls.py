@@ -5,6 +5,8 @@ from apps.workflows import api
 urlpatterns = [
     path("workflows", api.WorkflowListAPI.as_view(), name="api-workflows"),
     path("workflows/<int:pk>", api.WorkflowDetailAPI.as_view(), name="api-workflow"),
-    path("workflows/<int:pk>/preview", api.WorkflowPreviewAPI.as_view(), name="api-workflow-preview"),
+    path(
+        "workflows/<int:pk>/preview", api.WorkflowPreviewAPI.as_view(), name="api-workflow-preview"
+    ),
     path("pii-attributes", api.PiiAttributesAPI.as_view(), name="api-pii-attributes"),
 ]

@@ -7,13 +7,20 @@ from masking.techniques.registry import LOCALES
 
 class BasicsForm(forms.Form):
     name = forms.CharField(max_length=100)
-    description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    source_connection_id = forms.ModelChoiceField(queryset=Connection.objects.order_by("name"), label="Source connection",
-                                                  to_field_name="pk")
-    target_connection_id = forms.ModelChoiceField(queryset=Connection.objects.order_by("name"), label="Target connection",
-                                                  to_field_name="pk")
-    locale = forms.ChoiceField(choices=[(loc, loc) for loc in LOCALES], initial="en_US",
-                               help_text="Locale of generated names, phones and addresses")
+    description = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    source_connection_id = forms.ModelChoiceField(
+        queryset=Connection.objects.order_by("name"), label="Source connection", to_field_name="pk"
+    )
+    target_connection_id = forms.ModelChoiceField(
+        queryset=Connection.objects.order_by("name"), label="Target connection", to_field_name="pk"
+    )
+    locale = forms.ChoiceField(
+        choices=[(loc, loc) for loc in LOCALES],
+        initial="en_US",
+        help_text="Locale of generated names, phones and addresses",
+    )
 
     def __init__(self, *args, instance_pk=None, **kwargs):
         self.instance_pk = instance_pk
@@ -34,8 +41,13 @@ class BasicsForm(forms.Form):
 
     def state(self) -> dict:
         d = self.cleaned_data
-        return {"name": d["name"], "description": d["description"], "locale": d["locale"],
-                "source_connection_id": d["source_connection_id"].pk, "target_connection_id": d["target_connection_id"].pk}
+        return {
+            "name": d["name"],
+            "description": d["description"],
+            "locale": d["locale"],
+            "source_connection_id": d["source_connection_id"].pk,
+            "target_connection_id": d["target_connection_id"].pk,
+        }
 
 
 class TargetModeForm(forms.Form):

@@ -23,15 +23,25 @@ class TargetMode(models.TextChoices):
 class Workflow(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True, default="")
-    status = models.CharField(max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.ACTIVE)
-    source_connection = models.ForeignKey("connections.Connection", on_delete=models.PROTECT, related_name="source_workflows")
-    target_connection = models.ForeignKey("connections.Connection", on_delete=models.PROTECT, related_name="target_workflows")
-    target_mode = models.CharField(max_length=20, choices=TargetMode.choices, default=TargetMode.TRUNCATE)
+    status = models.CharField(
+        max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.ACTIVE
+    )
+    source_connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.PROTECT, related_name="source_workflows"
+    )
+    target_connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.PROTECT, related_name="target_workflows"
+    )
+    target_mode = models.CharField(
+        max_length=20, choices=TargetMode.choices, default=TargetMode.TRUNCATE
+    )
     locale = models.CharField(max_length=10, default="en_US")
     seed = models.BigIntegerField(default=0)
     batch_size = models.PositiveIntegerField(default=10000)
     secret_encrypted = models.TextField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="workflows")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="workflows"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -39,19 +49,27 @@ class Workflow(models.Model):
         db_table = "workflows"
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=~models.Q(source_connection=models.F("target_connection")),
-                                   name="workflows_source_differs_from_target"),
-            models.CheckConstraint(condition=models.Q(status__in=["active", "inactive"]), name="workflows_status_valid"),
+            models.CheckConstraint(
+                condition=~models.Q(source_connection=models.F("target_connection")),
+                name="workflows_source_differs_from_target",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "inactive"]), name="workflows_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
     def new_secret(self) -> None:
-        self.secret_encrypted = crypto.encrypt(secrets.token_hex(32), associated=f"workflows.Workflow.{SECRET_FIELD}")
+        self.secret_encrypted = crypto.encrypt(
+            secrets.token_hex(32), associated=f"workflows.Workflow.{SECRET_FIELD}"
+        )
 
     def get_secret(self) -> bytes:
-        return bytes.fromhex(crypto.decrypt(self.secret_encrypted, associated=f"workflows.Workflow.{SECRET_FIELD}"))
+        return bytes.fromhex(
+            crypto.decrypt(self.secret_encrypted, associated=f"workflows.Workflow.{SECRET_FIELD}")
+        )
 
     @property
     def key_version(self) -> str:
@@ -76,4 +94,6 @@ class TableMapping(models.Model):
         ordering = ["workflow", "position", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.source_schema}.{self.source_table} → {self.target_schema}.{self.target_table}"
+        return (
+            f"{self.source_schema}.{self.source_table} → {self.target_schema}.{self.target_table}"
+        )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from masking.plan import ColumnRule, Plan, TablePlan
-
 from apps.workflows.models import Workflow
+from masking.plan import ColumnRule, Plan, TablePlan
 
 
 def workflow_build_plan(*, workflow: Workflow) -> Plan:
@@ -43,7 +42,8 @@ def workflow_build_plan(*, workflow: Workflow) -> Plan:
 
 
 def workflow_tables_to_create(*, workflow: Workflow) -> list[tuple[str, str, str, str]]:
-    """(source_schema, source_table, target_schema, target_table) for mappings marked create_target."""
+    """(source_schema, source_table, target_schema, target_table) for mappings marked
+    create_target."""
     return [
         (m.source_schema, m.source_table, m.target_schema, m.target_table)
         for m in workflow.mappings.filter(create_target=True).order_by("position", "pk")

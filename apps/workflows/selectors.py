@@ -9,14 +9,17 @@ from apps.workflows.validation import Introspector, WorkflowInvalid, workflow_cl
 
 
 def workflow_list():
-    qs = Workflow.objects.select_related("source_connection", "target_connection", "created_by").annotate(
-        table_count=Count("mappings")
-    )
+    qs = Workflow.objects.select_related(
+        "source_connection", "target_connection", "created_by"
+    ).annotate(table_count=Count("mappings"))
     try:
         from apps.executions.models import Execution
 
         last = Execution.objects.filter(workflow=OuterRef("pk")).order_by("-queued_at")
-        qs = qs.annotate(last_status=Subquery(last.values("status")[:1]), last_run=Subquery(last.values("queued_at")[:1]))
+        qs = qs.annotate(
+            last_status=Subquery(last.values("status")[:1]),
+            last_run=Subquery(last.values("queued_at")[:1]),
+        )
     except ImportError:
         pass
     return qs.order_by("name")
@@ -29,10 +32,17 @@ def workflow_preview(*, workflow: Workflow) -> dict:
         for m in workflow.mappings.order_by("position", "pk"):
             info = src.table(m.source_schema, m.source_table)
             if info is None:
-                out.append({"table": f"{m.source_schema}.{m.source_table}", "error": "table not found"})
+                out.append(
+                    {"table": f"{m.source_schema}.{m.source_table}", "error": "table not found"}
+                )
                 continue
-            data = preview(conn=workflow.source_connection, info=info, rules=m.column_mappings,
-                           secret=workflow.get_secret(), locale=workflow.locale)
+            data = preview(
+                conn=workflow.source_connection,
+                info=info,
+                rules=m.column_mappings,
+                secret=workflow.get_secret(),
+                locale=workflow.locale,
+            )
             out.append({"table": f"{m.source_schema}.{m.source_table}", **data})
     finally:
         src.close()
@@ -79,10 +89,15 @@ def _type_changes(workflow: Workflow) -> list[str]:
             for cm in m.column_mappings:
                 col = info.column(cm["source_column"])
                 if col is not None and cm.get("data_type") and col.native_type != cm["data_type"]:
-                    out.append(f"{m.source_table}.{col.name}: type changed from {cm['data_type']} to {col.native_type}")
+                    out.append(
+                        f"{m.source_table}.{col.name}: type changed from {cm['data_type']} to "
+                        f"{col.native_type}"
+                    )
             added = [c.name for c in info.columns if c.name not in mapped]
             if added and not m.copy_unmapped:
-                out.append(f"{m.source_table}: columns not mapped and not copied: {', '.join(added)}")
+                out.append(
+                    f"{m.source_table}: columns not mapped and not copied: {', '.join(added)}"
+                )
     finally:
         src.close()
     return out

@@ -10,8 +10,16 @@ from apps.audit.services import audit_record
 from apps.workflows.models import TableMapping, Workflow, WorkflowStatus
 from apps.workflows.validation import WorkflowInvalid, workflow_clean
 
-MAPPING_FIELDS = ("source_schema", "source_table", "target_schema", "target_table", "create_target",
-                  "copy_unmapped", "row_filter", "column_mappings")
+MAPPING_FIELDS = (
+    "source_schema",
+    "source_table",
+    "target_schema",
+    "target_table",
+    "create_target",
+    "copy_unmapped",
+    "row_filter",
+    "column_mappings",
+)
 
 
 def _rules(mappings) -> dict[str, dict]:
@@ -20,8 +28,11 @@ def _rules(mappings) -> dict[str, dict]:
     for m in mappings:
         table = f"{m['source_schema']}.{m['source_table']}"
         for cm in m["column_mappings"]:
-            out[f"{table}.{cm['source_column']}"] = {"technique": cm["pii_attribute"], "params": cm.get("params", {}),
-                                                     "deterministic": cm.get("deterministic", True)}
+            out[f"{table}.{cm['source_column']}"] = {
+                "technique": cm["pii_attribute"],
+                "params": cm.get("params", {}),
+                "deterministic": cm.get("deterministic", True),
+            }
     return out
 
 
@@ -35,13 +46,17 @@ def mapping_changes(before: list[dict], after: list[dict]) -> list[dict]:
 
 
 def _mappings_as_dicts(workflow: Workflow) -> list[dict]:
-    return [{f: getattr(m, f) for f in MAPPING_FIELDS} for m in workflow.mappings.order_by("position", "pk")]
+    return [
+        {f: getattr(m, f) for f in MAPPING_FIELDS}
+        for m in workflow.mappings.order_by("position", "pk")
+    ]
 
 
 def _write_mappings(workflow: Workflow, mappings: list[dict]) -> None:
     workflow.mappings.all().delete()
     TableMapping.objects.bulk_create(
-        TableMapping(workflow=workflow, position=i, **{f: m[f] for f in MAPPING_FIELDS}) for i, m in enumerate(mappings)
+        TableMapping(workflow=workflow, position=i, **{f: m[f] for f in MAPPING_FIELDS})
+        for i, m in enumerate(mappings)
     )
 
 
@@ -49,37 +64,80 @@ def _write_mappings(workflow: Workflow, mappings: list[dict]) -> None:
 def workflow_create(*, data: dict[str, Any], by, request=None) -> Workflow:
     clean = workflow_clean(data)
     workflow = Workflow(
-        name=clean.name, description=clean.description, status=clean.status, target_mode=clean.target_mode,
-        locale=clean.locale, source_connection=clean.source, target_connection=clean.target, created_by=by,
+        name=clean.name,
+        description=clean.description,
+        status=clean.status,
+        target_mode=clean.target_mode,
+        locale=clean.locale,
+        source_connection=clean.source,
+        target_connection=clean.target,
+        created_by=by,
     )
     workflow.new_secret()
     try:
         workflow.save()
     except IntegrityError:
-        raise WorkflowInvalid([{"field": "name", "issue": "A workflow with this name already exists."}]) from None
+        raise WorkflowInvalid(
+            [{"field": "name", "issue": "A workflow with this name already exists."}]
+        ) from None
     _write_mappings(workflow, clean.mappings)
-    audit_record(action="workflow.create", request=request, actor=by, resource_type="workflow", resource_id=workflow.pk,
-                 details={"name": workflow.name, "tables": len(clean.mappings),
-                          "rules": mapping_changes([], clean.mappings)})
+    audit_record(
+        action="workflow.create",
+        request=request,
+        actor=by,
+        resource_type="workflow",
+        resource_id=workflow.pk,
+        details={
+            "name": workflow.name,
+            "tables": len(clean.mappings),
+            "rules": mapping_changes([], clean.mappings),
+        },
+    )
     return workflow
 
 
 @transaction.atomic
 def workflow_update(*, workflow: Workflow, data: dict[str, Any], by, request=None) -> Workflow:
     before = _mappings_as_dicts(workflow)
-    before_fields = {f: getattr(workflow, f) for f in ("name", "description", "status", "target_mode", "locale",
-                                                        "source_connection_id", "target_connection_id")}
+    before_fields = {
+        f: getattr(workflow, f)
+        for f in (
+            "name",
+            "description",
+            "status",
+            "target_mode",
+            "locale",
+            "source_connection_id",
+            "target_connection_id",
+        )
+    }
     clean = workflow_clean(data, instance=workflow)
-    workflow.name, workflow.description, workflow.status = clean.name, clean.description, clean.status
+    workflow.name, workflow.description, workflow.status = (
+        clean.name,
+        clean.description,
+        clean.status,
+    )
     workflow.target_mode, workflow.locale = clean.target_mode, clean.locale
     workflow.source_connection, workflow.target_connection = clean.source, clean.target
     workflow.save()
     _write_mappings(workflow, clean.mappings)
     after_fields = {f: getattr(workflow, f) for f in before_fields}
-    audit_record(action="workflow.update", request=request, actor=by, resource_type="workflow", resource_id=workflow.pk,
-                 details={"name": workflow.name,
-                          "fields": {k: {"from": before_fields[k], "to": v} for k, v in after_fields.items() if before_fields[k] != v},
-                          "mapping_changes": mapping_changes(before, clean.mappings)})
+    audit_record(
+        action="workflow.update",
+        request=request,
+        actor=by,
+        resource_type="workflow",
+        resource_id=workflow.pk,
+        details={
+            "name": workflow.name,
+            "fields": {
+                k: {"from": before_fields[k], "to": v}
+                for k, v in after_fields.items()
+                if before_fields[k] != v
+            },
+            "mapping_changes": mapping_changes(before, clean.mappings),
+        },
+    )
     return workflow
 
 
@@ -87,8 +145,14 @@ def workflow_update(*, workflow: Workflow, data: dict[str, Any], by, request=Non
 def workflow_delete(*, workflow: Workflow, by, request=None) -> None:
     pk, name = workflow.pk, workflow.name
     workflow.delete()
-    audit_record(action="workflow.delete", request=request, actor=by, resource_type="workflow", resource_id=pk,
-                 details={"name": name})
+    audit_record(
+        action="workflow.delete",
+        request=request,
+        actor=by,
+        resource_type="workflow",
+        resource_id=pk,
+        details={"name": name},
+    )
 
 
 @transaction.atomic
@@ -99,16 +163,26 @@ def workflow_set_status(*, workflow: Workflow, status: str, by, request=None) ->
         workflow.status = status
         workflow.save(update_fields=["status", "updated_at"])
         action = "workflow.activate" if status == WorkflowStatus.ACTIVE else "workflow.deactivate"
-        audit_record(action=action, request=request, actor=by, resource_type="workflow", resource_id=workflow.pk,
-                     details={"name": workflow.name})
+        audit_record(
+            action=action,
+            request=request,
+            actor=by,
+            resource_type="workflow",
+            resource_id=workflow.pk,
+            details={"name": workflow.name},
+        )
     return workflow
 
 
 def workflow_as_input(workflow: Workflow) -> dict[str, Any]:
     """The API/wizard input shape of a saved workflow (for editing)."""
     return {
-        "name": workflow.name, "description": workflow.description, "status": workflow.status,
-        "target_mode": workflow.target_mode, "locale": workflow.locale,
-        "source_connection_id": workflow.source_connection_id, "target_connection_id": workflow.target_connection_id,
+        "name": workflow.name,
+        "description": workflow.description,
+        "status": workflow.status,
+        "target_mode": workflow.target_mode,
+        "locale": workflow.locale,
+        "source_connection_id": workflow.source_connection_id,
+        "target_connection_id": workflow.target_connection_id,
         "mappings": _mappings_as_dicts(workflow),
     }

@@ -8,13 +8,12 @@ from typing import Any
 
 from apps.connections.models import Connection
 from apps.connections.services import connection_params
+from apps.workflows.models import TargetMode, Workflow, WorkflowStatus
 from masking.errors import ParamError, TerminalError
 from masking.rowfilter import RowFilterError, validate_row_filter
 from masking.schema import ColumnSpec, TableInfo
 from masking.techniques import fits_column, get_technique, validate_params
 from masking.techniques.registry import LOCALES
-
-from apps.workflows.models import TargetMode, Workflow, WorkflowStatus
 
 KEEP = "keep"
 
@@ -49,8 +48,15 @@ class CleanWorkflow:
 
 
 def _spec(col, *, unique: bool) -> ColumnSpec:
-    return ColumnSpec(category=col.category, max_length=col.max_length, precision=col.precision,
-                      scale=col.scale, nullable=col.nullable, unique=unique, name=col.name)
+    return ColumnSpec(
+        category=col.category,
+        max_length=col.max_length,
+        precision=col.precision,
+        scale=col.scale,
+        nullable=col.nullable,
+        unique=unique,
+        name=col.name,
+    )
 
 
 class Introspector:
@@ -88,7 +94,11 @@ def workflow_clean(data: dict[str, Any], *, instance: Workflow | None = None) ->
         issues.add("name", "This field is required.")
     elif len(name) > 100:
         issues.add("name", "Ensure this field has no more than 100 characters.")
-    elif Workflow.objects.filter(name__iexact=name).exclude(pk=getattr(instance, "pk", None)).exists():
+    elif (
+        Workflow.objects.filter(name__iexact=name)
+        .exclude(pk=getattr(instance, "pk", None))
+        .exists()
+    ):
         issues.add("name", "A workflow with this name already exists.")
     description = _str(data, "description")
     if len(description) > 2000:
@@ -137,10 +147,14 @@ def workflow_clean(data: dict[str, Any], *, instance: Workflow | None = None) ->
             tgt.close()
     if issues:
         raise WorkflowInvalid(issues.items)
-    return CleanWorkflow(name, description, status, target_mode, locale, source, target, cleaned_mappings)
+    return CleanWorkflow(
+        name, description, status, target_mode, locale, source, target, cleaned_mappings
+    )
 
 
-def _clean_mappings(mappings: list, src: Introspector, tgt: Introspector, issues: Issues) -> list[dict]:
+def _clean_mappings(
+    mappings: list, src: Introspector, tgt: Introspector, issues: Issues
+) -> list[dict]:
     out = []
     seen_targets: set[tuple[str, str]] = set()
     src_default = src.dialect.capabilities.default_schema
@@ -162,23 +176,38 @@ def _clean_mappings(mappings: list, src: Introspector, tgt: Introspector, issues
             continue
         source_info = src.table(s_schema, s_table)
         if source_info is None:
-            issues.add(f"{where}.source_table", f"Table {s_schema}.{s_table} does not exist in the source.")
+            issues.add(
+                f"{where}.source_table", f"Table {s_schema}.{s_table} does not exist in the source."
+            )
             continue
         if (t_schema, t_table) in seen_targets:
-            issues.add(f"{where}.target_table", f"{t_schema}.{t_table} is the target of another mapping.")
+            issues.add(
+                f"{where}.target_table", f"{t_schema}.{t_table} is the target of another mapping."
+            )
         seen_targets.add((t_schema, t_table))
         target_info = tgt.table(t_schema, t_table)
         if create and target_info is not None:
-            issues.add(f"{where}.target_table", f"{t_schema}.{t_table} already exists in the target; map onto it instead of creating it.")
+            issues.add(
+                f"{where}.target_table",
+                f"{t_schema}.{t_table} already exists in the target; map onto it instead of "
+                "creating it.",
+            )
             continue
         if not create and target_info is None:
-            issues.add(f"{where}.target_table", f"{t_schema}.{t_table} does not exist in the target; choose 'create target table' or an existing table.")
+            issues.add(
+                f"{where}.target_table",
+                f"{t_schema}.{t_table} does not exist in the target; choose 'create target table' "
+                "or an existing table.",
+            )
             continue
         effective_target = target_info or source_info  # a created table mirrors the source
         if row_filter:
             try:
-                row_filter = validate_row_filter(row_filter, dialect=src.dialect.capabilities.sqlglot_dialect,
-                                                 columns={c.name for c in source_info.columns})
+                row_filter = validate_row_filter(
+                    row_filter,
+                    dialect=src.dialect.capabilities.sqlglot_dialect,
+                    columns={c.name for c in source_info.columns},
+                )
             except RowFilterError as exc:
                 issues.add(f"{where}.row_filter", str(exc))
         cms = m.get("column_mappings")
@@ -187,18 +216,28 @@ def _clean_mappings(mappings: list, src: Introspector, tgt: Introspector, issues
             continue
         cleaned_cms = _clean_columns(cms, source_info, effective_target, where, issues)
         _check_unmapped(cleaned_cms, source_info, effective_target, copy_unmapped, where, issues)
-        out.append({
-            "source_schema": s_schema, "source_table": s_table, "target_schema": t_schema, "target_table": t_table,
-            "create_target": create, "copy_unmapped": copy_unmapped, "row_filter": row_filter,
-            "column_mappings": cleaned_cms, "_source_info": source_info,
-        })
+        out.append(
+            {
+                "source_schema": s_schema,
+                "source_table": s_table,
+                "target_schema": t_schema,
+                "target_table": t_table,
+                "create_target": create,
+                "copy_unmapped": copy_unmapped,
+                "row_filter": row_filter,
+                "column_mappings": cleaned_cms,
+                "_source_info": source_info,
+            }
+        )
     _check_foreign_keys(out, issues)
     for m in out:
         m.pop("_source_info", None)
     return out
 
 
-def _clean_columns(cms: list, source: TableInfo, target: TableInfo, where: str, issues: Issues) -> list[dict]:
+def _clean_columns(
+    cms: list, source: TableInfo, target: TableInfo, where: str, issues: Issues
+) -> list[dict]:
     cleaned = []
     seen_targets: set[str] = set()
     for j, cm in enumerate(cms):
@@ -213,25 +252,36 @@ def _clean_columns(cms: list, source: TableInfo, target: TableInfo, where: str, 
         deterministic = cm.get("deterministic", True)
         src_col = source.column(s_col)
         if src_col is None:
-            issues.add(f"{at}.source_column", f"Column '{s_col}' does not exist in {source.schema}.{source.name}.")
+            issues.add(
+                f"{at}.source_column",
+                f"Column '{s_col}' does not exist in {source.schema}.{source.name}.",
+            )
             continue
         tgt_col = target.column(t_col)
         if tgt_col is None:
-            issues.add(f"{at}.target_column", f"Column '{t_col}' does not exist in the target table.")
+            issues.add(
+                f"{at}.target_column", f"Column '{t_col}' does not exist in the target table."
+            )
             continue
         if t_col in seen_targets:
             issues.add(f"{at}.target_column", f"Column '{t_col}' is mapped twice.")
         seen_targets.add(t_col)
         if tgt_col.is_computed:
-            issues.add(f"{at}.target_column", f"Column '{t_col}' is computed in the target and cannot be written.")
+            issues.add(
+                f"{at}.target_column",
+                f"Column '{t_col}' is computed in the target and cannot be written.",
+            )
         try:
             tech = get_technique(technique)
         except TerminalError:
             issues.add(f"{at}.pii_attribute", f"Unknown masking technique '{technique}'.")
             continue
         if src_col.category not in tech.categories:
-            issues.add(f"{at}.pii_attribute",
-                       f"Technique '{technique}' does not accept {src_col.category.value} columns ('{s_col}' is {src_col.native_type}).")
+            issues.add(
+                f"{at}.pii_attribute",
+                f"Technique '{technique}' does not accept {src_col.category.value} columns "
+                f"('{s_col}' is {src_col.native_type}).",
+            )
             continue
         if not isinstance(params, dict):
             issues.add(f"{at}.params", "Must be an object.")
@@ -248,21 +298,47 @@ def _clean_columns(cms: list, source: TableInfo, target: TableInfo, where: str, 
         is_key = source.is_unique(s_col) or target.is_unique(t_col)
         in_fk = any(s_col in fk.columns for fk in source.foreign_keys)
         if (is_key or in_fk) and technique != KEEP and not deterministic:
-            issues.add(f"{at}.deterministic", "Key and foreign-key columns must be masked deterministically.")
+            issues.add(
+                f"{at}.deterministic",
+                "Key and foreign-key columns must be masked deterministically.",
+            )
         if technique != KEEP:
             spec = _spec(tgt_col, unique=is_key)
             for reason in fits_column(technique, params, spec):
                 issues.add(f"{at}.pii_attribute", f"'{t_col}': {reason}")
         elif src_col.category != tgt_col.category:
-            issues.add(f"{at}.target_column", f"'{t_col}' is {tgt_col.category.value} but the source is {src_col.category.value}.")
+            issues.add(
+                f"{at}.target_column",
+                f"'{t_col}' is {tgt_col.category.value} but the source is "
+                f"{src_col.category.value}.",
+            )
         elif src_col.max_length and tgt_col.max_length and src_col.max_length > tgt_col.max_length:
-            issues.add(f"{at}.target_column", f"'{t_col}' holds {tgt_col.max_length} characters but the source holds {src_col.max_length}.")
-        cleaned.append({"source_column": s_col, "pii_attribute": technique, "target_column": t_col,
-                        "data_type": src_col.native_type, "params": params, "deterministic": deterministic})
+            issues.add(
+                f"{at}.target_column",
+                f"'{t_col}' holds {tgt_col.max_length} characters but the source holds "
+                f"{src_col.max_length}.",
+            )
+        cleaned.append(
+            {
+                "source_column": s_col,
+                "pii_attribute": technique,
+                "target_column": t_col,
+                "data_type": src_col.native_type,
+                "params": params,
+                "deterministic": deterministic,
+            }
+        )
     return cleaned
 
 
-def _check_unmapped(cms: list[dict], source: TableInfo, target: TableInfo, copy_unmapped: bool, where: str, issues: Issues) -> None:
+def _check_unmapped(
+    cms: list[dict],
+    source: TableInfo,
+    target: TableInfo,
+    copy_unmapped: bool,
+    where: str,
+    issues: Issues,
+) -> None:
     mapped = {cm["target_column"] for cm in cms}
     source_names = {c.name for c in source.columns}
     for col in target.columns:
@@ -270,8 +346,11 @@ def _check_unmapped(cms: list[dict], source: TableInfo, target: TableInfo, copy_
             continue
         filled = copy_unmapped and col.name in source_names
         if not filled and not col.nullable and col.default is None and not col.is_identity:
-            issues.add(f"{where}.column_mappings",
-                       f"Target column '{col.name}' is NOT NULL and would receive no value; map it or copy unmapped columns.")
+            issues.add(
+                f"{where}.column_mappings",
+                f"Target column '{col.name}' is NOT NULL and would receive no value; map it or "
+                "copy unmapped columns.",
+            )
 
 
 def _check_foreign_keys(mappings: list[dict], issues: Issues) -> None:
@@ -282,16 +361,27 @@ def _check_foreign_keys(mappings: list[dict], issues: Issues) -> None:
         rules = {cm["source_column"]: cm for cm in m["column_mappings"]}
         for fk in info.foreign_keys:
             parent = by_table.get((fk.ref_schema or m["source_schema"], fk.ref_table))
-            parent_rules = {cm["source_column"]: cm for cm in parent["column_mappings"]} if parent else {}
-            for col, ref_col in zip(fk.columns, fk.ref_columns):
+            parent_rules = (
+                {cm["source_column"]: cm for cm in parent["column_mappings"]} if parent else {}
+            )
+            for col, ref_col in zip(fk.columns, fk.ref_columns, strict=True):
                 child_rule = rules.get(col)
                 parent_rule = parent_rules.get(ref_col)
                 child_masked = child_rule and child_rule["pii_attribute"] != KEEP
                 parent_masked = parent_rule and parent_rule["pii_attribute"] != KEEP
                 if not child_masked and not parent_masked:
                     continue
-                same = (child_rule and parent_rule and child_rule["pii_attribute"] == parent_rule["pii_attribute"]
-                        and child_rule["params"] == parent_rule["params"] and child_rule["deterministic"] and parent_rule["deterministic"])
+                same = (
+                    child_rule
+                    and parent_rule
+                    and child_rule["pii_attribute"] == parent_rule["pii_attribute"]
+                    and child_rule["params"] == parent_rule["params"]
+                    and child_rule["deterministic"]
+                    and parent_rule["deterministic"]
+                )
                 if not same and (parent is not None or child_masked):
-                    issues.add(f"mappings[{i}].column_mappings",
-                               f"'{col}' references {fk.ref_table}.{ref_col}: both must use the same deterministic technique and parameters.")
+                    issues.add(
+                        f"mappings[{i}].column_mappings",
+                        f"'{col}' references {fk.ref_table}.{ref_col}: both must use the same "
+                        "deterministic technique and parameters.",
+                    )

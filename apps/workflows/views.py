@@ -12,21 +12,36 @@ from apps.workflows.models import Workflow, WorkflowStatus
 
 @login_required
 def workflow_list(request):
-    return render(request, "workflows/list.html", {"workflows": selectors.workflow_list(), "nav": "workflows"})
+    return render(
+        request, "workflows/list.html", {"workflows": selectors.workflow_list(), "nav": "workflows"}
+    )
 
 
 @login_required
 def workflow_detail(request, pk: int):
-    workflow = get_object_or_404(Workflow.objects.select_related("source_connection", "target_connection", "created_by"), pk=pk)
+    workflow = get_object_or_404(
+        Workflow.objects.select_related("source_connection", "target_connection", "created_by"),
+        pk=pk,
+    )
     mappings = list(workflow.mappings.order_by("position", "pk"))
-    drift = selectors.workflow_drift(workflow=workflow) if request.GET.get("drift", "1") == "1" else []
+    drift = (
+        selectors.workflow_drift(workflow=workflow) if request.GET.get("drift", "1") == "1" else []
+    )
     from apps.executions.selectors import execution_for_workflow
 
     executions = list(execution_for_workflow(user=request.user, workflow=workflow))
-    return render(request, "workflows/detail.html", {
-        "workflow": workflow, "mappings": mappings, "drift": drift, "executions": executions,
-        "can_modify": can_modify(request.user, workflow), "nav": "workflows",
-    })
+    return render(
+        request,
+        "workflows/detail.html",
+        {
+            "workflow": workflow,
+            "mappings": mappings,
+            "drift": drift,
+            "executions": executions,
+            "can_modify": can_modify(request.user, workflow),
+            "nav": "workflows",
+        },
+    )
 
 
 @login_required
@@ -49,7 +64,11 @@ def workflow_toggle(request, pk: int):
     workflow = get_object_or_404(Workflow, pk=pk)
     if not can_modify(request.user, workflow):
         raise PermissionDenied
-    new = WorkflowStatus.INACTIVE if workflow.status == WorkflowStatus.ACTIVE else WorkflowStatus.ACTIVE
+    new = (
+        WorkflowStatus.INACTIVE
+        if workflow.status == WorkflowStatus.ACTIVE
+        else WorkflowStatus.ACTIVE
+    )
     services.workflow_set_status(workflow=workflow, status=new, by=request.user, request=request)
     messages.success(request, f"Workflow '{workflow.name}' is now {new}.")
     return redirect("workflows:detail", pk)

@@ -29,5 +29,12 @@ def get_dialect(params: ConnectionParams) -> Dialect:
     return cls(params)
 
 
-__all__ = ["DIALECTS", "Capabilities", "ConnectionParams", "Dialect", "TestResult",
-           "get_dialect", "transpile_type"]
+__all__ = [
+    "DIALECTS",
+    "Capabilities",
+    "ConnectionParams",
+    "Dialect",
+    "TestResult",
+    "get_dialect",
+    "transpile_type",
+]

@@ -21,9 +21,15 @@ class BackgroundWriter:
 
     _END = object()
 
-    def __init__(self, send: Callable[[Any], None], *, label: str,
-                 wrap: Callable[[BaseException], BaseException] = lambda exc: exc,
-                 depth: int = 2, name: str = "maskflow-load"):
+    def __init__(
+        self,
+        send: Callable[[Any], None],
+        *,
+        label: str,
+        wrap: Callable[[BaseException], BaseException] = lambda exc: exc,
+        depth: int = 2,
+        name: str = "maskflow-load",
+    ):
         self._send, self._label, self._wrap = send, label, wrap
         self._failure: BaseException | None = None
         self._slots: queue.Queue[Any] = queue.Queue(maxsize=depth)

@@ -1,4 +1,5 @@
-"""The dialect interface. Differences between databases are data (Capabilities), not scattered ifs."""
+"""The dialect interface. Differences between databases are data (Capabilities), not scattered
+ifs."""
 
 from __future__ import annotations
 
@@ -169,14 +170,14 @@ class Dialect(ABC):
     def clear_table(self, table: TableInfo) -> None:
         """Empty the table inside the current transaction (TRUNCATE or DELETE)."""
 
-    def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+    def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:  # noqa: B027
         """Prepare to insert explicit values into identity columns (e.g. IDENTITY_INSERT ON)."""
 
-    def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+    def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:  # noqa: B027
         """Finish the table's load: flush any open bulk stream (errors it reports surface
         here), undo begin_load, resynchronise sequences/auto-increment counters."""
 
-    def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
+    def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:  # noqa: B027
         """The load failed part-way and the transaction is about to roll back: drop any open
         bulk stream or staging state so the rollback can run. Must not raise."""
 
@@ -187,21 +188,23 @@ class Dialect(ABC):
         """Re-create the indexes begin_load dropped, each from its own statement; a key the
         loaded rows repeat fails here, naming the index and never a value."""
         deferred, self._deferred = self._deferred, []
-        label = f"{table.schema}.{table.name}" if self.capabilities.supports_schemas \
-            else table.name
+        label = f"{table.schema}.{table.name}" if self.capabilities.supports_schemas else table.name
         for name, statement in deferred:
             try:
                 self.execute(statement)
             except integrity_error as exc:
-                raise TerminalError(f"table '{label}': unique index '{name}' cannot be built: "
-                                    "the loaded rows repeat a key value") from exc
+                raise TerminalError(
+                    f"table '{label}': unique index '{name}' cannot be built: "
+                    "the loaded rows repeat a key value"
+                ) from exc
 
     # --- loading in a writer thread (for drivers that release the GIL while a statement runs)
     _writer: BackgroundWriter | None = None
     _writer_for: tuple[str, str, tuple[str, ...]] = ("", "", ())
 
-    def _start_writer(self, table: TableInfo, columns: Sequence[str],
-                      insert: Callable[[pa.RecordBatch], object]) -> None:
+    def _start_writer(
+        self, table: TableInfo, columns: Sequence[str], insert: Callable[[pa.RecordBatch], object]
+    ) -> None:
         """From begin_load: write_batch calls for this table and columns go through `insert`
         in a thread (see _queue), until _finish_writer or _abort_writer."""
         self._abort_writer()
@@ -211,8 +214,7 @@ class Dialect(ABC):
     def _queue(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> bool:
         """Hand the batch to the load's writer thread if one serves this table; its errors
         surface at a later write or at end_load."""
-        if self._writer is None or self._writer_for != (table.schema, table.name,
-                                                         tuple(columns)):
+        if self._writer is None or self._writer_for != (table.schema, table.name, tuple(columns)):
             return False
         self._writer.write(batch)
         return True

@@ -49,20 +49,35 @@ def scrub(message: str, secrets: Sequence[str] = ()) -> str:
 
 # (category, pattern) in priority order: the first match wins.
 _RULES: tuple[tuple[str, str], ...] = (
-    ("driver_missing", r"can't open lib|data source name not found|no module named|"
-     r"\bim002\b|\bim003\b|file not found"),
+    (
+        "driver_missing",
+        r"can't open lib|data source name not found|no module named|"
+        r"\bim002\b|\bim003\b|file not found",
+    ),
     ("tls", r"\bssl\b|\btls\b|certificate|encryption not supported|handshake"),
-    ("database_not_found", r"database .* does not exist|unknown database|cannot open database|"
-     r"unable to open database|no such file|database not found|\b1049\b|\b4060\b"),
-    ("permission_denied", r"permission denied|access denied for user .* to database|"
-     r"not authorized|\b1044\b|\b229\b|readonly|read-only"),
-    ("login_failed", r"password authentication failed|authentication failed|access denied|"
-     r"login failed|no pg_hba\.conf entry|\b1045\b|\b18456\b|role .* does not exist|"
-     r"password"),
-    ("unreachable", r"could not translate host|name or service not known|unknown .*host|"
-     r"getaddrinfo|nodename|connection refused|timed out|timeout|can't connect|"
-     r"could not connect|no route to host|network is unreachable|tcp provider|"
-     r"server is not found|connection to server|\b200[2356]\b|\b08001\b|hyt00"),
+    (
+        "database_not_found",
+        r"database .* does not exist|unknown database|cannot open database|"
+        r"unable to open database|no such file|database not found|\b1049\b|\b4060\b",
+    ),
+    (
+        "permission_denied",
+        r"permission denied|access denied for user .* to database|"
+        r"not authorized|\b1044\b|\b229\b|readonly|read-only",
+    ),
+    (
+        "login_failed",
+        r"password authentication failed|authentication failed|access denied|"
+        r"login failed|no pg_hba\.conf entry|\b1045\b|\b18456\b|role .* does not exist|"
+        r"password",
+    ),
+    (
+        "unreachable",
+        r"could not translate host|name or service not known|unknown .*host|"
+        r"getaddrinfo|nodename|connection refused|timed out|timeout|can't connect|"
+        r"could not connect|no route to host|network is unreachable|tcp provider|"
+        r"server is not found|connection to server|\b200[2356]\b|\b08001\b|hyt00",
+    ),
 )
 
 
@@ -92,8 +107,13 @@ def timed_test(
         raw = f"{type(exc).__name__}: {exc}"
         message = scrub(raw, secrets)
         if isinstance(exc, ConnectionFailed):
-            return (False, exc.category, scrub(exc.message, secrets), "",
-                    int((time.monotonic() - start) * 1000))
+            return (
+                False,
+                exc.category,
+                scrub(exc.message, secrets),
+                "",
+                int((time.monotonic() - start) * 1000),
+            )
         if isinstance(exc, (socket.timeout, TimeoutError)):
             category = "unreachable"
         elif isinstance(exc, ImportError):
@@ -147,15 +167,47 @@ def select_list(table: TableInfo, columns: Sequence[str]) -> tuple[list[ColumnIn
 
 # --- Arrow conversion -------------------------------------------------------------------------
 
-INTEGER_TYPES = frozenset({
-    "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "int2", "int4", "int8",
-    "serial", "smallserial", "bigserial", "serial2", "serial4", "serial8", "year", "oid",
-    "tinyint unsigned", "smallint unsigned", "mediumint unsigned", "int unsigned",
-    "integer unsigned", "bigint unsigned", "unsigned big int", "tinyint(1)",
-})
+INTEGER_TYPES = frozenset(
+    {
+        "tinyint",
+        "smallint",
+        "mediumint",
+        "int",
+        "integer",
+        "bigint",
+        "int2",
+        "int4",
+        "int8",
+        "serial",
+        "smallserial",
+        "bigserial",
+        "serial2",
+        "serial4",
+        "serial8",
+        "year",
+        "oid",
+        "tinyint unsigned",
+        "smallint unsigned",
+        "mediumint unsigned",
+        "int unsigned",
+        "integer unsigned",
+        "bigint unsigned",
+        "unsigned big int",
+        "tinyint(1)",
+    }
+)
 FLOAT_TYPES = frozenset(
-    {"real", "float", "double", "double precision", "float4", "float8", "double unsigned",
-     "float unsigned", "smallmoney_float"}
+    {
+        "real",
+        "float",
+        "double",
+        "double precision",
+        "float4",
+        "float8",
+        "double unsigned",
+        "float unsigned",
+        "smallmoney_float",
+    }
 )
 TZ_TYPES = frozenset({"timestamp with time zone", "timestamptz", "datetimeoffset"})
 # Unbounded decimals (PostgreSQL `numeric` without typmod) need some fixed Arrow type.
@@ -331,8 +383,8 @@ def column_array(values: Sequence[Any], col: ColumnInfo, typ: pa.DataType) -> pa
         raise
     except Exception:  # noqa: BLE001 - the driver's message would quote the value
         raise TerminalError(
-            f"column '{col.name}': a value cannot be read as {typ} "
-            f"({col.native_type})") from None
+            f"column '{col.name}': a value cannot be read as {typ} ({col.native_type})"
+        ) from None
 
 
 def batch_rows(batch: pa.RecordBatch, columns: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -430,12 +482,16 @@ class RowsToArrow:
 
     `raw` is the Arrow type each position is read as (trailing paging-key columns included:
     converted, then dropped); where it differs from `schema`, `fix(i, array)` turns column i's
-    raw array into its schema type, or returns None when a value has a form only the caller's value-by-value path
-    reads. batch() returns None in that case, and when pyarrow would refuse or truncate a
-    value (a float among integers)."""
+    raw array into its schema type, or returns None when a value has a form only the caller's
+    value-by-value path reads. batch() returns None in that case, and when pyarrow would refuse
+    or truncate a value (a float among integers)."""
 
-    def __init__(self, schema: pa.Schema, raw: Sequence[pa.DataType],
-                 fix: Callable[[int, pa.Array], pa.Array | None]) -> None:
+    def __init__(
+        self,
+        schema: pa.Schema,
+        raw: Sequence[pa.DataType],
+        fix: Callable[[int, pa.Array], pa.Array | None],
+    ) -> None:
         self.schema = schema
         self.struct = pa.struct([pa.field(f"c{i}", t) for i, t in enumerate(raw)])
         self.no_floats = [itemgetter(i) for i, t in enumerate(raw) if pa.types.is_integer(t)]
@@ -455,7 +511,7 @@ class RowsToArrow:
         """The batch from arrays already of the `raw` types (trailing key columns dropped), or
         None as in batch()."""
         out = []
-        for i, (arr, field) in enumerate(zip(arrays, self.schema)):
+        for i, (arr, field) in enumerate(zip(arrays, self.schema, strict=False)):
             if arr.type != field.type:
                 arr = self.fix(i, arr)
                 if arr is None:

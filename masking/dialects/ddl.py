@@ -14,12 +14,36 @@ from sqlglot import exp
 
 from masking.schema import ColumnInfo, TableInfo, TypeCategory
 
-SQLGLOT_NAMES = {"postgresql": "postgres", "sqlserver": "tsql", "mysql": "mysql",
-                 "sqlite": "sqlite", "postgres": "postgres", "tsql": "tsql", "mariadb": "mysql"}
+SQLGLOT_NAMES = {
+    "postgresql": "postgres",
+    "sqlserver": "tsql",
+    "mysql": "mysql",
+    "sqlite": "sqlite",
+    "postgres": "postgres",
+    "tsql": "tsql",
+    "mariadb": "mysql",
+}
 
-_INT_RANK = {"tinyint": 1, "int1": 1, "smallint": 2, "int2": 2, "smallserial": 2, "serial2": 2,
-             "year": 2, "mediumint": 3, "int": 4, "integer": 4, "int4": 4, "serial": 4,
-             "serial4": 4, "bigint": 8, "int8": 8, "bigserial": 8, "serial8": 8, "oid": 8}
+_INT_RANK = {
+    "tinyint": 1,
+    "int1": 1,
+    "smallint": 2,
+    "int2": 2,
+    "smallserial": 2,
+    "serial2": 2,
+    "year": 2,
+    "mediumint": 3,
+    "int": 4,
+    "integer": 4,
+    "int4": 4,
+    "serial": 4,
+    "serial4": 4,
+    "bigint": 8,
+    "int8": 8,
+    "bigserial": 8,
+    "serial8": 8,
+    "oid": 8,
+}
 _FLOAT4 = {"real", "float4"}
 _FLOAT8 = {"float", "double", "double precision", "float8"}
 _FIXED_CHAR = {"char", "character", "nchar", "bpchar"}
@@ -65,9 +89,12 @@ def _canonical(col: ColumnInfo, target: str, in_key: bool) -> str:
         return "DATE"
     if cat is TypeCategory.DATETIME:
         tz = base in _TZ
-        return {"postgres": "TIMESTAMPTZ" if tz else "TIMESTAMP",
-                "mysql": "DATETIME(6)", "tsql": "DATETIMEOFFSET" if tz else "DATETIME2",
-                "sqlite": "DATETIME"}[target]
+        return {
+            "postgres": "TIMESTAMPTZ" if tz else "TIMESTAMP",
+            "mysql": "DATETIME(6)",
+            "tsql": "DATETIMEOFFSET" if tz else "DATETIME2",
+            "sqlite": "DATETIME",
+        }[target]
     if cat is TypeCategory.TIME:
         return "TIME(6)" if target == "mysql" else "TIME"
     if cat is TypeCategory.BOOLEAN:
@@ -78,7 +105,8 @@ def _canonical(col: ColumnInfo, target: str, in_key: bool) -> str:
         if target == "mysql" and in_key:
             return "VARBINARY(255)"
         return {"postgres": "BYTEA", "mysql": "LONGBLOB", "tsql": "VARBINARY(MAX)"}.get(
-            target, "BLOB")
+            target, "BLOB"
+        )
     return {"tsql": "NVARCHAR(MAX)", "mysql": "LONGTEXT"}.get(target, "TEXT")
 
 
@@ -86,9 +114,18 @@ def _render(canonical: str, target: str) -> str:
     if target == "sqlite":
         # SQLite keeps declared names verbatim; they carry the category back on introspection.
         return canonical
-    if canonical in ("TINYINT(1)", "DATETIME(6)", "TIME(6)", "NVARCHAR(MAX)", "LONGTEXT",
-                     "LONGBLOB", "VARBINARY(MAX)", "DATETIMEOFFSET", "DATETIME2",
-                     "UNIQUEIDENTIFIER"):
+    if canonical in (
+        "TINYINT(1)",
+        "DATETIME(6)",
+        "TIME(6)",
+        "NVARCHAR(MAX)",
+        "LONGTEXT",
+        "LONGBLOB",
+        "VARBINARY(MAX)",
+        "DATETIMEOFFSET",
+        "DATETIME2",
+        "UNIQUEIDENTIFIER",
+    ):
         return canonical
     return exp.DataType.build(canonical, dialect=target).sql(dialect=target)
 
@@ -113,8 +150,12 @@ def native_with_params(col: ColumnInfo, dialect: str = "") -> str:
         return t
     if dialect == "tsql" and t in ("varchar", "nvarchar", "varbinary") and not col.max_length:
         return f"{t}(max)"  # bare varchar means varchar(1) in T-SQL
-    if (col.category is TypeCategory.STRING and col.max_length and t != "citext"
-            and not t.endswith("text")):
+    if (
+        col.category is TypeCategory.STRING
+        and col.max_length
+        and t != "citext"
+        and not t.endswith("text")
+    ):
         return f"{t}({col.max_length})"
     if t in ("numeric", "decimal") and col.precision:
         return f"{t}({col.precision}, {col.scale or 0})"
@@ -128,8 +169,12 @@ def transpile_type(native_type: str, from_dialect: str, to_dialect: str) -> str:
 
     sqlglot parses and renders the type; when the target has no such type the result falls
     back to a type of the same category."""
-    from masking.dialects.typemaps import (MYSQL_TYPES, POSTGRESQL_TYPES, SQLSERVER_TYPES,
-                                           sqlite_category)
+    from masking.dialects.typemaps import (
+        MYSQL_TYPES,
+        POSTGRESQL_TYPES,
+        SQLSERVER_TYPES,
+        sqlite_category,
+    )
 
     src, tgt = SQLGLOT_NAMES[from_dialect], SQLGLOT_NAMES[to_dialect]
     if src == tgt:
@@ -152,8 +197,14 @@ def transpile_type(native_type: str, from_dialect: str, to_dialect: str) -> str:
                 scale = int(args[1]) if len(args) > 1 and args[1].isdigit() else 0
             else:
                 length = int(args[0])
-    col = ColumnInfo(name="c", native_type=base, category=category, max_length=length,
-                     precision=precision, scale=scale)
+    col = ColumnInfo(
+        name="c",
+        native_type=base,
+        category=category,
+        max_length=length,
+        precision=precision,
+        scale=scale,
+    )
     return _render(_canonical(col, tgt, False), tgt)
 
 

@@ -18,13 +18,26 @@ from masking.dialects import common, ddl
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import MYSQL_TYPES
 from masking.errors import ConnectionFailed, TerminalError, TransientError
-from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory,
-                            UniqueConstraint)
+from masking.schema import (
+    ColumnInfo,
+    ForeignKey,
+    TableInfo,
+    TableSummary,
+    TypeCategory,
+    UniqueConstraint,
+)
 
 _ERRNO_CATEGORY = {
-    1045: "login_failed", 1698: "login_failed", 1044: "permission_denied",
-    1142: "permission_denied", 1049: "database_not_found", 2002: "unreachable",
-    2003: "unreachable", 2005: "unreachable", 2013: "unreachable", 2026: "tls",
+    1045: "login_failed",
+    1698: "login_failed",
+    1044: "permission_denied",
+    1142: "permission_denied",
+    1049: "database_not_found",
+    2002: "unreachable",
+    2003: "unreachable",
+    2005: "unreachable",
+    2013: "unreachable",
+    2026: "tls",
     2059: "driver_missing",
 }
 _UNBOUNDED = {"longtext", "longblob", "json"}
@@ -64,9 +77,14 @@ class MySQLDialect(Dialect):
             raise ConnectionFailed("driver_missing", "mysqlclient is not installed") from exc
         p = self.params
         kwargs: dict[str, Any] = {
-            "host": p.host or "127.0.0.1", "port": int(p.port or 3306), "user": p.username,
-            "password": p.password, "database": p.database, "charset": "utf8mb4",
-            "connect_timeout": max(1, int(p.timeout)), "autocommit": True,
+            "host": p.host or "127.0.0.1",
+            "port": int(p.port or 3306),
+            "user": p.username,
+            "password": p.password,
+            "database": p.database,
+            "charset": "utf8mb4",
+            "connect_timeout": max(1, int(p.timeout)),
+            "autocommit": True,
         }
         # ssl_mode: DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY;
         # ssl: {"ca": ..., "cert": ..., "key": ...} file paths.
@@ -123,23 +141,35 @@ class MySQLDialect(Dialect):
     def list_tables(self, schema: str) -> list[TableSummary]:
         rows = self._rows(
             "SELECT table_name, table_rows, table_type FROM information_schema.tables "
-            "WHERE table_schema = %s ORDER BY table_name", (schema or self.params.database,))
+            "WHERE table_schema = %s ORDER BY table_name",
+            (schema or self.params.database,),
+        )
         # Sorted here: the server's order depends on the catalog collation.
-        return [TableSummary(schema, name, None if est is None else int(est),
-                             "view" if "VIEW" in kind else "table")
-                for name, est, kind in sorted(rows, key=lambda r: r[0])]
+        return [
+            TableSummary(
+                schema,
+                name,
+                None if est is None else int(est),
+                "view" if "VIEW" in kind else "table",
+            )
+            for name, est, kind in sorted(rows, key=lambda r: r[0])
+        ]
 
     def describe_table(self, schema: str, table: str) -> TableInfo:
         schema = schema or self.params.database
-        found = self._rows("SELECT table_rows FROM information_schema.tables "
-                           "WHERE table_schema = %s AND table_name = %s", (schema, table))
+        found = self._rows(
+            "SELECT table_rows FROM information_schema.tables "
+            "WHERE table_schema = %s AND table_name = %s",
+            (schema, table),
+        )
         if not found:
             raise common.not_found(schema, table)
         keys: dict[str, list[str]] = {}
         for index, col in self._rows(
             "SELECT index_name, column_name FROM information_schema.statistics "
             "WHERE table_schema = %s AND table_name = %s AND non_unique = 0 "
-            "AND column_name IS NOT NULL ORDER BY index_name, seq_in_index", (schema, table)
+            "AND column_name IS NOT NULL ORDER BY index_name, seq_in_index",
+            (schema, table),
         ):
             keys.setdefault(index, []).append(col)
         primary_key = tuple(keys.pop("PRIMARY", ()))
@@ -150,25 +180,39 @@ class MySQLDialect(Dialect):
             "referenced_table_name, referenced_column_name "
             "FROM information_schema.key_column_usage "
             "WHERE table_schema = %s AND table_name = %s AND referenced_table_name IS NOT NULL "
-            "ORDER BY constraint_name, ordinal_position", (schema, table)
+            "ORDER BY constraint_name, ordinal_position",
+            (schema, table),
         ):
             fks.setdefault(name, []).append((col, ref_schema, ref_table, ref_col))
         foreign_keys = tuple(
-            ForeignKey(n, tuple(p[0] for p in parts), parts[0][1], parts[0][2],
-                       tuple(p[3] for p in parts)) for n, parts in sorted(fks.items()))
+            ForeignKey(
+                n, tuple(p[0] for p in parts), parts[0][1], parts[0][2], tuple(p[3] for p in parts)
+            )
+            for n, parts in sorted(fks.items())
+        )
         json_cols = self._json_columns(schema, table)
-        columns = tuple(self._column(r, primary_key, json_cols)
-                        for r in self._rows(_COLUMNS, (schema, table)))
+        columns = tuple(
+            self._column(r, primary_key, json_cols) for r in self._rows(_COLUMNS, (schema, table))
+        )
         est = found[0][0]
-        return TableInfo(schema, table, columns, primary_key, foreign_keys, uniques,
-                         None if est is None else int(est))
+        return TableInfo(
+            schema,
+            table,
+            columns,
+            primary_key,
+            foreign_keys,
+            uniques,
+            None if est is None else int(est),
+        )
 
     def _json_columns(self, schema: str, table: str) -> set[str]:
         """MariaDB's JSON is LONGTEXT plus a json_valid() check; recover the intent."""
         try:
             rows = self._rows(
                 "SELECT check_clause FROM information_schema.check_constraints "
-                "WHERE constraint_schema = %s AND table_name = %s", (schema, table))
+                "WHERE constraint_schema = %s AND table_name = %s",
+                (schema, table),
+            )
         except Exception:  # noqa: BLE001 - MySQL 5.7 has no such view
             return set()
         found = set()
@@ -178,17 +222,34 @@ class MySQLDialect(Dialect):
                 found.add(m.group(1).replace("``", "`"))
         return found
 
-    def _column(self, r: tuple[Any, ...], primary_key: tuple[str, ...],
-                json_cols: set[str]) -> ColumnInfo:
-        name, data_type, column_type, nullable, char_len, num_prec, num_scale, default, \
-            extra, ordinal = r
+    def _column(
+        self, r: tuple[Any, ...], primary_key: tuple[str, ...], json_cols: set[str]
+    ) -> ColumnInfo:
+        (
+            name,
+            data_type,
+            column_type,
+            nullable,
+            char_len,
+            num_prec,
+            num_scale,
+            default,
+            extra,
+            ordinal,
+        ) = r
         native = data_type
         if column_type.startswith("tinyint(1)") and "unsigned" not in column_type:
             native = "tinyint(1)"
         elif column_type == "bit(1)":
             native = "bit(1)"
-        elif "unsigned" in column_type and data_type in ("tinyint", "smallint", "mediumint",
-                                                         "int", "integer", "bigint"):
+        elif "unsigned" in column_type and data_type in (
+            "tinyint",
+            "smallint",
+            "mediumint",
+            "int",
+            "integer",
+            "bigint",
+        ):
             native = f"{data_type} unsigned"
         if name in json_cols:
             native = "json"
@@ -202,10 +263,16 @@ class MySQLDialect(Dialect):
         if isinstance(default, str) and default.upper() == "NULL":
             default = None  # MariaDB reports "no default" as the text NULL
         return ColumnInfo(
-            name=name, native_type=native, category=category, nullable=bool(nullable),
-            max_length=max_length, precision=int(num_prec) if is_decimal else None,
-            scale=int(num_scale) if is_decimal else None, default=default,
-            is_identity="auto_increment" in extra, is_primary_key=name in primary_key,
+            name=name,
+            native_type=native,
+            category=category,
+            nullable=bool(nullable),
+            max_length=max_length,
+            precision=int(num_prec) if is_decimal else None,
+            scale=int(num_scale) if is_decimal else None,
+            default=default,
+            is_identity="auto_increment" in extra,
+            is_primary_key=name in primary_key,
             is_computed="generated" in extra and "default_generated" not in extra,
             ordinal=int(ordinal),
         )
@@ -217,8 +284,9 @@ class MySQLDialect(Dialect):
             sql += f" WHERE ({where})"
         return int(self._rows(sql)[0][0])
 
-    def read_batches(self, table: TableInfo, columns: Sequence[str], batch_size: int,
-                     where: str | None = None) -> Iterator[pa.RecordBatch]:
+    def read_batches(
+        self, table: TableInfo, columns: Sequence[str], batch_size: int, where: str | None = None
+    ) -> Iterator[pa.RecordBatch]:
         wanted, extra = common.select_list(table, columns)
         select = [self.quote(c.name) for c in wanted] + [self.quote(k) for k in extra]
         base = f"SELECT {', '.join(select)} FROM {self.qualified(table.schema, table.name)}"
@@ -229,17 +297,21 @@ class MySQLDialect(Dialect):
         # holding any other form (zero dates, out-of-range years, more digits than Arrow's
         # decimal holds) is read again with driver conversion.
         text_idx = [i for i, c in enumerate(wanted) if _text_temporal(c) or _text_decimal(c)]
-        text_select = [f"CAST({s} AS CHAR)" if i in text_idx else s
-                       for i, s in enumerate(select)]
-        text_base = (f"SELECT {', '.join(text_select)} "
-                     f"FROM {self.qualified(table.schema, table.name)}")
-        key_idx = [len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
-                   for k in table.primary_key]
+        text_select = [f"CAST({s} AS CHAR)" if i in text_idx else s for i, s in enumerate(select)]
+        text_base = (
+            f"SELECT {', '.join(text_select)} FROM {self.qualified(table.schema, table.name)}"
+        )
+        key_idx = [
+            len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
+            for k in table.primary_key
+        ]
         fast = bool(text_idx)
         one_pass: common.RowsToArrow | None = _row_converter(
-            wanted, [c for c in (table.column(k) for k in extra) if c is not None], text_idx)
+            wanted, [c for c in (table.column(k) for k in extra) if c is not None], text_idx
+        )
         plain_pass: common.RowsToArrow | None = _row_converter(
-            wanted, [c for c in (table.column(k) for k in extra) if c is not None], [])
+            wanted, [c for c in (table.column(k) for k in extra) if c is not None], []
+        )
         last: list[Any] | None = None
         while True:
             batch = None
@@ -261,14 +333,22 @@ class MySQLDialect(Dialect):
             if not rows or batch is None:
                 return
             # Text-read keys take their parsed value (what the driver would have returned).
-            last = [batch.column(i)[len(rows) - 1].as_py() if fast and i in text_idx
-                    else rows[-1][i] for i in key_idx]
+            last = [
+                batch.column(i)[len(rows) - 1].as_py() if fast and i in text_idx else rows[-1][i]
+                for i in key_idx
+            ]
             yield batch
             if len(rows) < batch_size:
                 return
 
-    def _keyset_page(self, base: str, table: TableInfo, last: list[Any] | None,
-                     batch_size: int, where: str | None) -> list[tuple[Any, ...]]:
+    def _keyset_page(
+        self,
+        base: str,
+        table: TableInfo,
+        last: list[Any] | None,
+        batch_size: int,
+        where: str | None,
+    ) -> list[tuple[Any, ...]]:
         # MySQLdb interpolates with %, so literal % in identifiers/predicates is doubled.
         keys = [self.quote(k).replace("%", "%%") for k in table.primary_key]
         conds = [f"({where.replace('%', '%%')})"] if where else []
@@ -276,12 +356,18 @@ class MySQLDialect(Dialect):
         if last is not None:
             conds.append(common.keyset_predicate(keys, "%s", tuples=True))
             params = list(last)
-        sql = (base.replace("%", "%%") + (" WHERE " + " AND ".join(conds) if conds else "")
-               + " ORDER BY " + ", ".join(keys) + " LIMIT %s")
+        sql = (
+            base.replace("%", "%%")
+            + (" WHERE " + " AND ".join(conds) if conds else "")
+            + " ORDER BY "
+            + ", ".join(keys)
+            + " LIMIT %s"
+        )
         return self._rows(sql, (*params, batch_size))
 
-    def _read_streaming(self, base: str, wanted: list[ColumnInfo], batch_size: int,
-                        where: str | None) -> Iterator[pa.RecordBatch]:
+    def _read_streaming(
+        self, base: str, wanted: list[ColumnInfo], batch_size: int, where: str | None
+    ) -> Iterator[pa.RecordBatch]:
         """No primary key: an unbuffered (SSCursor) scan on its own connection, because an
         unfinished streaming result blocks every other statement on its connection."""
         import MySQLdb.cursors
@@ -320,30 +406,40 @@ class MySQLDialect(Dialect):
         import MySQLdb
 
         n = batch.num_rows
-        per_stmt = max(1, min(MAX_ROWS_PER_INSERT,
-                              self.capabilities.max_params_per_statement // len(cols)))
-        head = (f"INSERT INTO {self.qualified(table.schema, table.name)} "
-                f"({', '.join(self.quote(c) for c in cols)}) VALUES ")
-        rows = _row_literals([batch.column(batch.schema.get_field_index(c)) for c in cols],
-                             backslash_escapes=self._backslash_escapes())
+        per_stmt = max(
+            1, min(MAX_ROWS_PER_INSERT, self.capabilities.max_params_per_statement // len(cols))
+        )
+        head = (
+            f"INSERT INTO {self.qualified(table.schema, table.name)} "
+            f"({', '.join(self.quote(c) for c in cols)}) VALUES "
+        )
+        rows = _row_literals(
+            [batch.column(batch.schema.get_field_index(c)) for c in cols],
+            backslash_escapes=self._backslash_escapes(),
+        )
         cur = self.connect().cursor()
         try:
             if rows is not None:
                 # Rendered by Arrow: the driver's per-value quoting cost more than the insert.
                 for start in range(0, n, per_stmt):
-                    cur.execute(head + ", ".join(rows[start:min(start + per_stmt, n)]))
+                    cur.execute(head + ", ".join(rows[start : min(start + per_stmt, n)]))
             else:
-                values = [_encode_column(batch.column(batch.schema.get_field_index(c)))
-                          for c in cols]
+                values = [
+                    _encode_column(batch.column(batch.schema.get_field_index(c))) for c in cols
+                ]
                 one = "(" + ", ".join("%s" for _ in cols) + ")"
                 for start in range(0, n, per_stmt):
                     stop = min(start + per_stmt, n)
-                    cur.execute(head.replace("%", "%%") + ", ".join(
-                        one for _ in range(stop - start)), list(chain.from_iterable(
-                            zip(*(v[start:stop] for v in values), strict=True))))
+                    cur.execute(
+                        head.replace("%", "%%") + ", ".join(one for _ in range(stop - start)),
+                        list(
+                            chain.from_iterable(zip(*(v[start:stop] for v in values), strict=True))
+                        ),
+                    )
         except MySQLdb.IntegrityError as exc:
-            raise TerminalError(f"table '{table.schema}.{table.name}': "
-                                f"{common.scrub(str(exc.args[-1]))}") from exc
+            raise TerminalError(
+                f"table '{table.schema}.{table.name}': {common.scrub(str(exc.args[-1]))}"
+            ) from exc
         except MySQLdb.OperationalError as exc:
             raise TransientError(common.scrub(str(exc), [self.params.password])) from exc
         finally:
@@ -369,8 +465,10 @@ class MySQLDialect(Dialect):
         # An explicit 0 in an AUTO_INCREMENT column would otherwise draw a new value.
         mode = str(self._rows("SELECT @@SESSION.sql_mode")[0][0])
         if "NO_AUTO_VALUE_ON_ZERO" not in mode.split(","):
-            self.execute("SET SESSION sql_mode = %s",
-                         (",".join(m for m in (mode, "NO_AUTO_VALUE_ON_ZERO") if m),))
+            self.execute(
+                "SET SESSION sql_mode = %s",
+                (",".join(m for m in (mode, "NO_AUTO_VALUE_ON_ZERO") if m),),
+            )
         if cols := common.insertable(table, columns):
             # mysqlclient releases the GIL while the server runs a statement: inserting batch
             # N in a thread overlaps with reading and masking batch N+1.
@@ -382,13 +480,27 @@ class MySQLDialect(Dialect):
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         self._abort_writer()
 
-    def create_table_sql(self, table: TableInfo, target_schema: str, target_name: str,
-                         *, source_dialect: str | None = None) -> str:
-        return ddl.create_table_sql(
-            table, target_schema, target_name, source_dialect=source_dialect,
-            target_dialect="mysql", qualified=self.qualified, quote=self.quote,
-            identity_clause=lambda c: "AUTO_INCREMENT",
-        ) + " DEFAULT CHARSET=utf8mb4"
+    def create_table_sql(
+        self,
+        table: TableInfo,
+        target_schema: str,
+        target_name: str,
+        *,
+        source_dialect: str | None = None,
+    ) -> str:
+        return (
+            ddl.create_table_sql(
+                table,
+                target_schema,
+                target_name,
+                source_dialect=source_dialect,
+                target_dialect="mysql",
+                qualified=self.qualified,
+                quote=self.quote,
+                identity_clause=lambda c: "AUTO_INCREMENT",
+            )
+            + " DEFAULT CHARSET=utf8mb4"
+        )
 
 
 def _encode_column(arr: pa.Array) -> list[Any]:
@@ -466,22 +578,27 @@ _FIRST_YEAR_S, _YEAR_10000_S = -62_135_596_800, 253_402_300_800
 def _years_printable(values: pa.Array, seconds_per_unit: float) -> bool:
     bounds = pc.min_max(values)
     lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
-    return lo is None or (lo * seconds_per_unit >= _FIRST_YEAR_S
-                          and hi * seconds_per_unit < _YEAR_10000_S)
+    return lo is None or (
+        lo * seconds_per_unit >= _FIRST_YEAR_S and hi * seconds_per_unit < _YEAR_10000_S
+    )
 
 
 def _text_temporal(col: ColumnInfo) -> bool:
-    return ((col.category is TypeCategory.DATE and col.native_type == "date")
-            or (col.category is TypeCategory.DATETIME
-                and col.native_type in ("datetime", "timestamp")))
+    return (col.category is TypeCategory.DATE and col.native_type == "date") or (
+        col.category is TypeCategory.DATETIME and col.native_type in ("datetime", "timestamp")
+    )
 
 
 def _text_decimal(col: ColumnInfo) -> bool:
     # Only where Arrow's decimal holds every value the column can: Arrow's text cast wraps
     # around silently beyond 38 digits.
-    return (col.category is TypeCategory.NUMERIC and col.native_type in ("decimal", "numeric")
-            and col.precision is not None and col.precision <= 38
-            and pa.types.is_decimal(common.arrow_type(col)))
+    return (
+        col.category is TypeCategory.NUMERIC
+        and col.native_type in ("decimal", "numeric")
+        and col.precision is not None
+        and col.precision <= 38
+        and pa.types.is_decimal(common.arrow_type(col))
+    )
 
 
 def _parse_text(arr: pa.Array, typ: pa.DataType) -> pa.Array | None:
@@ -495,13 +612,14 @@ def _parse_text(arr: pa.Array, typ: pa.DataType) -> pa.Array | None:
         return None
 
 
-def _text_batch(rows: list[tuple[Any, ...]], cols: list[ColumnInfo],
-                text_idx: list[int]) -> pa.RecordBatch | None:
+def _text_batch(
+    rows: list[tuple[Any, ...]], cols: list[ColumnInfo], text_idx: list[int]
+) -> pa.RecordBatch | None:
     """A page whose date, datetime and decimal columns arrived as text; None if any does not
     parse exactly."""
     if not rows:
         return common.rows_to_batch(rows, cols)
-    columns: list[Any] = list(zip(*rows))[: len(cols)]
+    columns: list[Any] = list(zip(*rows, strict=True))[: len(cols)]
     for i in text_idx:
         typ = common.arrow_type(cols[i])
         if not set(map(type, columns[i])) <= {str, type(None)}:
@@ -513,8 +631,9 @@ def _text_batch(rows: list[tuple[Any, ...]], cols: list[ColumnInfo],
     return common.columns_to_batch(columns, cols)
 
 
-def _row_converter(cols: list[ColumnInfo], keys: list[ColumnInfo],
-                   text_idx: list[int]) -> common.RowsToArrow:
+def _row_converter(
+    cols: list[ColumnInfo], keys: list[ColumnInfo], text_idx: list[int]
+) -> common.RowsToArrow:
     """Fetched rows to Arrow in one pass (common.RowsToArrow): each column as
     `pa.array(values, type)` would give it, 0/1 booleans by truthiness, and the columns read
     as text (dates, datetimes, decimals; `text_idx`) parsed by Arrow. Trailing paging keys

@@ -72,8 +72,11 @@ def registered_in_ini() -> set[str]:
             text = ini.read_text(errors="replace")
         except OSError:
             continue
-        names.update(line.strip()[1:-1] for line in text.splitlines()
-                     if line.strip().startswith("[") and line.strip().endswith("]"))
+        names.update(
+            line.strip()[1:-1]
+            for line in text.splitlines()
+            if line.strip().startswith("[") and line.strip().endswith("]")
+        )
     return names
 
 
@@ -90,8 +93,10 @@ def register_bundled_driver(directory: str | os.PathLike[str]) -> Path | None:
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     ini = target / "odbcinst.ini"
-    ini.write_text(f"[{BUNDLED_NAME}]\nDescription=Microsoft ODBC Driver 18 for SQL Server\n"
-                   f"Driver={path}\nUsageCount=1\n")
+    ini.write_text(
+        f"[{BUNDLED_NAME}]\nDescription=Microsoft ODBC Driver 18 for SQL Server\n"
+        f"Driver={path}\nUsageCount=1\n"
+    )
     os.environ["ODBCSYSINI"] = str(target)
     return ini
 

@@ -61,8 +61,9 @@ def _field_matrix(data: np.ndarray, valid: np.ndarray | None) -> pa.Array:
         flat = block[keep]
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.where(valid, 4 + width, 4), out=offsets[1:])
-    return pa.Array.from_buffers(pa.large_binary(), n,
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(flat)])
+    return pa.Array.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(flat)]
+    )
 
 
 def _numbers(values: pa.Array, arrow_type: pa.DataType, big_endian: str) -> np.ndarray:
@@ -81,24 +82,24 @@ def _numbers(values: pa.Array, arrow_type: pa.DataType, big_endian: str) -> np.n
 def _fixed(arrow_type: pa.DataType, big_endian: str) -> Encoder:
     def encode(values: pa.Array) -> list[pa.Array]:
         return [_field_matrix(_numbers(values, arrow_type, big_endian), _valid(values))]
+
     return encode
 
 
-def _shifted(arrow_type: pa.DataType, storage: pa.DataType, shift: int,
-             big_endian: str) -> Encoder:
+def _shifted(arrow_type: pa.DataType, storage: pa.DataType, shift: int, big_endian: str) -> Encoder:
     """Temporal values: Arrow's integer storage moved to PostgreSQL's 2000-01-01 epoch."""
+
     def encode(values: pa.Array) -> list[pa.Array]:
         if values.type != arrow_type:
             try:
                 values = values.cast(arrow_type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise EncodeError(f"a value does not fit the column's type ({arrow_type})") \
-                    from exc
+                raise EncodeError(f"a value does not fit the column's type ({arrow_type})") from exc
         raw = values.view(storage) if values.type != storage else values
         ints = _numbers(raw, storage, big_endian).view(big_endian).reshape(-1)
         shifted = (ints.astype(np.int64) - shift).astype(big_endian)
-        return [_field_matrix(shifted.view(np.uint8).reshape(len(values), -1),
-                              _valid(values))]
+        return [_field_matrix(shifted.view(np.uint8).reshape(len(values), -1), _valid(values))]
+
     return encode
 
 
@@ -113,8 +114,11 @@ def _bool(values: pa.Array) -> list[pa.Array]:
 def _varlen(values: pa.Array, version: bytes = b"") -> list[pa.Array]:
     """Text-like and bytea values: their bytes as they are (UTF-8 text is the client encoding
     the connection runs with); `version` is prepended to each non-NULL value (jsonb's 1)."""
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) \
-            or pa.types.is_binary(values.type):
+    if (
+        pa.types.is_string(values.type)
+        or pa.types.is_large_string(values.type)
+        or pa.types.is_binary(values.type)
+    ):
         raw = values.cast(pa.large_binary())
     elif pa.types.is_large_binary(values.type):
         raw = values
@@ -128,9 +132,15 @@ def _varlen(values: pa.Array, version: bytes = b"") -> list[pa.Array]:
     prefix = lengths.astype(">i4")
     if valid is not None:
         prefix[~valid] = -1
-    head = pa.Array.from_buffers(pa.large_binary(), n, [
-        None, pa.py_buffer(np.arange(0, 4 * (n + 1), 4, dtype=np.int64)),
-        pa.py_buffer(prefix.view(np.uint8))])
+    head = pa.Array.from_buffers(
+        pa.large_binary(),
+        n,
+        [
+            None,
+            pa.py_buffer(np.arange(0, 4 * (n + 1), 4, dtype=np.int64)),
+            pa.py_buffer(prefix.view(np.uint8)),
+        ],
+    )
     body = raw.fill_null(_EMPTY) if valid is not None else raw
     if version:
         body = pc.binary_join_element_wise(pa.scalar(version, pa.large_binary()), body, _EMPTY)
@@ -159,7 +169,7 @@ def _uuid(values: pa.Array) -> list[pa.Array]:
         raise EncodeError("a value is not a valid uuid")
     chars = np.frombuffer(text.buffers()[2], np.uint8)
     start = int(np.frombuffer(text.buffers()[1], np.int32)[text.offset])
-    nibbles = _HEX[chars[start:start + 32 * len(text)]]
+    nibbles = _HEX[chars[start : start + 32 * len(text)]]
     if (nibbles == 255).any():
         raise EncodeError("a value is not a valid uuid")
     pairs = nibbles.reshape(len(text), 16, 2)
@@ -190,9 +200,9 @@ def _numeric(precision: int, scale: int) -> Encoder:
         n = len(values)
         if fits:
             words = np.frombuffer(values.buffers()[1], dtype="<i8")
-            unscaled = words[2 * values.offset:2 * (values.offset + n):2].copy()
+            unscaled = words[2 * values.offset : 2 * (values.offset + n) : 2].copy()
             negative = unscaled < 0
-            magnitude = np.abs(unscaled) * (10 ** pad)
+            magnitude = np.abs(unscaled) * (10**pad)
             digits = np.empty((n, ndigits), dtype=np.int64)
             for g in range(ndigits - 1, -1, -1):
                 digits[:, g] = magnitude % 10_000
@@ -206,9 +216,9 @@ def _numeric(precision: int, scale: int) -> Encoder:
                 if valid is not None and not valid[i]:
                     continue
                 at = 16 * (values.offset + i)
-                unscaled = int.from_bytes(raw[at:at + 16], "little", signed=True)
+                unscaled = int.from_bytes(raw[at : at + 16], "little", signed=True)
                 negative[i] = unscaled < 0
-                m = abs(unscaled) * (10 ** pad)
+                m = abs(unscaled) * (10**pad)
                 for g in range(ndigits - 1, -1, -1):
                     m, digits[i, g] = divmod(m, 10_000)
         header = np.empty((n, 4), dtype=">i2")
@@ -216,20 +226,35 @@ def _numeric(precision: int, scale: int) -> Encoder:
         header[:, 1] = weight
         header[:, 2] = np.where(negative, 0x4000, 0)
         header[:, 3] = scale
-        body = np.concatenate([header.view(np.uint8).reshape(n, 8),
-                               digits.astype(">i2").view(np.uint8).reshape(n, 2 * ndigits)],
-                              axis=1)
+        body = np.concatenate(
+            [
+                header.view(np.uint8).reshape(n, 8),
+                digits.astype(">i2").view(np.uint8).reshape(n, 2 * ndigits),
+            ],
+            axis=1,
+        )
         return [_field_matrix(body, _valid(values))]
+
     return encode
 
 
-_INT = {"smallint": (pa.int16(), ">i2"), "int2": (pa.int16(), ">i2"),
-        "integer": (pa.int32(), ">i4"), "int4": (pa.int32(), ">i4"),
-        "bigint": (pa.int64(), ">i8"), "int8": (pa.int64(), ">i8")}
-_FLOAT = {"real": (pa.float32(), ">f4"), "float4": (pa.float32(), ">f4"),
-          "double precision": (pa.float64(), ">f8"), "float8": (pa.float64(), ">f8")}
-_TEXT = frozenset({"character varying", "varchar", "text", "character", "char", "bpchar",
-                   "user-defined"})
+_INT = {
+    "smallint": (pa.int16(), ">i2"),
+    "int2": (pa.int16(), ">i2"),
+    "integer": (pa.int32(), ">i4"),
+    "int4": (pa.int32(), ">i4"),
+    "bigint": (pa.int64(), ">i8"),
+    "int8": (pa.int64(), ">i8"),
+}
+_FLOAT = {
+    "real": (pa.float32(), ">f4"),
+    "float4": (pa.float32(), ">f4"),
+    "double precision": (pa.float64(), ">f8"),
+    "float8": (pa.float64(), ">f8"),
+}
+_TEXT = frozenset(
+    {"character varying", "varchar", "text", "character", "char", "bpchar", "user-defined"}
+)
 
 
 def encoder_for(col: ColumnInfo) -> Encoder | None:
@@ -274,7 +299,8 @@ def encode_batch(batch: pa.RecordBatch, encoders: Sequence[Encoder]) -> pa.Buffe
     """The batch's rows in COPY BINARY tuple format (no signature or trailer)."""
     n = batch.num_rows
     parts: list[pa.Array | pa.Scalar] = [
-        pa.scalar(struct.pack(">h", batch.num_columns), pa.large_binary())]
+        pa.scalar(struct.pack(">h", batch.num_columns), pa.large_binary())
+    ]
     for column, encode in zip(batch.columns, encoders, strict=True):
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()

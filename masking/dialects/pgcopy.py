@@ -31,16 +31,23 @@ class CopyStream:
     closes; they name the row's ordinal in the stream (from the server's COPY context), never
     a value."""
 
-    def __init__(self, dialect: PostgreSQLDialect, table: TableInfo, columns: Sequence[str],
-                 *, threaded: bool = False):
+    def __init__(
+        self,
+        dialect: PostgreSQLDialect,
+        table: TableInfo,
+        columns: Sequence[str],
+        *,
+        threaded: bool = False,
+    ):
         from contextlib import ExitStack
 
         self.dialect, self.table = dialect, table
         self.columns = list(columns)
         self.cols = common.insertable(table, columns)
         infos = [table.column(c) for c in self.cols]
-        self.encoders = pgbinary.encoders_for([c for c in infos if c is not None]) \
-            if dialect._utf8() else None
+        self.encoders = (
+            pgbinary.encoders_for([c for c in infos if c is not None]) if dialect._utf8() else None
+        )
         target = dialect.qualified(table.schema, table.name)
         column_list = ", ".join(dialect.quote(c) for c in self.cols)
         fmt = "binary" if self.encoders else "csv"
@@ -49,7 +56,8 @@ class CopyStream:
         try:
             cur = self._stack.enter_context(dialect.connect().cursor())
             self.copy = self._stack.enter_context(
-                cur.copy(f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT {fmt})"))
+                cur.copy(f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT {fmt})")
+            )
             if self.encoders:
                 self.copy.write(pgbinary.SIGNATURE)
         except Exception as exc:
@@ -57,12 +65,16 @@ class CopyStream:
             raise self._error(exc) from exc
         if threaded:
             self._writer = BackgroundWriter(
-                self._send, label=f"table '{table.schema}.{table.name}'", wrap=self._error,
-                name="maskflow-copy")
+                self._send,
+                label=f"table '{table.schema}.{table.name}'",
+                wrap=self._error,
+                name="maskflow-copy",
+            )
 
     def serves(self, table: TableInfo, columns: Sequence[str]) -> bool:
-        return (table.schema, table.name) == (self.table.schema, self.table.name) \
-            and list(columns) == self.columns
+        return (table.schema, table.name) == (self.table.schema, self.table.name) and list(
+            columns
+        ) == self.columns
 
     def _send(self, batch: pa.RecordBatch) -> None:
         selected = batch.select(self.cols)
@@ -112,10 +124,13 @@ class CopyStream:
         context = getattr(getattr(exc, "diag", None), "context", None) or ""
         line = re.search(r"\bline (\d+)", context)
         row = f" at row #{line.group(1)} of this load" if line else ""
-        first = common.scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                             [self.dialect.params.password])
+        first = common.scrub(
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            [self.dialect.params.password],
+        )
         if isinstance(exc, psycopg.OperationalError) and not isinstance(
-                exc, psycopg.errors.QueryCanceled):
+            exc, psycopg.errors.QueryCanceled
+        ):
             return TransientError(f"{where}: {first}{row}")
         return TerminalError(f"{where}: {first}{row}")
 
@@ -126,8 +141,7 @@ def _csv(batch: pa.RecordBatch) -> bytes:
     pyarrow writes NULL as an unquoted empty field and quotes every string, so an empty string
     stays `""`: exactly how COPY's CSV format tells the two apart."""
     sink = io.BytesIO()
-    pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=False,
-                                                      quoting_style="needed"))
+    pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
     return sink.getvalue()
 
 
@@ -139,7 +153,8 @@ def _hex_binary(batch: pa.RecordBatch) -> pa.RecordBatch:
     arrays = []
     for col in batch.columns:
         if pa.types.is_binary(col.type):
-            col = pa.array([None if v is None else "\\x" + v.hex() for v in col.to_pylist()],
-                           pa.string())
+            col = pa.array(
+                [None if v is None else "\\x" + v.hex() for v in col.to_pylist()], pa.string()
+            )
         arrays.append(col)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)

@@ -16,16 +16,26 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from masking.dialects import common, ddl
-from masking.dialects.pgcopy import CopyStream
 from masking.dialects.base import Capabilities, Dialect, TestResult
+from masking.dialects.pgcopy import CopyStream
 from masking.dialects.typemaps import POSTGRESQL_TYPES
 from masking.errors import ConnectionFailed
-from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory,
-                            UniqueConstraint)
+from masking.schema import (
+    ColumnInfo,
+    ForeignKey,
+    TableInfo,
+    TableSummary,
+    TypeCategory,
+    UniqueConstraint,
+)
 
 _SQLSTATE_CATEGORY = {
-    "28P01": "login_failed", "28000": "login_failed", "3D000": "database_not_found",
-    "42501": "permission_denied", "08001": "unreachable", "08006": "unreachable",
+    "28P01": "login_failed",
+    "28000": "login_failed",
+    "3D000": "database_not_found",
+    "42501": "permission_denied",
+    "08001": "unreachable",
+    "08006": "unreachable",
 }
 
 _TABLE_OID = """
@@ -96,6 +106,7 @@ _OWNS_TABLE = """
 SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE') FROM pg_catalog.pg_class c WHERE c.oid = %s
 """
 
+
 class PostgreSQLDialect(Dialect):
     name = "postgresql"
     capabilities = Capabilities(
@@ -121,8 +132,11 @@ class PostgreSQLDialect(Dialect):
             raise ConnectionFailed("driver_missing", "psycopg is not installed") from exc
         p = self.params
         kwargs: dict[str, Any] = {
-            "host": p.host or "127.0.0.1", "port": p.port or 5432, "dbname": p.database,
-            "user": p.username, "connect_timeout": max(1, int(p.timeout)),
+            "host": p.host or "127.0.0.1",
+            "port": p.port or 5432,
+            "dbname": p.database,
+            "user": p.username,
+            "connect_timeout": max(1, int(p.timeout)),
             "application_name": "maskflow",
         }
         if p.password:
@@ -166,9 +180,13 @@ class PostgreSQLDialect(Dialect):
 
     # --- introspection ------------------------------------------------------------------------
     def list_schemas(self) -> list[str]:
-        return [r[0] for r in self._rows(
-            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
-            "AND nspname <> 'information_schema' ORDER BY nspname")]
+        return [
+            r[0]
+            for r in self._rows(
+                "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                "AND nspname <> 'information_schema' ORDER BY nspname"
+            )
+        ]
 
     def list_tables(self, schema: str) -> list[TableSummary]:
         kinds = {"r": "table", "p": "table", "v": "view", "m": "view", "f": "table"}
@@ -176,10 +194,14 @@ class PostgreSQLDialect(Dialect):
             "SELECT c.relname, c.reltuples::bigint, c.relkind FROM pg_catalog.pg_class c "
             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
-            "AND NOT c.relispartition ORDER BY c.relname", (schema,))
+            "AND NOT c.relispartition ORDER BY c.relname",
+            (schema,),
+        )
         # reltuples is -1 until the table is first analysed: unknown, not empty.
-        return [TableSummary(schema, name, est if est >= 0 else None, kinds[kind])
-                for name, est, kind in rows]
+        return [
+            TableSummary(schema, name, est if est >= 0 else None, kinds[kind])
+            for name, est, kind in rows
+        ]
 
     def describe_table(self, schema: str, table: str) -> TableInfo:
         found = self._rows(_TABLE_OID, (schema, table))
@@ -199,12 +221,32 @@ class PostgreSQLDialect(Dialect):
         for name, cols in self._rows(_UNIQUE_INDEXES, (oid,)):
             uniques.append(UniqueConstraint(name, tuple(cols)))
         columns = [self._column(r, primary_key) for r in self._rows(_COLUMNS, (oid, schema, table))]
-        return TableInfo(schema, table, tuple(columns), primary_key, tuple(fks), tuple(uniques),
-                         estimate if estimate >= 0 else None)
+        return TableInfo(
+            schema,
+            table,
+            tuple(columns),
+            primary_key,
+            tuple(fks),
+            tuple(uniques),
+            estimate if estimate >= 0 else None,
+        )
 
     def _column(self, r: tuple[Any, ...], primary_key: tuple[str, ...]) -> ColumnInfo:
-        (name, data_type, udt, typtype, formatted, nullable, char_len, num_prec, num_scale,
-         default, identity, generated, ordinal) = r
+        (
+            name,
+            data_type,
+            udt,
+            typtype,
+            formatted,
+            nullable,
+            char_len,
+            num_prec,
+            num_scale,
+            default,
+            identity,
+            generated,
+            ordinal,
+        ) = r
         if data_type == "array":
             native, category = re.sub(r"\(.*?\)", "", formatted), TypeCategory.OTHER
         elif data_type == "user-defined":
@@ -218,13 +260,20 @@ class PostgreSQLDialect(Dialect):
             category = POSTGRESQL_TYPES.get(native, TypeCategory.OTHER)
         is_decimal = native in ("numeric", "decimal")
         return ColumnInfo(
-            name=name, native_type=native, category=category, nullable=bool(nullable),
-            max_length=char_len if category is TypeCategory.STRING
-            or native in ("bit", "bit varying") else None,
+            name=name,
+            native_type=native,
+            category=category,
+            nullable=bool(nullable),
+            max_length=char_len
+            if category is TypeCategory.STRING or native in ("bit", "bit varying")
+            else None,
             precision=num_prec if is_decimal else None,
             scale=num_scale if is_decimal else None,
-            default=default, is_identity=bool(identity), is_primary_key=name in primary_key,
-            is_computed=bool(generated), ordinal=int(ordinal),
+            default=default,
+            is_identity=bool(identity),
+            is_primary_key=name in primary_key,
+            is_computed=bool(generated),
+            ordinal=int(ordinal),
         )
 
     # --- reading ------------------------------------------------------------------------------
@@ -243,23 +292,32 @@ class PostgreSQLDialect(Dialect):
             return f"{q}::text"
         return q
 
-    def read_batches(self, table: TableInfo, columns: Sequence[str], batch_size: int,
-                     where: str | None = None) -> Iterator[pa.RecordBatch]:
+    def read_batches(
+        self, table: TableInfo, columns: Sequence[str], batch_size: int, where: str | None = None
+    ) -> Iterator[pa.RecordBatch]:
         wanted, extra = common.select_list(table, columns)
         select = [self._select_expr(c) for c in wanted] + [self.quote(k) for k in extra]
         base = f"SELECT {', '.join(select)} FROM {self.qualified(table.schema, table.name)}"
         if not table.primary_key:
             yield from self._read_unordered(base, wanted, batch_size, where)
             return
-        key_idx = [len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
-                   for k in table.primary_key]
+        key_idx = [
+            len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
+            for k in table.primary_key
+        ]
         read_cols = wanted + [c for c in (table.column(k) for k in extra) if c is not None]
-        fast = (len(read_cols) == len(select) and all(_csv_readable(c) for c in read_cols)
-                and self._utf8())
+        fast = (
+            len(read_cols) == len(select)
+            and all(_csv_readable(c) for c in read_cols)
+            and self._utf8()
+        )
         last: list[Any] | None = None
         while True:
-            batch = self._read_page_csv(base, read_cols, table, last, batch_size, where) \
-                if fast else None
+            batch = (
+                self._read_page_csv(base, read_cols, table, last, batch_size, where)
+                if fast
+                else None
+            )
             if batch is None:
                 fast = False
                 rows = self._read_page(base, table, last, batch_size, where)
@@ -277,8 +335,14 @@ class PostgreSQLDialect(Dialect):
             if count < batch_size:
                 return
 
-    def _read_page(self, base: str, table: TableInfo, last: list[Any] | None, batch_size: int,
-                   where: str | None) -> list[tuple[Any, ...]]:
+    def _read_page(
+        self,
+        base: str,
+        table: TableInfo,
+        last: list[Any] | None,
+        batch_size: int,
+        where: str | None,
+    ) -> list[tuple[Any, ...]]:
         """One keyset page through a cursor (driver values)."""
         # Statements here carry parameters, so literal `%` must be doubled first.
         keys = [_esc(self.quote(k)) for k in table.primary_key]
@@ -287,15 +351,26 @@ class PostgreSQLDialect(Dialect):
         if last is not None:
             conds.append(common.keyset_predicate(keys, "%s", tuples=True))
             params = list(last)
-        sql = (_esc(base) + (" WHERE " + " AND ".join(conds) if conds else "")
-               + " ORDER BY " + ", ".join(keys) + " LIMIT %s")
+        sql = (
+            _esc(base)
+            + (" WHERE " + " AND ".join(conds) if conds else "")
+            + " ORDER BY "
+            + ", ".join(keys)
+            + " LIMIT %s"
+        )
         with self.connect().cursor() as cur:
             cur.execute(sql, (*params, batch_size))
             return cur.fetchall()
 
-    def _read_page_csv(self, base: str, cols: list[ColumnInfo], table: TableInfo,
-                       last: list[Any] | None, batch_size: int,
-                       where: str | None) -> pa.RecordBatch | None:
+    def _read_page_csv(
+        self,
+        base: str,
+        cols: list[ColumnInfo],
+        table: TableInfo,
+        last: list[Any] | None,
+        batch_size: int,
+        where: str | None,
+    ) -> pa.RecordBatch | None:
         """One keyset page as `COPY (SELECT ...) TO STDOUT` CSV, parsed by Arrow; None when a
         value has a form Arrow does not read exactly like the driver (then use _read_page)."""
         from psycopg import sql as pgsql
@@ -309,28 +384,38 @@ class PostgreSQLDialect(Dialect):
                 conds.append(f"{keys[0]} > {literals[0]}")
             else:
                 conds.append(f"({', '.join(keys)}) > ({', '.join(literals)})")
-        query = (base + (" WHERE " + " AND ".join(conds) if conds else "")
-                 + " ORDER BY " + ", ".join(keys) + f" LIMIT {int(batch_size)}")
+        query = (
+            base
+            + (" WHERE " + " AND ".join(conds) if conds else "")
+            + " ORDER BY "
+            + ", ".join(keys)
+            + f" LIMIT {int(batch_size)}"
+        )
         data = bytearray()
         with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
             for block in copy:
                 data += block
         schema = common.arrow_schema(cols)
         if not data:
-            return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema],
-                                              schema=schema)
+            return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
         names = [f"c{i}" for i in range(len(cols))]
         try:
             parsed = pa_csv.read_csv(
                 pa.py_buffer(data),
-                read_options=pa_csv.ReadOptions(column_names=names,
-                                                block_size=max(1 << 20, len(data) + 1)),
-                parse_options=pa_csv.ParseOptions(newlines_in_values=True,
-                                                  ignore_empty_lines=False),
+                read_options=pa_csv.ReadOptions(
+                    column_names=names, block_size=max(1 << 20, len(data) + 1)
+                ),
+                parse_options=pa_csv.ParseOptions(
+                    newlines_in_values=True, ignore_empty_lines=False
+                ),
                 convert_options=pa_csv.ConvertOptions(
-                    column_types={n: f.type for n, f in zip(names, schema)},
-                    null_values=[""], strings_can_be_null=True,
-                    quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]),
+                    column_types={n: f.type for n, f in zip(names, schema, strict=True)},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    true_values=["t"],
+                    false_values=["f"],
+                ),
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
@@ -340,8 +425,9 @@ class PostgreSQLDialect(Dialect):
     def _utf8(self) -> bool:
         return str(self.connect().info.encoding).lower().replace("_", "-") in ("utf-8", "utf8")
 
-    def _read_unordered(self, base: str, wanted: list[ColumnInfo], batch_size: int,
-                        where: str | None) -> Iterator[pa.RecordBatch]:
+    def _read_unordered(
+        self, base: str, wanted: list[ColumnInfo], batch_size: int, where: str | None
+    ) -> Iterator[pa.RecordBatch]:
         """No primary key: one server-side cursor (one snapshot, each row exactly once)."""
         sql = base + (f" WHERE ({where})" if where else "")
         conn = self.connect()
@@ -394,8 +480,9 @@ class PostgreSQLDialect(Dialect):
         for name, condef, indexdef in found:
             if condef is not None:
                 self.execute(f"ALTER TABLE {target} DROP CONSTRAINT {self.quote(name)}")
-                out.append((name, f"ALTER TABLE {target} ADD CONSTRAINT "
-                                  f"{self.quote(name)} {condef}"))
+                out.append(
+                    (name, f"ALTER TABLE {target} ADD CONSTRAINT {self.quote(name)} {condef}")
+                )
             else:
                 self.execute(f"DROP INDEX {self.qualified(table.schema, name)}")
                 out.append((name, indexdef))
@@ -429,7 +516,8 @@ class PostgreSQLDialect(Dialect):
         referenced = self._rows(
             "SELECT 1 FROM pg_catalog.pg_constraint con WHERE con.contype = 'f' "
             "AND con.confrelid = %s AND con.conrelid <> con.confrelid LIMIT 1",
-            (self._oid(table),))
+            (self._oid(table),),
+        )
         self.execute(f"{'DELETE FROM' if referenced else 'TRUNCATE'} {target}")
 
     def _oid(self, table: TableInfo) -> int:
@@ -455,12 +543,20 @@ class PostgreSQLDialect(Dialect):
             seq = self._rows("SELECT pg_catalog.pg_get_serial_sequence(%s, %s)", (target, name))
             if not seq or seq[0][0] is None:
                 continue
-            sql = (f"SELECT pg_catalog.setval(%s::regclass, "
-                   f"coalesce(max({_esc(self.quote(name))}), 0) + 1, false) FROM {_esc(target)}")
+            sql = (
+                f"SELECT pg_catalog.setval(%s::regclass, "
+                f"coalesce(max({_esc(self.quote(name))}), 0) + 1, false) FROM {_esc(target)}"
+            )
             self._rows(sql, (seq[0][0],))
 
-    def create_table_sql(self, table: TableInfo, target_schema: str, target_name: str,
-                         *, source_dialect: str | None = None) -> str:
+    def create_table_sql(
+        self,
+        table: TableInfo,
+        target_schema: str,
+        target_name: str,
+        *,
+        source_dialect: str | None = None,
+    ) -> str:
         def identity(col: ColumnInfo) -> str:
             typ = ddl.column_type(col, source_dialect, "postgresql")
             if typ.lower() in ("smallint", "integer", "int", "bigint", "int2", "int4", "int8"):
@@ -468,8 +564,13 @@ class PostgreSQLDialect(Dialect):
             return ""
 
         return ddl.create_table_sql(
-            table, target_schema, target_name, source_dialect=source_dialect,
-            target_dialect="postgresql", qualified=self.qualified, quote=self.quote,
+            table,
+            target_schema,
+            target_name,
+            source_dialect=source_dialect,
+            target_dialect="postgresql",
+            qualified=self.qualified,
+            quote=self.quote,
             identity_clause=identity,
         )
 
@@ -480,11 +581,25 @@ def _esc(sql: str) -> str:
 
 # Types whose COPY CSV text Arrow reads to exactly the values the driver returns. Anything else
 # (time zones, times, binary, money, BC or infinite dates) goes through the cursor.
-_CSV_STRING_TYPES = frozenset({"character varying", "varchar", "text", "character", "char",
-                               "bpchar", "user-defined"})
-_CSV_NUMERIC_TYPES = frozenset({"smallint", "integer", "bigint", "int2", "int4", "int8",
-                                "real", "double precision", "float4", "float8", "numeric",
-                                "decimal"})
+_CSV_STRING_TYPES = frozenset(
+    {"character varying", "varchar", "text", "character", "char", "bpchar", "user-defined"}
+)
+_CSV_NUMERIC_TYPES = frozenset(
+    {
+        "smallint",
+        "integer",
+        "bigint",
+        "int2",
+        "int4",
+        "int8",
+        "real",
+        "double precision",
+        "float4",
+        "float8",
+        "numeric",
+        "decimal",
+    }
+)
 _CSV_TEMPORAL_TYPES = frozenset({"date", "timestamp without time zone", "timestamp"})
 
 

@@ -20,8 +20,14 @@ from masking.dialects import common, ddl, sqlite_arrow
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
 from masking.errors import ConnectionFailed, TerminalError
-from masking.schema import (ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory,
-                            UniqueConstraint)
+from masking.schema import (
+    ColumnInfo,
+    ForeignKey,
+    TableInfo,
+    TableSummary,
+    TypeCategory,
+    UniqueConstraint,
+)
 
 # Counting a huge table only to show an estimate is not worth it.
 ROW_ESTIMATE_CAP = 1_000_000
@@ -62,8 +68,13 @@ class SQLiteDialect(Dialect):
         uri = "file::memory:" if path == ":memory:" else self._file_uri(mode)
         try:
             # Autocommit mode: transactions are explicit (BEGIN/COMMIT in transaction()).
-            conn = sqlite3.connect(uri, uri=True, timeout=self.params.timeout,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=self.params.timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         except sqlite3.Error as exc:
             raise ConnectionFailed(common.classify(str(exc)), common.scrub(str(exc))) from exc
         conn.execute("PRAGMA foreign_keys = ON")
@@ -90,12 +101,18 @@ class SQLiteDialect(Dialect):
         return ["main"]
 
     def list_tables(self, schema: str) -> list[TableSummary]:
-        rows = self.connect().execute(
-            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
-            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-        ).fetchall()
-        return [TableSummary("main", name, self._estimate(name) if kind == "table" else None,
-                             kind) for name, kind in rows]
+        rows = (
+            self.connect()
+            .execute(
+                "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+            )
+            .fetchall()
+        )
+        return [
+            TableSummary("main", name, self._estimate(name) if kind == "table" else None, kind)
+            for name, kind in rows
+        ]
 
     def _estimate(self, table: str) -> int:
         sql = f"SELECT count(*) FROM (SELECT 1 FROM {self.quote(table)} LIMIT ?)"
@@ -110,14 +127,16 @@ class SQLiteDialect(Dialect):
             raise common.not_found(schema or "main", table)
         without_rowid = bool(re.search(r"\)\s*without\s+rowid\s*;?\s*$", row[0] or "", re.I))
         info = conn.execute(
-            "SELECT cid, name, type, \"notnull\", dflt_value, pk, hidden "
-            "FROM pragma_table_xinfo(?) ORDER BY cid", (table,)
+            'SELECT cid, name, type, "notnull", dflt_value, pk, hidden '
+            "FROM pragma_table_xinfo(?) ORDER BY cid",
+            (table,),
         ).fetchall()
         pk_cols = [r for r in info if r[5]]
         pk_cols.sort(key=lambda r: r[5])
         primary_key = tuple(r[1] for r in pk_cols)
-        rowid_alias = (len(pk_cols) == 1 and pk_cols[0][2].strip().upper() == "INTEGER"
-                       and not without_rowid)
+        rowid_alias = (
+            len(pk_cols) == 1 and pk_cols[0][2].strip().upper() == "INTEGER" and not without_rowid
+        )
         columns = []
         for i, (_cid, name, declared, notnull, default, pk, hidden) in enumerate(info):
             if hidden == 1:
@@ -133,19 +152,29 @@ class SQLiteDialect(Dialect):
                     scale = int(m.group(2)) if m.group(2) else 0
                 elif category in (TypeCategory.STRING, TypeCategory.BINARY):
                     max_length = int(m.group(1))
-            columns.append(ColumnInfo(
-                name=name, native_type=base, category=category,
-                # A PK column in a rowid table may hold NULL unless declared NOT NULL, but an
-                # INTEGER PRIMARY KEY never does.
-                nullable=not notnull and not (pk and (rowid_alias or without_rowid)),
-                max_length=max_length, precision=precision, scale=scale, default=default,
-                is_identity=bool(pk) and rowid_alias, is_primary_key=bool(pk),
-                is_computed=hidden in (2, 3), ordinal=i + 1,
-            ))
+            columns.append(
+                ColumnInfo(
+                    name=name,
+                    native_type=base,
+                    category=category,
+                    # A PK column in a rowid table may hold NULL unless declared NOT NULL, but an
+                    # INTEGER PRIMARY KEY never does.
+                    nullable=not notnull and not (pk and (rowid_alias or without_rowid)),
+                    max_length=max_length,
+                    precision=precision,
+                    scale=scale,
+                    default=default,
+                    is_identity=bool(pk) and rowid_alias,
+                    is_primary_key=bool(pk),
+                    is_computed=hidden in (2, 3),
+                    ordinal=i + 1,
+                )
+            )
         fks: dict[int, list[Any]] = {}
         for fid, _seq, ref_table, frm, to in conn.execute(
-            "SELECT id, seq, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?) "
-            "ORDER BY id, seq", (table,)
+            'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?) '
+            "ORDER BY id, seq",
+            (table,),
         ):
             fks.setdefault(fid, []).append((ref_table, frm, to))
         foreign_keys = []
@@ -154,22 +183,40 @@ class SQLiteDialect(Dialect):
             ref_cols = [p[2] for p in parts]
             if any(c is None for c in ref_cols):  # REFERENCES parent without columns
                 ref_cols = self._pk_of(ref_table)
-            foreign_keys.append(ForeignKey(f"fk_{table}_{fid}", tuple(p[1] for p in parts),
-                                           "main", ref_table, tuple(ref_cols)))
+            foreign_keys.append(
+                ForeignKey(
+                    f"fk_{table}_{fid}",
+                    tuple(p[1] for p in parts),
+                    "main",
+                    ref_table,
+                    tuple(ref_cols),
+                )
+            )
         uniques = []
         for name, unique, origin, partial in conn.execute(
-            "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?) ORDER BY name",
+            'SELECT name, "unique", origin, partial FROM pragma_index_list(?) ORDER BY name',
             (table,),
         ):
             if not unique or origin == "pk" or partial:
                 continue
-            cols = [r[0] for r in conn.execute(
-                "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (name,))]
+            cols = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (name,)
+                )
+            ]
             if None in cols:  # expression index
                 continue
             uniques.append(UniqueConstraint(name, tuple(cols)))
-        return TableInfo("main", table, tuple(columns), primary_key, tuple(foreign_keys),
-                         tuple(uniques), self._estimate(table))
+        return TableInfo(
+            "main",
+            table,
+            tuple(columns),
+            primary_key,
+            tuple(foreign_keys),
+            tuple(uniques),
+            self._estimate(table),
+        )
 
     def _pk_of(self, table: str) -> list[str]:
         rows = self.connect().execute("SELECT name, pk FROM pragma_table_info(?)", (table,))
@@ -182,8 +229,9 @@ class SQLiteDialect(Dialect):
             sql += f" WHERE ({where})"
         return int(self.connect().execute(sql).fetchone()[0])
 
-    def read_batches(self, table: TableInfo, columns: Sequence[str], batch_size: int,
-                     where: str | None = None) -> Iterator[pa.RecordBatch]:
+    def read_batches(
+        self, table: TableInfo, columns: Sequence[str], batch_size: int, where: str | None = None
+    ) -> Iterator[pa.RecordBatch]:
         wanted, extra = common.select_list(table, columns)
         # Tables without a primary key still have a rowid (unless WITHOUT ROWID, which always
         # has a primary key), so keyset pagination works for every SQLite table.
@@ -192,18 +240,28 @@ class SQLiteDialect(Dialect):
         select = [self.quote(c.name) for c in wanted] + [self.quote(k) for k in extra]
         if not table.primary_key:
             select.append("rowid")
-        key_idx = ([len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
-                    for k in key_names] if table.primary_key else [len(select) - 1])
+        key_idx = (
+            [
+                len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
+                for k in key_names
+            ]
+            if table.primary_key
+            else [len(select) - 1]
+        )
         base, order = f"SELECT {', '.join(select)}", " ORDER BY " + ", ".join(keys)
         conn = self.connect()
         fast = _row_converter(
-            wanted, [table.column(k) for k in extra] + ([] if table.primary_key else [None]))
+            wanted, [table.column(k) for k in extra] + ([] if table.primary_key else [None])
+        )
         raw = [f.type for f in fast.struct] if fast is not None else []
         flag = sqlite_arrow.storage_flag(select, raw) if fast is not None else None
         # Pages straight into Arrow while every value has its column's storage form; the
         # first page that does not is read again below, and so is the rest of the table.
-        pages = sqlite_arrow.open_pages(self._file_uri("ro"), batch_size) if (
-            flag is not None and self.params.database != ":memory:") else None
+        pages = (
+            sqlite_arrow.open_pages(self._file_uri("ro"), batch_size)
+            if (flag is not None and self.params.database != ":memory:")
+            else None
+        )
         arrow_base = f"{base}, {flag} FROM {self.quote(table.name)}"
         base += f" FROM {self.quote(table.name)}"
         last: list[Any] | None = None
@@ -236,10 +294,10 @@ class SQLiteDialect(Dialect):
                         if batch is None:
                             fast = None  # mixed storage forms: value by value from here on
                     if batch is None:
-                        columns = list(zip(*rows))
+                        columns = list(zip(*rows, strict=True))
                         batch = common.columns_to_batch(
-                            [_decode_column(columns[i], c) for i, c in enumerate(wanted)],
-                            wanted)
+                            [_decode_column(columns[i], c) for i, c in enumerate(wanted)], wanted
+                        )
                 yield batch
                 if n < batch_size:
                     return
@@ -269,12 +327,16 @@ class SQLiteDialect(Dialect):
 
     def _insert(self, table: TableInfo, cols: Sequence[str], batch: pa.RecordBatch) -> int:
         conn = self.connect()
-        head = (f"INSERT INTO {self.quote(table.name)} "
-                f"({', '.join(self.quote(c) for c in cols)}) VALUES ")
+        head = (
+            f"INSERT INTO {self.quote(table.name)} "
+            f"({', '.join(self.quote(c) for c in cols)}) VALUES "
+        )
         one = "(" + ", ".join("?" for _ in cols) + ")"
         # Many rows per statement: far fewer statement steps than one INSERT per row.
-        limit = min(self.capabilities.max_params_per_statement,
-                    conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        limit = min(
+            self.capabilities.max_params_per_statement,
+            conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER),
+        )
         per_stmt = max(1, min(MAX_ROWS_PER_INSERT, limit // len(cols)))
         n = batch.num_rows
         order = getattr(self, "_load_order", {}).get(table.name)
@@ -285,10 +347,15 @@ class SQLiteDialect(Dialect):
             full = head + ", ".join(one for _ in range(min(per_stmt, n)))
             for start in range(0, n, per_stmt):
                 stop = min(start + per_stmt, n)
-                sql = full if stop - start == per_stmt else head + ", ".join(
-                    one for _ in range(stop - start))
-                conn.execute(sql, list(chain.from_iterable(
-                    zip(*(v[start:stop] for v in values), strict=True))))
+                sql = (
+                    full
+                    if stop - start == per_stmt
+                    else head + ", ".join(one for _ in range(stop - start))
+                )
+                conn.execute(
+                    sql,
+                    list(chain.from_iterable(zip(*(v[start:stop] for v in values), strict=True))),
+                )
         except sqlite3.IntegrityError as exc:
             raise TerminalError(f"table '{table.name}': {common.scrub(str(exc))}") from exc
         return n
@@ -299,8 +366,9 @@ class SQLiteDialect(Dialect):
         # the file and its durability settings are unchanged.
         self.abort_load(table, columns)  # a load left open by a caller that never ended it
         conn = self.connect()
-        self._load_order = {table.name: order} if (order := self._insert_order(
-            table, columns)) else {}
+        self._load_order = (
+            {table.name: order} if (order := self._insert_order(table, columns)) else {}
+        )
         current = int(conn.execute("PRAGMA cache_size").fetchone()[0])
         page = int(conn.execute("PRAGMA page_size").fetchone()[0])
         in_kib = -current if current < 0 else current * page // 1024
@@ -313,8 +381,9 @@ class SQLiteDialect(Dialect):
             # thread overlaps with reading and masking batch N+1.
             self._start_writer(table, columns, lambda batch: self._insert(table, cols, batch))
 
-    def _insert_order(self, table: TableInfo,
-                      columns: Sequence[str]) -> tuple[str, list[str]] | None:
+    def _insert_order(
+        self, table: TableInfo, columns: Sequence[str]
+    ) -> tuple[str, list[str]] | None:
         """(rowid column, unique key) when a batch may be inserted sorted by that key: every row
         carries its rowid (an INTEGER PRIMARY KEY column, unless NULL), so the stored table is
         the same in any insert order; no trigger or self-reference sees the order. Inserting in
@@ -331,9 +400,11 @@ class SQLiteDialect(Dialect):
         conn = self.connect()
         trigger = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? COLLATE NOCASE",
-            (table.name,)).fetchone()
-        ddl_row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                               (table.name,)).fetchone()
+            (table.name,),
+        ).fetchone()
+        ddl_row = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,)
+        ).fetchone()
         # ON CONFLICT REPLACE/IGNORE clauses decide which of two clashing rows stays by order.
         if trigger or ddl_row is None or re.search(r"\bon\s+conflict\b", ddl_row[0] or "", re.I):
             return None
@@ -366,10 +437,14 @@ class SQLiteDialect(Dialect):
         for _, index, unique, origin, *_ in conn.execute(f"PRAGMA index_list({name})").fetchall():
             if not unique or origin != "c":
                 continue
-            cols = frozenset(str(r[2]).lower() for r in conn.execute(
-                f"PRAGMA index_info({self.quote(index)})").fetchall() if r[2] is not None)
-            sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?",
-                               (index,)).fetchone()
+            cols = frozenset(
+                str(r[2]).lower()
+                for r in conn.execute(f"PRAGMA index_info({self.quote(index)})").fetchall()
+                if r[2] is not None
+            )
+            sql = conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (index,)
+            ).fetchone()
             if cols in referenced or not sql or not sql[0]:
                 continue
             conn.execute(f"DROP INDEX {self.quote(index)}")
@@ -402,12 +477,23 @@ class SQLiteDialect(Dialect):
     def clear_table(self, table: TableInfo) -> None:
         self.connect().execute(f"DELETE FROM {self.quote(table.name)}")
 
-    def create_table_sql(self, table: TableInfo, target_schema: str, target_name: str,
-                         *, source_dialect: str | None = None) -> str:
+    def create_table_sql(
+        self,
+        table: TableInfo,
+        target_schema: str,
+        target_name: str,
+        *,
+        source_dialect: str | None = None,
+    ) -> str:
         return ddl.create_table_sql(
-            table, target_schema, target_name, source_dialect=source_dialect,
+            table,
+            target_schema,
+            target_name,
+            source_dialect=source_dialect,
             target_dialect="sqlite",
-            qualified=self.qualified, quote=self.quote, identity_clause=lambda c: "",
+            qualified=self.qualified,
+            quote=self.quote,
+            identity_clause=lambda c: "",
         )
 
 
@@ -433,8 +519,10 @@ def _decode_value(v: Any, c: ColumnInfo) -> Any:
             v = dt.time.fromisoformat(v)
         elif c.category is TypeCategory.BOOLEAN:
             v = v.strip().lower() in ("1", "true", "t", "yes", "y")
-    elif c.category is TypeCategory.NUMERIC and isinstance(v, float) and (
-        c.native_type in ("numeric", "decimal") and c.precision
+    elif (
+        c.category is TypeCategory.NUMERIC
+        and isinstance(v, float)
+        and (c.native_type in ("numeric", "decimal") and c.precision)
     ):
         v = Decimal(repr(v))
     elif c.category is TypeCategory.DATETIME and isinstance(v, (int, float)):
@@ -463,8 +551,12 @@ def _encode_column(arr: pa.Array) -> list[Any]:
     typ = arr.type
     if pa.types.is_date32(typ) and _in_range(arr.cast(pa.int32()), _MIN_DAY, _MAX_DAY):
         return arr.cast(pa.string()).to_pylist()
-    if (pa.types.is_timestamp(typ) and typ.unit == "us" and typ.tz in (None, "UTC")
-            and _in_range(arr.cast(pa.int64()), _MIN_US, _MAX_US)):
+    if (
+        pa.types.is_timestamp(typ)
+        and typ.unit == "us"
+        and typ.tz in (None, "UTC")
+        and _in_range(arr.cast(pa.int64()), _MIN_US, _MAX_US)
+    ):
         if typ.tz is None:
             try:
                 # Whole seconds (a lossless cast) print without a fraction, as isoformat does.
@@ -481,8 +573,13 @@ def _encode_column(arr: pa.Array) -> list[Any]:
     if pa.types.is_decimal128(typ) and 0 <= typ.scale <= 6:
         # str(Decimal) switches to exponent notation only below 1e-6.
         return arr.cast(pa.string()).to_pylist()
-    if (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
-            or pa.types.is_string(typ) or pa.types.is_binary(typ)):
+    if (
+        pa.types.is_integer(typ)
+        or pa.types.is_floating(typ)
+        or pa.types.is_boolean(typ)
+        or pa.types.is_string(typ)
+        or pa.types.is_binary(typ)
+    ):
         return arr.to_pylist()
     return [_encode(v) for v in arr.to_pylist()]
 
@@ -491,10 +588,16 @@ def _decode_column(values: Sequence[Any], col: ColumnInfo) -> Any:
     """A fetched column, parsed back from SQLite's storage forms (see `_decode_value`): by
     Arrow when every value has the plain form, otherwise value by value."""
     cat = col.category
-    decimal = (cat is TypeCategory.NUMERIC and col.native_type in ("numeric", "decimal")
-               and bool(col.precision))
-    if cat not in (TypeCategory.DATE, TypeCategory.DATETIME, TypeCategory.TIME,
-                   TypeCategory.BOOLEAN) and not decimal:
+    decimal = (
+        cat is TypeCategory.NUMERIC
+        and col.native_type in ("numeric", "decimal")
+        and bool(col.precision)
+    )
+    if (
+        cat
+        not in (TypeCategory.DATE, TypeCategory.DATETIME, TypeCategory.TIME, TypeCategory.BOOLEAN)
+        and not decimal
+    ):
         return values
     kinds = set(map(type, values))
     if decimal:
@@ -536,8 +639,9 @@ _ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 _PLAIN_NUMBER = r"^-?\d+(\.\d+)?$"
 
 
-def _row_converter(cols: list[ColumnInfo],
-                   keys: list[ColumnInfo | None]) -> common.RowsToArrow | None:
+def _row_converter(
+    cols: list[ColumnInfo], keys: list[ColumnInfo | None]
+) -> common.RowsToArrow | None:
     """Fetched rows to Arrow in one pass (common.RowsToArrow), for columns whose storage form
     is known from the declared type: integers, floats, text, blobs, and dates, datetimes,
     booleans and fixed-point decimals in the forms `_decode_column` reads with Arrow. None when
@@ -552,23 +656,33 @@ def _row_converter(cols: list[ColumnInfo],
         if cat is TypeCategory.BOOLEAN:
             raw.append(pa.int64())
         elif cat in (TypeCategory.DATE, TypeCategory.DATETIME):
-            if not (pa.types.is_date32(typ) or (pa.types.is_timestamp(typ)
-                                                and typ.unit == "us" and typ.tz is None)):
+            if not (
+                pa.types.is_date32(typ)
+                or (pa.types.is_timestamp(typ) and typ.unit == "us" and typ.tz is None)
+            ):
                 return None
             raw.append(pa.string())
         elif pa.types.is_decimal(typ):
-            if not (cat is TypeCategory.NUMERIC and c.native_type in ("numeric", "decimal")
-                    and c.precision):
+            if not (
+                cat is TypeCategory.NUMERIC
+                and c.native_type in ("numeric", "decimal")
+                and c.precision
+            ):
                 return None
             raw.append(pa.float64())
-        elif (pa.types.is_integer(typ) or pa.types.is_floating(typ)
-              or pa.types.is_string(typ) or pa.types.is_binary(typ)):
+        elif (
+            pa.types.is_integer(typ)
+            or pa.types.is_floating(typ)
+            or pa.types.is_string(typ)
+            or pa.types.is_binary(typ)
+        ):
             raw.append(typ)
         else:
             return None
     schema = common.arrow_schema(cols)
     return common.RowsToArrow(
-        schema, raw, lambda i, arr: _decode_array(arr, cols[i], schema.field(i).type))
+        schema, raw, lambda i, arr: _decode_array(arr, cols[i], schema.field(i).type)
+    )
 
 
 def _decode_array(arr: pa.Array, col: ColumnInfo, typ: pa.DataType) -> pa.Array | None:

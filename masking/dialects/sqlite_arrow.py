@@ -33,8 +33,10 @@ def _storage_check(quoted: str, raw: pa.DataType) -> str | None:
     if pa.types.is_integer(raw):
         return f"typeof({quoted}) IN ('integer', 'null')"
     if pa.types.is_floating(raw):
-        return (f"(typeof({quoted}) IN ('real', 'null') OR (typeof({quoted}) = 'integer' "
-                f"AND {quoted} BETWEEN {-_EXACT_IN_DOUBLE} AND {_EXACT_IN_DOUBLE}))")
+        return (
+            f"(typeof({quoted}) IN ('real', 'null') OR (typeof({quoted}) = 'integer' "
+            f"AND {quoted} BETWEEN {-_EXACT_IN_DOUBLE} AND {_EXACT_IN_DOUBLE}))"
+        )
     if pa.types.is_string(raw):
         return f"typeof({quoted}) IN ('text', 'null')"
     if pa.types.is_binary(raw):
@@ -93,13 +95,15 @@ class ArrowPages:
             self._cur = self._conn.cursor()
             # one Arrow batch per page, so the driver infers each type from the whole page
             self._cur.adbc_statement.set_options(
-                **{adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value: str(max(1, page_rows))})
+                **{adbc_driver_sqlite.StatementOptions.BATCH_ROWS.value: str(max(1, page_rows))}
+            )
         except Exception:
             self._conn.close()
             raise
 
-    def read(self, sql: str, params: Sequence[Any],
-             raw: Sequence[pa.DataType]) -> list[pa.Array] | None:
+    def read(
+        self, sql: str, params: Sequence[Any], raw: Sequence[pa.DataType]
+    ) -> list[pa.Array] | None:
         """The page's arrays in the `raw` types (the flag column dropped; [] for no rows), or
         None when the page must be read through sqlite3."""
         try:

@@ -56,8 +56,13 @@ BULK_PACKET_SIZE = 8000
 DEFAULT_BULK_TIMEOUT = 300  # seconds per bulk-copy call (one batch); 0 would mean no limit
 STAGE_LOCK_TIMEOUT_MS = 30_000  # staging DDL/TRUNCATE/DROP wait at most this long for locks
 
-_SQLSTATE_CATEGORY = {"28000": "login_failed", "HYT00": "unreachable", "08001": "unreachable",
-                      "IM002": "driver_missing", "42000": "permission_denied"}
+_SQLSTATE_CATEGORY = {
+    "28000": "login_failed",
+    "HYT00": "unreachable",
+    "08001": "unreachable",
+    "IM002": "driver_missing",
+    "42000": "permission_denied",
+}
 
 
 def _yes_no(value: object, default: str) -> str:
@@ -83,7 +88,9 @@ def _truthy(value: object, default: bool) -> bool:
 # tz-aware timestamp into a naive column, a type pairing the Arrow writer lacks).
 _ARROW_TYPE_ERROR = re.compile(
     r"arrow|unsupported (python |tds |destination )?type|type combination|timezone-aware|"
-    r"type ?conversion", re.I)
+    r"type ?conversion",
+    re.I,
+)
 
 
 def _is_arrow_type_error(exc: BaseException) -> bool:
@@ -122,17 +129,19 @@ class SQLServerDialect(Dialect):
         server = p.host or "127.0.0.1"
         if p.port:
             server = f"tcp:{server},{p.port}"
-        return odbc.connection_string({
-            "DRIVER": driver or p.options.get("driver") or odbc.find_driver() or "",
-            "SERVER": server,
-            "DATABASE": p.database,
-            "UID": p.username,
-            "PWD": p.password,
-            "Encrypt": _yes_no(p.options.get("encrypt"), "yes"),
-            "TrustServerCertificate": _yes_no(p.options.get("trust_server_certificate"), "no"),
-            "Connection Timeout": max(1, int(p.timeout)),
-            "APP": "maskflow",
-        })
+        return odbc.connection_string(
+            {
+                "DRIVER": driver or p.options.get("driver") or odbc.find_driver() or "",
+                "SERVER": server,
+                "DATABASE": p.database,
+                "UID": p.username,
+                "PWD": p.password,
+                "Encrypt": _yes_no(p.options.get("encrypt"), "yes"),
+                "TrustServerCertificate": _yes_no(p.options.get("trust_server_certificate"), "no"),
+                "Connection Timeout": max(1, int(p.timeout)),
+                "APP": "maskflow",
+            }
+        )
 
     def bulk_connection_string(self) -> str:
         """For mssql-python (bulk copy): it supplies its own driver and APP, takes the login
@@ -141,15 +150,17 @@ class SQLServerDialect(Dialect):
         server = p.host or "127.0.0.1"
         if p.port:
             server = f"tcp:{server},{p.port}"
-        return odbc.connection_string({
-            "Server": server,
-            "Database": p.database,
-            "UID": p.username,
-            "PWD": p.password,
-            "Encrypt": _yes_no(p.options.get("encrypt"), "yes"),
-            "TrustServerCertificate": _yes_no(p.options.get("trust_server_certificate"), "no"),
-            "Packet Size": BULK_PACKET_SIZE,
-        })
+        return odbc.connection_string(
+            {
+                "Server": server,
+                "Database": p.database,
+                "UID": p.username,
+                "PWD": p.password,
+                "Encrypt": _yes_no(p.options.get("encrypt"), "yes"),
+                "TrustServerCertificate": _yes_no(p.options.get("trust_server_certificate"), "no"),
+                "Packet Size": BULK_PACKET_SIZE,
+            }
+        )
 
     def _secrets(self) -> list[str]:
         # The ODBC string's PWD/UID/SERVER values are removed by common.scrub's pattern.
@@ -162,15 +173,15 @@ class SQLServerDialect(Dialect):
         try:
             import pyodbc
         except ImportError as exc:
-            raise ConnectionFailed("driver_missing", "pyodbc or unixODBC is not installed") \
-                from exc
+            raise ConnectionFailed("driver_missing", "pyodbc or unixODBC is not installed") from exc
         driver = self.params.options.get("driver") or odbc.find_driver()
         if not driver:
             raise ConnectionFailed("driver_missing", "no ODBC driver for SQL Server found")
         conn_str = self.connection_string(driver)
         try:
-            self._conn = pyodbc.connect(conn_str, autocommit=True,
-                                        timeout=max(1, int(self.params.timeout)))
+            self._conn = pyodbc.connect(
+                conn_str, autocommit=True, timeout=max(1, int(self.params.timeout))
+            )
         except pyodbc.Error as exc:
             raise self._connection_failed(exc, conn_str) from exc
         return self._conn
@@ -218,8 +229,10 @@ class SQLServerDialect(Dialect):
         return [r[0] for r in self._rows(q.SCHEMAS)]
 
     def list_tables(self, schema: str) -> list[TableSummary]:
-        return [TableSummary(schema, name, None if est is None else int(est), kind)
-                for name, est, kind in self._rows(q.TABLES, (schema,))]
+        return [
+            TableSummary(schema, name, None if est is None else int(est), kind)
+            for name, est, kind in self._rows(q.TABLES, (schema,))
+        ]
 
     def describe_table(self, schema: str, table: str) -> TableInfo:
         found = self._rows(q.TABLE, (schema, table))
@@ -238,26 +251,40 @@ class SQLServerDialect(Dialect):
         for name, col, ref_schema, ref_table, ref_col in self._rows(q.FOREIGN_KEYS, (object_id,)):
             fks.setdefault(name, []).append((col, ref_schema, ref_table, ref_col))
         foreign_keys = tuple(
-            ForeignKey(n, tuple(p[0] for p in parts), parts[0][1], parts[0][2],
-                       tuple(p[3] for p in parts)) for n, parts in sorted(fks.items()))
+            ForeignKey(
+                n, tuple(p[0] for p in parts), parts[0][1], parts[0][2], tuple(p[3] for p in parts)
+            )
+            for n, parts in sorted(fks.items())
+        )
         columns = tuple(
             q.column_from_row(r, primary_key, self.category_of(str(r[1])))
-            for r in self._rows(q.COLUMNS, (object_id,)))
-        return TableInfo(schema, table, columns, primary_key, foreign_keys, uniques,
-                         None if estimate is None else int(estimate))
+            for r in self._rows(q.COLUMNS, (object_id,))
+        )
+        return TableInfo(
+            schema,
+            table,
+            columns,
+            primary_key,
+            foreign_keys,
+            uniques,
+            None if estimate is None else int(estimate),
+        )
 
     # --- reading ------------------------------------------------------------------------------
     def count_rows(self, table: TableInfo, where: str | None = None) -> int:
         return int(self._rows(q.count(table, where))[0][0])
 
-    def read_batches(self, table: TableInfo, columns: Sequence[str], batch_size: int,
-                     where: str | None = None) -> Iterator[pa.RecordBatch]:
+    def read_batches(
+        self, table: TableInfo, columns: Sequence[str], batch_size: int, where: str | None = None
+    ) -> Iterator[pa.RecordBatch]:
         wanted, extra = common.select_list(table, columns)
         if not table.primary_key:
             yield from self._read_scan(table, wanted, batch_size, where)
             return
-        key_idx = [len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
-                   for k in table.primary_key]
+        key_idx = [
+            len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
+            for k in table.primary_key
+        ]
         first = q.keyset_select(table, wanted, extra, where, after_key=False)
         later = q.keyset_select(table, wanted, extra, where, after_key=True)
         last: list[Any] | None = None
@@ -273,8 +300,9 @@ class SQLServerDialect(Dialect):
             if len(rows) < batch_size:
                 return
 
-    def _read_scan(self, table: TableInfo, wanted: list[Any], batch_size: int,
-                   where: str | None) -> Iterator[pa.RecordBatch]:
+    def _read_scan(
+        self, table: TableInfo, wanted: list[Any], batch_size: int, where: str | None
+    ) -> Iterator[pa.RecordBatch]:
         """No primary key: one forward-only result set drained with fetchmany (the driver
         streams it; nothing is buffered beyond a batch)."""
         cur = self.connect().cursor()
@@ -329,8 +357,9 @@ class SQLServerDialect(Dialect):
         try:
             yield
         except pyodbc.IntegrityError as exc:
-            raise TerminalError(f"table '{table.schema}.{table.name}': "
-                                f"{common.scrub(str(exc), self._secrets())}") from exc
+            raise TerminalError(
+                f"table '{table.schema}.{table.name}': {common.scrub(str(exc), self._secrets())}"
+            ) from exc
         except pyodbc.OperationalError as exc:
             raise TransientError(common.scrub(str(exc), self._secrets())) from exc
 
@@ -396,17 +425,23 @@ class SQLServerDialect(Dialect):
         label = f"{table.schema}.{table.name}"
         conn = None
         try:
-            conn = mssql_python.connect(self.bulk_connection_string(), autocommit=True,
-                                        timeout=max(1, int(self.params.timeout)))
+            conn = mssql_python.connect(
+                self.bulk_connection_string(),
+                autocommit=True,
+                timeout=max(1, int(self.params.timeout)),
+            )
             stage = _Stage(conn, q.stage_name(secrets.token_hex(16)), list(cols))
             infos = [c for n in cols if (c := table.column(n)) is not None]
             _aux_execute(conn, q.lock_timeout(STAGE_LOCK_TIMEOUT_MS))
             _aux_execute(conn, q.stage_create(table, infos, stage.name))
             return stage
         except Exception as exc:  # noqa: BLE001 - fall back to fast_executemany
-            log.warning("table '%s': bulk copy unavailable, loading with fast_executemany "
-                        "(%s: %s)", label, type(exc).__name__,
-                        scrub_message(common.scrub(str(exc), self._secrets())))
+            log.warning(
+                "table '%s': bulk copy unavailable, loading with fast_executemany (%s: %s)",
+                label,
+                type(exc).__name__,
+                scrub_message(common.scrub(str(exc), self._secrets())),
+            )
             if conn is not None:
                 _close_quietly(conn)
             return None
@@ -423,28 +458,42 @@ class SQLServerDialect(Dialect):
         return batch.num_rows
 
     def _bulk_copy(self, stage: _Stage, table: TableInfo, batch: pa.RecordBatch) -> None:
-        options = {"batch_size": 0, "timeout": self._bulk_timeout(), "keep_identity": True,
-                   "keep_nulls": True, "table_lock": True, "check_constraints": False,
-                   "fire_triggers": False, "use_internal_transaction": False}
+        options = {
+            "batch_size": 0,
+            "timeout": self._bulk_timeout(),
+            "keep_identity": True,
+            "keep_nulls": True,
+            "table_lock": True,
+            "check_constraints": False,
+            "fire_triggers": False,
+            "use_internal_transaction": False,
+        }
         natives = [_native(table, c) for c in stage.columns]
         cur = stage.conn.cursor()
         try:
             if stage.arrow:
                 try:
-                    cur.bulkcopy_arrow(stage.name, _stage_batch(batch, stage.columns, natives),
-                                       **options)
+                    cur.bulkcopy_arrow(
+                        stage.name, _stage_batch(batch, stage.columns, natives), **options
+                    )
                     return
                 except Exception as exc:  # noqa: BLE001 - classified just below
                     if not _is_arrow_type_error(exc):
                         raise self._bulk_error(exc, table, stage) from exc
-                    log.info("table '%s.%s': Arrow bulk copy refused a type (%s); "
-                             "copying rows as tuples", table.schema, table.name,
-                             type(exc).__name__)
+                    log.info(
+                        "table '%s.%s': Arrow bulk copy refused a type (%s); "
+                        "copying rows as tuples",
+                        table.schema,
+                        table.name,
+                        type(exc).__name__,
+                    )
                     stage.arrow = False
                     # A failed bulk load is one statement, rolled back; empty it regardless.
                     self._aux(stage, table, q.truncate_stage(stage.name))
-            rows = [tuple(_encode_staged(v, n) for v, n in zip(r, natives, strict=True))
-                    for r in common.batch_rows(batch, stage.columns)]
+            rows = [
+                tuple(_encode_staged(v, n) for v, n in zip(r, natives, strict=True))
+                for r in common.batch_rows(batch, stage.columns)
+            ]
             try:
                 cur.bulkcopy(stage.name, rows, **options)
             except Exception as exc:  # noqa: BLE001
@@ -458,16 +507,24 @@ class SQLServerDialect(Dialect):
         except Exception as exc:  # noqa: BLE001
             raise self._bulk_error(exc, table, stage) from exc
 
-    def _bulk_error(self, exc: BaseException, table: TableInfo,
-                    stage: _Stage) -> TerminalError | TransientError:
+    def _bulk_error(
+        self, exc: BaseException, table: TableInfo, stage: _Stage
+    ) -> TerminalError | TransientError:
         label = f"{table.schema}.{table.name}"
         text = str(exc).replace(stage.name, label)
         detail = scrub_message(common.scrub(text, self._secrets()))
         message = f"table '{label}': bulk copy failed: {type(exc).__name__}: {detail}"
-        transient = isinstance(exc, TimeoutError | ConnectionError) or \
-            type(exc).__name__ == "OperationalError" or \
-            bool(re.search(r"timeout|timed out|connection (reset|closed|broken|lost)|deadlock",
-                           detail, re.I))
+        transient = (
+            isinstance(exc, TimeoutError | ConnectionError)
+            or type(exc).__name__ == "OperationalError"
+            or bool(
+                re.search(
+                    r"timeout|timed out|connection (reset|closed|broken|lost)|deadlock",
+                    detail,
+                    re.I,
+                )
+            )
+        )
         return TransientError(message) if transient else TerminalError(message)
 
     def _release_stage(self, table: TableInfo) -> None:
@@ -481,15 +538,27 @@ class SQLServerDialect(Dialect):
         try:
             _aux_execute(stage.conn, q.drop_stage(stage.name))
         except Exception as exc:  # noqa: BLE001 - closing the session drops it as well
-            log.debug("dropping a staging table failed (%s); closing its session",
-                      type(exc).__name__)
+            log.debug(
+                "dropping a staging table failed (%s); closing its session", type(exc).__name__
+            )
         _close_quietly(stage.conn)
 
-    def create_table_sql(self, table: TableInfo, target_schema: str, target_name: str,
-                         *, source_dialect: str | None = None) -> str:
+    def create_table_sql(
+        self,
+        table: TableInfo,
+        target_schema: str,
+        target_name: str,
+        *,
+        source_dialect: str | None = None,
+    ) -> str:
         return ddl.create_table_sql(
-            table, target_schema, target_name, source_dialect=source_dialect,
-            target_dialect="sqlserver", qualified=self.qualified, quote=self.quote,
+            table,
+            target_schema,
+            target_name,
+            source_dialect=source_dialect,
+            target_dialect="sqlserver",
+            qualified=self.qualified,
+            quote=self.quote,
             identity_clause=lambda c: "IDENTITY(1, 1)",
         )
 
@@ -521,8 +590,9 @@ def _close_quietly(resource: Any) -> None:
         pass
 
 
-def _stage_batch(batch: pa.RecordBatch, columns: Sequence[str],
-                 natives: Sequence[str]) -> pa.RecordBatch:
+def _stage_batch(
+    batch: pa.RecordBatch, columns: Sequence[str], natives: Sequence[str]
+) -> pa.RecordBatch:
     """The batch as full staging rows: exactly `columns`, in order. Timestamps are UTC:
     tz-aware into datetimeoffset, naive elsewhere (bulk copy refuses to drop a zone)."""
     arrays, fields = [], []

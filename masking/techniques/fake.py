@@ -15,9 +15,9 @@ from masking.techniques.pools import SAFE_DOMAINS, arrow_pool, name_slugs
 from masking.techniques.registry import Impl, Param, S, Technique, register
 from masking.techniques.strings import (
     arrow_items,
-    join,
     concat,
     fixed_width,
+    join,
     num,
     pick,
     put_digits,

@@ -20,7 +20,9 @@ def events(action, status=None):
 
 # --- login page -------------------------------------------------------------------------------
 def test_login_page_success_redirects_to_dashboard_and_is_audited(client, owner):
-    response = client.post(reverse("accounts:login"), {"username": owner.username, "password": TEST_PASSWORD})
+    response = client.post(
+        reverse("accounts:login"), {"username": owner.username, "password": TEST_PASSWORD}
+    )
     assert response.status_code == 302
     assert response.url == reverse("core:dashboard")
     assert client.get(reverse("core:dashboard")).status_code == 200
@@ -29,7 +31,9 @@ def test_login_page_success_redirects_to_dashboard_and_is_audited(client, owner)
 
 
 def test_login_page_failure_shows_error_and_is_audited_without_password(client, owner):
-    response = client.post(reverse("accounts:login"), {"username": owner.username, "password": "wrong-password-123"})
+    response = client.post(
+        reverse("accounts:login"), {"username": owner.username, "password": "wrong-password-123"}
+    )
     assert response.status_code == 400
     assert b"Invalid username or password" in response.content
     event = events("auth.login", "failure").get()
@@ -49,8 +53,12 @@ def test_login_page_rejects_offsite_next(client, owner):
 def test_repeated_failures_lock_the_account_temporarily(client, owner, settings):
     settings.LOGIN_FAILURE_LIMIT = 3
     for _ in range(3):
-        client.post(reverse("accounts:login"), {"username": owner.username, "password": "nope-nope-nope"})
-    response = client.post(reverse("accounts:login"), {"username": owner.username, "password": TEST_PASSWORD})
+        client.post(
+            reverse("accounts:login"), {"username": owner.username, "password": "nope-nope-nope"}
+        )
+    response = client.post(
+        reverse("accounts:login"), {"username": owner.username, "password": TEST_PASSWORD}
+    )
     assert response.status_code == 400 and b"locked" in response.content
     assert events("auth.lockout").count() == 1
 
@@ -68,7 +76,9 @@ def test_login_form_has_csrf_protection(owner):
     from django.test import Client
 
     strict = Client(enforce_csrf_checks=True)
-    response = strict.post(reverse("accounts:login"), {"username": owner.username, "password": TEST_PASSWORD})
+    response = strict.post(
+        reverse("accounts:login"), {"username": owner.username, "password": TEST_PASSWORD}
+    )
     assert response.status_code == 403
 
 
@@ -87,14 +97,20 @@ def test_password_policy_rejects_short_common_and_similar(db):
 
     from apps.accounts.services import user_create
 
-    for username, password in (("bob", "short-pw"), ("carol", "password1234"), ("danielsmith", "danielsmith1")):
+    for username, password in (
+        ("bob", "short-pw"),
+        ("carol", "password1234"),
+        ("danielsmith", "danielsmith1"),
+    ):
         with pytest.raises(ValidationError):
             user_create(username=username, password=password)
 
 
 # --- JWT API -----------------------------------------------------------------------------------
 def login_api(api, username, password):
-    return api().post("/api/auth/login", {"username": username, "password": password}, format="json")
+    return api().post(
+        "/api/auth/login", {"username": username, "password": password}, format="json"
+    )
 
 
 def test_api_login_returns_hs256_jwt_with_claims(api, owner):
@@ -106,7 +122,11 @@ def test_api_login_returns_hs256_jwt_with_claims(api, owner):
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "HS256"
     claims = jwt.decode(token, settings.JWT_SIGNING_KEY, algorithms=["HS256"])
-    assert claims["user_id"] == owner.pk and claims["username"] == owner.username and claims["role"] == "user"
+    assert (
+        claims["user_id"] == owner.pk
+        and claims["username"] == owner.username
+        and claims["role"] == "user"
+    )
     assert 24 * 3600 - 5 <= claims["exp"] - time.time() <= 24 * 3600 + 5
     me = api().get("/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert me.status_code == 200 and me.json()["data"]["username"] == owner.username
@@ -118,7 +138,11 @@ def test_api_login_failure_is_401_in_envelope(api, owner):
     assert response.status_code == 401
     assert response.json() == {
         "success": False,
-        "error": {"code": "INVALID_CREDENTIALS", "message": "Invalid username or password.", "details": []},
+        "error": {
+            "code": "INVALID_CREDENTIALS",
+            "message": "Invalid username or password.",
+            "details": [],
+        },
     }
     assert events("auth.login", "failure").count() == 1
 
@@ -135,7 +159,12 @@ def _forge(claims, key=None, algorithm="HS256"):
 
 
 def _claims(user, **extra):
-    base = {"user_id": user.pk, "username": user.username, "role": user.role, "exp": int(time.time()) + 600}
+    base = {
+        "user_id": user.pk,
+        "username": user.username,
+        "role": user.role,
+        "exp": int(time.time()) + 600,
+    }
     base.update(extra)
     return base
 
@@ -154,11 +183,17 @@ def _none_alg_token(claims):
     "make_token",
     [
         pytest.param(lambda u: _forge(_claims(u, exp=int(time.time()) - 10)), id="expired"),
-        pytest.param(lambda u: _forge(_claims(u), key="another-signing-key-of-sufficient-length-123"), id="wrong-key"),
+        pytest.param(
+            lambda u: _forge(_claims(u), key="another-signing-key-of-sufficient-length-123"),
+            id="wrong-key",
+        ),
         pytest.param(lambda u: _forge(_claims(u))[:-3] + "AAA", id="tampered-signature"),
         pytest.param(lambda u: _none_alg_token(_claims(u, role="admin")), id="alg-none"),
         pytest.param(lambda u: _forge(_claims(u), algorithm="HS512"), id="wrong-alg"),
-        pytest.param(lambda u: _forge({"username": u.username, "exp": int(time.time()) + 60}), id="no-user-id"),
+        pytest.param(
+            lambda u: _forge({"username": u.username, "exp": int(time.time()) + 60}),
+            id="no-user-id",
+        ),
         pytest.param(lambda u: "not-a-token", id="garbage"),
     ],
 )
@@ -176,8 +211,14 @@ def test_tampered_payload_with_admin_role_is_rejected(api, owner):
     import base64
     import json
 
-    forged_payload = base64.urlsafe_b64encode(json.dumps(_claims(owner, role="admin")).encode()).rstrip(b"=").decode()
-    response = api().get("/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {header}.{forged_payload}.{signature}")
+    forged_payload = (
+        base64.urlsafe_b64encode(json.dumps(_claims(owner, role="admin")).encode())
+        .rstrip(b"=")
+        .decode()
+    )
+    response = api().get(
+        "/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {header}.{forged_payload}.{signature}"
+    )
     assert response.status_code == 401
 
 
@@ -209,7 +250,9 @@ def test_api_login_is_throttled(api, owner, settings):
     api_settings.reload()
     SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     try:
-        statuses = [login_api(api, owner.username, "wrong-password-x").status_code for _ in range(4)]
+        statuses = [
+            login_api(api, owner.username, "wrong-password-x").status_code for _ in range(4)
+        ]
     finally:
         settings.REST_FRAMEWORK = original
         api_settings.reload()

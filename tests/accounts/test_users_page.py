@@ -26,7 +26,12 @@ def test_forbidden_page_is_audited(page, owner):
 def test_admin_creates_user(page, admin_user):
     response = page(admin_user).post(
         reverse("accounts:users"),
-        {"username": "newbie", "email": "n@maskflow.test", "role": "user", "password": "a-long-enough-passphrase-9"},
+        {
+            "username": "newbie",
+            "email": "n@maskflow.test",
+            "role": "user",
+            "password": "a-long-enough-passphrase-9",
+        },
     )
     assert response.status_code == 302
     created = User.objects.get(username="newbie")
@@ -36,7 +41,8 @@ def test_admin_creates_user(page, admin_user):
 
 def test_admin_create_rejects_weak_password_and_saves_nothing(page, admin_user):
     response = page(admin_user).post(
-        reverse("accounts:users"), {"username": "weak", "email": "", "role": "user", "password": "password"}
+        reverse("accounts:users"),
+        {"username": "weak", "email": "", "role": "user", "password": "password"},
     )
     assert response.status_code == 400
     assert not User.objects.filter(username="weak").exists()
@@ -45,7 +51,12 @@ def test_admin_create_rejects_weak_password_and_saves_nothing(page, admin_user):
 def test_user_cannot_create_users(page, owner):
     response = page(owner).post(
         reverse("accounts:users"),
-        {"username": "sneaky", "email": "", "role": "admin", "password": "a-long-enough-passphrase-9"},
+        {
+            "username": "sneaky",
+            "email": "",
+            "role": "admin",
+            "password": "a-long-enough-passphrase-9",
+        },
     )
     assert response.status_code == 403
     assert not User.objects.filter(username="sneaky").exists()
@@ -58,18 +69,25 @@ def test_admin_changes_role_and_deactivates(page, admin_user, owner):
     owner.refresh_from_db()
     assert owner.role == "admin" and owner.is_active is False
     event = AuditEvent.objects.get(action="user.update")
-    assert event.details == {"role": {"from": "user", "to": "admin"}, "is_active": {"from": True, "to": False}}
+    assert event.details == {
+        "role": {"from": "user", "to": "admin"},
+        "is_active": {"from": True, "to": False},
+    }
 
 
 def test_user_cannot_promote_self(page, owner):
-    response = page(owner).post(reverse("accounts:user_update", args=[owner.pk]), {"role": "admin", "is_active": "on"})
+    response = page(owner).post(
+        reverse("accounts:user_update", args=[owner.pk]), {"role": "admin", "is_active": "on"}
+    )
     assert response.status_code == 403
     owner.refresh_from_db()
     assert owner.role == "user"
 
 
 def test_admin_cannot_demote_self(page, admin_user):
-    page(admin_user).post(reverse("accounts:user_update", args=[admin_user.pk]), {"role": "user", "is_active": "on"})
+    page(admin_user).post(
+        reverse("accounts:user_update", args=[admin_user.pk]), {"role": "user", "is_active": "on"}
+    )
     admin_user.refresh_from_db()
     assert admin_user.role == "admin"
 

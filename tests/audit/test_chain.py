@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def chain(owner):
     for i in range(5):
-        audit_record(action="test.event", actor=owner, resource_type="thing", resource_id=i, details={"n": i})
+        audit_record(
+            action="test.event", actor=owner, resource_type="thing", resource_id=i, details={"n": i}
+        )
     return list(AuditEvent.objects.order_by("seq"))
 
 
@@ -27,7 +29,7 @@ def run_verify():
 
 def test_events_link_by_hash(chain):
     assert chain[0].prev_hash == "0" * 64
-    for prev, event in zip(chain, chain[1:]):
+    for prev, event in zip(chain, chain[1:], strict=False):
         assert event.prev_hash == prev.hash and event.seq == prev.seq + 1
     assert audit_verify_chain().ok and audit_verify_chain().checked == 5
 
@@ -75,7 +77,8 @@ def test_tampering_is_detected(chain, tamper, broken):
 def test_inserted_forged_event_is_detected(chain):
     last = chain[-1]
     _sql(
-        "INSERT INTO audit_events (seq, timestamp, actor_id, actor_username, role, action, resource_type,"
+        "INSERT INTO audit_events (seq, timestamp, actor_id, actor_username, role, action, "
+        "resource_type,"
         " resource_id, status, ip, user_agent, details, prev_hash, hash)"
         " VALUES (6, %s, NULL, 'mallory', '', 'forged', '', '', 'success', '', '', '{}', %s, %s)",
         [last.timestamp, last.hash, "f" * 64],
@@ -92,7 +95,15 @@ def test_details_are_scrubbed_of_secrets_and_pii(owner):
     event = audit_record(
         action="test.scrub",
         actor=owner,
-        details={"password": "hunter2", "note": "mail bob@example.com", "nested": {"api_token": "abc"}},
+        details={
+            "password": "hunter2",
+            "note": "mail bob@example.com",
+            "nested": {"api_token": "abc"},
+        },
     )
-    assert event.details == {"password": "[REDACTED]", "note": "mail [EMAIL]", "nested": {"api_token": "[REDACTED]"}}
+    assert event.details == {
+        "password": "[REDACTED]",
+        "note": "mail [EMAIL]",
+        "nested": {"api_token": "[REDACTED]"},
+    }
     assert audit_verify_chain().ok

@@ -20,16 +20,31 @@ def _sql(query, params=()):
 
 @pytest.fixture
 def trail(owner, other_user):
-    audit_record(action="workflow.create", actor=owner, resource_type="workflow", resource_id=7, details={"name": "w7"})
-    audit_record(action="workflow.delete", actor=other_user, resource_type="workflow", resource_id=8)
+    audit_record(
+        action="workflow.create",
+        actor=owner,
+        resource_type="workflow",
+        resource_id=7,
+        details={"name": "w7"},
+    )
+    audit_record(
+        action="workflow.delete", actor=other_user, resource_type="workflow", resource_id=8
+    )
     audit_record(action="auth.login", status=AuditEvent.Status.FAILURE, actor_username="mallory")
-    audit_record(action="connection.test", actor=owner, resource_type="connection", resource_id=3,
-                 status=AuditEvent.Status.FAILURE)
+    audit_record(
+        action="connection.test",
+        actor=owner,
+        resource_type="connection",
+        resource_id=3,
+        status=AuditEvent.Status.FAILURE,
+    )
     return list(AuditEvent.objects.order_by("seq"))
 
 
 # --- access ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("url", ["/audit/", "/audit/1/", "/audit/export.csv", "/audit/export.json", "/audit/unmask/"])
+@pytest.mark.parametrize(
+    "url", ["/audit/", "/audit/1/", "/audit/export.csv", "/audit/export.json", "/audit/unmask/"]
+)
 def test_pages_are_admin_only(page, owner, admin_user, trail, url):
     anonymous = page(None).get(url)
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
@@ -46,7 +61,7 @@ def test_api_is_admin_only(api, owner, admin_user, trail, url):
     assert api(admin_user).get(url).status_code == 200
 
 
-# --- list, filters, pagination ---------------------------------------------------------------------
+# --- list, filters, pagination --------------------------------------------------------------------
 def _seqs(response):
     return [e["seq"] for e in response.json()["data"]["results"]]
 
@@ -61,9 +76,23 @@ def test_api_filters(api, admin_user, owner, trail):
     assert _seqs(client.get("/api/audit", {"resource": "connection"})) == [4]
     assert _seqs(client.get("/api/audit", {"status": "failure", "actor": "mallory"})) == [3]
     today = timezone.now().date()
-    assert len(_seqs(client.get("/api/audit", {"date_from": today.isoformat(), "date_to": today.isoformat()}))) >= 4
-    assert _seqs(client.get("/api/audit", {"date_to": (today - timedelta(days=1)).isoformat()})) == []
-    assert _seqs(client.get("/api/audit", {"date_from": (today + timedelta(days=1)).isoformat()})) == []
+    assert (
+        len(
+            _seqs(
+                client.get(
+                    "/api/audit", {"date_from": today.isoformat(), "date_to": today.isoformat()}
+                )
+            )
+        )
+        >= 4
+    )
+    assert (
+        _seqs(client.get("/api/audit", {"date_to": (today - timedelta(days=1)).isoformat()})) == []
+    )
+    assert (
+        _seqs(client.get("/api/audit", {"date_from": (today + timedelta(days=1)).isoformat()}))
+        == []
+    )
 
 
 def test_api_bad_filters_are_400_in_envelope(api, admin_user, trail):
@@ -77,17 +106,25 @@ def test_api_bad_filters_are_400_in_envelope(api, admin_user, trail):
 def test_api_pagination(api, admin_user, owner):
     for i in range(7):
         audit_record(action="test.page", actor=owner, details={"i": i})
-    body = api(admin_user).get("/api/audit", {"action": "test.page", "page_size": 3, "page": 2}).json()
+    body = (
+        api(admin_user).get("/api/audit", {"action": "test.page", "page_size": 3, "page": 2}).json()
+    )
     assert body["success"] is True and body["data"]["count"] == 7 and body["data"]["num_pages"] == 3
     assert [e["details"]["i"] for e in body["data"]["results"]] == [3, 2, 1]
-    beyond = api(admin_user).get("/api/audit", {"action": "test.page", "page_size": 3, "page": 9}).json()
+    beyond = (
+        api(admin_user).get("/api/audit", {"action": "test.page", "page_size": 3, "page": 9}).json()
+    )
     assert beyond["data"]["results"] == []
 
 
 def test_page_lists_and_filters(page, admin_user, trail):
     response = page(admin_user).get("/audit/", {"action": "workflow.delete"})
     html = response.content.decode()
-    assert response.status_code == 200 and 'href="/audit/2/"' in html and 'href="/audit/1/"' not in html
+    assert (
+        response.status_code == 200
+        and 'href="/audit/2/"' in html
+        and 'href="/audit/1/"' not in html
+    )
     assert "1 event" in html
     paged = page(admin_user).get("/audit/")
     assert 'data-chain="ok"' in paged.content.decode()
@@ -98,7 +135,9 @@ def test_page_pagination(page, admin_user, owner):
         audit_record(action="test.page", actor=owner, details={"i": i})
     first = page(admin_user).get("/audit/", {"action": "test.page"}).content.decode()
     second = page(admin_user).get("/audit/", {"action": "test.page", "page": 2}).content.decode()
-    assert "Page 1 of 2" in first and 'href="/audit/60/"' in first and 'href="/audit/10/"' not in first
+    assert (
+        "Page 1 of 2" in first and 'href="/audit/60/"' in first and 'href="/audit/10/"' not in first
+    )
     assert "Page 2 of 2" in second and 'href="/audit/10/"' in second
 
 
@@ -108,11 +147,14 @@ def test_detail_page_shows_event(page, admin_user, trail):
     assert page(admin_user).get("/audit/999/").status_code == 404
 
 
-# --- exports ------------------------------------------------------------------------------------------
+# --- exports --------------------------------------------------------------------------------------
 def test_csv_export_streams_the_filtered_set(page, admin_user, owner, trail):
     response = page(admin_user).get("/audit/export.csv", {"actor": owner.username})
     assert response.status_code == 200 and response.streaming
-    assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
+    assert (
+        response["Content-Type"].startswith("text/csv")
+        and "attachment" in response["Content-Disposition"]
+    )
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [int(r["seq"]) for r in rows] == [1, 4]
     assert json.loads(rows[0]["details"]) == {"name": "w7"} and rows[0]["hash"] == trail[0].hash
@@ -129,20 +171,35 @@ def test_json_export_streams_the_filtered_set_with_chain_status(page, admin_user
     assert export.details == {"format": "json", "filters": {"status": "failure"}, "events": 2}
 
 
-# --- chain status on the page and the API ----------------------------------------------------------------
+# --- chain status on the page and the API ---------------------------------------------------------
 TAMPERING = [
-    ("update", lambda: _sql("UPDATE audit_events SET action = 'auth.logout' WHERE seq = 2"), 2, "altered"),
+    (
+        "update",
+        lambda: _sql("UPDATE audit_events SET action = 'auth.logout' WHERE seq = 2"),
+        2,
+        "altered",
+    ),
     ("delete", lambda: _sql("DELETE FROM audit_events WHERE seq = 3"), 3, "missing"),
-    ("insert-out-of-order", lambda: _sql(
-        "INSERT INTO audit_events (seq, timestamp, actor_id, actor_username, role, action, resource_type,"
-        " resource_id, status, ip, user_agent, details, prev_hash, hash)"
-        " SELECT 0, timestamp, NULL, 'mallory', '', 'forged', '', '', 'success', '', '', '{}', prev_hash, hash"
-        " FROM audit_events WHERE seq = 1"), 1, "missing"),
+    (
+        "insert-out-of-order",
+        lambda: _sql(
+            "INSERT INTO audit_events (seq, timestamp, actor_id, actor_username, role, action, "
+            "resource_type,"
+            " resource_id, status, ip, user_agent, details, prev_hash, hash)"
+            " SELECT 0, timestamp, NULL, 'mallory', '', 'forged', '', '', 'success', '', '', '{}', "
+            "prev_hash, hash"
+            " FROM audit_events WHERE seq = 1"
+        ),
+        1,
+        "missing",
+    ),
     ("reorder", lambda: _sql("UPDATE audit_events SET seq = 10 WHERE seq = 2"), 2, "missing"),
 ]
 
 
-@pytest.mark.parametrize("tamper, broken, word", [t[1:] for t in TAMPERING], ids=[t[0] for t in TAMPERING])
+@pytest.mark.parametrize(
+    "tamper, broken, word", [t[1:] for t in TAMPERING], ids=[t[0] for t in TAMPERING]
+)
 def test_tampering_shows_on_page_and_api(page, api, admin_user, trail, tamper, broken, word):
     ok_html = page(admin_user).get("/audit/").content.decode()
     assert "Chain OK" in ok_html
@@ -152,7 +209,11 @@ def test_tampering_shows_on_page_and_api(page, api, admin_user, trail, tamper, b
     detail = page(admin_user).get(f"/audit/{trail[-1].seq}/").content.decode()
     assert f"BROKEN at event #{broken}" in detail
     body = api(admin_user).get("/api/audit/verify").json()
-    assert body["success"] is True and body["data"]["ok"] is False and body["data"]["broken_seq"] == broken
+    assert (
+        body["success"] is True
+        and body["data"]["ok"] is False
+        and body["data"]["broken_seq"] == broken
+    )
 
 
 def test_verify_api_ok(api, admin_user, trail):
@@ -161,7 +222,7 @@ def test_verify_api_ok(api, admin_user, trail):
     assert body["data"] == {"ok": True, "checked": 4, "broken_seq": None, "reason": ""}
 
 
-# --- the pages carry no inline script or style ----------------------------------------------------------
+# --- the pages carry no inline script or style ----------------------------------------------------
 @pytest.mark.parametrize("url", ["/audit/", "/audit/1/", "/audit/unmask/"])
 def test_pages_have_no_inline_script_or_style(page, admin_user, trail, url):
     response = page(admin_user).get(url)
@@ -175,5 +236,10 @@ def test_pages_have_no_inline_script_or_style(page, admin_user, trail, url):
 
 
 def test_resource_id_zero_is_kept(owner):
-    assert audit_record(action="test.zero", actor=owner, resource_type="thing", resource_id=0).resource_id == "0"
+    assert (
+        audit_record(
+            action="test.zero", actor=owner, resource_type="thing", resource_id=0
+        ).resource_id
+        == "0"
+    )
     assert audit_record(action="test.none", actor=owner, resource_type="thing").resource_id == ""

@@ -89,7 +89,12 @@ def test_normal_queryset_still_refuses_deletes(aged_trail):
         (lambda: _sql("UPDATE audit_events SET details = '{\"i\": 9}' WHERE seq = 6"), 6),
         (lambda: _sql("DELETE FROM audit_events WHERE seq = 7"), 7),
         (lambda: _sql("DELETE FROM audit_events WHERE seq = 5"), 5),
-        (lambda: _sql("UPDATE audit_events SET details = '{\"first_kept_seq\": 6}' WHERE seq = 10"), 10),
+        (
+            lambda: _sql(
+                "UPDATE audit_events SET details = '{\"first_kept_seq\": 6}' WHERE seq = 10"
+            ),
+            10,
+        ),
         (lambda: _sql("DELETE FROM audit_events WHERE seq = 10"), 10),
     ],
     ids=["edit-kept", "delete-kept", "delete-first-kept", "forge-anchor", "delete-anchor"],
@@ -115,7 +120,8 @@ def test_deleting_more_than_a_prune_did_is_detected(aged_trail):
 
 
 def test_pruning_cannot_hide_an_edit(aged_trail):
-    # an old event (due for pruning) is edited: prune refuses, deletes nothing, and the edit stays visible
+    # an old event (due for pruning) is edited: prune refuses, deletes nothing, and the edit
+    # stays visible
     _sql("UPDATE audit_events SET actor_username = 'mallory' WHERE seq = 2")
     with pytest.raises(CommandError) as excinfo:
         call_command("prune_audit", "--days", "365")

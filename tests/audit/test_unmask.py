@@ -15,10 +15,20 @@ REASON = "Customer dispute #4411: verify the card on file"
 @pytest.fixture
 def workflow(owner):
     w = WorkflowFactory(created_by=owner, name="cards")
-    TableMappingFactory(workflow=w, source_table="payments", target_table="payments", column_mappings=[
-        {"source_column": "card_number", "pii_attribute": "tokenize", "target_column": "card_number", "params": {}},
-        {"source_column": "holder", "pii_attribute": "full_name", "target_column": "holder"},
-    ])
+    TableMappingFactory(
+        workflow=w,
+        source_table="payments",
+        target_table="payments",
+        column_mappings=[
+            {
+                "source_column": "card_number",
+                "pii_attribute": "tokenize",
+                "target_column": "card_number",
+                "params": {},
+            },
+            {"source_column": "holder", "pii_attribute": "full_name", "target_column": "holder"},
+        ],
+    )
     return w
 
 
@@ -30,36 +40,55 @@ def token(workflow):
 
 
 def _unmask(client, workflow, **body):
-    payload = {"value": body.pop("value", ""), "column": "payments.card_number", "reason": REASON, **body}
+    payload = {
+        "value": body.pop("value", ""),
+        "column": "payments.card_number",
+        "reason": REASON,
+        **body,
+    }
     return client.post(f"/api/workflows/{workflow.pk}/unmask", payload, format="json")
 
 
 def test_admin_unmasks_and_the_audit_has_no_value(api, admin_user, workflow, token):
     response = _unmask(api(admin_user), workflow, value=token)
     body = response.json()
-    assert response.status_code == 200 and body["success"] is True and body["data"]["value"] == CLEAR
+    assert (
+        response.status_code == 200 and body["success"] is True and body["data"]["value"] == CLEAR
+    )
     assert response["Cache-Control"] == "no-store"
     event = AuditEvent.objects.get(action="data.unmask")
     assert event.status == "success" and event.actor_id == admin_user.pk
     assert event.resource_type == "workflow" and event.resource_id == str(workflow.pk)
-    assert event.details == {"workflow": "cards", "column": "main.payments.card_number",
-                             "technique": "tokenize", "reason": REASON}
+    assert event.details == {
+        "workflow": "cards",
+        "column": "main.payments.card_number",
+        "technique": "tokenize",
+        "reason": REASON,
+    }
     dumped = json.dumps([list(e.values()) for e in AuditEvent.objects.values()], default=str)
     assert CLEAR not in dumped and token not in dumped
 
 
-@pytest.mark.parametrize("column", ["main.payments.card_number", "payments.card_number", "card_number"])
+@pytest.mark.parametrize(
+    "column", ["main.payments.card_number", "payments.card_number", "card_number"]
+)
 def test_column_forms(api, admin_user, workflow, token, column):
-    assert _unmask(api(admin_user), workflow, value=token, column=column).json()["data"]["value"] == CLEAR
+    assert (
+        _unmask(api(admin_user), workflow, value=token, column=column).json()["data"]["value"]
+        == CLEAR
+    )
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"reason": ""}, "reason"),
-    ({"reason": "too short"}, "reason"),
-    ({"column": "payments.holder"}, "column"),
-    ({"column": "nope.nothing"}, "column"),
-    ({"value": ""}, "value"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"reason": ""}, "reason"),
+        ({"reason": "too short"}, "reason"),
+        ({"column": "payments.holder"}, "column"),
+        ({"column": "nope.nothing"}, "column"),
+        ({"value": ""}, "value"),
+    ],
+)
 def test_invalid_requests_are_400_and_reveal_nothing(api, admin_user, workflow, token, body, field):
     body = {"value": token, **body}
     response = _unmask(api(admin_user), workflow, **body)
@@ -75,12 +104,17 @@ def test_users_and_anonymous_are_refused(api, owner, workflow, token):
     assert CLEAR not in denied.content.decode()
     assert _unmask(api(None), workflow, value=token).status_code == 401
     assert not AuditEvent.objects.filter(action="data.unmask").exists()
-    assert AuditEvent.objects.filter(action="auth.forbidden", resource_id=f"/api/workflows/{workflow.pk}/unmask").exists()
+    assert AuditEvent.objects.filter(
+        action="auth.forbidden", resource_id=f"/api/workflows/{workflow.pk}/unmask"
+    ).exists()
 
 
 def test_unknown_workflow_404(api, admin_user, token):
-    response = api(admin_user).post("/api/workflows/9999/unmask",
-                                    {"value": token, "column": "payments.card_number", "reason": REASON}, format="json")
+    response = api(admin_user).post(
+        "/api/workflows/9999/unmask",
+        {"value": token, "column": "payments.card_number", "reason": REASON},
+        format="json",
+    )
     assert response.status_code == 404 and response.json()["success"] is False
 
 
@@ -91,7 +125,11 @@ def test_rate_limited_per_admin(api, admin_user, workflow, token, settings):
         assert _unmask(client, workflow, value=token).status_code == 200
     limited = _unmask(client, workflow, value=token)
     body = limited.json()
-    assert limited.status_code == 429 and body["success"] is False and body["error"]["code"] == "RATE_LIMITED"
+    assert (
+        limited.status_code == 429
+        and body["success"] is False
+        and body["error"]["code"] == "RATE_LIMITED"
+    )
     assert body["error"]["details"]["retry_after"] >= 1 and CLEAR not in limited.content.decode()
     assert AuditEvent.objects.filter(action="data.unmask", status="denied").count() == 1
     # another admin has their own allowance
@@ -105,22 +143,41 @@ def test_page_shows_result_once_and_audits(page, admin_user, owner, workflow, to
     client = page(admin_user)
     form = client.get("/audit/unmask/").content.decode()
     assert "main.payments.card_number" in form
-    response = client.post("/audit/unmask/", {"workflow": workflow.pk, "column": "payments.card_number",
-                                              "value": token, "reason": REASON})
+    response = client.post(
+        "/audit/unmask/",
+        {
+            "workflow": workflow.pk,
+            "column": "payments.card_number",
+            "value": token,
+            "reason": REASON,
+        },
+    )
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="unmask-result"' in html and CLEAR in html
     assert token not in html and response["Cache-Control"] == "no-store"
     assert CLEAR not in client.get("/audit/unmask/").content.decode()
     assert AuditEvent.objects.filter(action="data.unmask", status="success").count() == 1
-    short = client.post("/audit/unmask/", {"workflow": workflow.pk, "column": "payments.card_number",
-                                           "value": token, "reason": "because"})
+    short = client.post(
+        "/audit/unmask/",
+        {
+            "workflow": workflow.pk,
+            "column": "payments.card_number",
+            "value": token,
+            "reason": "because",
+        },
+    )
     assert short.status_code == 400 and CLEAR not in short.content.decode()
 
 
 def test_page_rate_limit(page, admin_user, workflow, token, settings):
     settings.UNMASK_RATE = "1/min"
     client = page(admin_user)
-    data = {"workflow": workflow.pk, "column": "payments.card_number", "value": token, "reason": REASON}
+    data = {
+        "workflow": workflow.pk,
+        "column": "payments.card_number",
+        "value": token,
+        "reason": REASON,
+    }
     assert client.post("/audit/unmask/", data).status_code == 200
     limited = client.post("/audit/unmask/", data)
     assert limited.status_code == 429 and CLEAR not in limited.content.decode()

@@ -13,8 +13,10 @@ def make_sqlite_file(name: str = "src.sqlite3") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path)
     db.executescript(
-        "CREATE TABLE IF NOT EXISTS people (id INTEGER PRIMARY KEY, email VARCHAR(80) NOT NULL UNIQUE, name TEXT);"
-        "CREATE TABLE IF NOT EXISTS pets (id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL REFERENCES people(id), name VARCHAR(20));"
+        "CREATE TABLE IF NOT EXISTS people (id INTEGER PRIMARY KEY, email VARCHAR(80) NOT NULL "
+        "UNIQUE, name TEXT);"
+        "CREATE TABLE IF NOT EXISTS pets (id INTEGER PRIMARY KEY, owner_id INTEGER NOT NULL "
+        "REFERENCES people(id), name VARCHAR(20));"
     )
     db.close()
     return path

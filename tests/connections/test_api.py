@@ -9,8 +9,17 @@ pytestmark = pytest.mark.django_db
 
 
 def pg_body(**over):
-    body = {"name": "pg-main", "dialect": "postgresql", "host": "127.0.0.1", "port": 5432, "database": "postgres",
-            "username": "postgres", "password": "Sup3r-Secret-pw", "options": {"sslmode": "disable"}, "role_hint": "source"}
+    body = {
+        "name": "pg-main",
+        "dialect": "postgresql",
+        "host": "127.0.0.1",
+        "port": 5432,
+        "database": "postgres",
+        "username": "postgres",
+        "password": "Sup3r-Secret-pw",
+        "options": {"sslmode": "disable"},
+        "role_hint": "source",
+    }
     body.update(over)
     return body
 
@@ -32,9 +41,15 @@ def test_create_masks_password_and_never_returns_it(api, owner):
 
 def test_sqlite_connection_create(api, owner):
     path = make_sqlite_file()
-    response = api(owner).post("/api/connections", {"name": "lite", "dialect": "sqlite", "database": str(path)}, format="json")
+    response = api(owner).post(
+        "/api/connections",
+        {"name": "lite", "dialect": "sqlite", "database": str(path)},
+        format="json",
+    )
     assert response.status_code == 201
-    assert response.json()["data"]["host"] == "" and response.json()["data"]["database"] == str(path.resolve())
+    assert response.json()["data"]["host"] == "" and response.json()["data"]["database"] == str(
+        path.resolve()
+    )
 
 
 BAD = [
@@ -74,15 +89,21 @@ def test_duplicate_name_is_refused(api, owner):
 def test_update_keeps_password_when_blank_or_masked(api, owner):
     conn_id = api(owner).post("/api/connections", pg_body(), format="json").json()["data"]["id"]
     for pw in ("", "******"):
-        r = api(owner).put(f"/api/connections/{conn_id}", pg_body(name="renamed", password=pw), format="json")
+        r = api(owner).put(
+            f"/api/connections/{conn_id}", pg_body(name="renamed", password=pw), format="json"
+        )
         assert r.status_code == 200
     conn = Connection.objects.get(pk=conn_id)
     assert conn.name == "renamed" and conn.get_password() == "Sup3r-Secret-pw"
-    api(owner).put(f"/api/connections/{conn_id}", pg_body(name="renamed", password="new-pass-1"), format="json")
+    api(owner).put(
+        f"/api/connections/{conn_id}", pg_body(name="renamed", password="new-pass-1"), format="json"
+    )
     conn.refresh_from_db()
     assert conn.get_password() == "new-pass-1"
     event = AuditEvent.objects.filter(action="connection.update").latest("seq")
-    assert event.details["changes"]["credentials"] == "changed" and "new-pass-1" not in str(event.details)
+    assert event.details["changes"]["credentials"] == "changed" and "new-pass-1" not in str(
+        event.details
+    )
 
 
 # --- permission matrix rows (seed 8.4): connections ---------------------------------------------
@@ -104,7 +125,11 @@ def test_permission_matrix_connections_api(api, admin_user, owner, other_user, w
     actor = {"admin": admin_user, "owner": owner, "other": other_user, "anonymous": None}[who]
     status = expected[["admin", "owner", "other", "anonymous"].index(who)]
     path = "/api/connections" + suffix.format(id=conn.pk)
-    body = {"name": "owned-renamed", "dialect": "sqlite", "database": conn.database} if method == "put" else None
+    body = (
+        {"name": "owned-renamed", "dialect": "sqlite", "database": conn.database}
+        if method == "put"
+        else None
+    )
     before = list(Connection.objects.values())
     response = getattr(api(actor), method)(path, body, format="json")
     assert response.status_code == status, response.content
@@ -137,7 +162,9 @@ def test_test_connection_sqlite_ok_is_stored_and_audited(api, owner):
 
 
 def test_test_connection_missing_sqlite_file(api, owner, settings):
-    conn = ConnectionFactory(created_by=owner, database=str(settings.DATA_DIR / "testdbs" / "nope.sqlite3"))
+    conn = ConnectionFactory(
+        created_by=owner, database=str(settings.DATA_DIR / "testdbs" / "nope.sqlite3")
+    )
     data = api(owner).post(f"/api/connections/{conn.pk}/test").json()["data"]
     assert data["ok"] is False and data["category"] == "database_not_found"
 
@@ -154,12 +181,29 @@ def test_test_unsaved_closed_port_is_unreachable_without_password(api, owner):
 @pytest.mark.live
 def test_test_connection_postgres_login_failed_and_db_missing(api, owner):
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    ok_resp = api(owner).post("/api/connections/test", pg_body(password=""), format="json").json()["data"]
+    ok_resp = (
+        api(owner).post("/api/connections/test", pg_body(password=""), format="json").json()["data"]
+    )
     assert ok_resp["ok"] is True, ok_resp
-    missing = api(owner).post("/api/connections/test", pg_body(database="no_such_db_xyz"), format="json").json()["data"]
+    missing = (
+        api(owner)
+        .post("/api/connections/test", pg_body(database="no_such_db_xyz"), format="json")
+        .json()["data"]
+    )
     assert missing["category"] == "database_not_found"
-    bad_user = api(owner).post("/api/connections/test", pg_body(username="no_such_role", password="Pw-123456"), format="json").json()["data"]
-    assert bad_user["category"] in {"login_failed", "permission_denied"} and "Pw-123456" not in bad_user["message"]
+    bad_user = (
+        api(owner)
+        .post(
+            "/api/connections/test",
+            pg_body(username="no_such_role", password="Pw-123456"),
+            format="json",
+        )
+        .json()["data"]
+    )
+    assert (
+        bad_user["category"] in {"login_failed", "permission_denied"}
+        and "Pw-123456" not in bad_user["message"]
+    )
 
 
 # --- schema browsing ------------------------------------------------------------------------------
@@ -177,12 +221,18 @@ def test_browse_sqlite_schemas_tables_columns(api, owner):
     assert AuditEvent.objects.filter(action="schema.browse").count() == 3
 
 
-@pytest.mark.parametrize("schema, table", [("main", "x'; DROP TABLE people; --"), ("main", 'a"b'), ("ma;in", "people"), ("main", "p--x")])
+@pytest.mark.parametrize(
+    "schema, table",
+    [("main", "x'; DROP TABLE people; --"), ("main", 'a"b'), ("ma;in", "people"), ("main", "p--x")],
+)
 def test_hostile_names_in_paths_are_400(api, owner, schema, table):
     from urllib.parse import quote
 
     conn = ConnectionFactory(created_by=owner)
-    response = api(owner).get(f"/api/connections/{conn.pk}/schemas/{quote(schema, safe='')}/tables/{quote(table, safe='')}/columns")
+    response = api(owner).get(
+        f"/api/connections/{conn.pk}/schemas/{quote(schema, safe='')}"
+        f"/tables/{quote(table, safe='')}/columns"
+    )
     assert response.status_code == 400
     import sqlite3
 
@@ -192,5 +242,7 @@ def test_hostile_names_in_paths_are_400(api, owner, schema, table):
 
 def test_unknown_table_is_404(api, owner):
     conn = ConnectionFactory(created_by=owner)
-    assert api(owner).get(f"/api/connections/{conn.pk}/schemas/main/tables/ghost/columns").status_code == 404
-
+    assert (
+        api(owner).get(f"/api/connections/{conn.pk}/schemas/main/tables/ghost/columns").status_code
+        == 404
+    )

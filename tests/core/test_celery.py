@@ -21,8 +21,23 @@ ROOT = Path(__file__).resolve().parents[2]
 def start_worker(env_overrides: dict) -> subprocess.Popen:
     env = {**os.environ, **env_overrides, "DJANGO_SETTINGS_MODULE": "config.settings"}
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"test-{uuid.uuid4().hex[:6]}@%h",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -43,7 +58,9 @@ def stop_worker(proc: subprocess.Popen) -> str:
 
 def client_app(**conf) -> Celery:
     app = Celery("maskflow-test-client")
-    app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"], **conf)
+    app.conf.update(
+        task_serializer="json", result_serializer="json", accept_content=["json"], **conf
+    )
     return app
 
 
@@ -59,7 +76,9 @@ def ping_through(app: Celery, worker: subprocess.Popen) -> dict:
 
 
 def test_worker_runs_task_with_filesystem_broker(tmp_path):
-    worker = start_worker({"MASKFLOW_DATA_DIR": str(tmp_path), "CELERY_BROKER_URL": "filesystem://"})
+    worker = start_worker(
+        {"MASKFLOW_DATA_DIR": str(tmp_path), "CELERY_BROKER_URL": "filesystem://"}
+    )
     queue = tmp_path / "broker" / "queue"
     queue.mkdir(parents=True, exist_ok=True)
     (tmp_path / "results").mkdir(exist_ok=True)

@@ -88,7 +88,9 @@ def test_405(api, owner):
 
 
 def test_415(api):
-    response = api().post("/api/auth/login", "username=x", content_type="application/x-www-form-urlencoded")
+    response = api().post(
+        "/api/auth/login", "username=x", content_type="application/x-www-form-urlencoded"
+    )
     assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 

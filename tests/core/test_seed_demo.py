@@ -17,9 +17,22 @@ def test_seed_demo_creates_tables_keys_constraints_and_counts(demo):
     db = sqlite3.connect(demo / "source.sqlite3")
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"customers", "addresses", "employees", "orders", "payments"} <= tables
-    counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("customers", "addresses", "employees", "orders", "payments")}
-    assert counts == {"customers": 200, "addresses": 200, "employees": 5, "orders": 400, "payments": 400}
-    fks = {(t, r[2], r[3]) for t in ("addresses", "orders", "payments", "employees") for r in db.execute(f"PRAGMA foreign_key_list({t})")}
+    counts = {
+        t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("customers", "addresses", "employees", "orders", "payments")
+    }
+    assert counts == {
+        "customers": 200,
+        "addresses": 200,
+        "employees": 5,
+        "orders": 400,
+        "payments": 400,
+    }
+    fks = {
+        (t, r[2], r[3])
+        for t in ("addresses", "orders", "payments", "employees")
+        for r in db.execute(f"PRAGMA foreign_key_list({t})")
+    }
     assert ("addresses", "customers", "customer_id") in fks
     assert ("orders", "customers", "customer_id") in fks
     assert ("orders", "employees", "employee_id") in fks
@@ -30,7 +43,11 @@ def test_seed_demo_creates_tables_keys_constraints_and_counts(demo):
     assert cols["id"][5] == 1  # primary key
     assert cols["email"][3] == 1 and cols["first_name"][3] == 1  # NOT NULL
     assert cols["email"][2] == "VARCHAR(120)" and cols["credit_limit"][2] == "DECIMAL(10, 2)"
-    assert {cols["date_of_birth"][2], cols["created_at"][2], cols["is_active"][2]} == {"DATE", "DATETIME", "BOOLEAN"}
+    assert {cols["date_of_birth"][2], cols["created_at"][2], cols["is_active"][2]} == {
+        "DATE",
+        "DATETIME",
+        "BOOLEAN",
+    }
     unique_indexes = [r for r in db.execute("PRAGMA index_list(customers)") if r[2] == 1]
     assert unique_indexes, "customers.email must be unique"
     emails = db.execute("SELECT count(DISTINCT email), count(*) FROM customers").fetchone()
@@ -38,7 +55,9 @@ def test_seed_demo_creates_tables_keys_constraints_and_counts(demo):
     notes = [r[0] for r in db.execute("SELECT notes FROM customers WHERE notes IS NOT NULL")]
     assert any("@" in n for n in notes) and any("(" in n and "-" in n for n in notes)
     target = sqlite3.connect(demo / "target.sqlite3")
-    assert target.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0] == 0
+    assert (
+        target.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0] == 0
+    )
 
 
 def test_seed_demo_creates_admin_and_user_once(demo, capsys):

@@ -23,9 +23,12 @@ def eager_celery():
     app.conf.task_always_eager = previous
 
 
-def test_run_workflow_watch_progress_and_open_report(browser_page, owner, tmp_path, shot, eager_celery):
-    workflow, _, tgt = make_workflow(tmp_path, owner, name="Customers to UAT", customers=3000, orders=8000,
-                                     batch_size=500)
+def test_run_workflow_watch_progress_and_open_report(
+    browser_page, owner, tmp_path, shot, eager_celery
+):
+    workflow, _, tgt = make_workflow(
+        tmp_path, owner, name="Customers to UAT", customers=3000, orders=8000, batch_size=500
+    )
     page = browser_page
     sign_in(page, owner.username, TEST_PASSWORD)
     page.goto(f"/workflows/{workflow.pk}/")
@@ -93,14 +96,21 @@ def test_progress_bar_follows_the_run_by_polling(browser_page, owner, tmp_path, 
     sign_in(page, owner.username, TEST_PASSWORD)
     page.goto(f"/executions/{execution.pk}/")
     Execution.objects.filter(pk=execution.pk).update(
-        status=ExecutionStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(),
-        rows_processed=4000, rows_total=10000, rows_per_second=2000.0, current_table="main.customers")
+        status=ExecutionStatus.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        rows_processed=4000,
+        rows_total=10000,
+        rows_per_second=2000.0,
+        current_table="main.customers",
+    )
     page.wait_for_selector("[data-testid=execution-progress][value='40']")
     assert page.inner_text("[data-testid=current-table]") == "main.customers"
     assert "about 3s left" in page.inner_text("[data-testid=execution-live]")
     shot(page, "execution-running")
-    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.SUCCESS, rows_processed=10000,
-                                                     finished_at=timezone.now())
+    Execution.objects.filter(pk=execution.pk).update(
+        status=ExecutionStatus.SUCCESS, rows_processed=10000, finished_at=timezone.now()
+    )
     page.wait_for_selector("[data-testid=execution-live][data-status=success]")
     assert page.get_attribute("[data-testid=execution-progress]", "value") == "100"
     requests = []

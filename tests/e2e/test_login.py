@@ -18,7 +18,9 @@ def test_admin_signs_in_sees_dashboard_and_users(browser_page, admin_user, owner
     page.wait_for_selector("#users-table")
     assert page.locator(f"#user-{owner.pk}").count() == 1
     shot(page, "users")
-    assert not [e for e in page.console_errors if "Content Security Policy" in e], page.console_errors
+    assert not [e for e in page.console_errors if "Content Security Policy" in e], (
+        page.console_errors
+    )
 
 
 def test_user_signs_in_without_users_link_and_wrong_password_is_refused(browser_page, owner):

@@ -14,8 +14,18 @@ def demo(settings, tmp_path, owner):
     settings.DATA_DIR = tmp_path
     build_source(tmp_path / "source.sqlite3", rows=60)
     build_target(tmp_path / "target.sqlite3")
-    src = Connection.objects.create(name="Demo source", dialect="sqlite", database=str(tmp_path / "source.sqlite3"), created_by=owner)
-    tgt = Connection.objects.create(name="Demo target", dialect="sqlite", database=str(tmp_path / "target.sqlite3"), created_by=owner)
+    src = Connection.objects.create(
+        name="Demo source",
+        dialect="sqlite",
+        database=str(tmp_path / "source.sqlite3"),
+        created_by=owner,
+    )
+    tgt = Connection.objects.create(
+        name="Demo target",
+        dialect="sqlite",
+        database=str(tmp_path / "target.sqlite3"),
+        created_by=owner,
+    )
     return src, tgt
 
 
@@ -53,7 +63,8 @@ def test_wizard_creates_two_table_workflow_with_preview(browser_page, owner, dem
     shot(page, "wizard-3-rules")
     page.select_option("[data-testid=tech-customers-last_name]", "partial_mask")
     page.wait_for_function(
-        "before => document.querySelector('[data-testid=preview-customers] [data-testid=preview-table]').innerText !== before",
+        "before => document.querySelector('[data-testid=preview-customers] "
+        "[data-testid=preview-table]').innerText !== before",
         arg=before,
     )
     after = page.inner_text("[data-testid=preview-customers] [data-testid=preview-table]")
@@ -70,7 +81,9 @@ def test_wizard_creates_two_table_workflow_with_preview(browser_page, owner, dem
     shot(page, "workflow-detail")
     workflow = Workflow.objects.get(name="Customers and orders")
     mappings = {m.source_table: m for m in workflow.mappings.all()}
-    assert set(mappings) == {"customers", "orders"} and all(m.create_target for m in mappings.values())
+    assert set(mappings) == {"customers", "orders"} and all(
+        m.create_target for m in mappings.values()
+    )
     rules = {r["source_column"]: r["pii_attribute"] for r in mappings["customers"].column_mappings}
     assert rules["email"] == "email" and rules["last_name"] == "partial_mask"
     page.goto("/workflows/")

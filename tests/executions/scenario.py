@@ -30,7 +30,9 @@ def customer_rows(n: int, seed: int = 7) -> list[tuple]:
     rows = []
     for i in range(1, n + 1):
         first, last = rnd.choice(FIRST), rnd.choice(LAST)
-        rows.append((i, f"{first.lower()}.{last.lower()}{i}@example.org", first, last, rnd.choice(CITIES)))
+        rows.append(
+            (i, f"{first.lower()}.{last.lower()}{i}@example.org", first, last, rnd.choice(CITIES))
+        )
     return rows
 
 
@@ -39,16 +41,21 @@ def make_source(path: Path, customers: int = 50, orders: int = 120) -> Path:
     db.executescript(SCHEMA)
     db.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?)", customer_rows(customers))
     rnd = random.Random(3)
-    db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)",
-                   [(i, rnd.randint(1, customers), rnd.randint(100, 99999) / 100, f"order {i}")
-                    for i in range(1, orders + 1)])
+    db.executemany(
+        "INSERT INTO orders VALUES (?, ?, ?, ?)",
+        [
+            (i, rnd.randint(1, customers), rnd.randint(100, 99999) / 100, f"order {i}")
+            for i in range(1, orders + 1)
+        ],
+    )
     db.commit()
     db.close()
     return path
 
 
-def make_target(path: Path, extra_ddl: str = "", rows: list[tuple] | None = None,
-                schema: str = SCHEMA) -> Path:
+def make_target(
+    path: Path, extra_ddl: str = "", rows: list[tuple] | None = None, schema: str = SCHEMA
+) -> Path:
     db = sqlite3.connect(path)
     db.executescript(schema + extra_ddl)
     for row in rows or []:
@@ -73,10 +80,21 @@ CUSTOMER_RULES = [
 ]
 
 
-def make_workflow(tmp_path: Path, owner, *, customers: int = 50, orders: int = 120, name: str = "",
-                  batch_size: int = 1000, target_rows: list[tuple] | None = None, extra_target_ddl: str = "",
-                  target_schema: str = SCHEMA, with_target: bool = True, create_target: bool = False,
-                  **workflow_fields):
+def make_workflow(
+    tmp_path: Path,
+    owner,
+    *,
+    customers: int = 50,
+    orders: int = 120,
+    name: str = "",
+    batch_size: int = 1000,
+    target_rows: list[tuple] | None = None,
+    extra_target_ddl: str = "",
+    target_schema: str = SCHEMA,
+    with_target: bool = True,
+    create_target: bool = False,
+    **workflow_fields,
+):
     """A workflow masking customers and copying orders, SQLite file → SQLite file."""
     from tests.connections.factories import ConnectionFactory
     from tests.workflows.factories import TableMappingFactory, WorkflowFactory
@@ -91,10 +109,30 @@ def make_workflow(tmp_path: Path, owner, *, customers: int = 50, orders: int = 1
     source = ConnectionFactory(database=str(src), created_by=owner)
     target = ConnectionFactory(database=str(tgt), created_by=owner)
     fields = {"name": name} if name else {}
-    workflow = WorkflowFactory(created_by=owner, source_connection=source, target_connection=target,
-                               batch_size=batch_size, **fields, **workflow_fields)
-    TableMappingFactory(workflow=workflow, position=0, source_table="customers", target_table="customers",
-                        column_mappings=CUSTOMER_RULES, copy_unmapped=True, create_target=create_target)
-    TableMappingFactory(workflow=workflow, position=1, source_table="orders", target_table="orders",
-                        column_mappings=[], copy_unmapped=True, create_target=create_target)
+    workflow = WorkflowFactory(
+        created_by=owner,
+        source_connection=source,
+        target_connection=target,
+        batch_size=batch_size,
+        **fields,
+        **workflow_fields,
+    )
+    TableMappingFactory(
+        workflow=workflow,
+        position=0,
+        source_table="customers",
+        target_table="customers",
+        column_mappings=CUSTOMER_RULES,
+        copy_unmapped=True,
+        create_target=create_target,
+    )
+    TableMappingFactory(
+        workflow=workflow,
+        position=1,
+        source_table="orders",
+        target_table="orders",
+        column_mappings=[],
+        copy_unmapped=True,
+        create_target=create_target,
+    )
     return workflow, src, tgt

@@ -20,7 +20,8 @@ def runs(tmp_path, owner, other_user, admin_user):
     mine, _, _ = make_workflow(tmp_path / "a", owner, name="owner-flow")
     theirs, _, _ = make_workflow(tmp_path / "b", other_user, name="other-flow")
     done = services.execution_run(
-        execution_id=services.execution_start(workflow=mine, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=mine, by=owner, enqueue=False).pk
+    )
     queued = services.execution_start(workflow=theirs, by=other_user, enqueue=False)
     return {"mine": mine, "theirs": theirs, "done": done, "queued": queued}
 
@@ -41,7 +42,9 @@ def test_execute_returns_202_at_once(api, owner, scenario, django_capture_on_com
     assert len(callbacks) == 1
 
 
-@pytest.mark.parametrize("who, expected", [("owner", 202), ("admin", 202), ("other", 403), ("anonymous", 401)])
+@pytest.mark.parametrize(
+    "who, expected", [("owner", 202), ("admin", 202), ("other", 403), ("anonymous", 401)]
+)
 def test_execute_permission_matrix(api, owner, other_user, admin_user, scenario, who, expected):
     workflow, _, _ = scenario
     user = {"owner": owner, "admin": admin_user, "other": other_user, "anonymous": None}[who]
@@ -67,7 +70,9 @@ def test_execute_inactive_and_duplicate_are_conflicts(api, owner, scenario):
 def test_list_scoped_by_role(api, owner, other_user, admin_user, runs):
     assert ids(api(owner).get("/api/executions")) == [runs["done"].pk]
     assert ids(api(other_user).get("/api/executions")) == [runs["queued"].pk]
-    assert sorted(ids(api(admin_user).get("/api/executions"))) == sorted([runs["done"].pk, runs["queued"].pk])
+    assert sorted(ids(api(admin_user).get("/api/executions"))) == sorted(
+        [runs["done"].pk, runs["queued"].pk]
+    )
     assert api(None).get("/api/executions").status_code == 401
 
 
@@ -76,12 +81,17 @@ def test_list_filters_and_pagination(api, owner, admin_user, runs):
     assert ids(admin.get("/api/executions", {"status": "queued"})) == [runs["queued"].pk]
     assert ids(admin.get("/api/executions", {"workflow": runs["mine"].pk})) == [runs["done"].pk]
     assert ids(admin.get("/api/executions", {"user": owner.pk})) == [runs["done"].pk]
-    assert ids(admin.get("/api/executions", {"date_from": "2000-01-01", "date_to": "2000-12-31"})) == []
+    assert (
+        ids(admin.get("/api/executions", {"date_from": "2000-01-01", "date_to": "2000-12-31"}))
+        == []
+    )
     assert len(ids(admin.get("/api/executions", {"date_from": "2000-01-01"}))) == 2
     page = admin.get("/api/executions", {"page_size": 1, "page": 2}).json()["data"]
     assert page["count"] == 2 and page["num_pages"] == 2 and len(page["results"]) == 1
     # A user's "user" filter cannot widen what they see.
-    assert ids(api(owner).get("/api/executions", {"user": runs["queued"].executed_by_id})) == [runs["done"].pk]
+    assert ids(api(owner).get("/api/executions", {"user": runs["queued"].executed_by_id})) == [
+        runs["done"].pk
+    ]
 
 
 def test_detail_hides_other_users_executions(api, owner, other_user, admin_user, runs):
@@ -93,7 +103,9 @@ def test_detail_hides_other_users_executions(api, owner, other_user, admin_user,
     assert [t["target_table"] for t in data["tables"]] == ["main.customers", "main.orders"]
     hidden = api(other_user).get(f"/api/executions/{pk}")
     assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "NOT_FOUND"
-    assert api(other_user).get("/api/executions/999999").json() == hidden.json()  # indistinguishable
+    assert (
+        api(other_user).get("/api/executions/999999").json() == hidden.json()
+    )  # indistinguishable
     assert api(admin_user).get(f"/api/executions/{pk}").status_code == 200
     assert api(None).get(f"/api/executions/{pk}").status_code == 401
 

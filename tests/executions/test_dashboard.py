@@ -24,10 +24,15 @@ def chart(body: str) -> dict:
 def test_dashboard_counts_and_chart(page, owner, other_user, admin_user, scenario, tmp_path):
     workflow, _, _ = scenario
     done = services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
     theirs, _, _ = make_workflow(tmp_path / "b", other_user, name="theirs")
-    Execution.objects.create(workflow=theirs, executed_by=other_user, status=ExecutionStatus.FAILED,
-                             finished_at=timezone.now())
+    Execution.objects.create(
+        workflow=theirs,
+        executed_by=other_user,
+        status=ExecutionStatus.FAILED,
+        finished_at=timezone.now(),
+    )
     body = page(owner).get("/").content.decode()
     assert re.search(r'data-testid="stat-executions">1<', body)
     assert re.search(r'data-testid="stat-success-rate">100%<', body)

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 def done(scenario, owner):
     workflow, _, _ = scenario
     return services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
 
 
 def test_history_lists_own_runs_only(page, owner, other_user, admin_user, done, tmp_path):
@@ -27,10 +28,16 @@ def test_history_lists_own_runs_only(page, owner, other_user, admin_user, done, 
     assert f'data-execution="{done.pk}"' in body and f'data-execution="{other_run.pk}"' not in body
     assert 'data-testid="filter-user"' not in body
     admin_body = page(admin_user).get("/executions/").content.decode()
-    assert f'data-execution="{done.pk}"' in admin_body and f'data-execution="{other_run.pk}"' in admin_body
+    assert (
+        f'data-execution="{done.pk}"' in admin_body
+        and f'data-execution="{other_run.pk}"' in admin_body
+    )
     assert 'data-testid="filter-user"' in admin_body
     filtered = page(admin_user).get("/executions/", {"user": other_user.pk}).content.decode()
-    assert f'data-execution="{done.pk}"' not in filtered and f'data-execution="{other_run.pk}"' in filtered
+    assert (
+        f'data-execution="{done.pk}"' not in filtered
+        and f'data-execution="{other_run.pk}"' in filtered
+    )
     assert page(None).get("/executions/").status_code == 302
 
 
@@ -44,7 +51,9 @@ def test_detail_shows_report_and_downloads(page, owner, other_user, done):
     assert "<script>" not in body and "style=" not in body  # strict CSP: nothing inline
     csv = page(owner).get(f"/executions/{done.pk}/report.csv")
     assert csv.status_code == 200 and b"leak_check" in csv.content
-    assert page(owner).get(f"/executions/{done.pk}/report.json")["Content-Type"] == "application/json"
+    assert (
+        page(owner).get(f"/executions/{done.pk}/report.json")["Content-Type"] == "application/json"
+    )
     assert page(other_user).get(f"/executions/{done.pk}/").status_code == 404
     assert page(other_user).get(f"/executions/{done.pk}/report.csv").status_code == 404
 
@@ -52,24 +61,36 @@ def test_detail_shows_report_and_downloads(page, owner, other_user, done):
 def test_live_partial_polls_until_final(page, owner, scenario):
     workflow, _, _ = scenario
     execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
-    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.RUNNING, rows_processed=85,
-                                                     rows_total=170, rows_per_second=17.0,
-                                                     current_table="main.orders")
+    Execution.objects.filter(pk=execution.pk).update(
+        status=ExecutionStatus.RUNNING,
+        rows_processed=85,
+        rows_total=170,
+        rows_per_second=17.0,
+        current_table="main.orders",
+    )
     from django.utils import timezone
 
-    Execution.objects.filter(pk=execution.pk).update(heartbeat_at=timezone.now(), started_at=timezone.now())
+    Execution.objects.filter(pk=execution.pk).update(
+        heartbeat_at=timezone.now(), started_at=timezone.now()
+    )
     running = page(owner).get(f"/executions/{execution.pk}/live/", HTTP_HX_REQUEST="true")
     body = running.content.decode()
     assert running.status_code == 200
     assert 'hx-trigger="every 1s"' in body and 'value="50"' in body and "main.orders" in body
-    assert "17 rows/s" in body and "about 5s left" in body and 'data-testid="cancel-execution"' in body
-    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.FAILED, error_message="boom")
+    assert (
+        "17 rows/s" in body and "about 5s left" in body and 'data-testid="cancel-execution"' in body
+    )
+    Execution.objects.filter(pk=execution.pk).update(
+        status=ExecutionStatus.FAILED, error_message="boom"
+    )
     final = page(owner).get(f"/executions/{execution.pk}/live/", HTTP_HX_REQUEST="true")
     assert final.status_code == 286 and "hx-trigger" not in final.content.decode()
     assert "boom" in final.content.decode()
 
 
-def test_run_button_and_cancel(page, owner, other_user, scenario, django_capture_on_commit_callbacks):
+def test_run_button_and_cancel(
+    page, owner, other_user, scenario, django_capture_on_commit_callbacks
+):
     workflow, _, _ = scenario
     response = page(other_user).post(f"/executions/run/{workflow.pk}/")
     assert response.status_code == 403 and Execution.objects.count() == 0
@@ -92,8 +113,9 @@ def test_run_button_partial_only_for_those_who_may_run(owner, other_user, admin_
     def render_for(user):
         request = RequestFactory().get("/")
         request.user = user
-        return render_to_string("executions/_run_button.html", {"workflow": workflow, "user": user},
-                                request=request)
+        return render_to_string(
+            "executions/_run_button.html", {"workflow": workflow, "user": user}, request=request
+        )
 
     assert f'action="/executions/run/{workflow.pk}/"' in render_for(owner)
     assert "csrfmiddlewaretoken" in render_for(owner)
@@ -102,5 +124,7 @@ def test_run_button_partial_only_for_those_who_may_run(owner, other_user, admin_
 
 
 def test_history_partial_renders(owner, done):
-    html = render_to_string("executions/_history.html", {"executions": [done], "workflow": done.workflow})
+    html = render_to_string(
+        "executions/_history.html", {"executions": [done], "workflow": done.workflow}
+    )
     assert f'data-execution="{done.pk}"' in html and f"?workflow={done.workflow_id}" in html

@@ -23,8 +23,11 @@ UNIQUE_CITY_SCHEMA = SCHEMA.replace("city VARCHAR(40))", "city VARCHAR(40) UNIQU
 
 
 def events(action: str, execution: Execution) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(action=action, resource_type="execution",
-                                          resource_id=str(execution.pk)).order_by("seq"))
+    return list(
+        AuditEvent.objects.filter(
+            action=action, resource_type="execution", resource_id=str(execution.pk)
+        ).order_by("seq")
+    )
 
 
 def source_values(n: int = 50) -> set[str]:
@@ -53,17 +56,24 @@ def test_run_succeeds_with_counts_tables_and_report(scenario, owner):
     assert (done.rows_processed, done.rows_masked) == (170, 50)
     assert done.started_at and done.finished_at and done.finished_at >= done.started_at
     tables = {t.target_table: t for t in done.tables.all()}
-    assert tables["main.customers"].rows_written == 50 and tables["main.customers"].rows_masked == 50
+    assert (
+        tables["main.customers"].rows_written == 50 and tables["main.customers"].rows_masked == 50
+    )
     assert tables["main.orders"].rows_written == 120 and tables["main.orders"].rows_masked == 0
     assert {t.status for t in tables.values()} == {"success"}
     masked = dump(tgt, "customers")
     assert len(masked) == 50 and len(dump(tgt, "orders")) == 120
-    assert not {r[1] for r in masked} & {r[1] for r in dump(src, "customers")}  # every email replaced
+    assert not {r[1] for r in masked} & {
+        r[1] for r in dump(src, "customers")
+    }  # every email replaced
     report = done.report
     assert report["fk_ok"] is True and report["leak_ok"] is True
     assert report["plan_hash"] == done.plan_hash and report["key_version"] == workflow.key_version
     assert {(c["column"], c["technique"]) for c in report["leak_checks"]} == {
-        ("email", "email"), ("first_name", "first_name"), ("last_name", "last_name")}
+        ("email", "email"),
+        ("first_name", "first_name"),
+        ("last_name", "last_name"),
+    }
     assert all(c["sampled"] > 0 and c["equal"] == 0 for c in report["leak_checks"])
     assert [t["table"] for t in report["tables"]] == ["main.customers", "main.orders"]
     [finish] = events("execution.finish", done)
@@ -88,8 +98,9 @@ def test_task_runs_eagerly_after_commit(scenario, owner, django_capture_on_commi
 
 
 def test_failed_run_is_value_free_and_leaves_target_unchanged(db, tmp_path, owner):
-    workflow, _, tgt = make_workflow(tmp_path, owner, target_schema=UNIQUE_CITY_SCHEMA,
-                                     target_rows=EXISTING, batch_size=10)
+    workflow, _, tgt = make_workflow(
+        tmp_path, owner, target_schema=UNIQUE_CITY_SCHEMA, target_rows=EXISTING, batch_size=10
+    )
     before = dump(tgt, "customers")
     execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
     done = services.execution_run(execution_id=execution.pk)
@@ -106,9 +117,12 @@ def test_failed_run_is_value_free_and_leaves_target_unchanged(db, tmp_path, owne
 
 
 def test_preflight_failure_lists_problem(db, tmp_path, owner):
-    workflow, _, tgt = make_workflow(tmp_path, owner, target_rows=EXISTING, target_mode="fail_if_not_empty")
+    workflow, _, tgt = make_workflow(
+        tmp_path, owner, target_rows=EXISTING, target_mode="fail_if_not_empty"
+    )
     done = services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
     assert done.status == ExecutionStatus.FAILED
     assert "preflight" in done.error_message and "target_not_empty" in done.error_message
     assert dump(tgt, "customers") == EXISTING
@@ -122,7 +136,8 @@ def test_unexpected_error_gets_generic_message(scenario, owner, monkeypatch):
 
     monkeypatch.setattr("masking.pipeline.run", explode)
     done = services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
     assert done.status == ExecutionStatus.FAILED
     assert "RuntimeError" in done.error_message and "example.org" not in done.error_message
     [fail] = events("execution.fail", done)
@@ -132,7 +147,8 @@ def test_unexpected_error_gets_generic_message(scenario, owner, monkeypatch):
 def test_create_target_tables_when_absent(db, tmp_path, owner):
     workflow, _, tgt = make_workflow(tmp_path, owner, with_target=False, create_target=True)
     done = services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
     assert done.status == ExecutionStatus.SUCCESS, done.error_message
     assert len(dump(tgt, "customers")) == 50 and len(dump(tgt, "orders")) == 120
     assert sorted(done.report["created_tables"]) == ["main.customers", "main.orders"]
@@ -157,19 +173,23 @@ def test_failed_run_drops_the_tables_it_created(db, tmp_path, owner, monkeypatch
 
     monkeypatch.setattr("masking.pipeline.run", fail_after_create)
     done = services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
     assert seen == [{"customers", "orders"}]  # created before the run started
     assert done.status == ExecutionStatus.FAILED
     assert target_tables(tgt) == set()
-    assert done.error_message.startswith("table 'main.orders': load failed; the target was rolled back")
+    assert done.error_message.startswith(
+        "table 'main.orders': load failed; the target was rolled back"
+    )
     assert "dropped: main.orders, main.customers" in done.error_message
     [fail] = events("execution.fail", done)
     assert fail.details["dropped_tables"] == ["main.orders", "main.customers"]
 
 
 def test_cancelled_run_drops_the_tables_it_created(db, tmp_path, owner):
-    workflow, _, tgt = make_workflow(tmp_path, owner, with_target=False, create_target=True,
-                                     batch_size=5)
+    workflow, _, tgt = make_workflow(
+        tmp_path, owner, with_target=False, create_target=True, batch_size=5
+    )
     execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
 
     def cancel(update):
@@ -195,10 +215,13 @@ def test_created_table_written_by_someone_else_is_kept(db, tmp_path, owner, monk
 
     monkeypatch.setattr("masking.pipeline.run", others_write_then_fail)
     done = services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
     assert done.status == ExecutionStatus.FAILED
     assert target_tables(tgt) == {"orders"}
-    assert "dropped: main.customers." in done.error_message and "main.orders" not in done.error_message
+    assert (
+        "dropped: main.customers." in done.error_message and "main.orders" not in done.error_message
+    )
 
 
 def test_existing_target_tables_are_never_dropped(scenario, owner, monkeypatch):
@@ -213,7 +236,8 @@ def test_existing_target_tables_are_never_dropped(scenario, owner, monkeypatch):
 
     monkeypatch.setattr("masking.pipeline.run", fail)
     done = services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
     assert done.status == ExecutionStatus.FAILED and "dropped" not in done.error_message
     assert target_tables(tgt) == before and {"customers", "orders"} <= before
 
@@ -223,7 +247,9 @@ def test_cancel_queued_is_immediate(scenario, owner):
     execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
     cancelled = services.execution_cancel(execution=execution, by=owner)
     assert cancelled.status == ExecutionStatus.CANCELLED and cancelled.finished_at
-    assert services.execution_run(execution_id=execution.pk) is None  # the worker finds nothing to do
+    assert (
+        services.execution_run(execution_id=execution.pk) is None
+    )  # the worker finds nothing to do
     assert dump(tgt, "customers") == []
     assert [e.details["stage"] for e in events("execution.cancel", execution)] == ["queued"]
 
@@ -246,7 +272,10 @@ def test_cancel_running_rolls_back(db, tmp_path, owner):
     assert dump(tgt, "customers") == EXISTING and dump(tgt, "orders") == []
     assert set(done.tables.values_list("status", flat=True)) <= {"cancelled", "pending"}
     assert set(done.tables.values_list("rows_written", flat=True)) == {0}
-    assert [e.details["stage"] for e in events("execution.cancel", done)] == ["requested", "stopped"]
+    assert [e.details["stage"] for e in events("execution.cancel", done)] == [
+        "requested",
+        "stopped",
+    ]
 
 
 def test_other_user_cannot_cancel(scenario, owner, other_user):
@@ -270,11 +299,20 @@ def test_run_twice_runs_once(scenario, owner):
 
 def test_reaper_fails_stale_running_only(scenario, owner):
     workflow, _, _ = scenario
-    stale = Execution.objects.create(workflow=workflow, executed_by=owner, status=ExecutionStatus.RUNNING,
-                                     started_at=timezone.now() - dt.timedelta(minutes=10),
-                                     heartbeat_at=timezone.now() - dt.timedelta(minutes=5))
-    fresh = Execution.objects.create(workflow=workflow, executed_by=owner, status=ExecutionStatus.RUNNING,
-                                     started_at=timezone.now(), heartbeat_at=timezone.now())
+    stale = Execution.objects.create(
+        workflow=workflow,
+        executed_by=owner,
+        status=ExecutionStatus.RUNNING,
+        started_at=timezone.now() - dt.timedelta(minutes=10),
+        heartbeat_at=timezone.now() - dt.timedelta(minutes=5),
+    )
+    fresh = Execution.objects.create(
+        workflow=workflow,
+        executed_by=owner,
+        status=ExecutionStatus.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
     assert services.execution_reap(stale_after_seconds=60) == [stale.pk]
     stale.refresh_from_db()
     fresh.refresh_from_db()
@@ -306,12 +344,12 @@ def test_permissions_and_refusals(scenario, owner, other_user):
     assert Execution.objects.count() == 1
 
 
-
 def test_schema_drift_refuses_before_writing(db, tmp_path, owner):
     drifted = SCHEMA.replace("last_name VARCHAR(40),\n", "")
     workflow, _, tgt = make_workflow(tmp_path, owner, target_schema=drifted, target_rows=None)
     done = services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
     assert done.status == ExecutionStatus.FAILED
     assert done.error_message.startswith("Schema drift") and "last_name" in done.error_message
     assert dump(tgt, "customers") == [] and done.tables.filter(status="success").count() == 0

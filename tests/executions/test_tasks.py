@@ -27,10 +27,20 @@ def test_reap_task_and_listing_reap_stale_runs(api, owner, scenario):
 
     workflow, _, _ = scenario
     old = timezone.now() - dt.timedelta(minutes=5)
-    first = Execution.objects.create(workflow=workflow, executed_by=owner, status=ExecutionStatus.RUNNING,
-                                     started_at=old, heartbeat_at=old)
+    first = Execution.objects.create(
+        workflow=workflow,
+        executed_by=owner,
+        status=ExecutionStatus.RUNNING,
+        started_at=old,
+        heartbeat_at=old,
+    )
     assert reap_executions.apply(kwargs={"stale_after_seconds": 60}).get() == [first.pk]
-    second = Execution.objects.create(workflow=workflow, executed_by=owner, status=ExecutionStatus.RUNNING,
-                                      started_at=old, heartbeat_at=old)
+    second = Execution.objects.create(
+        workflow=workflow,
+        executed_by=owner,
+        status=ExecutionStatus.RUNNING,
+        started_at=old,
+        heartbeat_at=old,
+    )
     listed = api(owner).get("/api/executions").json()["data"]["results"]
     assert {e["id"]: e["status"] for e in listed} == {first.pk: "failed", second.pk: "failed"}

@@ -31,25 +31,34 @@ from tests.executions.scenario import CUSTOMER_RULES
 u = User.objects.create_user(username="ci-owner", password="x-unused-password-123", role="user")
 src = Connection.objects.create(name="src", dialect="sqlite", database={src!r}, created_by=u)
 tgt = Connection.objects.create(name="tgt", dialect="sqlite", database={tgt!r}, created_by=u)
-wf = Workflow(name="kill-test", source_connection=src, target_connection=tgt, created_by=u, batch_size=2000)
+wf = Workflow(name="kill-test", source_connection=src, target_connection=tgt, created_by=u,
+              batch_size=2000)
 wf.new_secret()
 wf.save()
-TableMapping.objects.create(workflow=wf, source_schema="main", source_table="customers", target_schema="main",
-                            target_table="customers", column_mappings=CUSTOMER_RULES, copy_unmapped=True)
+TableMapping.objects.create(workflow=wf, source_schema="main", source_table="customers",
+                            target_schema="main", target_table="customers",
+                            column_mappings=CUSTOMER_RULES, copy_unmapped=True)
 print("EXECUTION", execution_start(workflow=wf, by=u, trigger="api").pk)
 """
 
 
 def manage(env: dict, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def execution_row(app_db: Path, pk: int) -> tuple:
     db = sqlite3.connect(app_db, timeout=30)
     try:
-        return db.execute("SELECT status, rows_processed, error_message FROM executions WHERE id = ?",
-                          (pk,)).fetchone()
+        return db.execute(
+            "SELECT status, rows_processed, error_message FROM executions WHERE id = ?", (pk,)
+        ).fetchone()
     finally:
         db.close()
 
@@ -60,8 +69,13 @@ def test_killed_worker_is_reaped_and_rerun_succeeds(tmp_path):
     app_db = data / "app.sqlite3"
     src = make_source(tmp_path / "source.sqlite3", customers=ROWS, orders=0)
     tgt = make_target(tmp_path / "target.sqlite3", rows=EXISTING)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "MASKFLOW_DATA_DIR": str(data),
-           "DATABASE_URL": f"sqlite:///{app_db}", "CELERY_BROKER_URL": "filesystem://"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "MASKFLOW_DATA_DIR": str(data),
+        "DATABASE_URL": f"sqlite:///{app_db}",
+        "CELERY_BROKER_URL": "filesystem://",
+    }
     env.pop("CELERY_RESULT_BACKEND", None)
     assert manage(env, "migrate", "--noinput").returncode == 0
     seeded = manage(env, "shell", "-c", SEED.format(src=str(src), tgt=str(tgt)))
@@ -70,9 +84,29 @@ def test_killed_worker_is_reaped_and_rerun_succeeds(tmp_path):
     assert execution_row(app_db, pk)[0] == "queued"
 
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"kill-{uuid.uuid4().hex[:6]}@%h"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"kill-{uuid.uuid4().hex[:6]}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 90
         row = execution_row(app_db, pk)
@@ -88,9 +122,13 @@ def test_killed_worker_is_reaped_and_rerun_succeeds(tmp_path):
     # The dead worker's open target transaction is rolled back: the target holds what it held.
     assert dump(tgt, "customers") == EXISTING
     time.sleep(2)
-    reaped = manage(env, "shell", "-c",
-                    "from apps.executions.services import execution_reap; "
-                    "print('REAPED', execution_reap(stale_after_seconds=1))")
+    reaped = manage(
+        env,
+        "shell",
+        "-c",
+        "from apps.executions.services import execution_reap; "
+        "print('REAPED', execution_reap(stale_after_seconds=1))",
+    )
     assert reaped.returncode == 0, reaped.stderr
     assert f"REAPED [{pk}]" in reaped.stdout
     status, _, error = execution_row(app_db, pk)

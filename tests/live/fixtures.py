@@ -40,8 +40,9 @@ def pg_db_factory() -> Iterator[Callable[[], ConnectionParams]]:
     with psycopg.connect(services.postgres_dsn(), autocommit=True) as admin:
         for name in created:
             # FORCE: a test that forgot to close its connection must not leak the database.
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture
@@ -58,9 +59,13 @@ def mariadb_db_factory() -> Iterator[Callable[[], ConnectionParams]]:
     created: list[str] = []
 
     def admin():  # type: ignore[no-untyped-def]
-        return MySQLdb.connect(host=services.MARIADB_HOST, port=services.MARIADB_PORT,
-                               user=services.MARIADB_USER, password=services.MARIADB_PASSWORD,
-                               connect_timeout=10)
+        return MySQLdb.connect(
+            host=services.MARIADB_HOST,
+            port=services.MARIADB_PORT,
+            user=services.MARIADB_USER,
+            password=services.MARIADB_PASSWORD,
+            connect_timeout=10,
+        )
 
     def create() -> ConnectionParams:
         name = unique_name()
@@ -90,5 +95,6 @@ def mariadb_db(mariadb_db_factory: Callable[[], ConnectionParams]) -> Connection
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> ConnectionParams:
     """A new, empty SQLite file (created on first connect)."""
-    return ConnectionParams(dialect="sqlite", database=str(tmp_path / "test.sqlite3"),
-                            options={"create": True})
+    return ConnectionParams(
+        dialect="sqlite", database=str(tmp_path / "test.sqlite3"), options={"create": True}
+    )

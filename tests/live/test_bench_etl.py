@@ -20,27 +20,47 @@ ROWS = 3000
 
 
 def run_bench(pair: str, *extra: str) -> str:
-    env = {**os.environ, "MASKFLOW_BENCH_DB_PREFIX": f"maskflow_tb_{uuid.uuid4().hex[:10]}",
-           "MASKFLOW_BENCH_PG_HOST": services.PG_HOST,
-           "MASKFLOW_BENCH_PG_PORT": str(services.PG_PORT),
-           "MASKFLOW_BENCH_PG_USER": services.PG_USER,
-           "MASKFLOW_BENCH_PG_PASSWORD": services.PG_PASSWORD,
-           "MASKFLOW_BENCH_MARIADB_HOST": services.MARIADB_HOST,
-           "MASKFLOW_BENCH_MARIADB_PORT": str(services.MARIADB_PORT),
-           "MASKFLOW_BENCH_MARIADB_USER": services.MARIADB_USER,
-           "MASKFLOW_BENCH_MARIADB_PASSWORD": services.MARIADB_PASSWORD}
+    env = {
+        **os.environ,
+        "MASKFLOW_BENCH_DB_PREFIX": f"maskflow_tb_{uuid.uuid4().hex[:10]}",
+        "MASKFLOW_BENCH_PG_HOST": services.PG_HOST,
+        "MASKFLOW_BENCH_PG_PORT": str(services.PG_PORT),
+        "MASKFLOW_BENCH_PG_USER": services.PG_USER,
+        "MASKFLOW_BENCH_PG_PASSWORD": services.PG_PASSWORD,
+        "MASKFLOW_BENCH_MARIADB_HOST": services.MARIADB_HOST,
+        "MASKFLOW_BENCH_MARIADB_PORT": str(services.MARIADB_PORT),
+        "MASKFLOW_BENCH_MARIADB_USER": services.MARIADB_USER,
+        "MASKFLOW_BENCH_MARIADB_PASSWORD": services.MARIADB_PASSWORD,
+    }
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "etl.py"), "--pairs", pair,
-         "--rows", f"{ROWS // 2},{ROWS}", "--batch", "1000", *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            str(ROOT / "bench" / "etl.py"),
+            "--pairs",
+            pair,
+            "--rows",
+            f"{ROWS // 2},{ROWS}",
+            "--batch",
+            "1000",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
 
 def check(out: str, pair: str, baselines: list[str]) -> None:
     assert "ERROR" not in out, out
-    table = [line for line in out.splitlines() if line.startswith(pair + " ")
-             and not line.startswith(f"{pair} at ")]
+    table = [
+        line
+        for line in out.splitlines()
+        if line.startswith(pair + " ") and not line.startswith(f"{pair} at ")
+    ]
     stages = [*baselines, "maskflow run() (batch 1000)"]
     # two table sizes, each with every stage, in order, each copying every row
     expected = [(s, n) for n in (ROWS // 2, ROWS) for s in stages]
@@ -51,16 +71,23 @@ def check(out: str, pair: str, baselines: list[str]) -> None:
         got.append((m.group(1), int(m.group(2))))
     assert got == expected, out
     for n in (ROWS // 2, ROWS):
-        assert re.search(rf"^{re.escape(pair)} at {n} rows: pipeline at \d+% of the fastest raw "
-                         r"copy", out, re.M), out
-    assert re.search(rf"^{re.escape(pair)}: pipeline peak RSS \d+ MB at {ROWS // 2} rows, \d+ MB "
-                     rf"at {ROWS} rows", out, re.M), out
+        assert re.search(
+            rf"^{re.escape(pair)} at {n} rows: pipeline at \d+% of the fastest raw "
+            r"copy",
+            out,
+            re.M,
+        ), out
+    assert re.search(
+        rf"^{re.escape(pair)}: pipeline peak RSS \d+ MB at {ROWS // 2} rows, \d+ MB "
+        rf"at {ROWS} rows",
+        out,
+        re.M,
+    ), out
 
 
 def test_sqlite_pair_runs_every_stage() -> None:
     out = run_bench("sqlite-sqlite")
-    check(out, "sqlite-sqlite",
-          ["baseline: fetchmany→executemany", "baseline: ADBC read→ingest"])
+    check(out, "sqlite-sqlite", ["baseline: fetchmany→executemany", "baseline: ADBC read→ingest"])
 
 
 @pytest.mark.live
@@ -81,8 +108,7 @@ def test_every_stage_names_modules_that_import() -> None:
     finally:
         sys.path.remove(str(ROOT / "bench"))
     pairs = ("pg-pg", "sqlite-sqlite", "mariadb-pg", "pg-mariadb")
-    named = {m for p in pairs for *_, imports in etl.stages(p, "/nowhere", 1000)
-             for m in imports}
+    named = {m for p in pairs for *_, imports in etl.stages(p, "/nowhere", 1000) for m in imports}
     assert {"psycopg", "MySQLdb", "adbc_driver_sqlite.dbapi", "masking.pipeline"} <= named
     for module in sorted(named):
         importlib.import_module(module)

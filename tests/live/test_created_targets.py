@@ -19,20 +19,35 @@ pytestmark = [pytest.mark.django_db, pytest.mark.live]
 def workflow_into(params, schema: str, tmp_path, owner, settings):
     settings.DATA_DIR = tmp_path
     src = make_source(tmp_path / "source.sqlite3", 30, 60)
-    source = Connection.objects.create(name="lite-src", dialect="sqlite", database=str(src),
-                                       created_by=owner)
-    target = Connection.objects.create(name="live-tgt", dialect=params.dialect, host=params.host,
-                                       port=params.port, database=params.database,
-                                       username=params.username, created_by=owner)
+    source = Connection.objects.create(
+        name="lite-src", dialect="sqlite", database=str(src), created_by=owner
+    )
+    target = Connection.objects.create(
+        name="live-tgt",
+        dialect=params.dialect,
+        host=params.host,
+        port=params.port,
+        database=params.database,
+        username=params.username,
+        created_by=owner,
+    )
     if params.password:
         target.set_password(params.password)
         target.save()
-    workflow = WorkflowFactory(created_by=owner, source_connection=source,
-                               target_connection=target, batch_size=5)
+    workflow = WorkflowFactory(
+        created_by=owner, source_connection=source, target_connection=target, batch_size=5
+    )
     for position, (table, rules) in enumerate([("customers", CUSTOMER_RULES), ("orders", [])]):
-        TableMappingFactory(workflow=workflow, position=position, source_table=table,
-                            target_schema=schema, target_table=table, column_mappings=rules,
-                            copy_unmapped=True, create_target=True)
+        TableMappingFactory(
+            workflow=workflow,
+            position=position,
+            source_table=table,
+            target_schema=schema,
+            target_table=table,
+            column_mappings=rules,
+            copy_unmapped=True,
+            create_target=True,
+        )
     return workflow
 
 
@@ -43,7 +58,8 @@ def tables_in(params, schema: str) -> set[str]:
 
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
 def test_cancelled_run_drops_created_tables_then_a_rerun_creates_them(
-        kind, request, tmp_path, owner, settings):
+    kind, request, tmp_path, owner, settings
+):
     params = request.getfixturevalue("pg_db" if kind == "postgresql" else "mariadb_db")
     schema = "public" if kind == "postgresql" else params.database
     workflow = workflow_into(params, schema, tmp_path, owner, settings)
@@ -62,7 +78,8 @@ def test_cancelled_run_drops_created_tables_then_a_rerun_creates_them(
     assert f"dropped: {schema}.orders, {schema}.customers" in done.error_message
 
     again = services.execution_run(
-        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk)
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
     assert again.status == ExecutionStatus.SUCCESS, again.error_message
     assert tables_in(params, schema) == {"customers", "orders"}
     assert sorted(again.report["created_tables"]) == [f"{schema}.customers", f"{schema}.orders"]

@@ -17,8 +17,7 @@ SOURCES = {
         " n smallint, big bigint, born date, seen timestamptz, woke timestamp, wake time,"
         " ok boolean NOT NULL, ref uuid, pic bytea, doc jsonb, bits bit(8),"
         " vbits bit varying(5), UNIQUE (code, born))",
-        "CREATE TABLE public.pairs (a integer, b varchar(10), v real,"
-        " PRIMARY KEY (a, b))",
+        "CREATE TABLE public.pairs (a integer, b varchar(10), v real, PRIMARY KEY (a, b))",
     ],
     "mysql": [
         "CREATE TABLE people (id INT AUTO_INCREMENT PRIMARY KEY,"
@@ -42,8 +41,8 @@ SCHEMA = {"postgresql": "public", "sqlite": "main"}
 FIXTURE = {"postgresql": "pg_db", "mysql": "mariadb_db", "sqlite": "sqlite_db"}
 INSERTS = {
     "people": "INSERT INTO people (email, code, name, amount, score, n, big, born, woke, wake,"
-              " ok, pic) VALUES ('a@x.org', 'abc', 'Ann', 12.5, 0.25, 3, 9000000000,"
-              " '2020-02-29', '2021-01-02 03:04:05', '06:07:08', 1 = 1, NULL)",
+    " ok, pic) VALUES ('a@x.org', 'abc', 'Ann', 12.5, 0.25, 3, 9000000000,"
+    " '2020-02-29', '2021-01-02 03:04:05', '06:07:08', 1 = 1, NULL)",
 }
 
 
@@ -52,18 +51,27 @@ def _compatible(src: C, dst: C) -> bool:
     return src is dst or (src in (C.OTHER, C.UUID) and dst is C.STRING)
 
 
-@pytest.mark.parametrize(("source", "target"), [
-    ("postgresql", "mysql"), ("mysql", "postgresql"), ("sqlite", "postgresql"),
-    ("postgresql", "sqlite"), ("mysql", "sqlite"), ("sqlite", "mysql"),
-    ("postgresql", "postgresql"), ("mysql", "mysql"),
-])
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ("postgresql", "mysql"),
+        ("mysql", "postgresql"),
+        ("sqlite", "postgresql"),
+        ("postgresql", "sqlite"),
+        ("mysql", "sqlite"),
+        ("sqlite", "mysql"),
+        ("postgresql", "postgresql"),
+        ("mysql", "mysql"),
+    ],
+)
 def test_create_table_in_other_dialect(source, target, request, tmp_path):
     src_params = request.getfixturevalue(FIXTURE[source])
     if source == target:
         tgt_params = src_params
     elif target == "sqlite":
-        tgt_params = src_params.__class__(dialect="sqlite", database=str(tmp_path / "t.db"),
-                                          options={"create": True})
+        tgt_params = src_params.__class__(
+            dialect="sqlite", database=str(tmp_path / "t.db"), options={"create": True}
+        )
     else:
         tgt_params = request.getfixturevalue(FIXTURE[target])
     src, tgt = get_dialect(src_params), get_dialect(tgt_params)
@@ -85,8 +93,12 @@ def test_create_table_in_other_dialect(source, target, request, tmp_path):
             expected_nullable = a.nullable and not (a.is_primary_key and target != "sqlite")
             assert b.nullable == expected_nullable, (a, b)
             assert a.is_identity == b.is_identity, (a, b)
-            if a.category is C.STRING and a.native_type in ("varchar", "character varying",
-                                                            "char", "character"):
+            if a.category is C.STRING and a.native_type in (
+                "varchar",
+                "character varying",
+                "char",
+                "character",
+            ):
                 assert b.max_length == a.max_length, (a, b)
             if a.precision is not None:
                 assert (b.precision, b.scale) == (a.precision, a.scale), (a, b)
@@ -95,20 +107,25 @@ def test_create_table_in_other_dialect(source, target, request, tmp_path):
                 assert (b.native_type, b.max_length) == (a.native_type, a.max_length), (a, b)
         assert copy.primary_key == table.primary_key
         assert {u.columns for u in copy.unique_constraints} == {
-            u.columns for u in table.unique_constraints}
+            u.columns for u in table.unique_constraints
+        }
         cols = [c.name for c in table.columns if not c.is_computed]
         with tgt.transaction():
             tgt.begin_load(copy, cols)
             for batch in src.read_batches(table, cols, 100):
-                tgt.write_batch(copy, cols, batch.cast(
-                    _target_schema(tgt, copy, cols)))
+                tgt.write_batch(copy, cols, batch.cast(_target_schema(tgt, copy, cols)))
             tgt.end_load(copy, cols)
         assert tgt.count_rows(copy) == src.count_rows(table)
         if name == "people":
             row = next(tgt.read_batches(copy, ["email", "amount", "born", "ok", "big"], 10))
             got = row.to_pylist()[0]
-            assert (got["email"], str(got["amount"]), str(got["born"]), got["ok"], got["big"]) \
-                == ("a@x.org", "12.50", "2020-02-29", True, 9000000000)
+            assert (got["email"], str(got["amount"]), str(got["born"]), got["ok"], got["big"]) == (
+                "a@x.org",
+                "12.50",
+                "2020-02-29",
+                True,
+                9000000000,
+            )
     src.close()
     tgt.close()
 

@@ -12,8 +12,14 @@ from masking import Cancelled, ValidationFailed, run
 from masking.dialects import get_dialect
 from masking.dialects.base import ConnectionParams, Dialect
 from tests import services
-from tests.masking.test_pipeline import (Recorder, assert_masked_copy, execute, make_plan, seed,
-                                         snapshot)
+from tests.masking.test_pipeline import (
+    Recorder,
+    assert_masked_copy,
+    execute,
+    make_plan,
+    seed,
+    snapshot,
+)
 
 pytestmark = pytest.mark.live
 
@@ -32,8 +38,9 @@ def pg_db2() -> Iterator[ConnectionParams]:
         yield services.postgres_params(name)
     finally:
         with psycopg.connect(services.postgres_dsn(), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 def _open(src: ConnectionParams, tgt: ConnectionParams) -> tuple[Dialect, Dialect]:
@@ -45,8 +52,9 @@ def pair(request) -> Iterator[tuple[Dialect, Dialect]]:  # type: ignore[no-untyp
     src_name, tgt_name = request.param.split("-")
     fixtures = {"pg": "pg_db", "mariadb": "mariadb_db"}
     src_params = request.getfixturevalue(fixtures[src_name])
-    tgt_params = request.getfixturevalue("pg_db2" if request.param == "pg-pg"
-                                         else fixtures[tgt_name])
+    tgt_params = request.getfixturevalue(
+        "pg_db2" if request.param == "pg-pg" else fixtures[tgt_name]
+    )
     src, tgt = _open(src_params, tgt_params)
     yield src, tgt
     src.close()
@@ -56,8 +64,11 @@ def pair(request) -> Iterator[tuple[Dialect, Dialect]]:  # type: ignore[no-untyp
 def _prefill(tgt: Dialect) -> dict:
     from tests.masking.test_pipeline import customer_rows, order_rows
 
-    execute(tgt, "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            customer_rows(3, seed=99))
+    execute(
+        tgt,
+        "INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        customer_rows(3, seed=99),
+    )
     execute(tgt, "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?)", order_rows(3, 5, seed=98))
     return snapshot(tgt)
 

@@ -34,11 +34,12 @@ def test_chinook_postgresql(pg_db, pg_db2) -> None:  # type: ignore[no-untyped-d
     src, tgt = get_dialect(pg_db), get_dialect(pg_db2)
     try:
         result = run(chinook_plan(src, tgt, PG_NAMES), src, tgt)
-        assert_chinook(src, tgt, result, PG_NAMES,
-                       {"employee": 8, "customer": 59, "invoice": 412})
+        assert_chinook(src, tgt, result, PG_NAMES, {"employee": 8, "customer": 59, "invoice": 412})
         with tgt.connect().cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM invoice i JOIN customer c USING (customer_id) "
-                        "JOIN employee e ON e.employee_id = c.support_rep_id")
+            cur.execute(
+                "SELECT COUNT(*) FROM invoice i JOIN customer c USING (customer_id) "
+                "JOIN employee e ON e.employee_id = c.support_rep_id"
+            )
             assert cur.fetchone()[0] == 412
     finally:
         src.close()

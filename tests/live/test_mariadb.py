@@ -79,14 +79,32 @@ def my(mariadb_db):
 
 
 def _shape(table):
-    return [(c.name, c.native_type, c.category, c.nullable, c.max_length, c.precision, c.scale,
-             c.is_identity, c.is_primary_key, c.is_computed, c.ordinal) for c in table.columns]
+    return [
+        (
+            c.name,
+            c.native_type,
+            c.category,
+            c.nullable,
+            c.max_length,
+            c.precision,
+            c.scale,
+            c.is_identity,
+            c.is_primary_key,
+            c.is_computed,
+            c.ordinal,
+        )
+        for c in table.columns
+    ]
 
 
 def test_introspection_exact(my, mariadb_db):
     assert my.list_schemas() == [mariadb_db.database]
     assert [t.name for t in my.list_tables(mariadb_db.database)] == [
-        "departments", "employees", "order_lines", "orders"]
+        "departments",
+        "employees",
+        "order_lines",
+        "orders",
+    ]
     e = my.describe_table(mariadb_db.database, "employees")
     assert _shape(e) == [
         ("id", "bigint unsigned", C.NUMERIC, False, None, None, None, True, True, False, 1),
@@ -116,32 +134,79 @@ def test_introspection_exact(my, mariadb_db):
     assert e.column("level").default == "1"
     assert e.column("note").default is None
     assert e.primary_key == ("id",)
-    assert e.foreign_keys == (ForeignKey("emp_dept", ("dept_id",), mariadb_db.database,
-                                         "departments", ("id",)),)
-    assert e.unique_constraints == (UniqueConstraint("emp_ext", ("ext_id",)),
-                                    UniqueConstraint("emp_name_hired", ("first_name", "hired")))
+    assert e.foreign_keys == (
+        ForeignKey("emp_dept", ("dept_id",), mariadb_db.database, "departments", ("id",)),
+    )
+    assert e.unique_constraints == (
+        UniqueConstraint("emp_ext", ("ext_id",)),
+        UniqueConstraint("emp_name_hired", ("first_name", "hired")),
+    )
     lines = my.describe_table(mariadb_db.database, "order_lines")
     assert lines.primary_key == ("region", "order_no", "line_no")
-    assert lines.foreign_keys == (ForeignKey("lines_order_fk", ("region", "order_no"),
-                                             mariadb_db.database, "orders",
-                                             ("region", "order_no")),)
+    assert lines.foreign_keys == (
+        ForeignKey(
+            "lines_order_fk",
+            ("region", "order_no"),
+            mariadb_db.database,
+            "orders",
+            ("region", "order_no"),
+        ),
+    )
     with pytest.raises(TerminalError, match=f"table '{mariadb_db.database}.nope' not found"):
         my.describe_table(mariadb_db.database, "nope")
 
 
 ROWS = [
-    {"id": 1, "dept_id": None, "first_name": "Ann", "salary": Decimal("1234.50"), "bonus": 1.5,
-     "level": 3, "hired": dt.date(2020, 2, 29),
-     "created": dt.datetime(2021, 3, 4, 5, 6, 7, 891011),
-     "updated": dt.datetime(1999, 12, 31, 23, 59, 59, 5), "starts": dt.time(8, 30, 0, 5),
-     "active": True, "flag": True, "bits": b"\x05",
-     "ext_id": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
-     "photo": b"\x00\xff", "raw": b"\x01\x02", "profile": '{"k": [1, 2]}', "size": "xl",
-     "perms": "r,w", "yr": 2024, "note": "é\n'; --", "body": "long", "label": None},
-    {"id": 2, "dept_id": None, "first_name": "Bob", "salary": None, "bonus": None, "level": 1,
-     "hired": None, "created": None, "updated": None, "starts": None, "active": False,
-     "flag": False, "bits": None, "ext_id": None, "photo": None, "raw": None, "profile": None,
-     "size": None, "perms": None, "yr": None, "note": None, "body": None, "label": None},
+    {
+        "id": 1,
+        "dept_id": None,
+        "first_name": "Ann",
+        "salary": Decimal("1234.50"),
+        "bonus": 1.5,
+        "level": 3,
+        "hired": dt.date(2020, 2, 29),
+        "created": dt.datetime(2021, 3, 4, 5, 6, 7, 891011),
+        "updated": dt.datetime(1999, 12, 31, 23, 59, 59, 5),
+        "starts": dt.time(8, 30, 0, 5),
+        "active": True,
+        "flag": True,
+        "bits": b"\x05",
+        "ext_id": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        "photo": b"\x00\xff",
+        "raw": b"\x01\x02",
+        "profile": '{"k": [1, 2]}',
+        "size": "xl",
+        "perms": "r,w",
+        "yr": 2024,
+        "note": "é\n'; --",
+        "body": "long",
+        "label": None,
+    },
+    {
+        "id": 2,
+        "dept_id": None,
+        "first_name": "Bob",
+        "salary": None,
+        "bonus": None,
+        "level": 1,
+        "hired": None,
+        "created": None,
+        "updated": None,
+        "starts": None,
+        "active": False,
+        "flag": False,
+        "bits": None,
+        "ext_id": None,
+        "photo": None,
+        "raw": None,
+        "profile": None,
+        "size": None,
+        "perms": None,
+        "yr": None,
+        "note": None,
+        "body": None,
+        "label": None,
+    },
 ]
 
 
@@ -150,8 +215,12 @@ def test_round_trip_every_category(my, mariadb_db):
     cols = [c.name for c in t.columns]
     with my.transaction():
         my.begin_load(t, cols)
-        assert my.write_batch(t, cols, pa.RecordBatch.from_pylist(
-            ROWS, schema=arrow_schema(t.columns))) == 2
+        assert (
+            my.write_batch(
+                t, cols, pa.RecordBatch.from_pylist(ROWS, schema=arrow_schema(t.columns))
+            )
+            == 2
+        )
         my.end_load(t, cols)
     out = [r for b in my.read_batches(t, cols, 1) for r in b.to_pylist()]
     expected = [dict(r) for r in ROWS]
@@ -171,13 +240,19 @@ def test_rollback_clear_and_duplicates(my, mariadb_db):
     schema = arrow_schema([t.column("code"), t.column("name")])
     with pytest.raises(RuntimeError), my.transaction():
         my.clear_table(t)
-        my.write_batch(t, ["code", "name"],
-                       pa.RecordBatch.from_pylist([{"code": "GONE", "name": "x"}], schema=schema))
+        my.write_batch(
+            t,
+            ["code", "name"],
+            pa.RecordBatch.from_pylist([{"code": "GONE", "name": "x"}], schema=schema),
+        )
         raise RuntimeError("abort")
     assert my._rows("SELECT code FROM departments") == [("KEEP",)]
     with pytest.raises(TerminalError) as err, my.transaction():
-        my.write_batch(t, ["code", "name"], pa.RecordBatch.from_pylist(
-            [{"code": "KEEP", "name": "secret-1"}], schema=schema))
+        my.write_batch(
+            t,
+            ["code", "name"],
+            pa.RecordBatch.from_pylist([{"code": "KEEP", "name": "secret-1"}], schema=schema),
+        )
     assert "KEEP" not in str(err.value) and "departments" in str(err.value)
     with my.transaction():
         my.clear_table(t)
@@ -190,23 +265,44 @@ def test_multi_row_insert_chunks_and_keyset(my, mariadb_db, monkeypatch):
     lines = my.describe_table(db, "order_lines")
     monkeypatch.setattr("masking.dialects.mysql.MAX_ROWS_PER_INSERT", 37)
     with my.transaction():
-        my.write_batch(orders, ["region", "order_no"], pa.RecordBatch.from_pylist(
-            [{"region": r, "order_no": n} for r in ("EU", "US") for n in range(1, 31)],
-            schema=arrow_schema([orders.column("region"), orders.column("order_no")])))
-        assert my.write_batch(lines, ["region", "order_no", "line_no", "qty"],
-                              pa.RecordBatch.from_pylist(
-            [{"region": r, "order_no": n, "line_no": ln, "qty": ln}
-             for r in ("US", "EU") for n in range(30, 0, -1) for ln in range(1, 8)],
-            schema=arrow_schema(lines.columns))) == 420
+        my.write_batch(
+            orders,
+            ["region", "order_no"],
+            pa.RecordBatch.from_pylist(
+                [{"region": r, "order_no": n} for r in ("EU", "US") for n in range(1, 31)],
+                schema=arrow_schema([orders.column("region"), orders.column("order_no")]),
+            ),
+        )
+        assert (
+            my.write_batch(
+                lines,
+                ["region", "order_no", "line_no", "qty"],
+                pa.RecordBatch.from_pylist(
+                    [
+                        {"region": r, "order_no": n, "line_no": ln, "qty": ln}
+                        for r in ("US", "EU")
+                        for n in range(30, 0, -1)
+                        for ln in range(1, 8)
+                    ],
+                    schema=arrow_schema(lines.columns),
+                ),
+            )
+            == 420
+        )
     assert my.count_rows(lines) == 420
     batches = list(my.read_batches(lines, ["qty"], 50))
     assert [b.num_rows for b in batches] == [50] * 8 + [20]
-    keys = [(r["region"], r["order_no"], r["line_no"])
-            for b in my.read_batches(lines, ["region", "order_no", "line_no"], 64)
-            for r in b.to_pylist()]
+    keys = [
+        (r["region"], r["order_no"], r["line_no"])
+        for b in my.read_batches(lines, ["region", "order_no", "line_no"], 64)
+        for r in b.to_pylist()
+    ]
     assert len(keys) == len(set(keys)) == 420 and keys == sorted(keys)
-    some = [r for b in my.read_batches(lines, ["line_no"], 3, "region = 'US' AND order_no = 2")
-            for r in b.column(0).to_pylist()]
+    some = [
+        r
+        for b in my.read_batches(lines, ["line_no"], 3, "region = 'US' AND order_no = 2")
+        for r in b.column(0).to_pylist()
+    ]
     assert some == [1, 2, 3, 4, 5, 6, 7]
 
 
@@ -217,7 +313,8 @@ def test_no_primary_key_streams(my):
     batches = list(my.read_batches(t, ["msg"], 10))
     assert [b.num_rows for b in batches] == [10, 10, 5]
     assert sorted(v for b in batches for v in b.column(0).to_pylist()) == sorted(
-        f"m{i}" for i in range(25))
+        f"m{i}" for i in range(25)
+    )
 
 
 def test_hostile_identifier(my, mariadb_db):
@@ -226,10 +323,12 @@ def test_hostile_identifier(my, mariadb_db):
     t = my.describe_table(mariadb_db.database, name)
     rows = [{"i`d": i, "v": "'; DROP TABLE x; --"} for i in range(5)]
     with my.transaction():
-        my.write_batch(t, ["i`d", "v"], pa.RecordBatch.from_pylist(
-            rows, schema=arrow_schema(t.columns)))
-    assert [r for b in my.read_batches(t, ["i`d", "v"], 2, "v LIKE '%DROP%'")
-            for r in b.to_pylist()] == rows
+        my.write_batch(
+            t, ["i`d", "v"], pa.RecordBatch.from_pylist(rows, schema=arrow_schema(t.columns))
+        )
+    assert [
+        r for b in my.read_batches(t, ["i`d", "v"], 2, "v LIKE '%DROP%'") for r in b.to_pylist()
+    ] == rows
 
 
 def test_connection_test_categories(mariadb_db):

@@ -30,31 +30,115 @@ CREATE TABLE every (
 )"""
 
 EDGE_ROWS = [
-    {"k": 1, "i2": -32768, "i4": -2147483648, "i8": -(2**63), "r": -1.5, "f8": -1e308,
-     "n0": Decimal("-99999"), "n1": Decimal("-9999.99999"), "n2": Decimal("-9999999999.99"),
-     "n3": Decimal("-1234567890123456789012345678.0123456789"),
-     "nu": Decimal("-0.0000000001"), "b": False, "d": dt.date(1, 1, 1),
-     "ts": dt.datetime(1, 1, 1, 0, 0, 0, 1), "tz": dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
-     "tm": dt.time(0, 0), "t": "", "vc": "ü€𝄞", "ch": "a", "e": "sad", "by": b"",
-     "j": "[]", "jb": "{}", "u": "00000000-0000-0000-0000-000000000000"},
-    {"k": 2, "i2": 32767, "i4": 2147483647, "i8": 2**63 - 1, "r": 3.25, "f8": 5e-324,
-     "n0": Decimal("0"), "n1": Decimal("0.00001"), "n2": Decimal("0.10"),
-     "n3": Decimal("9999999999999999999999999999.9999999999"),
-     "nu": Decimal("12345678901234567890.5"), "b": True, "d": dt.date(9999, 12, 31),
-     "ts": dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
-     "tz": dt.datetime(2024, 2, 29, 12, 30, tzinfo=dt.UTC), "tm": dt.time(23, 59, 59, 999999),
-     "t": "tab\tnew\nline \"q\" \\ ,;", "vc": "1234567890", "ch": "abcde", "e": "happy",
-     "by": bytes(range(256)), "j": '{"a": [1, 2.5, null]}', "jb": '{"a": [1, 2.5, null]}',
-     "u": "6f1c2d9e-8b7a-4c3d-9e8f-0a1b2c3d4e5f"},
-    {"k": 3, **{c: None for c in ("i2", "i4", "i8", "r", "f8", "n0", "n1", "n2", "n3", "nu",
-                                  "b", "d", "ts", "tz", "tm", "t", "vc", "ch", "e", "by",
-                                  "j", "jb", "u")}},
-    {"k": 4, "i2": 0, "i4": 0, "i8": 0, "r": 0.0, "f8": 0.0, "n0": Decimal("12345"),
-     "n1": Decimal("1.5"), "n2": Decimal("-0.01"), "n3": Decimal("0"), "nu": Decimal("0"),
-     "b": None, "d": dt.date(2000, 1, 1), "ts": dt.datetime(2000, 1, 1),
-     "tz": dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=dt.UTC), "tm": dt.time(12, 0, 0, 1),
-     "t": "x" * 5000, "vc": None, "ch": "ab", "e": "ok", "by": b"\x00\xff",
-     "j": '"s"', "jb": "[1, 2]", "u": "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"},
+    {
+        "k": 1,
+        "i2": -32768,
+        "i4": -2147483648,
+        "i8": -(2**63),
+        "r": -1.5,
+        "f8": -1e308,
+        "n0": Decimal("-99999"),
+        "n1": Decimal("-9999.99999"),
+        "n2": Decimal("-9999999999.99"),
+        "n3": Decimal("-1234567890123456789012345678.0123456789"),
+        "nu": Decimal("-0.0000000001"),
+        "b": False,
+        "d": dt.date(1, 1, 1),
+        "ts": dt.datetime(1, 1, 1, 0, 0, 0, 1),
+        "tz": dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+        "tm": dt.time(0, 0),
+        "t": "",
+        "vc": "ü€𝄞",
+        "ch": "a",
+        "e": "sad",
+        "by": b"",
+        "j": "[]",
+        "jb": "{}",
+        "u": "00000000-0000-0000-0000-000000000000",
+    },
+    {
+        "k": 2,
+        "i2": 32767,
+        "i4": 2147483647,
+        "i8": 2**63 - 1,
+        "r": 3.25,
+        "f8": 5e-324,
+        "n0": Decimal("0"),
+        "n1": Decimal("0.00001"),
+        "n2": Decimal("0.10"),
+        "n3": Decimal("9999999999999999999999999999.9999999999"),
+        "nu": Decimal("12345678901234567890.5"),
+        "b": True,
+        "d": dt.date(9999, 12, 31),
+        "ts": dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+        "tz": dt.datetime(2024, 2, 29, 12, 30, tzinfo=dt.UTC),
+        "tm": dt.time(23, 59, 59, 999999),
+        "t": 'tab\tnew\nline "q" \\ ,;',
+        "vc": "1234567890",
+        "ch": "abcde",
+        "e": "happy",
+        "by": bytes(range(256)),
+        "j": '{"a": [1, 2.5, null]}',
+        "jb": '{"a": [1, 2.5, null]}',
+        "u": "6f1c2d9e-8b7a-4c3d-9e8f-0a1b2c3d4e5f",
+    },
+    {
+        "k": 3,
+        **{
+            c: None
+            for c in (
+                "i2",
+                "i4",
+                "i8",
+                "r",
+                "f8",
+                "n0",
+                "n1",
+                "n2",
+                "n3",
+                "nu",
+                "b",
+                "d",
+                "ts",
+                "tz",
+                "tm",
+                "t",
+                "vc",
+                "ch",
+                "e",
+                "by",
+                "j",
+                "jb",
+                "u",
+            )
+        },
+    },
+    {
+        "k": 4,
+        "i2": 0,
+        "i4": 0,
+        "i8": 0,
+        "r": 0.0,
+        "f8": 0.0,
+        "n0": Decimal("12345"),
+        "n1": Decimal("1.5"),
+        "n2": Decimal("-0.01"),
+        "n3": Decimal("0"),
+        "nu": Decimal("0"),
+        "b": None,
+        "d": dt.date(2000, 1, 1),
+        "ts": dt.datetime(2000, 1, 1),
+        "tz": dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+        "tm": dt.time(12, 0, 0, 1),
+        "t": "x" * 5000,
+        "vc": None,
+        "ch": "ab",
+        "e": "ok",
+        "by": b"\x00\xff",
+        "j": '"s"',
+        "jb": "[1, 2]",
+        "u": "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF",
+    },
 ]
 
 
@@ -98,8 +182,10 @@ def test_every_binary_type_round_trips_through_one_stream(pg_db):  # type: ignor
     # Every column here has a binary encoder, so the stream is binary, not CSV.
     assert pgbinary.encoders_for(list(table.columns)) is not None
     schema = arrow_schema(table.columns)
-    batches = [pa.RecordBatch.from_pylist(EDGE_ROWS[:2], schema=schema),
-               pa.RecordBatch.from_pylist(EDGE_ROWS[2:], schema=schema)]
+    batches = [
+        pa.RecordBatch.from_pylist(EDGE_ROWS[:2], schema=schema),
+        pa.RecordBatch.from_pylist(EDGE_ROWS[2:], schema=schema),
+    ]
     _load(d, table, cols, batches)
     got = _read(d, table, cols)
     expected = _expected(EDGE_ROWS, table)
@@ -108,7 +194,8 @@ def test_every_binary_type_round_trips_through_one_stream(pg_db):  # type: ignor
 
     for g, e in zip(got, expected, strict=True):
         assert (json.loads(g.pop("jb")) if g["jb"] is not None else None) == (
-            json.loads(e.pop("jb")) if e["jb"] is not None else None)
+            json.loads(e.pop("jb")) if e["jb"] is not None else None
+        )
         e.pop("jb", None)
         g.pop("jb", None)
         # numeric without precision is read as decimal(38, 10): compare by value
@@ -116,7 +203,11 @@ def test_every_binary_type_round_trips_through_one_stream(pg_db):  # type: ignor
         e.pop("nu")
         assert g == e
     assert d._rows("SELECT nu::text FROM every ORDER BY k") == [
-        ("-0.0000000001",), ("12345678901234567890.5000000000",), (None,), ("0.0000000000",)]
+        ("-0.0000000001",),
+        ("12345678901234567890.5000000000",),
+        (None,),
+        ("0.0000000000",),
+    ]
     d.close()
 
 
@@ -128,8 +219,10 @@ def test_unsupported_type_loads_through_csv_stream(pg_db):  # type: ignore[no-un
     from masking.dialects import pgbinary
 
     assert pgbinary.encoders_for(list(table.columns)) is None
-    rows = [{"k": 1, "addr": "10.0.0.1/32", "span": "1 day 02:00:00", "name": 'a,"b"'},
-            {"k": 2, "addr": None, "span": None, "name": ""}]
+    rows = [
+        {"k": 1, "addr": "10.0.0.1/32", "span": "1 day 02:00:00", "name": 'a,"b"'},
+        {"k": 2, "addr": None, "span": None, "name": ""},
+    ]
     batch = pa.RecordBatch.from_pylist(rows, schema=arrow_schema(table.columns))
     _load(d, table, cols, [batch])
     assert _read(d, table, cols) == rows
@@ -142,11 +235,16 @@ def test_unique_violation_names_the_row_and_rolls_back(pg_db):  # type: ignore[n
     d.execute("INSERT INTO p VALUES (100, 'keep@example.org')")
     table = d.describe_table("public", "p")
     schema = arrow_schema(table.columns)
-    first = pa.RecordBatch.from_pylist([{"k": i, "email": f"u{i}@example.org"}
-                                        for i in range(1, 4)], schema=schema)
-    clash = pa.RecordBatch.from_pylist([{"k": 4, "email": "secret.person@example.org"},
-                                        {"k": 5, "email": "secret.person@example.org"}],
-                                       schema=schema)
+    first = pa.RecordBatch.from_pylist(
+        [{"k": i, "email": f"u{i}@example.org"} for i in range(1, 4)], schema=schema
+    )
+    clash = pa.RecordBatch.from_pylist(
+        [
+            {"k": 4, "email": "secret.person@example.org"},
+            {"k": 5, "email": "secret.person@example.org"},
+        ],
+        schema=schema,
+    )
     with pytest.raises(TerminalError) as err:
         with d.transaction():
             d.begin_load(table, ["k", "email"])
@@ -169,8 +267,9 @@ def test_abort_mid_stream_leaves_connection_usable(pg_db):  # type: ignore[no-un
     d = get_dialect(pg_db)
     d.execute("CREATE TABLE a (k int PRIMARY KEY, v text)")
     table = d.describe_table("public", "a")
-    batch = pa.RecordBatch.from_pylist([{"k": i, "v": "x"} for i in range(50)],
-                                       schema=arrow_schema(table.columns))
+    batch = pa.RecordBatch.from_pylist(
+        [{"k": i, "v": "x"} for i in range(50)], schema=arrow_schema(table.columns)
+    )
     with pytest.raises(RuntimeError, match="stop here"):
         with d.transaction():
             d.begin_load(table, ["k", "v"])
@@ -188,8 +287,10 @@ def test_value_out_of_range_is_a_value_free_error(pg_db):  # type: ignore[no-unt
     d.execute("CREATE TABLE s (k int PRIMARY KEY, small smallint, u uuid)")
     table = d.describe_table("public", "s")
     schema = arrow_schema(table.columns)
-    for row, needle in (({"k": 1, "small": 40000, "u": None}, "40000"),
-                        ({"k": 2, "small": 1, "u": "not-a-uuid-but-secret"}, "secret")):
+    for row, needle in (
+        ({"k": 1, "small": 40000, "u": None}, "40000"),
+        ({"k": 2, "small": 1, "u": "not-a-uuid-but-secret"}, "secret"),
+    ):
         batch = pa.RecordBatch.from_pylist([row], schema=schema)
         with pytest.raises(TerminalError) as err:
             _load(d, table, ["k", "small", "u"], [batch])
@@ -198,31 +299,42 @@ def test_value_out_of_range_is_a_value_free_error(pg_db):  # type: ignore[no-unt
     d.close()
 
 
-TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
-               max_size=20)
-ROW = st.fixed_dictionaries({
-    "i2": st.none() | st.integers(-(2**15), 2**15 - 1),
-    "n": st.none() | st.decimals(min_value=Decimal("-9999999.9999"),
-                                 max_value=Decimal("9999999.9999"), places=4,
-                                 allow_nan=False, allow_infinity=False),
-    "tz": st.none() | st.datetimes(dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30),
-                                   timezones=st.just(dt.UTC)),
-    "tm": st.none() | st.times(),
-    "u": st.none() | st.uuids().map(str),
-    "t": st.none() | TEXT,
-})
+TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=20)
+ROW = st.fixed_dictionaries(
+    {
+        "i2": st.none() | st.integers(-(2**15), 2**15 - 1),
+        "n": st.none()
+        | st.decimals(
+            min_value=Decimal("-9999999.9999"),
+            max_value=Decimal("9999999.9999"),
+            places=4,
+            allow_nan=False,
+            allow_infinity=False,
+        ),
+        "tz": st.none()
+        | st.datetimes(dt.datetime(1, 1, 2), dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)),
+        "tm": st.none() | st.times(),
+        "u": st.none() | st.uuids().map(str),
+        "t": st.none() | TEXT,
+    }
+)
 
 
 def test_streamed_batches_round_trip_property(pg_db):  # type: ignore[no-untyped-def]
     d = get_dialect(pg_db)
-    d.execute("CREATE TABLE h (k int PRIMARY KEY, i2 smallint, n numeric(11, 4), "
-              "tz timestamptz, tm time, u uuid, t varchar(20))")
+    d.execute(
+        "CREATE TABLE h (k int PRIMARY KEY, i2 smallint, n numeric(11, 4), "
+        "tz timestamptz, tm time, u uuid, t varchar(20))"
+    )
     table = d.describe_table("public", "h")
     cols = [c.name for c in table.columns]
     schema = arrow_schema(table.columns)
 
-    @settings(max_examples=30, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(chunks=st.lists(st.lists(ROW, max_size=8), min_size=1, max_size=4))
     def check(chunks):  # type: ignore[no-untyped-def]
         k = 0
@@ -236,8 +348,14 @@ def test_streamed_batches_round_trip_property(pg_db):  # type: ignore[no-untyped
             batches.append(pa.RecordBatch.from_pylist(rows, schema=schema))
         _load(d, table, cols, batches)
         got = _read(d, table, cols)
-        expected = [{**r, "n": None if r["n"] is None else r["n"].quantize(Decimal("0.0001")),
-                     "u": None if r["u"] is None else str(uuid.UUID(r["u"]))} for r in data]
+        expected = [
+            {
+                **r,
+                "n": None if r["n"] is None else r["n"].quantize(Decimal("0.0001")),
+                "u": None if r["u"] is None else str(uuid.UUID(r["u"])),
+            }
+            for r in data
+        ]
         assert got == expected
 
     check()
@@ -254,8 +372,9 @@ CREATE UNIQUE INDEX people_nick_lower ON people (lower(nick)) WHERE tag IS NOT N
 
 
 def _indexes(d, table):  # type: ignore[no-untyped-def]
-    return sorted(d._rows("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s",
-                          (table,)))
+    return sorted(
+        d._rows("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (table,))
+    )
 
 
 def test_unique_indexes_of_an_empty_table_are_built_after_the_load(pg_db):  # type: ignore[no-untyped-def]
@@ -264,8 +383,7 @@ def test_unique_indexes_of_an_empty_table_are_built_after_the_load(pg_db):  # ty
     people, parent = d.describe_table("public", "people"), d.describe_table("public", "parent")
     before = {t: _indexes(d, t) for t in ("people", "parent")}
     cols = ["k", "email", "nick", "tag"]
-    rows = [{"k": i, "email": f"p{i}@example.org", "nick": f"N{i}", "tag": "x"}
-            for i in range(20)]
+    rows = [{"k": i, "email": f"p{i}@example.org", "nick": f"N{i}", "tag": "x"} for i in range(20)]
     batch = pa.RecordBatch.from_pylist(rows, schema=arrow_schema(people.columns))
     with d.transaction():
         d.begin_load(people, cols)
@@ -299,8 +417,10 @@ def test_duplicate_found_when_rebuilding_rolls_back_and_keeps_the_index(pg_db): 
     d.execute(DEFERRED)
     people = d.describe_table("public", "people")
     before = _indexes(d, "people")
-    rows = [{"k": 1, "email": "same.secret@example.org", "nick": "a", "tag": None},
-            {"k": 2, "email": "same.secret@example.org", "nick": "b", "tag": None}]
+    rows = [
+        {"k": 1, "email": "same.secret@example.org", "nick": "a", "tag": None},
+        {"k": 2, "email": "same.secret@example.org", "nick": "b", "tag": None},
+    ]
     batch = pa.RecordBatch.from_pylist(rows, schema=arrow_schema(people.columns))
     cols = ["k", "email", "nick", "tag"]
     with pytest.raises(TerminalError) as err:
@@ -339,14 +459,16 @@ def test_a_login_that_does_not_own_the_table_loads_with_its_indexes(pg_db):  # t
     role = "maskflow_loader_" + uuid.uuid4().hex[:8]
     owner.execute(f"CREATE ROLE {role} LOGIN")
     try:
-        owner.execute(f"GRANT USAGE ON SCHEMA public TO {role}; "
-                      f"GRANT SELECT, INSERT ON people TO {role}")
+        owner.execute(
+            f"GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT, INSERT ON people TO {role}"
+        )
         d = get_dialect(dataclasses.replace(pg_db, username=role))
         people = d.describe_table("public", "people")
         cols = ["k", "email", "nick", "tag"]
         batch = pa.RecordBatch.from_pylist(
             [{"k": 1, "email": "a@example.org", "nick": "a", "tag": None}],
-            schema=arrow_schema(people.columns))
+            schema=arrow_schema(people.columns),
+        )
         with d.transaction():
             assert d._defer_unique_indexes(people) == []
             d.begin_load(people, cols)

@@ -82,8 +82,22 @@ def pg(pg_db):
 
 
 def _shape(table):
-    return [(c.name, c.native_type, c.category, c.nullable, c.max_length, c.precision, c.scale,
-             c.is_identity, c.is_primary_key, c.is_computed, c.ordinal) for c in table.columns]
+    return [
+        (
+            c.name,
+            c.native_type,
+            c.category,
+            c.nullable,
+            c.max_length,
+            c.precision,
+            c.scale,
+            c.is_identity,
+            c.is_primary_key,
+            c.is_computed,
+            c.ordinal,
+        )
+        for c in table.columns
+    ]
 
 
 def test_list_schemas_and_tables(pg):
@@ -91,7 +105,9 @@ def test_list_schemas_and_tables(pg):
     assert not any(s.startswith("pg_") for s in pg.list_schemas())
     tables = pg.list_tables("sales")
     assert [(t.schema, t.name, t.kind) for t in tables] == [
-        ("sales", "order_lines", "table"), ("sales", "orders", "table")]
+        ("sales", "order_lines", "table"),
+        ("sales", "orders", "table"),
+    ]
     assert all(t.row_estimate == 0 for t in tables)
 
 
@@ -100,20 +116,64 @@ def test_describe_employees_exactly(pg):
     assert _shape(t) == [
         ("id", "integer", C.NUMERIC, False, None, None, None, True, True, False, 1),
         ("dept_id", "integer", C.NUMERIC, True, None, None, None, False, False, False, 2),
-        ("first_name", "character varying", C.STRING, False, 50, None, None, False, False,
-         False, 3),
+        (
+            "first_name",
+            "character varying",
+            C.STRING,
+            False,
+            50,
+            None,
+            None,
+            False,
+            False,
+            False,
+            3,
+        ),
         ("salary", "numeric", C.NUMERIC, True, None, 12, 2, False, False, False, 4),
         ("ratio", "numeric", C.NUMERIC, True, None, None, None, False, False, False, 5),
         ("bonus", "double precision", C.NUMERIC, True, None, None, None, False, False, False, 6),
         ("level", "smallint", C.NUMERIC, False, None, None, None, False, False, False, 7),
         ("big", "bigint", C.NUMERIC, True, None, None, None, False, False, False, 8),
         ("hired", "date", C.DATE, True, None, None, None, False, False, False, 9),
-        ("created", "timestamp with time zone", C.DATETIME, True, None, None, None, False,
-         False, False, 10),
-        ("updated", "timestamp without time zone", C.DATETIME, True, None, None, None, False,
-         False, False, 11),
-        ("starts", "time without time zone", C.TIME, True, None, None, None, False, False,
-         False, 12),
+        (
+            "created",
+            "timestamp with time zone",
+            C.DATETIME,
+            True,
+            None,
+            None,
+            None,
+            False,
+            False,
+            False,
+            10,
+        ),
+        (
+            "updated",
+            "timestamp without time zone",
+            C.DATETIME,
+            True,
+            None,
+            None,
+            None,
+            False,
+            False,
+            False,
+            11,
+        ),
+        (
+            "starts",
+            "time without time zone",
+            C.TIME,
+            True,
+            None,
+            None,
+            None,
+            False,
+            False,
+            False,
+            12,
+        ),
         ("active", "boolean", C.BOOLEAN, False, None, None, None, False, False, False, 13),
         ("ext_id", "uuid", C.UUID, True, None, None, None, False, False, False, 14),
         ("photo", "bytea", C.BINARY, True, None, None, None, False, False, False, 15),
@@ -129,7 +189,8 @@ def test_describe_employees_exactly(pg):
     assert t.column("active").default == "true"
     assert t.primary_key == ("id",)
     assert t.foreign_keys == (
-        ForeignKey("employees_dept_id_fkey", ("dept_id",), "hr", "departments", ("id",)),)
+        ForeignKey("employees_dept_id_fkey", ("dept_id",), "hr", "departments", ("id",)),
+    )
     assert set(t.unique_constraints) == {
         UniqueConstraint("employees_ext_id_key", ("ext_id",)),
         UniqueConstraint("employees_first_name_hired_key", ("first_name", "hired")),
@@ -149,11 +210,15 @@ def test_describe_serial_and_composite_keys(pg):
     assert dept.column("id").default.startswith("nextval(")
     lines = pg.describe_table("sales", "order_lines")
     assert lines.primary_key == ("region", "order_no", "line_no")
-    assert lines.foreign_keys == (ForeignKey("lines_order_fk", ("region", "order_no"), "sales",
-                                             "orders", ("region", "order_no")),)
+    assert lines.foreign_keys == (
+        ForeignKey(
+            "lines_order_fk", ("region", "order_no"), "sales", "orders", ("region", "order_no")
+        ),
+    )
     orders = pg.describe_table("sales", "orders")
-    assert orders.foreign_keys == (ForeignKey("orders_employee_id_fkey", ("employee_id",), "hr",
-                                              "employees", ("id",)),)
+    assert orders.foreign_keys == (
+        ForeignKey("orders_employee_id_fkey", ("employee_id",), "hr", "employees", ("id",)),
+    )
     assert orders.unique_constraints == ()
 
 
@@ -165,20 +230,54 @@ def test_missing_table_is_terminal(pg):
 
 
 ROWS = [
-    {"id": 1, "dept_id": None, "first_name": "Ann", "salary": Decimal("1234.50"),
-     "ratio": Decimal("0.1250000000"), "bonus": 1.5, "level": 3, "big": 9_000_000_000,
-     "hired": dt.date(2020, 2, 29),
-     "created": dt.datetime(2021, 3, 4, 5, 6, 7, 891011, tzinfo=dt.timezone.utc),
-     "updated": dt.datetime(1999, 12, 31, 23, 59, 59), "starts": dt.time(8, 30, 0, 5),
-     "active": True, "ext_id": str(uuid.UUID(int=1)), "photo": b"\x00\xffbin",
-     "tags": "{a,\"b c\"}", "profile": '{"k": [1, 2]}', "addr": "10.0.0.1/32",
-     "span": "1 day 02:00:00", "feeling": "happy", "note": "tab\there\nnewline \\ é",
-     "label": None},
-    {"id": 2, "dept_id": None, "first_name": "Bob", "salary": None, "ratio": None,
-     "bonus": None, "level": 1, "big": None, "hired": None, "created": None, "updated": None,
-     "starts": None, "active": False, "ext_id": None, "photo": None, "tags": None,
-     "profile": None, "addr": None, "span": None, "feeling": None, "note": None,
-     "label": None},
+    {
+        "id": 1,
+        "dept_id": None,
+        "first_name": "Ann",
+        "salary": Decimal("1234.50"),
+        "ratio": Decimal("0.1250000000"),
+        "bonus": 1.5,
+        "level": 3,
+        "big": 9_000_000_000,
+        "hired": dt.date(2020, 2, 29),
+        "created": dt.datetime(2021, 3, 4, 5, 6, 7, 891011, tzinfo=dt.timezone.utc),
+        "updated": dt.datetime(1999, 12, 31, 23, 59, 59),
+        "starts": dt.time(8, 30, 0, 5),
+        "active": True,
+        "ext_id": str(uuid.UUID(int=1)),
+        "photo": b"\x00\xffbin",
+        "tags": '{a,"b c"}',
+        "profile": '{"k": [1, 2]}',
+        "addr": "10.0.0.1/32",
+        "span": "1 day 02:00:00",
+        "feeling": "happy",
+        "note": "tab\there\nnewline \\ é",
+        "label": None,
+    },
+    {
+        "id": 2,
+        "dept_id": None,
+        "first_name": "Bob",
+        "salary": None,
+        "ratio": None,
+        "bonus": None,
+        "level": 1,
+        "big": None,
+        "hired": None,
+        "created": None,
+        "updated": None,
+        "starts": None,
+        "active": False,
+        "ext_id": None,
+        "photo": None,
+        "tags": None,
+        "profile": None,
+        "addr": None,
+        "span": None,
+        "feeling": None,
+        "note": None,
+        "label": None,
+    },
 ]
 
 
@@ -212,7 +311,8 @@ def test_sequence_reset_after_explicit_ids(pg):
     cols = ["id", "code", "name"]
     batch = pa.RecordBatch.from_pylist(
         [{"id": i, "code": f"D{i:03d}", "name": f"Dept {i}"} for i in (5, 41, 7)],
-        schema=arrow_schema([t.column(c) for c in cols]))
+        schema=arrow_schema([t.column(c) for c in cols]),
+    )
     with pg.transaction():
         pg.begin_load(t, cols)
         pg.write_batch(t, cols, batch)
@@ -221,13 +321,20 @@ def test_sequence_reset_after_explicit_ids(pg):
     e = pg.describe_table("hr", "employees")
     ecols = ["id", "first_name", "level", "active"]
     with pg.transaction():
-        pg.write_batch(e, ecols, pa.RecordBatch.from_pylist(
-            [{"id": 100, "first_name": "Z", "level": 1, "active": True}],
-            schema=arrow_schema([e.column(c) for c in ecols])))
+        pg.write_batch(
+            e,
+            ecols,
+            pa.RecordBatch.from_pylist(
+                [{"id": 100, "first_name": "Z", "level": 1, "active": True}],
+                schema=arrow_schema([e.column(c) for c in ecols]),
+            ),
+        )
         pg.end_load(e, ecols)
     pg.execute("INSERT INTO hr.employees (first_name) VALUES ('Y')")
-    ids = pg._rows("SELECT id FROM hr.departments WHERE code = 'NEW1' "
-                   "UNION ALL SELECT id FROM hr.employees WHERE first_name = 'Y'")
+    ids = pg._rows(
+        "SELECT id FROM hr.departments WHERE code = 'NEW1' "
+        "UNION ALL SELECT id FROM hr.employees WHERE first_name = 'Y'"
+    )
     assert ids == [(42,), (101,)]
 
 
@@ -235,8 +342,9 @@ def test_rollback_leaves_table_unchanged(pg):
     t = pg.describe_table("hr", "departments")
     pg.execute("INSERT INTO hr.departments (code, name) VALUES ('KEEP', 'kept')")
     cols = ["code", "name"]
-    batch = pa.RecordBatch.from_pylist([{"code": "GONE", "name": "x"}],
-                                       schema=arrow_schema([t.column(c) for c in cols]))
+    batch = pa.RecordBatch.from_pylist(
+        [{"code": "GONE", "name": "x"}], schema=arrow_schema([t.column(c) for c in cols])
+    )
     with pytest.raises(RuntimeError), pg.transaction():
         pg.clear_table(t)
         pg.write_batch(t, cols, batch)
@@ -248,9 +356,10 @@ def test_rollback_leaves_table_unchanged(pg):
 def test_duplicate_key_is_terminal_without_values(pg):
     t = pg.describe_table("hr", "departments")
     cols = ["code", "name"]
-    batch = pa.RecordBatch.from_pylist([{"code": "SAME", "name": "secret-value-1"},
-                                        {"code": "SAME", "name": "x"}],
-                                       schema=arrow_schema([t.column(c) for c in cols]))
+    batch = pa.RecordBatch.from_pylist(
+        [{"code": "SAME", "name": "secret-value-1"}, {"code": "SAME", "name": "x"}],
+        schema=arrow_schema([t.column(c) for c in cols]),
+    )
     with pytest.raises(TerminalError) as err, pg.transaction():
         pg.write_batch(t, cols, batch)
     assert "hr.departments" in str(err.value)
@@ -259,24 +368,35 @@ def test_duplicate_key_is_terminal_without_values(pg):
 
 
 def test_keyset_pagination_composite_key_returns_every_row_once(pg):
-    pg.execute("INSERT INTO sales.orders SELECT r, n, NULL FROM unnest(ARRAY['EU','US']) r, "
-               "generate_series(1, 30) n")
-    pg.execute("INSERT INTO sales.order_lines SELECT region, order_no, l, l * 2 "
-               "FROM sales.orders, generate_series(1, 7) l")
+    pg.execute(
+        "INSERT INTO sales.orders SELECT r, n, NULL FROM unnest(ARRAY['EU','US']) r, "
+        "generate_series(1, 30) n"
+    )
+    pg.execute(
+        "INSERT INTO sales.order_lines SELECT region, order_no, l, l * 2 "
+        "FROM sales.orders, generate_series(1, 7) l"
+    )
     t = pg.describe_table("sales", "order_lines")
     batches = list(pg.read_batches(t, ["qty", "line_no"], 50))
     assert [b.num_rows for b in batches] == [50] * 8 + [20]
     assert batches[0].schema.names == ["qty", "line_no"]
     assert sum(b.num_rows for b in batches) == 420
-    filtered = [r for b in pg.read_batches(t, ["region", "order_no", "line_no"], 13,
-                                           "region = 'US' AND line_no % 2 = 0")
-                for r in b.to_pylist()]
-    expected = [{"region": "US", "order_no": o, "line_no": ln}
-                for o in range(1, 31) for ln in (2, 4, 6)]
+    filtered = [
+        r
+        for b in pg.read_batches(
+            t, ["region", "order_no", "line_no"], 13, "region = 'US' AND line_no % 2 = 0"
+        )
+        for r in b.to_pylist()
+    ]
+    expected = [
+        {"region": "US", "order_no": o, "line_no": ln} for o in range(1, 31) for ln in (2, 4, 6)
+    ]
     assert filtered == expected
-    all_keys = [(r["region"], r["order_no"], r["line_no"])
-                for b in pg.read_batches(t, ["region", "order_no", "line_no"], 64)
-                for r in b.to_pylist()]
+    all_keys = [
+        (r["region"], r["order_no"], r["line_no"])
+        for b in pg.read_batches(t, ["region", "order_no", "line_no"], 64)
+        for r in b.to_pylist()
+    ]
     assert len(all_keys) == len(set(all_keys)) == 420
     assert all_keys == sorted(all_keys)
 
@@ -305,18 +425,19 @@ def test_clear_table_truncates_or_deletes_referenced(pg):
 
 def test_hostile_identifiers_are_quoted(pg):
     schema, name = 's"; drop', 'a"b; --'
-    pg.execute(f'CREATE SCHEMA {pg.quote(schema)}')
-    pg.execute(f'CREATE TABLE {pg.qualified(schema, name)} '
-               f'({pg.quote("id%s")} int PRIMARY KEY, {pg.quote("v--")} text)')
+    pg.execute(f"CREATE SCHEMA {pg.quote(schema)}")
+    pg.execute(
+        f"CREATE TABLE {pg.qualified(schema, name)} "
+        f"({pg.quote('id%s')} int PRIMARY KEY, {pg.quote('v--')} text)"
+    )
     t = pg.describe_table(schema, name)
     assert [c.name for c in t.columns] == ["id%s", "v--"]
     assert [x.name for x in pg.list_tables(schema)] == [name]
     cols = ["id%s", "v--"]
     rows = [{"id%s": i, "v--": f"'; DROP TABLE x; -- {i}"} for i in range(5)]
     with pg.transaction():
-        pg.write_batch(t, cols, pa.RecordBatch.from_pylist(rows,
-                                                           schema=arrow_schema(t.columns)))
-    out = [r for b in pg.read_batches(t, cols, 2, '"v--" LIKE \'%DROP%\'') for r in b.to_pylist()]
+        pg.write_batch(t, cols, pa.RecordBatch.from_pylist(rows, schema=arrow_schema(t.columns)))
+    out = [r for b in pg.read_batches(t, cols, 2, "\"v--\" LIKE '%DROP%'") for r in b.to_pylist()]
     assert out == rows
     with pg.transaction():
         pg.clear_table(t)
@@ -332,12 +453,16 @@ def test_connection_test_categories(pg_db):
     result = missing.test()
     assert (result.ok, result.category) == (False, "database_not_found")
     assert "no_such_db_x" not in result.message
-    role = get_dialect(pg_db.__class__(**{**pg_db.__dict__, "username": "no_such_role",
-                                          "password": "hunter2-secret"})).test()
+    role = get_dialect(
+        pg_db.__class__(
+            **{**pg_db.__dict__, "username": "no_such_role", "password": "hunter2-secret"}
+        )
+    ).test()
     assert role.category == "login_failed"
     assert "hunter2" not in role.message
-    closed = get_dialect(pg_db.__class__(**{**pg_db.__dict__, "port": 1,
-                                            "password": "hunter2-secret"})).test()
+    closed = get_dialect(
+        pg_db.__class__(**{**pg_db.__dict__, "port": 1, "password": "hunter2-secret"})
+    ).test()
     assert closed.category == "unreachable"
     assert "hunter2" not in closed.message
     # Verifying against a CA file that does not exist fails as a TLS problem whether or not
@@ -353,7 +478,8 @@ def test_copy_keeps_tricky_strings_and_empty_versus_null(pg):
     values = ["\\.", "", " ", '"', "a,b", "\r\n", "\\N", "NULL", "\t", "é€😀", None, ",", '""']
     rows = [{"k": i, "s": v} for i, v in enumerate(values)]
     with pg.transaction():
-        pg.write_batch(t, ["k", "s"], pa.RecordBatch.from_pylist(rows,
-                                                                 schema=arrow_schema(t.columns)))
+        pg.write_batch(
+            t, ["k", "s"], pa.RecordBatch.from_pylist(rows, schema=arrow_schema(t.columns))
+        )
     assert [r for b in pg.read_batches(t, ["k", "s"], 100) for r in b.to_pylist()] == rows
     assert pg._rows("SELECT count(*) FROM public.strings WHERE s IS NULL") == [(1,)]

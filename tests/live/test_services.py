@@ -40,6 +40,5 @@ def test_connection_helpers():
     dsn = services.postgres_dsn("db1")
     assert f"host={services.PG_HOST}" in dsn and "dbname=db1" in dsn
     params = services.mariadb_params("db2")
-    assert (params.dialect, params.database, params.port) == ("mysql", "db2",
-                                                               services.MARIADB_PORT)
+    assert (params.dialect, params.database, params.port) == ("mysql", "db2", services.MARIADB_PORT)
     assert services.postgres_params("db3").dialect == "postgresql"

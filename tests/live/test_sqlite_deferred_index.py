@@ -34,9 +34,13 @@ def lite(sqlite_db):  # type: ignore[no-untyped-def]
 
 
 def _indexes(d, table):  # type: ignore[no-untyped-def]
-    return sorted(d.connect().execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
-        (table,)).fetchall())
+    return sorted(
+        d.connect()
+        .execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+        )
+        .fetchall()
+    )
 
 
 def _people(t, rows):  # type: ignore[no-untyped-def]
@@ -50,9 +54,22 @@ def test_explicit_unique_indexes_are_built_after_the_load(lite):  # type: ignore
         lite.begin_load(t, COLS)
         during = [name for name, _ in _indexes(lite, "people")]
         for b in range(4):
-            lite.write_batch(t, COLS, _people(t, [
-                {"k": b * 50 + i, "email": f"e{b}.{i}@example.org", "nick": f"n{b}.{i}",
-                 "tag": "x"} for i in range(50)]))
+            lite.write_batch(
+                t,
+                COLS,
+                _people(
+                    t,
+                    [
+                        {
+                            "k": b * 50 + i,
+                            "email": f"e{b}.{i}@example.org",
+                            "nick": f"n{b}.{i}",
+                            "tag": "x",
+                        }
+                        for i in range(50)
+                    ],
+                ),
+            )
         lite.end_load(t, COLS)
         assert _indexes(lite, "people") == before
     # The inline UNIQUE's own index and the plain index stay; the two explicit unique go.
@@ -64,8 +81,10 @@ def test_explicit_unique_indexes_are_built_after_the_load(lite):  # type: ignore
 def test_a_duplicate_found_when_building_fails_value_free_and_rolls_back(lite):  # type: ignore[no-untyped-def]
     t = lite.describe_table("main", "people")
     before = _indexes(lite, "people")
-    rows = [{"k": 1, "email": "same.secret@example.org", "nick": "a", "tag": None},
-            {"k": 2, "email": "same.secret@example.org", "nick": "b", "tag": None}]
+    rows = [
+        {"k": 1, "email": "same.secret@example.org", "nick": "a", "tag": None},
+        {"k": 2, "email": "same.secret@example.org", "nick": "b", "tag": None},
+    ]
     with pytest.raises(TerminalError) as err, lite.transaction():
         lite.begin_load(t, COLS)
         try:

@@ -20,13 +20,37 @@ from masking.errors import TerminalError
 
 pytestmark = pytest.mark.live
 
-COLUMNS = {"i": "BIGINT", "f": "DOUBLE", "s": "TEXT", "x": "BLOB", "d": "DATE", "t": "DATETIME",
-           "b": "BOOLEAN", "n": "DECIMAL(10, 2)", "v": "VARCHAR(20)"}
-STORED = (st.none() | st.integers(-2**63, 2**63 - 1) | st.integers(-5, 5)
-          | st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.5, 2.0, -0.0])
-          | st.text(max_size=12) | st.binary(max_size=6)
-          | st.sampled_from(["2020-01-02", "2020-01-02 03:04:05", "2020-01-02 03:04:05.25",
-                             "0000-01-01", "true", "1.25", "12"]))
+COLUMNS = {
+    "i": "BIGINT",
+    "f": "DOUBLE",
+    "s": "TEXT",
+    "x": "BLOB",
+    "d": "DATE",
+    "t": "DATETIME",
+    "b": "BOOLEAN",
+    "n": "DECIMAL(10, 2)",
+    "v": "VARCHAR(20)",
+}
+STORED = (
+    st.none()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([0.5, 2.0, -0.0])
+    | st.text(max_size=12)
+    | st.binary(max_size=6)
+    | st.sampled_from(
+        [
+            "2020-01-02",
+            "2020-01-02 03:04:05",
+            "2020-01-02 03:04:05.25",
+            "0000-01-01",
+            "true",
+            "1.25",
+            "12",
+        ]
+    )
+)
 
 
 def _read(d, t, cols, size):  # type: ignore[no-untyped-def]
@@ -54,15 +78,20 @@ def test_one_pass_matches_value_by_value(sqlite_db, key):
     raw = sqlite3.connect(sqlite_db.database)
     names = list(COLUMNS)
 
-    @settings(max_examples=40, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(rows=st.lists(st.tuples(*[STORED for _ in names]), min_size=1, max_size=8),
-           size=st.integers(1, 5), cols=st.lists(st.sampled_from(names), min_size=1,
-                                                 max_size=4, unique=True))
+    @settings(
+        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        rows=st.lists(st.tuples(*[STORED for _ in names]), min_size=1, max_size=8),
+        size=st.integers(1, 5),
+        cols=st.lists(st.sampled_from(names), min_size=1, max_size=4, unique=True),
+    )
     def check(rows, size, cols):
         raw.execute("DELETE FROM t")
-        raw.executemany(f"INSERT INTO t VALUES (?, {', '.join('?' for _ in names)})",
-                        [(f"{i:03}" if "TEXT" in key else i, *r) for i, r in enumerate(rows)])
+        raw.executemany(
+            f"INSERT INTO t VALUES (?, {', '.join('?' for _ in names)})",
+            [(f"{i:03}" if "TEXT" in key else i, *r) for i, r in enumerate(rows)],
+        )
         raw.commit()
         assert _read(lite, t, cols, size) == _reference(lite, t, cols, size)
 
@@ -73,11 +102,15 @@ def test_one_pass_matches_value_by_value(sqlite_db, key):
 
 def test_plain_pages_convert_in_one_pass_and_odd_pages_fall_back(sqlite_db, monkeypatch):
     lite = get_dialect(sqlite_db)
-    lite.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, i BIGINT, b BOOLEAN, n DECIMAL(6, 2), "
-                 "d DATE, ts DATETIME)")
-    lite.execute("INSERT INTO t VALUES (1, 7, 1, 1.5, '2020-01-02', '2020-01-02 03:04:05.5'), "
-                 "(2, NULL, 0, 3, NULL, NULL), (3, 2.0, 0.5, 2, '2020-01-03', NULL), "
-                 "(4, 9, 0, 0.25, '2020-01-04', '2020-01-04 00:00:00')")
+    lite.execute(
+        "CREATE TABLE t (k INTEGER PRIMARY KEY, i BIGINT, b BOOLEAN, n DECIMAL(6, 2), "
+        "d DATE, ts DATETIME)"
+    )
+    lite.execute(
+        "INSERT INTO t VALUES (1, 7, 1, 1.5, '2020-01-02', '2020-01-02 03:04:05.5'), "
+        "(2, NULL, 0, 3, NULL, NULL), (3, 2.0, 0.5, 2, '2020-01-03', NULL), "
+        "(4, 9, 0, 0.25, '2020-01-04', '2020-01-04 00:00:00')"
+    )
     t = lite.describe_table("main", "t")
     fallbacks = []
     original = sqlite_dialect._decode_column
@@ -90,13 +123,25 @@ def test_plain_pages_convert_in_one_pass_and_odd_pages_fall_back(sqlite_db, monk
     cols = ["k", "i", "b", "n", "d", "ts"]
     got = [r for b in lite.read_batches(t, cols, 2) for r in b.to_pylist()]
     assert got == [
-        {"k": 1, "i": 7, "b": True, "n": Decimal("1.50"), "d": dt.date(2020, 1, 2),
-         "ts": dt.datetime(2020, 1, 2, 3, 4, 5, 500000)},
+        {
+            "k": 1,
+            "i": 7,
+            "b": True,
+            "n": Decimal("1.50"),
+            "d": dt.date(2020, 1, 2),
+            "ts": dt.datetime(2020, 1, 2, 3, 4, 5, 500000),
+        },
         {"k": 2, "i": None, "b": False, "n": Decimal("3.00"), "d": None, "ts": None},
         # A float in an integer column and 0.5 in a boolean one: value by value, not truncated.
         {"k": 3, "i": 2, "b": True, "n": Decimal("2.00"), "d": dt.date(2020, 1, 3), "ts": None},
-        {"k": 4, "i": 9, "b": False, "n": Decimal("0.25"), "d": dt.date(2020, 1, 4),
-         "ts": dt.datetime(2020, 1, 4)},
+        {
+            "k": 4,
+            "i": 9,
+            "b": False,
+            "n": Decimal("0.25"),
+            "d": dt.date(2020, 1, 4),
+            "ts": dt.datetime(2020, 1, 4),
+        },
     ]
     # The first page converted in one pass; the second did not, nor anything after it.
     assert fallbacks == cols
@@ -143,24 +188,39 @@ def test_many_rows_per_statement_keep_values_and_order(sqlite_db):
     lite.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, ts DATETIME, s TEXT)")
     t = lite.describe_table("main", "t")
     n = sqlite_dialect.MAX_ROWS_PER_INSERT * 2 + 3
-    rows = [{"k": i, "ts": dt.datetime(2020, 1, 1) + dt.timedelta(seconds=i, microseconds=i % 2),
-             "s": f"v{i}"} for i in range(n)]
+    rows = [
+        {
+            "k": i,
+            "ts": dt.datetime(2020, 1, 1) + dt.timedelta(seconds=i, microseconds=i % 2),
+            "s": f"v{i}",
+        }
+        for i in range(n)
+    ]
     with lite.transaction():
-        assert lite.write_batch(t, ["k", "ts", "s"], pa.RecordBatch.from_pylist(
-            rows, schema=arrow_schema(t.columns))) == n
+        assert (
+            lite.write_batch(
+                t,
+                ["k", "ts", "s"],
+                pa.RecordBatch.from_pylist(rows, schema=arrow_schema(t.columns)),
+            )
+            == n
+        )
     stored = lite.connect().execute("SELECT ts FROM t WHERE k IN (0, 1) ORDER BY k").fetchall()
     assert stored == [("2020-01-01 00:00:00",), ("2020-01-01 00:00:01.000001",)]
     assert _read(lite, t, ["k", "ts", "s"], 1000) == rows
     lite.close()
 
 
-@pytest.mark.parametrize("ddl, order", [
-    ("CREATE TABLE t (k INTEGER PRIMARY KEY, e TEXT UNIQUE, s TEXT)", ("k", ["e"])),
-    ("CREATE TABLE t (k INT PRIMARY KEY, e TEXT UNIQUE, s TEXT)", None),
-    ("CREATE TABLE t (k INTEGER PRIMARY KEY, e TEXT, s TEXT)", None),
-    ("CREATE TABLE t (k INTEGER PRIMARY KEY, e TEXT UNIQUE ON CONFLICT REPLACE, s TEXT)", None),
-    ("CREATE TABLE t (k INTEGER PRIMARY KEY, e TEXT UNIQUE, s TEXT REFERENCES t (k))", None),
-])
+@pytest.mark.parametrize(
+    "ddl, order",
+    [
+        ("CREATE TABLE t (k INTEGER PRIMARY KEY, e TEXT UNIQUE, s TEXT)", ("k", ["e"])),
+        ("CREATE TABLE t (k INT PRIMARY KEY, e TEXT UNIQUE, s TEXT)", None),
+        ("CREATE TABLE t (k INTEGER PRIMARY KEY, e TEXT, s TEXT)", None),
+        ("CREATE TABLE t (k INTEGER PRIMARY KEY, e TEXT UNIQUE ON CONFLICT REPLACE, s TEXT)", None),
+        ("CREATE TABLE t (k INTEGER PRIMARY KEY, e TEXT UNIQUE, s TEXT REFERENCES t (k))", None),
+    ],
+)
 def test_sorted_inserts_only_where_order_is_unobservable(sqlite_db, ddl, order):
     lite = get_dialect(sqlite_db)
     lite.execute(ddl)
@@ -169,8 +229,9 @@ def test_sorted_inserts_only_where_order_is_unobservable(sqlite_db, ddl, order):
     if order:
         assert lite._insert_order(t, ["e", "s"]) is None  # rowids would follow insert order
         lite.execute("CREATE TABLE log (k INTEGER)")
-        lite.execute("CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES "
-                     "(new.k); END")
+        lite.execute(
+            "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES (new.k); END"
+        )
         assert lite._insert_order(t, ["k", "e", "s"]) is None
     lite.close()
 
@@ -213,11 +274,15 @@ def _counting_pages(monkeypatch):  # type: ignore[no-untyped-def]
 
 def test_plain_pages_are_read_by_the_arrow_driver(sqlite_db, monkeypatch):
     lite = get_dialect(sqlite_db)
-    lite.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, s TEXT, f REAL, d DATE, n DECIMAL(8, 2),"
-                 " x BLOB, b BOOLEAN)")
-    lite.execute("INSERT INTO t VALUES (1, 'a' || char(0) || 'é', 1.5, '2020-01-02', 2.25, x'00ff', 1),"
-                 " (2, NULL, 3, NULL, 7, NULL, 0), (3, 'c', -0.0, '1999-12-31', NULL, x'', NULL),"
-                 " (4, '', 1e300, '2020-02-29', 0.1, x'01', 1), (5, 'e', NULL, NULL, 12, NULL, 0)")
+    lite.execute(
+        "CREATE TABLE t (k INTEGER PRIMARY KEY, s TEXT, f REAL, d DATE, n DECIMAL(8, 2),"
+        " x BLOB, b BOOLEAN)"
+    )
+    lite.execute(
+        "INSERT INTO t VALUES (1, 'a' || char(0) || 'é', 1.5, '2020-01-02', 2.25, x'00ff', 1),"
+        " (2, NULL, 3, NULL, 7, NULL, 0), (3, 'c', -0.0, '1999-12-31', NULL, x'', NULL),"
+        " (4, '', 1e300, '2020-02-29', 0.1, x'01', 1), (5, 'e', NULL, NULL, 12, NULL, 0)"
+    )
     t = lite.describe_table("main", "t")
     cols = ["k", "s", "f", "d", "n", "x", "b"]
     expected = _reference(lite, t, cols, 2)
@@ -228,23 +293,32 @@ def test_plain_pages_are_read_by_the_arrow_driver(sqlite_db, monkeypatch):
     lite.close()
 
 
-@pytest.mark.parametrize("decl, odd", [
-    # STRING has numeric affinity (TEXT would store these numbers as text)
-    ("STRING", "7"),                  # an integer among texts: the driver would make it '7'
-    ("STRING", "2.5"),                # a real: '2.500000e+00'
-    ("BIGINT", "2.5"),                # a real among integers
-    ("DOUBLE", "'x'"),                # text among reals
-    ("DECIMAL(20, 2)", str(-2**60)),  # an integer no double holds exactly (REAL affinity
-                                      # would have stored it as one; NUMERIC keeps it)
-    ("BLOB", "'text'"),               # text among blobs
-])
+@pytest.mark.parametrize(
+    "decl, odd",
+    [
+        # STRING has numeric affinity (TEXT would store these numbers as text)
+        ("STRING", "7"),  # an integer among texts: the driver would make it '7'
+        ("STRING", "2.5"),  # a real: '2.500000e+00'
+        ("BIGINT", "2.5"),  # a real among integers
+        ("DOUBLE", "'x'"),  # text among reals
+        ("DECIMAL(20, 2)", str(-(2**60))),  # an integer no double holds exactly (REAL affinity
+        # would have stored it as one; NUMERIC keeps it)
+        ("BLOB", "'text'"),  # text among blobs
+    ],
+)
 def test_a_page_with_another_storage_class_is_read_by_sqlite3(sqlite_db, monkeypatch, decl, odd):
     lite = get_dialect(sqlite_db)
     lite.execute(f"CREATE TABLE t (k INTEGER PRIMARY KEY, v {decl})")
-    plain = {"STRING": "'p'", "BIGINT": "5", "DOUBLE": "0.5", "DECIMAL(20, 2)": "1.5",
-             "BLOB": "x'01'"}[decl]
-    lite.execute(f"INSERT INTO t VALUES (1, {plain}), (2, {plain}), (3, {odd}), (4, {plain}), "
-                 f"(5, {plain})")
+    plain = {
+        "STRING": "'p'",
+        "BIGINT": "5",
+        "DOUBLE": "0.5",
+        "DECIMAL(20, 2)": "1.5",
+        "BLOB": "x'01'",
+    }[decl]
+    lite.execute(
+        f"INSERT INTO t VALUES (1, {plain}), (2, {plain}), (3, {odd}), (4, {plain}), (5, {plain})"
+    )
     t = lite.describe_table("main", "t")
     expected = _reference(lite, t, ["k", "v"], 2)
     seen = _counting_pages(monkeypatch)

@@ -38,8 +38,9 @@ def test_postgresql_streams_in_flat_memory(pg_db):
     d.execute("CREATE TABLE keyed (id int PRIMARY KEY, payload text)")
     d.execute("CREATE TABLE heap (id int, payload text)")
     for name in ("keyed", "heap"):
-        d.execute(f"INSERT INTO {name} SELECT n, repeat('x', 40) || n "
-                  f"FROM generate_series(1, {ROWS}) n")
+        d.execute(
+            f"INSERT INTO {name} SELECT n, repeat('x', 40) || n FROM generate_series(1, {ROWS}) n"
+        )
     _assert_flat(d, "public")
     d.close()
 
@@ -49,8 +50,9 @@ def test_mariadb_streams_in_flat_memory(mariadb_db):
     d.execute("CREATE TABLE keyed (id INT PRIMARY KEY, payload VARCHAR(60))")
     d.execute("CREATE TABLE heap (id INT, payload VARCHAR(60))")
     for name in ("keyed", "heap"):
-        d.execute(f"INSERT INTO {name} SELECT seq, CONCAT(REPEAT('x', 40), seq) "
-                  f"FROM seq_1_to_{ROWS}")
+        d.execute(
+            f"INSERT INTO {name} SELECT seq, CONCAT(REPEAT('x', 40), seq) FROM seq_1_to_{ROWS}"
+        )
     _assert_flat(d, mariadb_db.database)
     d.close()
 
@@ -63,9 +65,11 @@ def test_sqlite_streams_in_flat_memory(sqlite_db, monkeypatch):
     conn.execute("CREATE TABLE keyed (id INTEGER PRIMARY KEY, payload TEXT)")
     conn.execute("CREATE TABLE heap (id INTEGER, payload TEXT)")
     for name in ("keyed", "heap"):
-        conn.execute(f"INSERT INTO {name} WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL "
-                     f"SELECT n + 1 FROM s WHERE n < {ROWS}) SELECT n, printf('%.40c%d', 'x', n) "
-                     "FROM s")
+        conn.execute(
+            f"INSERT INTO {name} WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL "
+            f"SELECT n + 1 FROM s WHERE n < {ROWS}) SELECT n, printf('%.40c%d', 'x', n) "
+            "FROM s"
+        )
     # The ADBC driver's pages are allocated outside Python, where tracemalloc cannot see them:
     # they hold one page each (at most the batch size) ...
     pages: list[int] = []
@@ -79,8 +83,13 @@ def test_sqlite_streams_in_flat_memory(sqlite_db, monkeypatch):
     monkeypatch.setattr(sqlite_arrow.ArrowPages, "read", read)
     for name in ("keyed", "heap"):
         pages.clear()
-        assert sum(b.num_rows for b in d.read_batches(
-            d.describe_table("main", name), ["id", "payload"], 500)) == ROWS
+        assert (
+            sum(
+                b.num_rows
+                for b in d.read_batches(d.describe_table("main", name), ["id", "payload"], 500)
+            )
+            == ROWS
+        )
         assert len(pages) >= ROWS // 500 and max(pages) == 500, (name, pages)
     # ... and the sqlite3 path, which reads a page no other way can, streams in Python memory.
     monkeypatch.setattr(sqlite_arrow, "open_pages", lambda *a: None)

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.live
 
 DDL = {
     "sqlite": "CREATE TABLE departments (id INTEGER PRIMARY KEY, code CHAR(4) NOT NULL UNIQUE, "
-              "name VARCHAR(100) NOT NULL)",
+    "name VARCHAR(100) NOT NULL)",
     "mysql": "CREATE TABLE departments (id INT AUTO_INCREMENT PRIMARY KEY, "
-             "code CHAR(4) NOT NULL UNIQUE, name VARCHAR(100) NOT NULL) ENGINE=InnoDB",
+    "code CHAR(4) NOT NULL UNIQUE, name VARCHAR(100) NOT NULL) ENGINE=InnoDB",
 }
 COLS = ["code", "name"]
 
@@ -85,8 +85,9 @@ def test_abort_mid_load_leaves_the_connection_usable(target):  # type: ignore[no
     with pytest.raises(RuntimeError), target.transaction():
         target.begin_load(t, COLS)
         for b in range(5):
-            target.write_batch(t, COLS, _batch(
-                t, [{"code": f"{b:02d}{i:02d}", "name": "n"} for i in range(25)]))
+            target.write_batch(
+                t, COLS, _batch(t, [{"code": f"{b:02d}{i:02d}", "name": "n"} for i in range(25)])
+            )
         target.abort_load(t, COLS)
         raise RuntimeError("cancelled")
     assert target.count_rows(t) == 0

@@ -26,21 +26,31 @@ def envelope_problem(body) -> str | None:
     if not isinstance(body, dict):
         return "not a JSON object"
     if body.get("success") is True:
-        return None if set(body) == {"success", "data", "message"} and isinstance(body["message"], str) \
+        return (
+            None
+            if set(body) == {"success", "data", "message"} and isinstance(body["message"], str)
             else f"bad success keys {sorted(body)}"
+        )
     if body.get("success") is False:
         error = body.get("error")
         if set(body) != {"success", "error"} or not isinstance(error, dict):
             return f"bad error keys {sorted(body)}"
         if set(error) != {"code", "message", "details"}:
             return f"bad error fields {sorted(error)}"
-        return None if isinstance(error["code"], str) and isinstance(error["message"], str) else "bad error types"
+        return (
+            None
+            if isinstance(error["code"], str) and isinstance(error["message"], str)
+            else "bad error types"
+        )
     return "no success flag"
 
 
 def test_envelope_checker_rejects_bad_shapes():
     assert envelope_problem({"success": True, "data": 1, "message": ""}) is None
-    assert envelope_problem({"success": False, "error": {"code": "X", "message": "m", "details": []}}) is None
+    assert (
+        envelope_problem({"success": False, "error": {"code": "X", "message": "m", "details": []}})
+        is None
+    )
     assert envelope_problem({"data": 1}) == "no success flag"
     assert envelope_problem({"success": True, "data": 1}) is not None
     assert envelope_problem({"success": False, "error": {"code": "X"}}) is not None
@@ -56,22 +66,37 @@ def fuzz_world(transactional_db, settings, tmp_path, monkeypatch):
     from tests.factories import AdminFactory, UserFactory
 
     # the fuzzer is one client at one address: lift the rate limits so every request is exercised
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES",
-                        {"user": "100000/min", "ip": "100000/min", "login": "100000/min"})
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"user": "100000/min", "ip": "100000/min", "login": "100000/min"},
+    )
     settings.DATA_DIR = tmp_path
     admin = AdminFactory(username="fuzz_admin")
     user = UserFactory(username="fuzz_user")
     workflow, _, _ = make_workflow(tmp_path / "wf", user, customers=5, orders=5, name="fuzz-wf")
-    execution = Execution.objects.create(workflow=workflow, executed_by=user, status="success",
-                                         rows_processed=5, rows_masked=5, report={"tables": []})
-    ids = {"connections": workflow.source_connection_id, "workflows": workflow.pk, "executions": execution.pk}
+    execution = Execution.objects.create(
+        workflow=workflow,
+        executed_by=user,
+        status="success",
+        rows_processed=5,
+        rows_masked=5,
+        report={"tables": []},
+    )
+    ids = {
+        "connections": workflow.source_connection_id,
+        "workflows": workflow.pk,
+        "executions": execution.pk,
+    }
     return {"admin": token_issue(user=admin)[0], "user": token_issue(user=user)[0], "ids": ids}
 
 
 def load_schema() -> dict:
     from drf_spectacular.generators import SchemaGenerator
 
-    return json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
+    return json.loads(
+        json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str)
+    )
 
 
 def fixed_path(path: str, ids: dict) -> dict:
@@ -99,7 +124,11 @@ def test_api_fuzz(live_server, fuzz_world):
             continue
         operations.append(op)
     operations.sort(key=lambda op: (op.method.upper() == "DELETE", op.path))  # deletes last
-    assert {op.path for op in operations} >= {"/api/audit", "/api/workflows/{id}/unmask", "/api/workflows/{id}/execute"}
+    assert {op.path for op in operations} >= {
+        "/api/audit",
+        "/api/workflows/{id}/unmask",
+        "/api/workflows/{id}/execute",
+    }
 
     failures: list[str] = []
     seen = {"requests": 0, "statuses": set(), "unsatisfiable": 0}
@@ -109,16 +138,27 @@ def test_api_fuzz(live_server, fuzz_world):
     def exercise(op, who: str, mode, path_parameters):
         headers = {"Authorization": f"Bearer {fuzz_world[who]}"}
 
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=op.as_strategy(generation_mode=mode, path_parameters=path_parameters or None))
         def run(case):
             if time.monotonic() - started > BUDGET_SECONDS:
                 return
-            response = case.call(base_url=live_server.url, headers=headers, session=http, timeout=30)
+            response = case.call(
+                base_url=live_server.url, headers=headers, session=http, timeout=30
+            )
             seen["requests"] += 1
             seen["statuses"].add(response.status_code)
-            label = f"{who} {case.method} {case.formatted_path} query={case.query} body={case.body!r}"[:600]
+            label = (
+                f"{who} {case.method} {case.formatted_path} query={case.query} body={case.body!r}"[
+                    :600
+                ]
+            )
             if response.status_code >= 500:
                 failures.append(f"{response.status_code}: {label}")
                 return

@@ -40,30 +40,53 @@ def run(args, env, timeout=120):
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-# --- check --deploy -----------------------------------------------------------------------------------
+# --- check --deploy -------------------------------------------------------------------------------
 def test_deploy_security_checks_pass_in_production(tmp_path):
-    result = run([sys.executable, "manage.py", "check", "--deploy", "--tag", "security", "--fail-level", "WARNING"],
-                 production_env(tmp_path))
+    result = run(
+        [
+            sys.executable,
+            "manage.py",
+            "check",
+            "--deploy",
+            "--tag",
+            "security",
+            "--fail-level",
+            "WARNING",
+        ],
+        production_env(tmp_path),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in (result.stdout + result.stderr)
 
 
 def test_full_deploy_check_reports_nothing(tmp_path):
     """Every check Django, the apps and the API schema generator run in production."""
-    result = run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], production_env(tmp_path))
+    result = run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        production_env(tmp_path),
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues (0 silenced)." in output, output
 
 
-@pytest.mark.parametrize("over, message", [
-    ({"SECRET_KEY": None}, "SECRET_KEY"),
-    ({"SECRET_KEY": "dev-insecure-maskflow-secret-key-change-me-in-production-0123456789"}, "SECRET_KEY"),
-    ({"SECRET_KEY": "short-key"}, "SECRET_KEY"),
-    ({"FIELD_ENCRYPTION_KEYS": None}, "FIELD_ENCRYPTION_KEYS"),
-    ({"FIELD_ENCRYPTION_KEYS": "dev:ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UtMzI="}, "FIELD_ENCRYPTION_KEYS"),
-    ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS"),
-])
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"SECRET_KEY": None}, "SECRET_KEY"),
+        (
+            {"SECRET_KEY": "dev-insecure-maskflow-secret-key-change-me-in-production-0123456789"},
+            "SECRET_KEY",
+        ),
+        ({"SECRET_KEY": "short-key"}, "SECRET_KEY"),
+        ({"FIELD_ENCRYPTION_KEYS": None}, "FIELD_ENCRYPTION_KEYS"),
+        (
+            {"FIELD_ENCRYPTION_KEYS": "dev:ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UtMzI="},
+            "FIELD_ENCRYPTION_KEYS",
+        ),
+        ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS"),
+    ],
+)
 def test_production_refuses_default_secrets(tmp_path, over, message):
     result = run([sys.executable, "manage.py", "check"], production_env(tmp_path, **over))
     assert result.returncode != 0
@@ -99,20 +122,39 @@ def test_production_sends_hsts_and_secure_cookies(tmp_path):
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert "max-age=31536000" in data["hsts"] and "includeSubDomains" in data["hsts"]
     assert "max-age=31536000" in data["api_hsts"]
-    assert data["plain_status"] == 301 and data["plain_location"].startswith("https://maskflow.example.com/")
-    assert data["session_secure"] is True and data["csrf_secure"] is True and data["session_httponly"] is True
+    assert data["plain_status"] == 301 and data["plain_location"].startswith(
+        "https://maskflow.example.com/"
+    )
+    assert (
+        data["session_secure"] is True
+        and data["csrf_secure"] is True
+        and data["session_httponly"] is True
+    )
     assert data["debug"] is False
 
 
-# --- headers (test settings = development) ------------------------------------------------------------------
+# --- headers (test settings = development) --------------------------------------------------------
 @pytest.mark.django_db
-@pytest.mark.parametrize("url, api_call", [("/accounts/login/", False), ("/", False), ("/audit/", False),
-                                            ("/api/auth/me", True), ("/api/audit", True), ("/api/nope", True)])
+@pytest.mark.parametrize(
+    "url, api_call",
+    [
+        ("/accounts/login/", False),
+        ("/", False),
+        ("/audit/", False),
+        ("/api/auth/me", True),
+        ("/api/audit", True),
+        ("/api/nope", True),
+    ],
+)
 def test_security_headers_on_pages_and_api(page, api, admin_user, url, api_call):
     response = api(admin_user).get(url) if api_call else page(admin_user).get(url)
     csp = response["Content-Security-Policy"]
     assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp
-    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+    assert (
+        "script-src 'self'" in csp
+        and "frame-ancestors 'none'" in csp
+        and "default-src 'self'" in csp
+    )
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
@@ -122,12 +164,14 @@ def test_security_headers_on_pages_and_api(page, api, admin_user, url, api_call)
 
 @pytest.mark.django_db
 def test_dev_cookies_not_secure_but_httponly(client, owner):
-    response = client.post("/accounts/login/", {"username": owner.username, "password": TEST_PASSWORD})
+    response = client.post(
+        "/accounts/login/", {"username": owner.username, "password": TEST_PASSWORD}
+    )
     cookie = response.cookies["sessionid"]
     assert cookie["httponly"] is True and not cookie["secure"] and cookie["samesite"] == "Strict"
 
 
-# --- CSRF ---------------------------------------------------------------------------------------------------------
+# --- CSRF -----------------------------------------------------------------------------------------
 @pytest.fixture
 def csrf_client():
     return Client(enforce_csrf_checks=True)
@@ -135,29 +179,47 @@ def csrf_client():
 
 @pytest.mark.django_db
 def test_login_post_needs_csrf(csrf_client, owner):
-    response = csrf_client.post("/accounts/login/", {"username": owner.username, "password": TEST_PASSWORD})
+    response = csrf_client.post(
+        "/accounts/login/", {"username": owner.username, "password": TEST_PASSWORD}
+    )
     assert response.status_code == 403 and "_auth_user_id" not in csrf_client.session
     # with the token from the form it works
     csrf_client.get("/accounts/login/")
     token = csrf_client.cookies["csrftoken"].value
-    ok = csrf_client.post("/accounts/login/", {"username": owner.username, "password": TEST_PASSWORD,
-                                                "csrfmiddlewaretoken": token})
+    ok = csrf_client.post(
+        "/accounts/login/",
+        {"username": owner.username, "password": TEST_PASSWORD, "csrfmiddlewaretoken": token},
+    )
     assert ok.status_code == 302
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url, data", [
-    ("/accounts/logout/", {}),
-    ("/connections/new/", {"name": "x", "dialect": "sqlite", "database": "x.db", "role_hint": "both"}),
-    ("/workflows/new/", {"name": "wf", "locale": "en_US"}),
-    ("/accounts/users/", {"username": "u", "role": "admin", "password": "a-long-unusual-passphrase-9"}),
-    ("/audit/unmask/", {"workflow": "1", "column": "a.b", "value": "x", "reason": "long enough reason"}),
-])
+@pytest.mark.parametrize(
+    "url, data",
+    [
+        ("/accounts/logout/", {}),
+        (
+            "/connections/new/",
+            {"name": "x", "dialect": "sqlite", "database": "x.db", "role_hint": "both"},
+        ),
+        ("/workflows/new/", {"name": "wf", "locale": "en_US"}),
+        (
+            "/accounts/users/",
+            {"username": "u", "role": "admin", "password": "a-long-unusual-passphrase-9"},
+        ),
+        (
+            "/audit/unmask/",
+            {"workflow": "1", "column": "a.b", "value": "x", "reason": "long enough reason"},
+        ),
+    ],
+)
 def test_every_post_form_needs_csrf(csrf_client, admin_user, url, data):
     from django.apps import apps
 
     csrf_client.force_login(admin_user)
-    counts = {m: apps.get_model(m).objects.count() for m in ("accounts.User", "connections.Connection")}
+    counts = {
+        m: apps.get_model(m).objects.count() for m in ("accounts.User", "connections.Connection")
+    }
     response = csrf_client.post(url, data)
     assert response.status_code == 403
     assert "_auth_user_id" in csrf_client.session  # logout did not happen
@@ -171,14 +233,18 @@ def test_session_authenticated_api_write_needs_csrf(csrf_client, owner):
     assert response.status_code == 403 and response.json()["success"] is False
 
 
-# --- API rate limits ---------------------------------------------------------------------------------------------------
+# --- API rate limits ------------------------------------------------------------------------------
 @pytest.fixture
 def low_rates(monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
     def set_rates(**rates):
-        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "1000/min", "ip": "1000/min",
-                                                                   "login": "1000/min", **rates})
+        monkeypatch.setattr(
+            SimpleRateThrottle,
+            "THROTTLE_RATES",
+            {"user": "1000/min", "ip": "1000/min", "login": "1000/min", **rates},
+        )
+
     return set_rates
 
 
@@ -207,16 +273,27 @@ def test_api_rate_limit_per_ip(api, owner, other_user, low_rates):
     assert api(other_user).get("/api/auth/me", REMOTE_ADDR="10.9.8.7").status_code == 200
 
 
-# --- login lock-out -------------------------------------------------------------------------------------------------------
+# --- login lock-out -------------------------------------------------------------------------------
 @pytest.mark.django_db
-def test_lockout_is_audited_and_refuses_even_the_right_password(api, client, owner, settings, low_rates):
+def test_lockout_is_audited_and_refuses_even_the_right_password(
+    api, client, owner, settings, low_rates
+):
     low_rates()  # the lock-out, not the per-address login rate, must be what refuses
     settings.LOGIN_FAILURE_LIMIT = 3
     for _ in range(3):
-        assert api(None).post("/api/auth/login", {"username": owner.username, "password": "wrong-pass-x"},
-                              format="json").status_code == 401
-    locked = api(None).post("/api/auth/login", {"username": owner.username, "password": TEST_PASSWORD},
-                            format="json")
+        assert (
+            api(None)
+            .post(
+                "/api/auth/login",
+                {"username": owner.username, "password": "wrong-pass-x"},
+                format="json",
+            )
+            .status_code
+            == 401
+        )
+    locked = api(None).post(
+        "/api/auth/login", {"username": owner.username, "password": TEST_PASSWORD}, format="json"
+    )
     assert locked.status_code == 429 and locked.json()["error"]["code"] == "LOCKED_OUT"
     page = client.post("/accounts/login/", {"username": owner.username, "password": TEST_PASSWORD})
     assert page.status_code == 400 and "_auth_user_id" not in client.session

@@ -58,12 +58,14 @@ def demo(settings, tmp_path, owner):
     settings.DATA_DIR = tmp_path
     build_source(tmp_path / "src.sqlite3", rows=40)
     build_target(tmp_path / "tgt.sqlite3")
-    source = Connection.objects.create(name="demo-src", dialect="sqlite", database=str(tmp_path / "src.sqlite3"),
-                                       created_by=owner)
+    source = Connection.objects.create(
+        name="demo-src", dialect="sqlite", database=str(tmp_path / "src.sqlite3"), created_by=owner
+    )
     source.set_password(DB_PASSWORD)  # SQLite ignores it; it must still never surface
     source.save()
-    target = Connection.objects.create(name="demo-tgt", dialect="sqlite", database=str(tmp_path / "tgt.sqlite3"),
-                                       created_by=owner)
+    target = Connection.objects.create(
+        name="demo-tgt", dialect="sqlite", database=str(tmp_path / "tgt.sqlite3"), created_by=owner
+    )
     return source, target
 
 
@@ -71,9 +73,16 @@ def source_pii(path) -> dict[str, set[str]]:
     db = sqlite3.connect(path)
     try:
         out = {
-            "full names": {f"{a} {b}" for a, b in db.execute("SELECT first_name, last_name FROM customers")},
-            "emails": {r[0] for r in db.execute("SELECT email FROM customers UNION SELECT email FROM employees")},
-            "phones": {r[0] for r in db.execute("SELECT phone FROM customers WHERE phone IS NOT NULL")},
+            "full names": {
+                f"{a} {b}" for a, b in db.execute("SELECT first_name, last_name FROM customers")
+            },
+            "emails": {
+                r[0]
+                for r in db.execute("SELECT email FROM customers UNION SELECT email FROM employees")
+            },
+            "phones": {
+                r[0] for r in db.execute("SELECT phone FROM customers WHERE phone IS NOT NULL")
+            },
             "ssns": {r[0] for r in db.execute("SELECT ssn FROM customers WHERE ssn IS NOT NULL")},
             "sins": {r[0] for r in db.execute("SELECT sin FROM employees WHERE sin IS NOT NULL")},
             "cards": {r[0] for r in db.execute("SELECT card_number FROM payments")},
@@ -108,11 +117,22 @@ def leaks(text: str, forbidden: dict[str, set[str]]) -> list[str]:
 
 def create_workflow(api, owner, source, target, *, name, mode="truncate", create_target=True):
     body = {
-        "name": name, "source_connection_id": source.pk, "target_connection_id": target.pk, "status": "active",
+        "name": name,
+        "source_connection_id": source.pk,
+        "target_connection_id": target.pk,
+        "status": "active",
         "target_mode": mode,
-        "mappings": [{"source_schema": "main", "source_table": "customers", "target_schema": "main",
-                      "target_table": "customers", "create_target": create_target, "copy_unmapped": True,
-                      "column_mappings": RULES}],
+        "mappings": [
+            {
+                "source_schema": "main",
+                "source_table": "customers",
+                "target_schema": "main",
+                "target_table": "customers",
+                "create_target": create_target,
+                "copy_unmapped": True,
+                "column_mappings": RULES,
+            }
+        ],
     }
     response = api(owner).post("/api/workflows", body, format="json")
     assert response.status_code == 201, response.json()
@@ -126,8 +146,13 @@ def run_via_api(api, owner, workflow) -> tuple[Execution, list[str]]:
     assert started.status_code == 202, started.json()
     execution = execution_run(execution_id=started.json()["data"]["id"])
     responses = [started.content.decode()]
-    for url in (f"/api/executions/{execution.pk}", "/api/executions", f"/api/workflows/{workflow.pk}",
-                "/api/connections", f"/api/connections/{workflow.source_connection_id}"):
+    for url in (
+        f"/api/executions/{execution.pk}",
+        "/api/executions",
+        f"/api/workflows/{workflow.pk}",
+        "/api/connections",
+        f"/api/connections/{workflow.source_connection_id}",
+    ):
         response = api(owner).get(url)
         assert response.status_code == 200
         responses.append(response.content.decode())
@@ -135,8 +160,13 @@ def run_via_api(api, owner, workflow) -> tuple[Execution, list[str]]:
 
 
 def audit_text() -> str:
-    return json.dumps([{k: v for k, v in e.items() if k not in ("prev_hash", "hash")}
-                       for e in AuditEvent.objects.values()], default=str)
+    return json.dumps(
+        [
+            {k: v for k, v in e.items() if k not in ("prev_hash", "hash")}
+            for e in AuditEvent.objects.values()
+        ],
+        default=str,
+    )
 
 
 def test_successful_run_leaks_nothing(api, owner, demo, all_logs):
@@ -174,13 +204,20 @@ def test_failing_run_leaks_nothing(api, owner, demo, all_logs, tmp_path):
     db.execute(f"INSERT INTO customers VALUES ({','.join('?' * len(row))})", row)
     db.commit()
     db.close()
-    target = Connection.objects.create(name="demo-tgt2", dialect="sqlite", database=str(tmp_path / "tgt2.sqlite3"),
-                                       created_by=owner)
-    workflow = create_workflow(api, owner, source, target, name="mask customers append", mode="append",
-                               create_target=False)
+    target = Connection.objects.create(
+        name="demo-tgt2",
+        dialect="sqlite",
+        database=str(tmp_path / "tgt2.sqlite3"),
+        created_by=owner,
+    )
+    workflow = create_workflow(
+        api, owner, source, target, name="mask customers append", mode="append", create_target=False
+    )
     execution, responses = run_via_api(api, owner, workflow)
     assert execution.status == "failed" and execution.error_message
-    assert AuditEvent.objects.filter(action="execution.fail", resource_id=str(execution.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="execution.fail", resource_id=str(execution.pk)
+    ).exists()
 
     forbidden = {**pii, **secrets_of(workflow)}
     logs = all_logs()
@@ -196,7 +233,8 @@ def test_failing_run_leaks_nothing(api, owner, demo, all_logs, tmp_path):
 
 
 def test_the_leak_detector_detects(owner, demo, all_logs):
-    """The check itself can fail: a value logged in clear is found (before redaction would apply)."""
+    """The check itself can fail: a value logged in clear is found (before redaction would
+    apply)."""
     source, _ = demo
     pii = source_pii(source.database)
     name = sorted(pii["full names"])[0]
@@ -204,4 +242,6 @@ def test_the_leak_detector_detects(owner, demo, all_logs):
     assert leaks(all_logs(), {"full names": {name}}) == [f"full names: {name}"]
     email = sorted(pii["emails"])[0]
     logging.getLogger("maskflow.test").warning("mail %s", email)
-    assert leaks(all_logs(), {"emails": {email}}) == []  # e-mail addresses are redacted on the way in
+    assert (
+        leaks(all_logs(), {"emails": {email}}) == []
+    )  # e-mail addresses are redacted on the way in

@@ -15,21 +15,28 @@ from dataclasses import dataclass, field
 import pytest
 from django.apps import apps
 
-from apps.accounts.tokens import token_issue
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
 ACTORS = ("admin", "owner", "other", "anon")
-TRACKED = ("accounts.User", "connections.Connection", "workflows.Workflow", "workflows.TableMapping",
-           "executions.Execution", "executions.ExecutionTable")
+TRACKED = (
+    "accounts.User",
+    "connections.Connection",
+    "workflows.Workflow",
+    "workflows.TableMapping",
+    "executions.Execution",
+    "executions.ExecutionTable",
+)
 
 
 @dataclass
 class World:
     users: dict
-    conns: dict = field(default_factory=dict)   # actor -> (source, target) used by the actor's workflow
-    spare: dict = field(default_factory=dict)   # actor -> a connection no workflow uses
+    conns: dict = field(
+        default_factory=dict
+    )  # actor -> (source, target) used by the actor's workflow
+    spare: dict = field(default_factory=dict)  # actor -> a connection no workflow uses
     workflows: dict = field(default_factory=dict)
     executions: dict = field(default_factory=dict)
 
@@ -54,10 +61,14 @@ def world(settings, tmp_path, admin_user, owner, other_user):
         wf, _, _ = make_workflow(tmp_path / actor, user, customers=5, orders=5, name=f"wf-{actor}")
         w.workflows[actor] = wf
         w.conns[actor] = (wf.source_connection, wf.target_connection)
-        w.spare[actor] = ConnectionFactory(name=f"spare-{actor}", database=str(make_sqlite_file(f"spare-{actor}.db")),
-                                           created_by=user)
-        w.executions[actor] = Execution.objects.create(workflow=wf, executed_by=user, status="success",
-                                                       rows_processed=5, rows_masked=5)
+        w.spare[actor] = ConnectionFactory(
+            name=f"spare-{actor}",
+            database=str(make_sqlite_file(f"spare-{actor}.db")),
+            created_by=user,
+        )
+        w.executions[actor] = Execution.objects.create(
+            workflow=wf, executed_by=user, status="success", rows_processed=5, rows_masked=5
+        )
     return w
 
 
@@ -69,10 +80,18 @@ def snapshot() -> dict:
     return out
 
 
-# --- requests ---------------------------------------------------------------------------------------
+# --- requests -------------------------------------------------------------------------------------
 def conn_form(conn, **over):
-    data = {"name": conn.name, "dialect": "sqlite", "database": conn.database, "role_hint": "both",
-            "host": "", "port": "", "username": "", "password": ""}
+    data = {
+        "name": conn.name,
+        "dialect": "sqlite",
+        "database": conn.database,
+        "role_hint": "both",
+        "host": "",
+        "port": "",
+        "username": "",
+        "password": "",
+    }
     data.update(over)
     return data
 
@@ -87,30 +106,46 @@ def wf_api_body(wf, **over):
 
 def basics(w, whose, name):
     src, tgt = w.conns[whose]
-    return {"name": name, "description": "", "source_connection_id": src.pk, "target_connection_id": tgt.pk,
-            "locale": "en_US"}
+    return {
+        "name": name,
+        "description": "",
+        "source_connection_id": src.pk,
+        "target_connection_id": tgt.pk,
+        "locale": "en_US",
+    }
 
 
 def new_connection_body(w, actor):
     from tests.connections.factories import make_sqlite_file
 
-    return {"name": f"new-{actor}", "dialect": "sqlite", "database": str(make_sqlite_file(f"new-{actor}.db")),
-            "role_hint": "both"}
+    return {
+        "name": f"new-{actor}",
+        "dialect": "sqlite",
+        "database": str(make_sqlite_file(f"new-{actor}.db")),
+        "role_hint": "both",
+    }
 
 
 def new_user_body(actor):
-    return {"username": f"made-by-{actor}", "email": "", "role": "user", "password": "a-long-unusual-passphrase-9"}
+    return {
+        "username": f"made-by-{actor}",
+        "email": "",
+        "role": "user",
+        "password": "a-long-unusual-passphrase-9",
+    }
 
 
 @dataclass(frozen=True)
 class Row:
-    matrix: str                      # the seed row
-    channel: str                     # page | api
-    expect: tuple                    # statuses for admin, owner, other, anon
-    call: Callable                   # (client, world, actor, whose) -> response
-    target: str = "owner"            # own | others | owner
-    mutates: bool | None = False     # allowed request must change rows (True), must not (False), either (None)
-    check: Callable | None = None    # (response, world, actor) -> bool, for allowed requests
+    matrix: str  # the seed row
+    channel: str  # page | api
+    expect: tuple  # statuses for admin, owner, other, anon
+    call: Callable  # (client, world, actor, whose) -> response
+    target: str = "owner"  # own | others | owner
+    mutates: bool | None = (
+        False  # allowed request must change rows (True), must not (False), either (None)
+    )
+    check: Callable | None = None  # (response, world, actor) -> bool, for allowed requests
 
 
 def _ids(body) -> set:
@@ -131,121 +166,423 @@ def _exec_page_ok(response, w, actor):
 
 P, A = "page", "api"
 ROWS = [
-    # --- Login / Logout -------------------------------------------------------------------------------
-    Row("Login / Logout", P, (302, 302, 302, 200),
-        lambda c, w, a, o: c.get("/accounts/login/") if a == "anon" else
-        c.post("/accounts/login/", {"username": w.users[a].username, "password": TEST_PASSWORD}), mutates=None),
-    Row("Login / Logout", A, (200, 200, 200, 200),
-        lambda c, w, a, o: c.post("/api/auth/login", {"username": w.users[o].username, "password": TEST_PASSWORD},
-                                  format="json"), target="own", mutates=None),
-    Row("Login / Logout", P, (302, 302, 302, 302), lambda c, w, a, o: c.post("/accounts/logout/"), mutates=None),
-    # --- View own profile --------------------------------------------------------------------------------
-    Row("View own profile", P, (200, 200, 200, 302), lambda c, w, a, o: c.get("/accounts/profile/")),
-    Row("View own profile", A, (200, 200, 200, 401), lambda c, w, a, o: c.get("/api/auth/me"),
-        check=lambda r, w, a: r.json()["data"]["username"] == w.users[a].username),
-    # --- Connections -------------------------------------------------------------------------------------
-    Row("View all connections", P, (200, 200, 200, 302), lambda c, w, a, o: c.get("/connections/"),
-        check=lambda r, w, a: all(x.name in r.content.decode() for x in w.spare.values())),
-    Row("View all connections", A, (200, 200, 200, 401), lambda c, w, a, o: c.get("/api/connections"),
-        check=lambda r, w, a: {x.pk for x in w.spare.values()} <= {x["id"] for x in r.json()["data"]}),
-    Row("View all connections", A, (200, 200, 200, 401), lambda c, w, a, o: c.get(f"/api/connections/{w.spare[o].pk}"),
-        target="others"),
-    Row("Create connection", P, (302, 302, 302, 302), lambda c, w, a, o: c.post(
-        "/connections/new/", {**new_connection_body(w, a), "host": "", "port": "", "username": "", "password": ""}),
-        mutates=True),
-    Row("Create connection", A, (201, 201, 201, 401),
-        lambda c, w, a, o: c.post("/api/connections", new_connection_body(w, a), format="json"), mutates=True),
-    Row("Edit own connection", P, (302, 302, 302, 302), lambda c, w, a, o: c.post(
-        f"/connections/{w.spare[o].pk}/edit/", conn_form(w.spare[o], name=f"renamed-{a}")), target="own", mutates=True),
-    Row("Edit own connection", A, (200, 200, 200, 401), lambda c, w, a, o: c.put(
-        f"/api/connections/{w.spare[o].pk}", {"name": f"renamed-{a}"}, format="json"), target="own", mutates=True),
-    Row("Edit others' connection", P, (302, 403, 403, 302), lambda c, w, a, o: c.post(
-        f"/connections/{w.spare[o].pk}/edit/", conn_form(w.spare[o], name=f"renamed-{a}")), target="others", mutates=True),
-    Row("Edit others' connection", P, (200, 403, 403, 302),
-        lambda c, w, a, o: c.get(f"/connections/{w.spare[o].pk}/edit/"), target="others"),
-    Row("Edit others' connection", A, (200, 403, 403, 401), lambda c, w, a, o: c.put(
-        f"/api/connections/{w.spare[o].pk}", {"name": f"renamed-{a}"}, format="json"), target="others", mutates=True),
-    Row("Delete own connection", P, (302, 302, 302, 302),
-        lambda c, w, a, o: c.post(f"/connections/{w.spare[o].pk}/delete/"), target="own", mutates=True),
-    Row("Delete own connection", A, (200, 200, 200, 401),
-        lambda c, w, a, o: c.delete(f"/api/connections/{w.spare[o].pk}"), target="own", mutates=True),
-    Row("Delete others' connection", P, (302, 403, 403, 302),
-        lambda c, w, a, o: c.post(f"/connections/{w.spare[o].pk}/delete/"), target="others", mutates=True),
-    Row("Delete others' connection", A, (200, 403, 403, 401),
-        lambda c, w, a, o: c.delete(f"/api/connections/{w.spare[o].pk}"), target="others", mutates=True),
-    Row("Test connection", P, (302, 302, 302, 302),
-        lambda c, w, a, o: c.post(f"/connections/{w.spare[o].pk}/test/"), target="others", mutates=None),
-    Row("Test connection", A, (200, 200, 200, 401),
-        lambda c, w, a, o: c.post(f"/api/connections/{w.spare[o].pk}/test"), target="others", mutates=None,
-        check=lambda r, w, a: r.json()["data"]["ok"] is True),
-    # --- Workflows -------------------------------------------------------------------------------------------
-    Row("View all workflows", P, (200, 200, 200, 302), lambda c, w, a, o: c.get("/workflows/"),
-        check=lambda r, w, a: all(x.name in r.content.decode() for x in w.workflows.values())),
-    Row("View all workflows", P, (200, 200, 200, 302),
-        lambda c, w, a, o: c.get(f"/workflows/{w.workflows[o].pk}/?drift=0"), target="others"),
-    Row("View all workflows", A, (200, 200, 200, 401), lambda c, w, a, o: c.get("/api/workflows"),
-        check=lambda r, w, a: {x.pk for x in w.workflows.values()} == {x["id"] for x in r.json()["data"]}),
-    Row("View all workflows", A, (200, 200, 200, 401),
-        lambda c, w, a, o: c.get(f"/api/workflows/{w.workflows[o].pk}"), target="others"),
-    Row("Create workflow", P, (302, 302, 302, 302),
-        lambda c, w, a, o: c.post("/workflows/new/", basics(w, o, f"made-{a}")), target="own", mutates=None,
-        check=lambda r, w, a: r["Location"] == "/workflows/new/step/2/"),
-    Row("Create workflow", A, (201, 201, 201, 401), lambda c, w, a, o: c.post(
-        "/api/workflows", wf_api_body(w.workflows[o], name=f"made-{a}"), format="json"), target="own", mutates=True),
-    Row("Edit own workflow", P, (302, 302, 302, 302), lambda c, w, a, o: c.post(
-        f"/workflows/{w.workflows[o].pk}/edit/", basics(w, o, f"edited-{a}")), target="own", mutates=None,
-        check=lambda r, w, a: "/edit/step/2/" in r["Location"]),
-    Row("Edit own workflow", A, (200, 200, 200, 401), lambda c, w, a, o: c.put(
-        f"/api/workflows/{w.workflows[o].pk}", wf_api_body(w.workflows[o], description=f"by {a}"), format="json"),
-        target="own", mutates=True),
-    Row("Edit others' workflow", P, (302, 403, 403, 302), lambda c, w, a, o: c.post(
-        f"/workflows/{w.workflows[o].pk}/edit/", basics(w, o, f"edited-{a}")), target="others", mutates=None),
-    Row("Edit others' workflow", P, (302, 403, 403, 302),
-        lambda c, w, a, o: c.post(f"/workflows/{w.workflows[o].pk}/toggle/"), target="others", mutates=True),
-    Row("Edit others' workflow", A, (200, 403, 403, 401), lambda c, w, a, o: c.put(
-        f"/api/workflows/{w.workflows[o].pk}", wf_api_body(w.workflows[o], description=f"by {a}"), format="json"),
-        target="others", mutates=True),
-    Row("Delete own workflow", P, (302, 302, 302, 302),
-        lambda c, w, a, o: c.post(f"/workflows/{w.workflows[o].pk}/delete/"), target="own", mutates=True),
-    Row("Delete own workflow", A, (200, 200, 200, 401),
-        lambda c, w, a, o: c.delete(f"/api/workflows/{w.workflows[o].pk}"), target="own", mutates=True),
-    Row("Delete others' workflow", P, (302, 403, 403, 302),
-        lambda c, w, a, o: c.post(f"/workflows/{w.workflows[o].pk}/delete/"), target="others", mutates=True),
-    Row("Delete others' workflow", A, (200, 403, 403, 401),
-        lambda c, w, a, o: c.delete(f"/api/workflows/{w.workflows[o].pk}"), target="others", mutates=True),
-    Row("Execute own workflow", P, (302, 302, 302, 302),
-        lambda c, w, a, o: c.post(f"/executions/run/{w.workflows[o].pk}/"), target="own", mutates=True),
-    Row("Execute own workflow", A, (202, 202, 202, 401),
-        lambda c, w, a, o: c.post(f"/api/workflows/{w.workflows[o].pk}/execute"), target="own", mutates=True),
-    Row("Execute others' workflow", P, (302, 403, 403, 302),
-        lambda c, w, a, o: c.post(f"/executions/run/{w.workflows[o].pk}/"), target="others", mutates=True),
-    Row("Execute others' workflow", A, (202, 403, 403, 401),
-        lambda c, w, a, o: c.post(f"/api/workflows/{w.workflows[o].pk}/execute"), target="others", mutates=True),
-    # --- Executions --------------------------------------------------------------------------------------------
-    Row("View all execution history", P, (200, 200, 200, 302), lambda c, w, a, o: c.get("/executions/"),
-        check=_exec_page_ok),
-    Row("View all execution history", A, (200, 200, 200, 401),
-        lambda c, w, a, o: c.get("/api/executions", {"page_size": 200}), check=_exec_list_ok),
-    Row("View all execution history", P, (200, 404, 404, 302),
-        lambda c, w, a, o: c.get(f"/executions/{w.executions[o].pk}/"), target="others"),
-    Row("View all execution history", A, (200, 404, 404, 401),
-        lambda c, w, a, o: c.get(f"/api/executions/{w.executions[o].pk}"), target="others"),
-    Row("View own execution history", P, (200, 200, 200, 302),
-        lambda c, w, a, o: c.get(f"/executions/{w.executions[o].pk}/"), target="own"),
-    Row("View own execution history", A, (200, 200, 200, 401),
-        lambda c, w, a, o: c.get(f"/api/executions/{w.executions[o].pk}"), target="own"),
-    # --- System -------------------------------------------------------------------------------------------------
+    # --- Login / Logout ---------------------------------------------------------------------------
+    Row(
+        "Login / Logout",
+        P,
+        (302, 302, 302, 200),
+        lambda c, w, a, o: (
+            c.get("/accounts/login/")
+            if a == "anon"
+            else c.post(
+                "/accounts/login/", {"username": w.users[a].username, "password": TEST_PASSWORD}
+            )
+        ),
+        mutates=None,
+    ),
+    Row(
+        "Login / Logout",
+        A,
+        (200, 200, 200, 200),
+        lambda c, w, a, o: c.post(
+            "/api/auth/login",
+            {"username": w.users[o].username, "password": TEST_PASSWORD},
+            format="json",
+        ),
+        target="own",
+        mutates=None,
+    ),
+    Row(
+        "Login / Logout",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post("/accounts/logout/"),
+        mutates=None,
+    ),
+    # --- View own profile -------------------------------------------------------------------------
+    Row(
+        "View own profile", P, (200, 200, 200, 302), lambda c, w, a, o: c.get("/accounts/profile/")
+    ),
+    Row(
+        "View own profile",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get("/api/auth/me"),
+        check=lambda r, w, a: r.json()["data"]["username"] == w.users[a].username,
+    ),
+    # --- Connections ------------------------------------------------------------------------------
+    Row(
+        "View all connections",
+        P,
+        (200, 200, 200, 302),
+        lambda c, w, a, o: c.get("/connections/"),
+        check=lambda r, w, a: all(x.name in r.content.decode() for x in w.spare.values()),
+    ),
+    Row(
+        "View all connections",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get("/api/connections"),
+        check=lambda r, w, a: (
+            {x.pk for x in w.spare.values()} <= {x["id"] for x in r.json()["data"]}
+        ),
+    ),
+    Row(
+        "View all connections",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get(f"/api/connections/{w.spare[o].pk}"),
+        target="others",
+    ),
+    Row(
+        "Create connection",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(
+            "/connections/new/",
+            {**new_connection_body(w, a), "host": "", "port": "", "username": "", "password": ""},
+        ),
+        mutates=True,
+    ),
+    Row(
+        "Create connection",
+        A,
+        (201, 201, 201, 401),
+        lambda c, w, a, o: c.post("/api/connections", new_connection_body(w, a), format="json"),
+        mutates=True,
+    ),
+    Row(
+        "Edit own connection",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(
+            f"/connections/{w.spare[o].pk}/edit/", conn_form(w.spare[o], name=f"renamed-{a}")
+        ),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Edit own connection",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.put(
+            f"/api/connections/{w.spare[o].pk}", {"name": f"renamed-{a}"}, format="json"
+        ),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Edit others' connection",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(
+            f"/connections/{w.spare[o].pk}/edit/", conn_form(w.spare[o], name=f"renamed-{a}")
+        ),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Edit others' connection",
+        P,
+        (200, 403, 403, 302),
+        lambda c, w, a, o: c.get(f"/connections/{w.spare[o].pk}/edit/"),
+        target="others",
+    ),
+    Row(
+        "Edit others' connection",
+        A,
+        (200, 403, 403, 401),
+        lambda c, w, a, o: c.put(
+            f"/api/connections/{w.spare[o].pk}", {"name": f"renamed-{a}"}, format="json"
+        ),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Delete own connection",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(f"/connections/{w.spare[o].pk}/delete/"),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Delete own connection",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.delete(f"/api/connections/{w.spare[o].pk}"),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Delete others' connection",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(f"/connections/{w.spare[o].pk}/delete/"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Delete others' connection",
+        A,
+        (200, 403, 403, 401),
+        lambda c, w, a, o: c.delete(f"/api/connections/{w.spare[o].pk}"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Test connection",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(f"/connections/{w.spare[o].pk}/test/"),
+        target="others",
+        mutates=None,
+    ),
+    Row(
+        "Test connection",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.post(f"/api/connections/{w.spare[o].pk}/test"),
+        target="others",
+        mutates=None,
+        check=lambda r, w, a: r.json()["data"]["ok"] is True,
+    ),
+    # --- Workflows --------------------------------------------------------------------------------
+    Row(
+        "View all workflows",
+        P,
+        (200, 200, 200, 302),
+        lambda c, w, a, o: c.get("/workflows/"),
+        check=lambda r, w, a: all(x.name in r.content.decode() for x in w.workflows.values()),
+    ),
+    Row(
+        "View all workflows",
+        P,
+        (200, 200, 200, 302),
+        lambda c, w, a, o: c.get(f"/workflows/{w.workflows[o].pk}/?drift=0"),
+        target="others",
+    ),
+    Row(
+        "View all workflows",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get("/api/workflows"),
+        check=lambda r, w, a: (
+            {x.pk for x in w.workflows.values()} == {x["id"] for x in r.json()["data"]}
+        ),
+    ),
+    Row(
+        "View all workflows",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get(f"/api/workflows/{w.workflows[o].pk}"),
+        target="others",
+    ),
+    Row(
+        "Create workflow",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post("/workflows/new/", basics(w, o, f"made-{a}")),
+        target="own",
+        mutates=None,
+        check=lambda r, w, a: r["Location"] == "/workflows/new/step/2/",
+    ),
+    Row(
+        "Create workflow",
+        A,
+        (201, 201, 201, 401),
+        lambda c, w, a, o: c.post(
+            "/api/workflows", wf_api_body(w.workflows[o], name=f"made-{a}"), format="json"
+        ),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Edit own workflow",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(
+            f"/workflows/{w.workflows[o].pk}/edit/", basics(w, o, f"edited-{a}")
+        ),
+        target="own",
+        mutates=None,
+        check=lambda r, w, a: "/edit/step/2/" in r["Location"],
+    ),
+    Row(
+        "Edit own workflow",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.put(
+            f"/api/workflows/{w.workflows[o].pk}",
+            wf_api_body(w.workflows[o], description=f"by {a}"),
+            format="json",
+        ),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Edit others' workflow",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(
+            f"/workflows/{w.workflows[o].pk}/edit/", basics(w, o, f"edited-{a}")
+        ),
+        target="others",
+        mutates=None,
+    ),
+    Row(
+        "Edit others' workflow",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(f"/workflows/{w.workflows[o].pk}/toggle/"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Edit others' workflow",
+        A,
+        (200, 403, 403, 401),
+        lambda c, w, a, o: c.put(
+            f"/api/workflows/{w.workflows[o].pk}",
+            wf_api_body(w.workflows[o], description=f"by {a}"),
+            format="json",
+        ),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Delete own workflow",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(f"/workflows/{w.workflows[o].pk}/delete/"),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Delete own workflow",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.delete(f"/api/workflows/{w.workflows[o].pk}"),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Delete others' workflow",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(f"/workflows/{w.workflows[o].pk}/delete/"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Delete others' workflow",
+        A,
+        (200, 403, 403, 401),
+        lambda c, w, a, o: c.delete(f"/api/workflows/{w.workflows[o].pk}"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Execute own workflow",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(f"/executions/run/{w.workflows[o].pk}/"),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Execute own workflow",
+        A,
+        (202, 202, 202, 401),
+        lambda c, w, a, o: c.post(f"/api/workflows/{w.workflows[o].pk}/execute"),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Execute others' workflow",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(f"/executions/run/{w.workflows[o].pk}/"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Execute others' workflow",
+        A,
+        (202, 403, 403, 401),
+        lambda c, w, a, o: c.post(f"/api/workflows/{w.workflows[o].pk}/execute"),
+        target="others",
+        mutates=True,
+    ),
+    # --- Executions -------------------------------------------------------------------------------
+    Row(
+        "View all execution history",
+        P,
+        (200, 200, 200, 302),
+        lambda c, w, a, o: c.get("/executions/"),
+        check=_exec_page_ok,
+    ),
+    Row(
+        "View all execution history",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get("/api/executions", {"page_size": 200}),
+        check=_exec_list_ok,
+    ),
+    Row(
+        "View all execution history",
+        P,
+        (200, 404, 404, 302),
+        lambda c, w, a, o: c.get(f"/executions/{w.executions[o].pk}/"),
+        target="others",
+    ),
+    Row(
+        "View all execution history",
+        A,
+        (200, 404, 404, 401),
+        lambda c, w, a, o: c.get(f"/api/executions/{w.executions[o].pk}"),
+        target="others",
+    ),
+    Row(
+        "View own execution history",
+        P,
+        (200, 200, 200, 302),
+        lambda c, w, a, o: c.get(f"/executions/{w.executions[o].pk}/"),
+        target="own",
+    ),
+    Row(
+        "View own execution history",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get(f"/api/executions/{w.executions[o].pk}"),
+        target="own",
+    ),
+    # --- System -----------------------------------------------------------------------------------
     Row("View system logs", P, (200, 403, 403, 302), lambda c, w, a, o: c.get("/audit/")),
     Row("View system logs", A, (200, 403, 403, 401), lambda c, w, a, o: c.get("/api/audit/verify")),
     Row("Manage users", P, (200, 403, 403, 302), lambda c, w, a, o: c.get("/accounts/users/")),
-    Row("Manage users", P, (302, 403, 403, 302),
-        lambda c, w, a, o: c.post("/accounts/users/", new_user_body(a)), mutates=True),
+    Row(
+        "Manage users",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post("/accounts/users/", new_user_body(a)),
+        mutates=True,
+    ),
     # a user trying to promote themselves; the admin changes someone else's role
-    Row("Change system settings", P, (302, 403, 403, 302), lambda c, w, a, o: c.post(
-        f"/accounts/users/{w.users[a if a in ('owner', 'other') else 'owner'].pk}/", {"role": "admin", "is_active": "on"}),
-        mutates=True),
+    Row(
+        "Change system settings",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(
+            f"/accounts/users/{w.users[a if a in ('owner', 'other') else 'owner'].pk}/",
+            {"role": "admin", "is_active": "on"},
+        ),
+        mutates=True,
+    ),
     Row("View audit trail", P, (200, 403, 403, 302), lambda c, w, a, o: c.get("/audit/")),
-    Row("View audit trail", P, (200, 403, 403, 302), lambda c, w, a, o: c.get("/audit/export.json")),
+    Row(
+        "View audit trail", P, (200, 403, 403, 302), lambda c, w, a, o: c.get("/audit/export.json")
+    ),
     Row("View audit trail", A, (200, 403, 403, 401), lambda c, w, a, o: c.get("/api/audit")),
 ]
 
@@ -253,8 +590,12 @@ CASES = [(row, i, actor) for i, row in enumerate(ROWS) for actor in ACTORS]
 
 
 @pytest.mark.parametrize(
-    "row, index, actor", CASES,
-    ids=[f"{i:02d}-{row.matrix}-{row.channel}-{actor}".replace(" ", "_").replace("'", "") for row, i, actor in CASES],
+    "row, index, actor",
+    CASES,
+    ids=[
+        f"{i:02d}-{row.matrix}-{row.channel}-{actor}".replace(" ", "_").replace("'", "")
+        for row, i, actor in CASES
+    ],
 )
 def test_permission_matrix(row, index, actor, world, page, api):
     expected = row.expect[ACTORS.index(actor)]
@@ -273,7 +614,10 @@ def test_permission_matrix(row, index, actor, world, page, api):
     if anon_redirect:
         assert response["Location"].startswith("/accounts/login/"), response["Location"]
     elif expected == 302:
-        assert not response["Location"].startswith("/accounts/login/") or row.matrix == "Login / Logout"
+        assert (
+            not response["Location"].startswith("/accounts/login/")
+            or row.matrix == "Login / Logout"
+        )
     if row.channel == "api":
         body = response.json()
         assert body["success"] is (expected < 400)
@@ -292,11 +636,29 @@ def test_permission_matrix(row, index, actor, world, page, api):
 
 def test_every_seed_row_is_covered():
     seed_rows = {
-        "Login / Logout", "View own profile", "View all connections", "Create connection", "Edit own connection",
-        "Edit others' connection", "Delete own connection", "Delete others' connection", "Test connection",
-        "View all workflows", "Create workflow", "Edit own workflow", "Edit others' workflow", "Delete own workflow",
-        "Delete others' workflow", "Execute own workflow", "Execute others' workflow", "View all execution history",
-        "View own execution history", "View system logs", "Manage users", "Change system settings", "View audit trail",
+        "Login / Logout",
+        "View own profile",
+        "View all connections",
+        "Create connection",
+        "Edit own connection",
+        "Edit others' connection",
+        "Delete own connection",
+        "Delete others' connection",
+        "Test connection",
+        "View all workflows",
+        "Create workflow",
+        "Edit own workflow",
+        "Edit others' workflow",
+        "Delete own workflow",
+        "Delete others' workflow",
+        "Execute own workflow",
+        "Execute others' workflow",
+        "View all execution history",
+        "View own execution history",
+        "View system logs",
+        "Manage users",
+        "Change system settings",
+        "View audit trail",
     }
     assert {row.matrix for row in ROWS} == seed_rows
     api_rows = {row.matrix for row in ROWS if row.channel == "api"}
@@ -320,11 +682,12 @@ def test_every_api_route_requires_authentication(api):
     routes = [r for r in walk(get_resolver().url_patterns) if r.startswith("api/")]
     assert "api/workflows/<int:pk>/execute" in routes and "api/audit" in routes
     for route in routes:
-        path = route[len("api/"):]
+        path = route[len("api/") :]
         if path in public:
             continue
-        url = "/" + route.replace("<int:pk>", "1").replace("<int:seq>", "1").replace("<str:schema>", "main") \
-            .replace("<str:table>", "t")
+        url = "/" + route.replace("<int:pk>", "1").replace("<int:seq>", "1").replace(
+            "<str:schema>", "main"
+        ).replace("<str:table>", "t")
         for method in ("get", "post", "put", "delete"):
             response = getattr(api(None), method)(url)
             assert response.status_code in (401, 405), (method, url, response.status_code)

@@ -12,8 +12,12 @@ def demo_conns(settings, tmp_path, owner):
     settings.DATA_DIR = tmp_path
     build_source(tmp_path / "src.sqlite3", rows=40)
     build_target(tmp_path / "tgt.sqlite3")
-    source = Connection.objects.create(name="demo-src", dialect="sqlite", database=str(tmp_path / "src.sqlite3"), created_by=owner)
-    target = Connection.objects.create(name="demo-tgt", dialect="sqlite", database=str(tmp_path / "tgt.sqlite3"), created_by=owner)
+    source = Connection.objects.create(
+        name="demo-src", dialect="sqlite", database=str(tmp_path / "src.sqlite3"), created_by=owner
+    )
+    target = Connection.objects.create(
+        name="demo-tgt", dialect="sqlite", database=str(tmp_path / "tgt.sqlite3"), created_by=owner
+    )
     return source, target
 
 

@@ -12,8 +12,12 @@ class WorkflowFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"workflow-{n}")
     created_by = factory.SubFactory(UserFactory)
-    source_connection = factory.SubFactory(ConnectionFactory, created_by=factory.SelfAttribute("..created_by"))
-    target_connection = factory.SubFactory(ConnectionFactory, created_by=factory.SelfAttribute("..created_by"))
+    source_connection = factory.SubFactory(
+        ConnectionFactory, created_by=factory.SelfAttribute("..created_by")
+    )
+    target_connection = factory.SubFactory(
+        ConnectionFactory, created_by=factory.SelfAttribute("..created_by")
+    )
     target_mode = "truncate"
 
     @factory.post_generation
@@ -32,4 +36,6 @@ class TableMappingFactory(factory.django.DjangoModelFactory):
     source_table = "people"
     target_schema = "main"
     target_table = "people"
-    column_mappings = factory.LazyFunction(lambda: [{"source_column": "email", "pii_attribute": "email", "target_column": "email"}])
+    column_mappings = factory.LazyFunction(
+        lambda: [{"source_column": "email", "pii_attribute": "email", "target_column": "email"}]
+    )

@@ -20,7 +20,11 @@ def body(source, target, **over):
                 "target_schema": "main",
                 "target_table": "customers",
                 "column_mappings": [
-                    {"source_column": "first_name", "pii_attribute": "first_name", "target_column": "first_name"},
+                    {
+                        "source_column": "first_name",
+                        "pii_attribute": "first_name",
+                        "target_column": "first_name",
+                    },
                     {"source_column": "email", "pii_attribute": "email", "target_column": "email"},
                 ],
             }
@@ -37,7 +41,9 @@ def test_seed_example_body_creates_workflow(api, owner, target_with_customers):
     payload = response.json()
     assert payload["success"] is True and payload["message"] == "Workflow created successfully"
     data = payload["data"]
-    assert data["name"] == "Mask Customer Data" and data["status"] == "active" and data["tables"] == 1
+    assert (
+        data["name"] == "Mask Customer Data" and data["status"] == "active" and data["tables"] == 1
+    )
     w = Workflow.objects.get(pk=data["id"])
     rules = w.mappings.get().column_mappings
     assert [r["pii_attribute"] for r in rules] == ["first_name", "email"]
@@ -45,39 +51,113 @@ def test_seed_example_body_creates_workflow(api, owner, target_with_customers):
     assert "secret" not in str(payload) or "secret_encrypted" not in str(payload)
     assert len(w.get_secret()) == 32
     event = AuditEvent.objects.get(action="workflow.create")
-    assert {"column": "main.customers.email", "from": None, "to": {"technique": "email", "params": rules[1]["params"], "deterministic": True}} in event.details["rules"]
+    assert {
+        "column": "main.customers.email",
+        "from": None,
+        "to": {"technique": "email", "params": rules[1]["params"], "deterministic": True},
+    } in event.details["rules"]
 
 
 def _bad(source, target, column_mappings=None, **mapping_over):
-    mapping = {"source_schema": "main", "source_table": "customers", "target_schema": "main", "target_table": "customers",
-               "column_mappings": column_mappings or [{"source_column": "email", "pii_attribute": "email"}]}
+    mapping = {
+        "source_schema": "main",
+        "source_table": "customers",
+        "target_schema": "main",
+        "target_table": "customers",
+        "column_mappings": column_mappings
+        or [{"source_column": "email", "pii_attribute": "email"}],
+    }
     mapping.update(mapping_over)
     return body(source, target, mappings=[mapping])
 
 
 CASES = [
-    ("unknown column", dict(column_mappings=[{"source_column": "nope", "pii_attribute": "email"}]), "mappings[0].column_mappings[0].source_column"),
-    ("wrong category", dict(column_mappings=[{"source_column": "credit_limit", "pii_attribute": "first_name"}]), "mappings[0].column_mappings[0].pii_attribute"),
-    ("unknown technique", dict(column_mappings=[{"source_column": "email", "pii_attribute": "teleport"}]), "mappings[0].column_mappings[0].pii_attribute"),
-    ("bad params", dict(column_mappings=[{"source_column": "credit_limit", "pii_attribute": "noise", "params": {"percent": "lots"}}]), "mappings[0].column_mappings[0].params.percent"),
-    ("unknown param", dict(column_mappings=[{"source_column": "email", "pii_attribute": "email", "params": {"bogus": 1}}]), "mappings[0].column_mappings[0].params.bogus"),
-    ("not unique on unique column", dict(column_mappings=[{"source_column": "email", "pii_attribute": "fixed_value", "params": {"value": "x@example.com"}}]), "mappings[0].column_mappings[0].pii_attribute"),
-    ("null into NOT NULL", dict(column_mappings=[{"source_column": "first_name", "pii_attribute": "null_out"}]), "mappings[0].column_mappings[0].pii_attribute"),
+    (
+        "unknown column",
+        dict(column_mappings=[{"source_column": "nope", "pii_attribute": "email"}]),
+        "mappings[0].column_mappings[0].source_column",
+    ),
+    (
+        "wrong category",
+        dict(column_mappings=[{"source_column": "credit_limit", "pii_attribute": "first_name"}]),
+        "mappings[0].column_mappings[0].pii_attribute",
+    ),
+    (
+        "unknown technique",
+        dict(column_mappings=[{"source_column": "email", "pii_attribute": "teleport"}]),
+        "mappings[0].column_mappings[0].pii_attribute",
+    ),
+    (
+        "bad params",
+        dict(
+            column_mappings=[
+                {
+                    "source_column": "credit_limit",
+                    "pii_attribute": "noise",
+                    "params": {"percent": "lots"},
+                }
+            ]
+        ),
+        "mappings[0].column_mappings[0].params.percent",
+    ),
+    (
+        "unknown param",
+        dict(
+            column_mappings=[
+                {"source_column": "email", "pii_attribute": "email", "params": {"bogus": 1}}
+            ]
+        ),
+        "mappings[0].column_mappings[0].params.bogus",
+    ),
+    (
+        "not unique on unique column",
+        dict(
+            column_mappings=[
+                {
+                    "source_column": "email",
+                    "pii_attribute": "fixed_value",
+                    "params": {"value": "x@example.com"},
+                }
+            ]
+        ),
+        "mappings[0].column_mappings[0].pii_attribute",
+    ),
+    (
+        "null into NOT NULL",
+        dict(column_mappings=[{"source_column": "first_name", "pii_attribute": "null_out"}]),
+        "mappings[0].column_mappings[0].pii_attribute",
+    ),
     ("row filter injection", dict(row_filter="1=1; DROP TABLE x"), "mappings[0].row_filter"),
-    ("row filter subquery", dict(row_filter="id IN (SELECT id FROM orders)"), "mappings[0].row_filter"),
+    (
+        "row filter subquery",
+        dict(row_filter="id IN (SELECT id FROM orders)"),
+        "mappings[0].row_filter",
+    ),
     ("missing source table", dict(source_table="ghosts"), "mappings[0].source_table"),
     ("missing target table", dict(target_table="ghosts"), "mappings[0].target_table"),
-    ("random mode on key", dict(column_mappings=[{"source_column": "email", "pii_attribute": "email", "deterministic": False}]), "mappings[0].column_mappings[0].deterministic"),
+    (
+        "random mode on key",
+        dict(
+            column_mappings=[
+                {"source_column": "email", "pii_attribute": "email", "deterministic": False}
+            ]
+        ),
+        "mappings[0].column_mappings[0].deterministic",
+    ),
 ]
 
 
 @pytest.mark.parametrize("label, over, field", CASES, ids=[c[0] for c in CASES])
-def test_invalid_mapping_is_rejected_with_field_error_and_nothing_saved(api, owner, target_with_customers, label, over, field):
+def test_invalid_mapping_is_rejected_with_field_error_and_nothing_saved(
+    api, owner, target_with_customers, label, over, field
+):
     source, target = target_with_customers
     response = api(owner).post("/api/workflows", _bad(source, target, **over), format="json")
     assert response.status_code == 400, response.json()
     error = response.json()["error"]
-    assert error["code"] == "VALIDATION_ERROR" and error["message"] == "Invalid workflow configuration"
+    assert (
+        error["code"] == "VALIDATION_ERROR" and error["message"] == "Invalid workflow configuration"
+    )
     assert field in {d["field"] for d in error["details"]}, error["details"]
     assert Workflow.objects.count() == 0 and TableMapping.objects.count() == 0
 
@@ -86,7 +166,9 @@ def test_same_source_and_target_is_rejected(api, owner, target_with_customers):
     from apps.connections.models import Connection
 
     source, _ = target_with_customers
-    twin = Connection.objects.create(name="twin", dialect="sqlite", database=source.database, created_by=owner)
+    twin = Connection.objects.create(
+        name="twin", dialect="sqlite", database=source.database, created_by=owner
+    )
     for target in (source, twin):
         response = api(owner).post("/api/workflows", body(source, target), format="json")
         assert response.status_code == 400
@@ -96,20 +178,43 @@ def test_same_source_and_target_is_rejected(api, owner, target_with_customers):
 
 def test_missing_connection_message_matches_seed(api, owner, target_with_customers):
     source, target = target_with_customers
-    response = api(owner).post("/api/workflows", body(source, target, source_connection_id=9999), format="json")
-    assert {"field": "source_connection_id", "issue": "Connection with ID 9999 does not exist"} in response.json()["error"]["details"]
+    response = api(owner).post(
+        "/api/workflows", body(source, target, source_connection_id=9999), format="json"
+    )
+    assert {
+        "field": "source_connection_id",
+        "issue": "Connection with ID 9999 does not exist",
+    } in response.json()["error"]["details"]
 
 
 def test_fk_masked_differently_from_referenced_key_is_rejected(api, owner, demo_conns):
     source, target = demo_conns
-    data = body(source, target, mappings=[
-        {"source_table": "customers", "create_target": True,
-         "column_mappings": [{"source_column": "id", "pii_attribute": "hash_number"}, {"source_column": "email", "pii_attribute": "email"},
-                             {"source_column": "first_name", "pii_attribute": "keep"}, {"source_column": "last_name", "pii_attribute": "keep"},
-                             {"source_column": "created_at", "pii_attribute": "keep"}, {"source_column": "is_active", "pii_attribute": "keep"}]},
-        {"source_table": "orders", "create_target": True,
-         "column_mappings": [{"source_column": "id", "pii_attribute": "keep"}, {"source_column": "customer_id", "pii_attribute": "keep"}]},
-    ])
+    data = body(
+        source,
+        target,
+        mappings=[
+            {
+                "source_table": "customers",
+                "create_target": True,
+                "column_mappings": [
+                    {"source_column": "id", "pii_attribute": "hash_number"},
+                    {"source_column": "email", "pii_attribute": "email"},
+                    {"source_column": "first_name", "pii_attribute": "keep"},
+                    {"source_column": "last_name", "pii_attribute": "keep"},
+                    {"source_column": "created_at", "pii_attribute": "keep"},
+                    {"source_column": "is_active", "pii_attribute": "keep"},
+                ],
+            },
+            {
+                "source_table": "orders",
+                "create_target": True,
+                "column_mappings": [
+                    {"source_column": "id", "pii_attribute": "keep"},
+                    {"source_column": "customer_id", "pii_attribute": "keep"},
+                ],
+            },
+        ],
+    )
     response = api(owner).post("/api/workflows", data, format="json")
     assert response.status_code == 400
     issues = [d["issue"] for d in response.json()["error"]["details"]]
@@ -118,13 +223,29 @@ def test_fk_masked_differently_from_referenced_key_is_rejected(api, owner, demo_
 
 def test_create_target_table_mapping_and_update_audit_lists_changes(api, owner, demo_conns):
     source, target = demo_conns
-    data = body(source, target, mappings=[{"source_table": "customers", "create_target": True, "copy_unmapped": True,
-                                           "column_mappings": [{"source_column": "email", "pii_attribute": "email"}]}])
+    data = body(
+        source,
+        target,
+        mappings=[
+            {
+                "source_table": "customers",
+                "create_target": True,
+                "copy_unmapped": True,
+                "column_mappings": [{"source_column": "email", "pii_attribute": "email"}],
+            }
+        ],
+    )
     created = api(owner).post("/api/workflows", data, format="json")
     assert created.status_code == 201, created.json()
     wid = created.json()["data"]["id"]
-    data["mappings"][0]["column_mappings"][0] = {"source_column": "email", "pii_attribute": "hash", "params": {"length": 24}}
-    data["mappings"][0]["column_mappings"].append({"source_column": "last_name", "pii_attribute": "last_name"})
+    data["mappings"][0]["column_mappings"][0] = {
+        "source_column": "email",
+        "pii_attribute": "hash",
+        "params": {"length": 24},
+    }
+    data["mappings"][0]["column_mappings"].append(
+        {"source_column": "last_name", "pii_attribute": "last_name"}
+    )
     updated = api(owner).put(f"/api/workflows/{wid}", data, format="json")
     assert updated.status_code == 200, updated.json()
     changes = AuditEvent.objects.get(action="workflow.update").details["mapping_changes"]
@@ -134,7 +255,7 @@ def test_create_target_table_mapping_and_update_audit_lists_changes(api, owner, 
     assert columns["main.customers.last_name"]["from"] is None
 
 
-# --- permission matrix rows (seed 8.4): workflows --------------------------------------------------
+# --- permission matrix rows (seed 8.4): workflows -------------------------------------------------
 ROWS = [
     ("view all", "get", "", 200, 200, 200, 401),
     ("view one", "get", "/{id}", 200, 200, 200, 401),
@@ -145,15 +266,21 @@ ROWS = [
 
 @pytest.mark.parametrize("who", ["admin", "owner", "other", "anonymous"])
 @pytest.mark.parametrize("row", ROWS, ids=[r[0] for r in ROWS])
-def test_permission_matrix_workflows_api(api, admin_user, owner, other_user, target_with_customers, who, row):
+def test_permission_matrix_workflows_api(
+    api, admin_user, owner, other_user, target_with_customers, who, row
+):
     source, target = target_with_customers
     action, method, suffix, *expected = row
-    wid = api(owner).post("/api/workflows", body(source, target), format="json").json()["data"]["id"]
+    wid = (
+        api(owner).post("/api/workflows", body(source, target), format="json").json()["data"]["id"]
+    )
     actor = {"admin": admin_user, "owner": owner, "other": other_user, "anonymous": None}[who]
     status = expected[["admin", "owner", "other", "anonymous"].index(who)]
     before = (list(Workflow.objects.values()), list(TableMapping.objects.values()))
     payload = body(source, target, name="Renamed") if method == "put" else None
-    response = getattr(api(actor), method)(f"/api/workflows{suffix.format(id=wid)}", payload, format="json")
+    response = getattr(api(actor), method)(
+        f"/api/workflows{suffix.format(id=wid)}", payload, format="json"
+    )
     assert response.status_code == status, response.content
     if status >= 400:
         assert (list(Workflow.objects.values()), list(TableMapping.objects.values())) == before
@@ -169,7 +296,9 @@ def test_preview_shows_partial_sources_and_masked_values(api, owner, target_with
     import sqlite3
 
     source, target = target_with_customers
-    wid = api(owner).post("/api/workflows", body(source, target), format="json").json()["data"]["id"]
+    wid = (
+        api(owner).post("/api/workflows", body(source, target), format="json").json()["data"]["id"]
+    )
     data = api(owner).post(f"/api/workflows/{wid}/preview").json()["data"]
     table = data["tables"][0]
     assert table["columns"] == ["first_name", "email"] and len(table["rows"]) == 5

@@ -12,7 +12,9 @@ def workflow(api, owner, target_with_customers):
     source, target = target_with_customers
     from tests.workflows.test_api import body
 
-    wid = api(owner).post("/api/workflows", body(source, target), format="json").json()["data"]["id"]
+    wid = (
+        api(owner).post("/api/workflows", body(source, target), format="json").json()["data"]["id"]
+    )
     return Workflow.objects.get(pk=wid)
 
 
@@ -23,19 +25,23 @@ def actor(who, admin_user, owner, other_user):
     return {"admin": admin_user, "owner": owner, "other": other_user, "anonymous": None}[who]
 
 
-@pytest.mark.parametrize("who, status", list(zip(ACTORS, [200, 200, 200, 302])))
-def test_list_and_detail_visible_to_signed_in_users(page, admin_user, owner, other_user, workflow, who, status):
+@pytest.mark.parametrize("who, status", list(zip(ACTORS, [200, 200, 200, 302], strict=True)))
+def test_list_and_detail_visible_to_signed_in_users(
+    page, admin_user, owner, other_user, workflow, who, status
+):
     client = page(actor(who, admin_user, owner, other_user))
     assert client.get(reverse("workflows:list")).status_code == status
     response = client.get(reverse("workflows:detail", args=[workflow.pk]))
     assert response.status_code == status
     if status == 200:
         assert b"main.customers" in response.content and b"first_name" in response.content
-        assert (b"data-testid=\"edit-workflow\"" in response.content) == (who in ("admin", "owner"))
+        assert (b'data-testid="edit-workflow"' in response.content) == (who in ("admin", "owner"))
 
 
-@pytest.mark.parametrize("who, status", list(zip(ACTORS, [200, 200, 403, 302])))
-def test_edit_wizard_delete_and_toggle_owner_or_admin(page, admin_user, owner, other_user, workflow, who, status):
+@pytest.mark.parametrize("who, status", list(zip(ACTORS, [200, 200, 403, 302], strict=True)))
+def test_edit_wizard_delete_and_toggle_owner_or_admin(
+    page, admin_user, owner, other_user, workflow, who, status
+):
     client = page(actor(who, admin_user, owner, other_user))
     assert client.get(reverse("workflows:edit", args=[workflow.pk])).status_code == status
     assert client.get(reverse("workflows:delete", args=[workflow.pk])).status_code == status
@@ -53,50 +59,108 @@ def test_edit_wizard_is_prefilled_and_saves_changes(page, owner, workflow):
     client = page(owner)
     step1 = client.get(reverse("workflows:edit", args=[workflow.pk]) + "?restart=1")
     assert step1.status_code == 200 and workflow.name.encode() in step1.content
-    basics = {"name": "Renamed workflow", "description": "", "source_connection_id": workflow.source_connection_id,
-              "target_connection_id": workflow.target_connection_id, "locale": "en_CA"}
+    basics = {
+        "name": "Renamed workflow",
+        "description": "",
+        "source_connection_id": workflow.source_connection_id,
+        "target_connection_id": workflow.target_connection_id,
+        "locale": "en_CA",
+    }
     assert client.post(reverse("workflows:edit", args=[workflow.pk]), basics).status_code == 302
     step3 = client.get(reverse("workflows:edit_step", args=[workflow.pk, 3]))
     assert step3.status_code == 200
     field = "main.customers|email"
     assert f'name="t:{field}"'.encode() in step3.content
-    post = {f"t:main.customers|first_name": "first_name", f"d:main.customers|first_name": "on",
-            f"t:{field}": "hash", f"p:{field}:length": "20", f"d:{field}": "on"}
-    assert client.post(reverse("workflows:edit_step", args=[workflow.pk, 3]), post).status_code == 302
-    target = {"target_mode": "append", "create:main.customers": "existing", "schema:main.customers": "main",
-              "table:main.customers": "customers", "filter:main.customers": "id <= 20", "copy:main.customers": "on",
-              "action": "save"}
+    post = {
+        "t:main.customers|first_name": "first_name",
+        "d:main.customers|first_name": "on",
+        f"t:{field}": "hash",
+        f"p:{field}:length": "20",
+        f"d:{field}": "on",
+    }
+    assert (
+        client.post(reverse("workflows:edit_step", args=[workflow.pk, 3]), post).status_code == 302
+    )
+    target = {
+        "target_mode": "append",
+        "create:main.customers": "existing",
+        "schema:main.customers": "main",
+        "table:main.customers": "customers",
+        "filter:main.customers": "id <= 20",
+        "copy:main.customers": "on",
+        "action": "save",
+    }
     response = client.post(reverse("workflows:edit_step", args=[workflow.pk, 4]), target)
     assert response.status_code == 302, response.context["issues"]
     workflow.refresh_from_db()
     mapping = workflow.mappings.get()
-    assert workflow.name == "Renamed workflow" and workflow.locale == "en_CA" and workflow.target_mode == "append"
+    assert (
+        workflow.name == "Renamed workflow"
+        and workflow.locale == "en_CA"
+        and workflow.target_mode == "append"
+    )
     assert mapping.row_filter == "id <= 20"
-    assert {r["source_column"]: r["pii_attribute"] for r in mapping.column_mappings}["email"] == "hash"
+    assert {r["source_column"]: r["pii_attribute"] for r in mapping.column_mappings}[
+        "email"
+    ] == "hash"
 
 
 def test_wizard_save_lists_every_problem_and_saves_nothing(page, owner, target_with_customers):
     source, target = target_with_customers
     client = page(owner)
     client.get(reverse("workflows:create") + "?restart=1")
-    client.post(reverse("workflows:create"), {"name": "Broken", "source_connection_id": source.pk,
-                                              "target_connection_id": target.pk, "locale": "en_US"})
-    client.post(reverse("workflows:create_step", args=[2]), {"table": ["main.customers"], "col:main.customers": ["email", "first_name"]})
-    client.post(reverse("workflows:create_step", args=[3]), {"t:main.customers|email": "fixed_value", "p:main.customers|email:value": "a@b.c",
-                                                            "d:main.customers|email": "on", "t:main.customers|first_name": "null_out"})
-    response = client.post(reverse("workflows:create_step", args=[4]), {
-        "target_mode": "truncate", "create:main.customers": "existing", "schema:main.customers": "main",
-        "table:main.customers": "customers", "filter:main.customers": "1=1; DROP TABLE customers", "action": "save"})
+    client.post(
+        reverse("workflows:create"),
+        {
+            "name": "Broken",
+            "source_connection_id": source.pk,
+            "target_connection_id": target.pk,
+            "locale": "en_US",
+        },
+    )
+    client.post(
+        reverse("workflows:create_step", args=[2]),
+        {"table": ["main.customers"], "col:main.customers": ["email", "first_name"]},
+    )
+    client.post(
+        reverse("workflows:create_step", args=[3]),
+        {
+            "t:main.customers|email": "fixed_value",
+            "p:main.customers|email:value": "a@b.c",
+            "d:main.customers|email": "on",
+            "t:main.customers|first_name": "null_out",
+        },
+    )
+    response = client.post(
+        reverse("workflows:create_step", args=[4]),
+        {
+            "target_mode": "truncate",
+            "create:main.customers": "existing",
+            "schema:main.customers": "main",
+            "table:main.customers": "customers",
+            "filter:main.customers": "1=1; DROP TABLE customers",
+            "action": "save",
+        },
+    )
     assert response.status_code == 400
     text = response.content.decode()
-    assert "cannot guarantee unique" in text and "writes NULL" in text and "single predicate" in text
+    assert (
+        "cannot guarantee unique" in text and "writes NULL" in text and "single predicate" in text
+    )
     assert Workflow.objects.count() == 0
 
 
 def test_basics_step_rejects_same_database(page, owner, target_with_customers):
     source, _ = target_with_customers
-    response = page(owner).post(reverse("workflows:create"), {"name": "x", "source_connection_id": source.pk,
-                                                              "target_connection_id": source.pk, "locale": "en_US"})
+    response = page(owner).post(
+        reverse("workflows:create"),
+        {
+            "name": "x",
+            "source_connection_id": source.pk,
+            "target_connection_id": source.pk,
+            "locale": "en_US",
+        },
+    )
     assert response.status_code == 400 and b"different databases" in response.content
 
 
@@ -104,12 +168,28 @@ def test_row_count_preview(page, owner, target_with_customers):
     source, target = target_with_customers
     client = page(owner)
     client.get(reverse("workflows:create") + "?restart=1")
-    client.post(reverse("workflows:create"), {"name": "Count", "source_connection_id": source.pk,
-                                              "target_connection_id": target.pk, "locale": "en_US"})
-    client.post(reverse("workflows:create_step", args=[2]), {"table": ["main.customers"], "col:main.customers": ["email"]})
-    ok = client.post(reverse("workflows:create_rowcount"), {"table_key": "main.customers", "filter:main.customers": "id <= 10"})
+    client.post(
+        reverse("workflows:create"),
+        {
+            "name": "Count",
+            "source_connection_id": source.pk,
+            "target_connection_id": target.pk,
+            "locale": "en_US",
+        },
+    )
+    client.post(
+        reverse("workflows:create_step", args=[2]),
+        {"table": ["main.customers"], "col:main.customers": ["email"]},
+    )
+    ok = client.post(
+        reverse("workflows:create_rowcount"),
+        {"table_key": "main.customers", "filter:main.customers": "id <= 10"},
+    )
     assert b"10 of 40 rows selected" in ok.content
-    bad = client.post(reverse("workflows:create_rowcount"), {"table_key": "main.customers", "filter:main.customers": "id IN (SELECT 1)"})
+    bad = client.post(
+        reverse("workflows:create_rowcount"),
+        {"table_key": "main.customers", "filter:main.customers": "id IN (SELECT 1)"},
+    )
     assert b"subqueries are not allowed" in bad.content
 
 
@@ -119,7 +199,10 @@ def test_connection_in_use_cannot_be_deleted(api, page, owner, workflow):
     source = workflow.source_connection
     response = api(owner).delete(f"/api/connections/{source.pk}")
     assert response.status_code == 409
-    assert response.json()["error"]["code"] == "CONNECTION_IN_USE" and workflow.name in response.json()["error"]["message"]
+    assert (
+        response.json()["error"]["code"] == "CONNECTION_IN_USE"
+        and workflow.name in response.json()["error"]["message"]
+    )
     confirm = page(owner).get(f"/connections/{source.pk}/delete/")
     assert b"is used by" in confirm.content and workflow.name.encode() in confirm.content
     page(owner).post(f"/connections/{source.pk}/delete/")

@@ -10,6 +10,13 @@ from apps.workflows.wizard.partials import (
 from apps.workflows.wizard.steps import step_basics, step_rules, step_tables, step_target
 
 __all__ = [
-    "columns_partial", "preview_partial", "row_count_partial", "rule_row_partial", "step_basics",
-    "step_rules", "step_tables", "step_target", "tables_partial",
+    "columns_partial",
+    "preview_partial",
+    "row_count_partial",
+    "rule_row_partial",
+    "step_basics",
+    "step_rules",
+    "step_tables",
+    "step_target",
+    "tables_partial",
 ]

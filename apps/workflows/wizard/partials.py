@@ -38,8 +38,11 @@ def tables_partial(request, pk: int | None = None):
     except ConnectionInputError:
         return HttpResponse("<p class='flash flash-error'>Invalid schema.</p>", status=400)
     selected = {f"{t['schema']}.{t['table']}": t["columns"] for t in state.get("tables", [])}
-    return render(request, "workflows/_tables.html",
-                  {"schema": schema, "tables": tables, "selected": selected, "urls": wizard_urls(pk)})
+    return render(
+        request,
+        "workflows/_tables.html",
+        {"schema": schema, "tables": tables, "selected": selected, "urls": wizard_urls(pk)},
+    )
 
 
 @login_required
@@ -52,15 +55,24 @@ def columns_partial(request, pk: int | None = None):
     if info is None:
         return HttpResponse("<p class='flash flash-error'>Table not found.</p>", status=404)
     key = f"{schema}.{table}"
-    chosen = next((t["columns"] for t in state.get("tables", []) if f"{t['schema']}.{t['table']}" == key), None)
+    chosen = next(
+        (t["columns"] for t in state.get("tables", []) if f"{t['schema']}.{t['table']}" == key),
+        None,
+    )
     selected_tables = {f"{t['schema']}.{t['table']}" for t in state.get("tables", [])}
     hints = [
-        {"column": ", ".join(fk.columns), "ref": f"{fk.ref_schema}.{fk.ref_table}",
-         "included": f"{fk.ref_schema or schema}.{fk.ref_table}" in selected_tables}
+        {
+            "column": ", ".join(fk.columns),
+            "ref": f"{fk.ref_schema}.{fk.ref_table}",
+            "included": f"{fk.ref_schema or schema}.{fk.ref_table}" in selected_tables,
+        }
         for fk in info.foreign_keys
     ]
-    return render(request, "workflows/_columns.html",
-                  {"info": info, "key": key, "chosen": chosen, "hints": hints})
+    return render(
+        request,
+        "workflows/_columns.html",
+        {"info": info, "key": key, "chosen": chosen, "hints": hints},
+    )
 
 
 @login_required
@@ -77,12 +89,16 @@ def rule_row_partial(request, pk: int | None = None):
         return HttpResponse("", status=400)
     current = state.get("rules", {}).get(key, {}).get(name, {})
     params = current.get("params", {}) if current.get("technique") == technique else {}
-    return render(request, "workflows/_params.html", {"field": field, "tech": tech, "params": params,
-                                                       "urls": wizard_urls(pk)})
+    return render(
+        request,
+        "workflows/_params.html",
+        {"field": field, "tech": tech, "params": params, "urls": wizard_urls(pk)},
+    )
 
 
 def _posted_table(request, pk):
-    """(state, source connection, table key, selected table or None) for a partial naming a table."""
+    """(state, source connection, table key, selected table or None) for a partial naming a
+    table."""
     workflow_for_edit(request, pk)
     state = load_state(request, pk)
     key = request.POST.get("table_key", "")
@@ -106,13 +122,27 @@ def preview_partial(request, pk: int | None = None):
             params = params_from_post(request.POST, field, technique)
         except Exception:
             params = {}
-        rules.append({"source_column": name, "pii_attribute": technique, "params": params,
-                      "deterministic": request.POST.get(f"d:{field}") == "on"})
+        rules.append(
+            {
+                "source_column": name,
+                "pii_attribute": technique,
+                "params": params,
+                "deterministic": request.POST.get(f"d:{field}") == "on",
+            }
+        )
     secret = bytes.fromhex(state.get("preview_secret") or secrets.token_hex(16))
     try:
-        data = preview(conn=source, info=info, rules=rules, secret=secret, locale=state["basics"].get("locale", "en_US"))
+        data = preview(
+            conn=source,
+            info=info,
+            rules=rules,
+            secret=secret,
+            locale=state["basics"].get("locale", "en_US"),
+        )
     except Exception as exc:
-        return HttpResponse(f"<p class='flash flash-error'>Preview unavailable ({type(exc).__name__}).</p>")
+        return HttpResponse(
+            f"<p class='flash flash-error'>Preview unavailable ({type(exc).__name__}).</p>"
+        )
     return render(request, "workflows/_preview.html", {"data": data, "key": key})
 
 
@@ -130,13 +160,22 @@ def row_count_partial(request, pk: int | None = None):
     text = request.POST.get(f"filter:{key}", "").strip()
     with get_dialect(connection_params(source)) as dialect:
         try:
-            where = validate_row_filter(text, dialect=dialect.capabilities.sqlglot_dialect,
-                                        columns={c.name for c in info.columns}) if text else None
+            where = (
+                validate_row_filter(
+                    text,
+                    dialect=dialect.capabilities.sqlglot_dialect,
+                    columns={c.name for c in info.columns},
+                )
+                if text
+                else None
+            )
         except RowFilterError as exc:
             return HttpResponse(f"<small class='field-error'>{_esc(str(exc))}</small>")
         selected = dialect.count_rows(info, where)
         total = dialect.count_rows(info, None)
-    return HttpResponse(f"<small data-testid='row-count'>{selected:,} of {total:,} rows selected</small>")
+    return HttpResponse(
+        f"<small data-testid='row-count'>{selected:,} of {total:,} rows selected</small>"
+    )
 
 
 def _esc(text: str) -> str:

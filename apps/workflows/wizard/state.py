@@ -48,20 +48,54 @@ def state_from_workflow(workflow: Workflow) -> dict:
     tables, rules, targets = [], {}, {}
     for m in data["mappings"]:
         tkey = f"{m['source_schema']}.{m['source_table']}"
-        tables.append({"schema": m["source_schema"], "table": m["source_table"],
-                       "columns": [cm["source_column"] for cm in m["column_mappings"]]})
-        rules[tkey] = {cm["source_column"]: {"technique": cm["pii_attribute"], "params": cm.get("params", {}),
-                                              "deterministic": cm.get("deterministic", True)} for cm in m["column_mappings"]}
-        targets[tkey] = {"create": False, "schema": m["target_schema"], "table": m["target_table"],
-                         "row_filter": m["row_filter"], "copy_unmapped": m["copy_unmapped"]}
-    return {"basics": {k: data[k] for k in ("name", "description", "locale", "source_connection_id", "target_connection_id")},
-            "tables": tables, "rules": rules, "targets": targets, "target_mode": data["target_mode"],
-            "status": data["status"], "preview_secret": secrets.token_hex(16)}
+        tables.append(
+            {
+                "schema": m["source_schema"],
+                "table": m["source_table"],
+                "columns": [cm["source_column"] for cm in m["column_mappings"]],
+            }
+        )
+        rules[tkey] = {
+            cm["source_column"]: {
+                "technique": cm["pii_attribute"],
+                "params": cm.get("params", {}),
+                "deterministic": cm.get("deterministic", True),
+            }
+            for cm in m["column_mappings"]
+        }
+        targets[tkey] = {
+            "create": False,
+            "schema": m["target_schema"],
+            "table": m["target_table"],
+            "row_filter": m["row_filter"],
+            "copy_unmapped": m["copy_unmapped"],
+        }
+    return {
+        "basics": {
+            k: data[k]
+            for k in (
+                "name",
+                "description",
+                "locale",
+                "source_connection_id",
+                "target_connection_id",
+            )
+        },
+        "tables": tables,
+        "rules": rules,
+        "targets": targets,
+        "target_mode": data["target_mode"],
+        "status": data["status"],
+        "preview_secret": secrets.token_hex(16),
+    }
 
 
 def wizard_urls(pk) -> dict:
     prefix, args = ("workflows:edit", [pk]) if pk else ("workflows:create", [])
-    urls = {part: reverse(f"{prefix}_{part}", args=args) for part in ("tables", "columns", "params", "preview", "rowcount")}
+    urls = {
+        part: reverse(f"{prefix}_{part}", args=args)
+        for part in ("tables", "columns", "params", "preview", "rowcount")
+    }
     urls["steps"] = [reverse(prefix, args=args)] + [step_url(pk, n) for n in (2, 3, 4)]
     return urls
 
@@ -69,7 +103,15 @@ def wizard_urls(pk) -> dict:
 def step_context(request, pk, step: int, **extra) -> dict:
     urls = wizard_urls(pk)
     items = [{"n": i + 1, "label": label, "url": urls["steps"][i]} for i, label in enumerate(STEPS)]
-    return {"steps": STEPS, "step_items": items, "step": step, "pk": pk, "urls": urls, "nav": "workflows", **extra}
+    return {
+        "steps": STEPS,
+        "step_items": items,
+        "step": step,
+        "pk": pk,
+        "urls": urls,
+        "nav": "workflows",
+        **extra,
+    }
 
 
 def step_url(pk, step: int) -> str:
@@ -103,5 +145,3 @@ def params_from_post(post, field: str, technique: str) -> dict:
         elif raw not in (None, ""):
             params[p.name] = raw
     return params
-
-

@@ -40,7 +40,9 @@ def step_basics(request, pk: int | None = None):
     workflow = workflow_for_edit(request, pk)
     state = load_state(request, pk)
     if request.method == "GET" and (not state or request.GET.get("restart")):
-        state = state_from_workflow(workflow) if workflow else {"preview_secret": secrets.token_hex(16)}
+        state = (
+            state_from_workflow(workflow) if workflow else {"preview_secret": secrets.token_hex(16)}
+        )
         save_state(request, pk, state)
     form = BasicsForm(request.POST or None, initial=state.get("basics"), instance_pk=pk)
     if request.method == "POST" and form.is_valid():
@@ -50,8 +52,12 @@ def step_basics(request, pk: int | None = None):
             state.update(tables=[], rules={}, targets={})
         save_state(request, pk, state)
         return redirect(step_url(pk, 2))
-    return render(request, "workflows/wizard_basics.html", step_context(request, pk, 1, form=form),
-                  status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "workflows/wizard_basics.html",
+        step_context(request, pk, 1, form=form),
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 # --- step 2 -------------------------------------------------------------------------------------
@@ -74,7 +80,10 @@ def step_tables(request, pk: int | None = None, step: int = 2):
         if not tables:
             error = "Select at least one table."
         elif any(not t["columns"] for t in tables):
-            error = "Select at least one column in every selected table (open the table to pick columns)."
+            error = (
+                "Select at least one column in every selected table "
+                "(open the table to pick columns)."
+            )
         else:
             state["tables"] = tables
             save_state(request, pk, state)
@@ -83,14 +92,31 @@ def step_tables(request, pk: int | None = None, step: int = 2):
     try:
         schemas = intro.dialect.list_schemas()
     except Exception as exc:
-        schemas, error = [], f"Could not read the source schema ({type(exc).__name__}). Test the connection."
+        schemas, error = (
+            [],
+            f"Could not read the source schema ({type(exc).__name__}). Test the connection.",
+        )
     finally:
         intro.close()
     selected = {f"{t['schema']}.{t['table']}": t["columns"] for t in state.get("tables", [])}
-    schema = request.GET.get("schema") or (state["tables"][0]["schema"] if state.get("tables") else (schemas[0] if schemas else ""))
-    return render(request, "workflows/wizard_tables.html",
-                  step_context(request, pk, 2, source=source, schemas=schemas, schema=schema, selected=selected, error=error),
-                  status=400 if error and request.method == "POST" else 200)
+    schema = request.GET.get("schema") or (
+        state["tables"][0]["schema"] if state.get("tables") else (schemas[0] if schemas else "")
+    )
+    return render(
+        request,
+        "workflows/wizard_tables.html",
+        step_context(
+            request,
+            pk,
+            2,
+            source=source,
+            schemas=schemas,
+            schema=schema,
+            selected=selected,
+            error=error,
+        ),
+        status=400 if error and request.method == "POST" else 200,
+    )
 
 
 # --- step 3 -------------------------------------------------------------------------------------
@@ -116,11 +142,22 @@ def _column_rows(state: dict, source: Connection) -> list[dict]:
                 continue
             sug = suggestions.get(name)
             if name not in rules:
-                rules[name] = {"technique": sug["technique"] if sug else "keep", "params": dict(sug["params"]) if sug else {},
-                               "deterministic": True}
+                rules[name] = {
+                    "technique": sug["technique"] if sug else "keep",
+                    "params": dict(sug["params"]) if sug else {},
+                    "deterministic": True,
+                }
             is_key = col.is_primary_key or info.is_unique(name) or name in fk_cols
-            rows.append({"col": col, "suggestion": sug, "rule": rules[name], "is_key": is_key,
-                         "choices": techniques_for(col.category), "field": f"{key}|{name}"})
+            rows.append(
+                {
+                    "col": col,
+                    "suggestion": sug,
+                    "rule": rules[name],
+                    "is_key": is_key,
+                    "choices": techniques_for(col.category),
+                    "field": f"{key}|{name}",
+                }
+            )
         out.append({"key": key, "info": info, "columns": rows})
     return out
 
@@ -148,8 +185,11 @@ def _rules_from_post(request, state: dict) -> list[str]:
                 params = validate_params(technique, params)
             except ParamError as exc:
                 errors.extend(f"{key}.{name}: {k} {v}" for k, v in exc.errors.items())
-            rules[name] = {"technique": technique, "params": params,
-                           "deterministic": request.POST.get(f"d:{field}") == "on"}
+            rules[name] = {
+                "technique": technique,
+                "params": params,
+                "deterministic": request.POST.get(f"d:{field}") == "on",
+            }
     return errors
 
 
@@ -159,7 +199,11 @@ def step_rules(request, pk: int | None = None, step: int = 3):
     workflow_for_edit(request, pk)
     state = load_state(request, pk)
     if not state.get("tables"):
-        return redirect(step_url(pk, 2) if "basics" in state else (step_url(pk, 1) if pk else reverse("workflows:create")))
+        return redirect(
+            step_url(pk, 2)
+            if "basics" in state
+            else (step_url(pk, 1) if pk else reverse("workflows:create"))
+        )
     source = state_connection(state, "source")
     errors = []
     if request.method == "POST":
@@ -169,8 +213,12 @@ def step_rules(request, pk: int | None = None, step: int = 3):
             return redirect(step_url(pk, 4))
     tables = _column_rows(state, source)
     save_state(request, pk, state)
-    return render(request, "workflows/wizard_rules.html", step_context(request, pk, 3, tables=tables, errors=errors),
-                  status=400 if errors else 200)
+    return render(
+        request,
+        "workflows/wizard_rules.html",
+        step_context(request, pk, 3, tables=tables, errors=errors),
+        status=400 if errors else 200,
+    )
 
 
 # --- step 4 -------------------------------------------------------------------------------------
@@ -180,22 +228,38 @@ def _build_input(state: dict) -> dict:
         key = f"{t['schema']}.{t['table']}"
         target = state.get("targets", {}).get(key, {})
         rules = state.get("rules", {}).get(key, {})
-        mappings.append({
-            "source_schema": t["schema"], "source_table": t["table"],
-            "target_schema": target.get("schema", ""), "target_table": target.get("table") or t["table"],
-            "create_target": bool(target.get("create", False)), "row_filter": target.get("row_filter", ""),
-            "copy_unmapped": bool(target.get("copy_unmapped", False)),
-            "column_mappings": [
-                {"source_column": c, "pii_attribute": rules.get(c, {}).get("technique", "keep"), "target_column": c,
-                 "params": rules.get(c, {}).get("params", {}), "deterministic": rules.get(c, {}).get("deterministic", True)}
-                for c in t["columns"]
-            ],
-        })
-    return {**state["basics"], "target_mode": state.get("target_mode", "truncate"), "status": state.get("status", "active"),
-            "mappings": mappings}
+        mappings.append(
+            {
+                "source_schema": t["schema"],
+                "source_table": t["table"],
+                "target_schema": target.get("schema", ""),
+                "target_table": target.get("table") or t["table"],
+                "create_target": bool(target.get("create", False)),
+                "row_filter": target.get("row_filter", ""),
+                "copy_unmapped": bool(target.get("copy_unmapped", False)),
+                "column_mappings": [
+                    {
+                        "source_column": c,
+                        "pii_attribute": rules.get(c, {}).get("technique", "keep"),
+                        "target_column": c,
+                        "params": rules.get(c, {}).get("params", {}),
+                        "deterministic": rules.get(c, {}).get("deterministic", True),
+                    }
+                    for c in t["columns"]
+                ],
+            }
+        )
+    return {
+        **state["basics"],
+        "target_mode": state.get("target_mode", "truncate"),
+        "status": state.get("status", "active"),
+        "mappings": mappings,
+    }
 
 
-def _ddl_for(source: Connection, target: Connection, info: TableInfo, schema: str, name: str) -> str:
+def _ddl_for(
+    source: Connection, target: Connection, info: TableInfo, schema: str, name: str
+) -> str:
     from masking.dialects import get_dialect
 
     with get_dialect(connection_params(target)) as dialect:
@@ -214,7 +278,9 @@ def step_target(request, pk: int | None = None, step: int = 4):
         return redirect(step_url(pk, 2) if "basics" in state else reverse("workflows:create"))
     source, target = state_connection(state, "source"), state_connection(state, "target")
     issues: list[dict] = []
-    mode_form = TargetModeForm(request.POST or None, initial={"target_mode": state.get("target_mode", "truncate")})
+    mode_form = TargetModeForm(
+        request.POST or None, initial={"target_mode": state.get("target_mode", "truncate")}
+    )
     if request.method == "POST":
         for t in state["tables"]:
             key = f"{t['schema']}.{t['table']}"
@@ -231,10 +297,17 @@ def step_target(request, pk: int | None = None, step: int = 4):
         if request.POST.get("action") == "save":
             try:
                 if workflow:
-                    saved = services.workflow_update(workflow=workflow, data=_build_input(state), by=request.user, request=request)
+                    saved = services.workflow_update(
+                        workflow=workflow,
+                        data=_build_input(state),
+                        by=request.user,
+                        request=request,
+                    )
                     messages.success(request, f"Workflow '{saved.name}' updated.")
                 else:
-                    saved = services.workflow_create(data=_build_input(state), by=request.user, request=request)
+                    saved = services.workflow_create(
+                        data=_build_input(state), by=request.user, request=request
+                    )
                     messages.success(request, f"Workflow '{saved.name}' created.")
             except WorkflowInvalid as exc:
                 issues = exc.issues
@@ -260,17 +333,46 @@ def step_target(request, pk: int | None = None, step: int = 4):
         create = tgt.get("create", not exists)
         info = describe(source, t["schema"], t["table"])
         ddl = _ddl_for(source, target, info, schema, name) if (create and info) else ""
-        mismatches = _mismatches(info, describe(target, schema, name) if exists and not create else None, t["columns"])
-        rows.append({"key": key, "t": t, "schema": schema, "name": name, "exists": exists, "create": create, "ddl": ddl,
-                     "row_filter": tgt.get("row_filter", ""), "copy_unmapped": tgt.get("copy_unmapped", False),
-                     "mismatches": mismatches, "rules": state.get("rules", {}).get(key, {})})
-    return render(request, "workflows/wizard_target.html",
-                  step_context(request, pk, 4, rows=rows, mode_form=mode_form, issues=issues, basics=state["basics"],
-                       source=source, target=target, existing=existing),
-                  status=400 if issues else 200)
+        mismatches = _mismatches(
+            info, describe(target, schema, name) if exists and not create else None, t["columns"]
+        )
+        rows.append(
+            {
+                "key": key,
+                "t": t,
+                "schema": schema,
+                "name": name,
+                "exists": exists,
+                "create": create,
+                "ddl": ddl,
+                "row_filter": tgt.get("row_filter", ""),
+                "copy_unmapped": tgt.get("copy_unmapped", False),
+                "mismatches": mismatches,
+                "rules": state.get("rules", {}).get(key, {}),
+            }
+        )
+    return render(
+        request,
+        "workflows/wizard_target.html",
+        step_context(
+            request,
+            pk,
+            4,
+            rows=rows,
+            mode_form=mode_form,
+            issues=issues,
+            basics=state["basics"],
+            source=source,
+            target=target,
+            existing=existing,
+        ),
+        status=400 if issues else 200,
+    )
 
 
-def _mismatches(source: TableInfo | None, target: TableInfo | None, columns: list[str]) -> list[str]:
+def _mismatches(
+    source: TableInfo | None, target: TableInfo | None, columns: list[str]
+) -> list[str]:
     if source is None or target is None:
         return []
     out = []
@@ -279,9 +381,10 @@ def _mismatches(source: TableInfo | None, target: TableInfo | None, columns: lis
         if t is None:
             out.append(f"'{name}' has no column of that name in the target")
         elif s.category != t.category:
-            out.append(f"'{name}': {s.native_type} → {t.native_type} ({s.category.value} vs {t.category.value})")
+            out.append(
+                f"'{name}': {s.native_type} → {t.native_type} ({s.category.value} vs "
+                f"{t.category.value})"
+            )
         elif s.max_length and t.max_length and s.max_length > t.max_length:
             out.append(f"'{name}': source length {s.max_length} > target length {t.max_length}")
     return out
-
-

@@ -57,8 +57,9 @@ def test_a_failure_surfaces_wrapped_at_a_later_write_or_at_finish() -> None:
         if item == 3:
             raise Boom("duplicate key")
 
-    w = BackgroundWriter(send, label="table 't'",
-                         wrap=lambda exc: TerminalError(f"wrapped {type(exc).__name__}"))
+    w = BackgroundWriter(
+        send, label="table 't'", wrap=lambda exc: TerminalError(f"wrapped {type(exc).__name__}")
+    )
     with pytest.raises(TerminalError, match="wrapped Boom") as err:
         for i in range(100):
             w.write(i)

@@ -155,8 +155,9 @@ class RecordingConnection:
 
 def _dialect(conn):
     # The fast_executemany path; the bulk-copy path is covered in test_sqlserver_bulk.py.
-    d = get_dialect(ConnectionParams(dialect="sqlserver", host="db", database="x",
-                                     options={"bulk_copy": False}))
+    d = get_dialect(
+        ConnectionParams(dialect="sqlserver", host="db", database="x", options={"bulk_copy": False})
+    )
     d._conn = conn
     return d
 

@@ -28,8 +28,7 @@ TABLE = TableInfo(
     schema="sales",
     name="order]lines",
     columns=(
-        ColumnInfo("id", "int", C.NUMERIC, False, is_identity=True, is_primary_key=True,
-                   ordinal=1),
+        ColumnInfo("id", "int", C.NUMERIC, False, is_identity=True, is_primary_key=True, ordinal=1),
         ColumnInfo("amount", "money", C.NUMERIC, True, ordinal=2),
         ColumnInfo("at", "datetimeoffset", C.DATETIME, True, ordinal=3),
         ColumnInfo("seen", "datetime2", C.DATETIME, True, ordinal=4),
@@ -67,8 +66,9 @@ class MainCursor:
             raise self.conn.fail_with
 
     def executemany(self, sql, rows):
-        self.conn.events.items.append(("main", "executemany", sql, list(rows),
-                                       self.fast_executemany))
+        self.conn.events.items.append(
+            ("main", "executemany", sql, list(rows), self.fast_executemany)
+        )
 
     def close(self):
         pass
@@ -138,8 +138,9 @@ class AuxConnection:
 def fake_bulk(monkeypatch):
     """Install fake mssql_python / mssql_py_core; returns the state tests inspect and steer."""
     events = Events()
-    state = types.SimpleNamespace(events=events, connects=[], conns=[], connect_error=None,
-                                  setup=lambda conn: None)
+    state = types.SimpleNamespace(
+        events=events, connects=[], conns=[], connect_error=None, setup=lambda conn: None
+    )
 
     def connect(conn_str, **kwargs):
         state.connects.append((conn_str, kwargs))
@@ -158,8 +159,17 @@ def fake_bulk(monkeypatch):
 
 
 def _dialect(events, **options):
-    d = get_dialect(ConnectionParams(dialect="sqlserver", host="db", port=1433, database="x",
-                                     username="sa", password=PASSWORD, options=options))
+    d = get_dialect(
+        ConnectionParams(
+            dialect="sqlserver",
+            host="db",
+            port=1433,
+            database="x",
+            username="sa",
+            password=PASSWORD,
+            options=options,
+        )
+    )
     d._conn = MainConnection(events)
     return d
 
@@ -168,18 +178,31 @@ def _batch(rows):
     return pa.RecordBatch.from_pylist(rows, schema=arrow_schema([TABLE.column(c) for c in COLS]))
 
 
-ROW = {"id": 7, "amount": Decimal("1.5000"),
-       "at": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
-       "seen": dt.datetime(2024, 5, 6, 7, 8, 9), "doc": "<a/>", "rv": b"12345678"}
+ROW = {
+    "id": 7,
+    "amount": Decimal("1.5000"),
+    "at": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+    "seen": dt.datetime(2024, 5, 6, 7, 8, 9),
+    "doc": "<a/>",
+    "rv": b"12345678",
+}
 
 
 # --- connection string ------------------------------------------------------------------------
 
 
 def test_bulk_connection_string_sets_packet_size_and_tls_options():
-    d = get_dialect(ConnectionParams(
-        dialect="sqlserver", host="h", port=1433, database="d;b", username="u",
-        password="p;w}d=x", options={"encrypt": "strict", "trust_server_certificate": True}))
+    d = get_dialect(
+        ConnectionParams(
+            dialect="sqlserver",
+            host="h",
+            port=1433,
+            database="d;b",
+            username="u",
+            password="p;w}d=x",
+            options={"encrypt": "strict", "trust_server_certificate": True},
+        )
+    )
     assert d.bulk_connection_string() == (
         "Server=tcp:h,1433;Database={d;b};UID=u;PWD={p;w}}d=x};Encrypt=strict;"
         "TrustServerCertificate=yes;Packet Size=8000;"
@@ -195,8 +218,11 @@ def test_bulk_connection_string_is_accepted_by_mssql_python():
     from mssql_python.connection_string_parser import _ConnectionStringParser
     from mssql_python.helpers import connstr_to_pycore_params
 
-    d = get_dialect(ConnectionParams(dialect="sqlserver", host="h", port=1433, database="d",
-                                     username="u", password="p;w}d=x"))
+    d = get_dialect(
+        ConnectionParams(
+            dialect="sqlserver", host="h", port=1433, database="d", username="u", password="p;w}d=x"
+        )
+    )
     parsed = _ConnectionStringParser(validate_keywords=True)._parse(d.bulk_connection_string())
     assert parsed["pwd"] == "p;w}d=x"
     core = connstr_to_pycore_params(parsed)
@@ -215,22 +241,29 @@ def test_stage_name_is_hex_only():
 
 
 def test_stage_create_copies_types_without_identity_and_stages_other_types_as_text():
-    table = TableInfo("dbo", "t", columns=(
-        ColumnInfo("id", "bigint", C.NUMERIC, False, is_identity=True, ordinal=1),
-        ColumnInfo("name", "nvarchar", C.STRING, True, 40, ordinal=2),
-        ColumnInfo("doc", "xml", C.OTHER, True, ordinal=3),
-        ColumnInfo("node", "hierarchyid", C.OTHER, True, ordinal=4),
-        ColumnInfo("v", "sql_variant", C.OTHER, True, ordinal=5),
-        ColumnInfo("old", "text", C.STRING, True, ordinal=6),
-        ColumnInfo("pic", "image", C.BINARY, True, ordinal=7),
-    ))
+    table = TableInfo(
+        "dbo",
+        "t",
+        columns=(
+            ColumnInfo("id", "bigint", C.NUMERIC, False, is_identity=True, ordinal=1),
+            ColumnInfo("name", "nvarchar", C.STRING, True, 40, ordinal=2),
+            ColumnInfo("doc", "xml", C.OTHER, True, ordinal=3),
+            ColumnInfo("node", "hierarchyid", C.OTHER, True, ordinal=4),
+            ColumnInfo("v", "sql_variant", C.OTHER, True, ordinal=5),
+            ColumnInfo("old", "text", C.STRING, True, ordinal=6),
+            ColumnInfo("pic", "image", C.BINARY, True, ordinal=7),
+        ),
+    )
     sql = q.stage_create(table, table.columns, "##maskflow_ab")
-    items = ("t.[id], t.[name], CAST(NULL AS nvarchar(max)) AS [doc], "
-             "CAST(NULL AS nvarchar(max)) AS [node], CAST(NULL AS nvarchar(4000)) AS [v], "
-             "CAST(t.[old] AS varchar(max)) AS [old], CAST(t.[pic] AS varbinary(max)) AS [pic]")
+    items = (
+        "t.[id], t.[name], CAST(NULL AS nvarchar(max)) AS [doc], "
+        "CAST(NULL AS nvarchar(max)) AS [node], CAST(NULL AS nvarchar(4000)) AS [v], "
+        "CAST(t.[old] AS varchar(max)) AS [old], CAST(t.[pic] AS varbinary(max)) AS [pic]"
+    )
     source = "[dbo].[t] AS t WITH (NOLOCK) WHERE 1 = 0"
-    assert sql == (f"SELECT {items} INTO [##maskflow_ab] FROM {source} "
-                   f"UNION ALL SELECT {items} FROM {source}")
+    assert sql == (
+        f"SELECT {items} INTO [##maskflow_ab] FROM {source} UNION ALL SELECT {items} FROM {source}"
+    )
 
 
 def test_insert_from_stage_truncate_drop_and_lock_timeout():
@@ -262,7 +295,8 @@ def test_begin_load_creates_stage_on_aux_connection_outside_the_transaction(fake
         assert aux[1] == ("aux", "execute", q.stage_create(TABLE, infos, stage))
         # The main connection only switched IDENTITY_INSERT on: no DDL in the transaction.
         assert fake_bulk.events.of("main") == [
-            ("main", "execute", f"SET IDENTITY_INSERT {TARGET} ON")]
+            ("main", "execute", f"SET IDENTITY_INSERT {TARGET} ON")
+        ]
         d.end_load(TABLE, COLS)
 
 
@@ -284,17 +318,25 @@ def test_write_batch_bulk_copies_into_stage_then_moves_rows_in_the_transaction(f
     _, _, table_name, source, kwargs = bulk[0]
     assert table_name == stage
     assert source.schema.names == LOADED  # full rows, staging column order, no rowversion
-    assert kwargs == {"batch_size": 0, "timeout": 120, "keep_identity": True,
-                      "keep_nulls": True, "table_lock": True, "check_constraints": False,
-                      "fire_triggers": False, "use_internal_transaction": False}
+    assert kwargs == {
+        "batch_size": 0,
+        "timeout": 120,
+        "keep_identity": True,
+        "keep_nulls": True,
+        "table_lock": True,
+        "check_constraints": False,
+        "fire_triggers": False,
+        "use_internal_transaction": False,
+    }
     assert source.schema.field("at").type == pa.timestamp("us", tz="UTC")
     assert source.schema.field("seen").type == pa.timestamp("us")
     assert source.to_pylist()[0]["id"] == 7 and source.to_pylist()[0]["doc"] == "<a/>"
     # A naive value for a datetimeoffset column is sent as UTC.
     second = bulk[1][3]
     assert second.schema.field("at").type == pa.timestamp("us", tz="UTC")
-    assert second.column(2).to_pylist()[0] == dt.datetime(2024, 1, 2, 3, 4, 5,
-                                                          tzinfo=dt.timezone.utc)
+    assert second.column(2).to_pylist()[0] == dt.datetime(
+        2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc
+    )
 
     insert = q.insert_from_stage(TABLE, LOADED, stage)
     flow = [e[:3] if e[1] == "execute" else e[:2] for e in events.items[3:]]
@@ -319,7 +361,8 @@ def test_no_identity_insert_when_no_identity_column_is_loaded(fake_bulk):
     d.begin_load(TABLE, cols)
     batch = pa.RecordBatch.from_pylist(
         [{"amount": Decimal("2.0000"), "doc": None}],
-        schema=arrow_schema([TABLE.column(c) for c in cols]))
+        schema=arrow_schema([TABLE.column(c) for c in cols]),
+    )
     d.write_batch(TABLE, cols, batch)
     d.end_load(TABLE, cols)
     main = [e[2] for e in fake_bulk.events.of("main")]
@@ -328,8 +371,10 @@ def test_no_identity_insert_when_no_identity_column_is_loaded(fake_bulk):
 
 def test_arrow_type_error_falls_back_to_tuples_for_the_rest_of_the_table(fake_bulk):
     fake_bulk.setup = lambda conn: setattr(
-        conn, "arrow_error",
-        RuntimeError("type combination is not supported by the Arrow row-major writer"))
+        conn,
+        "arrow_error",
+        RuntimeError("type combination is not supported by the Arrow row-major writer"),
+    )
     events = fake_bulk.events
     d = _dialect(events)
     d.begin_load(TABLE, COLS)
@@ -340,22 +385,41 @@ def test_arrow_type_error_falls_back_to_tuples_for_the_rest_of_the_table(fake_bu
     kinds = [e[1] if e[1] != "execute" else e[2] for e in events.items[3:]]
     insert = q.insert_from_stage(TABLE, LOADED, stage)
     truncate = f"TRUNCATE TABLE [{stage}]"
-    assert kinds[:8] == ["bulkcopy_arrow", truncate, "bulkcopy", insert, truncate,
-                         "bulkcopy", insert, truncate]
+    assert kinds[:8] == [
+        "bulkcopy_arrow",
+        truncate,
+        "bulkcopy",
+        insert,
+        truncate,
+        "bulkcopy",
+        insert,
+        truncate,
+    ]
     tuples = [e for e in events.items if e[1] == "bulkcopy"]
     _, _, table_name, rows, kwargs = tuples[0]
     assert table_name == stage and kwargs["keep_nulls"] is True
-    assert rows == [(7, Decimal("1.5000"),
-                     dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
-                     dt.datetime(2024, 5, 6, 7, 8, 9), "<a/>")]
+    assert rows == [
+        (
+            7,
+            Decimal("1.5000"),
+            dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+            dt.datetime(2024, 5, 6, 7, 8, 9),
+            "<a/>",
+        )
+    ]
     assert tuples[1][3][0][0] == 9
 
 
 def test_other_bulk_errors_are_raised_scrubbed(fake_bulk):
     secret_value = "4111-1111-1111-1111"
-    fake_bulk.setup = lambda conn: setattr(conn, "arrow_error", RuntimeError(
-        f"Bulk load into ##maskflow_x failed for value '{secret_value}' using "
-        f"PWD={PASSWORD} and {PASSWORD}"))
+    fake_bulk.setup = lambda conn: setattr(
+        conn,
+        "arrow_error",
+        RuntimeError(
+            f"Bulk load into ##maskflow_x failed for value '{secret_value}' using "
+            f"PWD={PASSWORD} and {PASSWORD}"
+        ),
+    )
     d = _dialect(fake_bulk.events)
     d.begin_load(TABLE, COLS)
     with pytest.raises(TerminalError) as err:
@@ -368,8 +432,9 @@ def test_other_bulk_errors_are_raised_scrubbed(fake_bulk):
 
 
 def test_connection_lost_during_bulk_copy_is_transient(fake_bulk):
-    fake_bulk.setup = lambda conn: setattr(conn, "arrow_error",
-                                           ConnectionError("connection reset by peer"))
+    fake_bulk.setup = lambda conn: setattr(
+        conn, "arrow_error", ConnectionError("connection reset by peer")
+    )
     d = _dialect(fake_bulk.events)
     d.begin_load(TABLE, COLS)
     with pytest.raises(TransientError):
@@ -380,8 +445,10 @@ def test_constraint_violation_on_insert_select_is_value_free(fake_bulk):
     d = _dialect(fake_bulk.events)
     d._conn.fail_on = "INSERT INTO"
     d._conn.fail_with = pyodbc.IntegrityError(
-        "23000", "Violation of PRIMARY KEY constraint 'pk'. Cannot insert duplicate key in "
-                 "object 'sales.order]lines'. The duplicate key value is (alice@example.com).")
+        "23000",
+        "Violation of PRIMARY KEY constraint 'pk'. Cannot insert duplicate key in "
+        "object 'sales.order]lines'. The duplicate key value is (alice@example.com).",
+    )
     d.begin_load(TABLE, COLS)
     with pytest.raises(TerminalError) as err:
         d.write_batch(TABLE, COLS, _batch([ROW]))
@@ -390,7 +457,8 @@ def test_constraint_violation_on_insert_select_is_value_free(fake_bulk):
 
 def test_abort_load_drops_stage_closes_session_and_swallows_errors(fake_bulk):
     fake_bulk.setup = lambda conn: conn.fail_execute.update(
-        {"DROP TABLE": RuntimeError("lock request time out period exceeded")})
+        {"DROP TABLE": RuntimeError("lock request time out period exceeded")}
+    )
     events = fake_bulk.events
     d = _dialect(events)
     with pytest.raises(RuntimeError, match="boom"), d.transaction():
@@ -401,9 +469,12 @@ def test_abort_load_drops_stage_closes_session_and_swallows_errors(fake_bulk):
         d.abort_load(TABLE, COLS)  # must not raise, though DROP and IDENTITY_INSERT fail
         raise RuntimeError("boom")
     tail = [e[:3] for e in events.items[3:]]
-    assert tail == [("aux", "execute", q.drop_stage(stage)), ("aux", "close"),
-                    ("main", "execute", f"SET IDENTITY_INSERT {TARGET} OFF"),
-                    ("main", "rollback")]
+    assert tail == [
+        ("aux", "execute", q.drop_stage(stage)),
+        ("aux", "close"),
+        ("main", "execute", f"SET IDENTITY_INSERT {TARGET} OFF"),
+        ("main", "rollback"),
+    ]
     assert fake_bulk.conns[0].closed
     assert d._stages == {}
     d.abort_load(TABLE, COLS)  # a second abort finds nothing to release
@@ -458,7 +529,8 @@ def test_bulk_copy_is_on_by_default(fake_bulk):
 def test_failed_aux_connection_falls_back_without_leaking_the_password(fake_bulk, caplog):
     fake_bulk.connect_error = RuntimeError(
         f"Login failed for user 'sa' with {PASSWORD} "
-        f"(Server=tcp:db,1433;UID=sa;PWD={{{PASSWORD.replace('}', '}}')}}};Packet Size=8000)")
+        f"(Server=tcp:db,1433;UID=sa;PWD={{{PASSWORD.replace('}', '}}')}}};Packet Size=8000)"
+    )
     d = _dialect(fake_bulk.events)
     with caplog.at_level(logging.DEBUG, logger="masking.dialects.sqlserver"):
         d.begin_load(TABLE, COLS)
@@ -472,7 +544,8 @@ def test_failed_aux_connection_falls_back_without_leaking_the_password(fake_bulk
 
 def test_failed_staging_ddl_closes_the_session_and_falls_back(fake_bulk):
     fake_bulk.setup = lambda conn: conn.fail_execute.update(
-        {"INTO [##maskflow_": RuntimeError("Lock request time out period exceeded.")})
+        {"INTO [##maskflow_": RuntimeError("Lock request time out period exceeded.")}
+    )
     d = _dialect(fake_bulk.events)
     d.begin_load(TABLE, COLS)
     assert fake_bulk.conns[0].closed and d._stages == {}
@@ -488,7 +561,8 @@ def test_tz_aware_timestamps_into_naive_columns_are_sent_as_utc(fake_bulk):
     schema = schema.set(3, pa.field("seen", pa.timestamp("us", tz="UTC")))
     cest = dt.timezone(dt.timedelta(hours=2))
     batch = pa.RecordBatch.from_pylist(
-        [dict(ROW, seen=dt.datetime(2024, 5, 6, 9, 8, 9, tzinfo=cest))], schema=schema)
+        [dict(ROW, seen=dt.datetime(2024, 5, 6, 9, 8, 9, tzinfo=cest))], schema=schema
+    )
     d = _dialect(fake_bulk.events)
     d.begin_load(TABLE, COLS)
     d.write_batch(TABLE, COLS, batch)

@@ -32,8 +32,17 @@ class Command(BaseCommand):
                         counts["re_encrypted"] += 1
                     for k, v in counts.items():
                         totals[k] += v
-                    self.stdout.write(f"{model_label}.{field}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+                    self.stdout.write(
+                        f"{model_label}.{field}: "
+                        + ", ".join(f"{k}={v}" for k, v in counts.items())
+                    )
         except crypto.DecryptionError as exc:
             raise CommandError(f"rotation aborted, nothing changed: {exc}") from None
-        audit_record(action="config.rotate_keys", actor_username="cli", details={"key_id": current, **totals})
-        self.stdout.write(self.style.SUCCESS(f"current key '{current}': " + ", ".join(f"{k}={v}" for k, v in totals.items())))
+        audit_record(
+            action="config.rotate_keys", actor_username="cli", details={"key_id": current, **totals}
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"current key '{current}': " + ", ".join(f"{k}={v}" for k, v in totals.items())
+            )
+        )

@@ -8,14 +8,19 @@ from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.core.demo import build_source, build_target
 
-DEMO_USERS = (("admin", Role.ADMIN, "MASKFLOW_ADMIN_PASSWORD"), ("analyst", Role.USER, "MASKFLOW_USER_PASSWORD"))
+DEMO_USERS = (
+    ("admin", Role.ADMIN, "MASKFLOW_ADMIN_PASSWORD"),
+    ("analyst", Role.USER, "MASKFLOW_USER_PASSWORD"),
+)
 
 
 class Command(BaseCommand):
     help = "Create the demo SQLite source (realistic generated PII) and target, and demo users."
 
     def add_arguments(self, parser):
-        parser.add_argument("--rows", type=int, default=1000, help="customers to generate (scales every table)")
+        parser.add_argument(
+            "--rows", type=int, default=1000, help="customers to generate (scales every table)"
+        )
         parser.add_argument("--seed", type=int, default=2024)
         parser.add_argument("--keep", action="store_true", help="keep existing demo databases")
 
@@ -43,7 +48,9 @@ class Command(BaseCommand):
             password = os.environ.get(env_name) or secrets.token_urlsafe(12)
             user_create(username=username, password=password, role=role, validate=False)
             shown = "from $" + env_name if os.environ.get(env_name) else password
-            self.stdout.write(self.style.WARNING(f"created {role} '{username}' with password: {shown}"))
+            self.stdout.write(
+                self.style.WARNING(f"created {role} '{username}' with password: {shown}")
+            )
 
         from apps.core.demo_connections import register_demo_connections
 

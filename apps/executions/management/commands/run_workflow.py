@@ -19,14 +19,25 @@ EXIT_CODES = {ExecutionStatus.SUCCESS: 0, ExecutionStatus.FAILED: 1, ExecutionSt
 
 
 class Command(BaseCommand):
-    help = "Start a workflow's execution (for CI pipelines); --wait runs it here and sets the exit code."
+    help = (
+        "Start a workflow's execution (for CI pipelines); "
+        "--wait runs it here and sets the exit code."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("workflow", help="workflow id or name")
-        parser.add_argument("--wait", action="store_true", help="run in this process and wait for the result")
-        parser.add_argument("--user", help="username the execution is recorded for (default: the workflow's owner)")
-        parser.add_argument("--timeout", type=float, default=0,
-                            help="with --wait: cancel the run after this many seconds (0: no limit)")
+        parser.add_argument(
+            "--wait", action="store_true", help="run in this process and wait for the result"
+        )
+        parser.add_argument(
+            "--user", help="username the execution is recorded for (default: the workflow's owner)"
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=0,
+            help="with --wait: cancel the run after this many seconds (0: no limit)",
+        )
 
     def handle(self, *args, **opts):
         from apps.workflows.models import Workflow
@@ -43,8 +54,9 @@ class Command(BaseCommand):
         else:
             user = workflow.created_by
         try:
-            execution = services.execution_start(workflow=workflow, by=user, trigger=Trigger.CLI,
-                                                 enqueue=not opts["wait"])
+            execution = services.execution_start(
+                workflow=workflow, by=user, trigger=Trigger.CLI, enqueue=not opts["wait"]
+            )
         except PermissionDenied as exc:
             raise CommandError(str(exc)) from exc
         except services.ExecutionRefused as exc:
@@ -62,12 +74,17 @@ class Command(BaseCommand):
             pct = f"{update.percent:.0f}%" if update.percent is not None else "?%"
             self.stdout.write(f"{update.table} {update.rows_done} {pct}")
 
-        result = services.execution_run(execution_id=execution.pk, on_update=show, timeout=timeout or None)
+        result = services.execution_run(
+            execution_id=execution.pk, on_update=show, timeout=timeout or None
+        )
         execution = result or Execution.objects.get(pk=execution.pk)
         for t in execution.tables.order_by("position", "pk"):
             self.stdout.write(f"{t.target_table} {t.rows_written} rows {t.status}")
-        line = (f"execution {execution.pk} {execution.status}: {execution.rows_processed} rows processed, "
-                f"{execution.rows_masked} masked")
+        line = (
+            f"execution {execution.pk} {execution.status}: {execution.rows_processed} rows "
+            "processed, "
+            f"{execution.rows_masked} masked"
+        )
         if execution.error_message:
             line += f" - {execution.error_message}"
         (self.stdout if execution.status == ExecutionStatus.SUCCESS else self.stderr).write(line)
