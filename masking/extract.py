@@ -39,6 +39,16 @@ class ResolvedTable:
         return [r.source_column for r in self.rules]
 
     @property
+    def read_columns(self) -> list[str]:
+        """Source columns to read: the mapped ones, then entity keys that only key others."""
+        cols = list(dict.fromkeys(self.source_columns))
+        for rule in self.rules:
+            entity = dict(rule.params).get("entity_column") if rule.masked else None
+            if entity and entity not in cols and self.source.column(entity) is not None:
+                cols.append(entity)
+        return cols
+
+    @property
     def target_columns(self) -> list[str]:
         return [r.target_column for r in self.rules]
 
@@ -112,7 +122,7 @@ def extract_batches(
     source: Dialect, rt: ResolvedTable, batch_size: int
 ) -> Iterator[pa.RecordBatch]:
     """Source batches holding exactly the mapped source columns, in rule order."""
-    columns = list(dict.fromkeys(rt.source_columns))
+    columns = rt.read_columns
     iterator = prefetch(
         source.read_batches(rt.source, columns, batch_size, where=rt.plan.row_filter)
     )

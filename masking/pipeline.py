@@ -37,6 +37,7 @@ from masking.plan import Plan, plan_hash
 from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle
 from masking.schema import TypeCategory
 from masking.techniques import fits_column, get_technique, validate_params
+from masking.techniques.registry import get_impl
 from masking.transform import build_maskers, column_spec, mask_batch, rule_signature
 from masking.validate import BatchValidator, LeakCheck, LeakSampler, orphan_counts
 
@@ -218,6 +219,20 @@ def _check_rule(rt: ResolvedTable, rule_idx: int, problems: list[Problem]) -> No
         return
     for reason in fits_column(rule.technique, dict(rule.params), column_spec(rt, rule)):
         problems.append(Problem(label, column, "fits_column", reason))
+    entity = dict(rule.params).get("entity_column")
+    if entity and get_impl(rule.technique).entity_label is None:
+        problems.append(
+            Problem(label, column, "params", f"technique '{rule.technique}' takes no entity column")
+        )
+    elif entity and rt.source.column(entity) is None:
+        problems.append(
+            Problem(
+                label,
+                column,
+                "entity_column",
+                f"entity column '{entity}' is not a column of the source table",
+            )
+        )
 
 
 def _check_foreign_keys(
@@ -400,7 +415,8 @@ def _load_table(
     state.cancel_point()
     t0 = time.monotonic()
     before = count_target_rows(target, rt.label, rt.target)
-    validator = BatchValidator(rt, _guaranteed_unique(rt, maskers))
+    sources = {r.target_column: (r.source_column, r.technique) for r in rt.rules if r.masked}
+    validator = BatchValidator(rt, _guaranteed_unique(rt, maskers), sources)
     if validator.unique and before:
         # Append mode: rows already there hold key values the new rows must not repeat.
         validator.seed_existing(
@@ -414,7 +430,7 @@ def _load_table(
             state.cancel_point()
             out = mask_batch(rt, batch, maskers)
             out = validator.conform(out, rows_read, batch_no)
-            validator.check(out, rows_read, batch_no)
+            validator.check(out, rows_read, batch_no, batch)
             sampler.observe(batch, out, rows_read)
             loader.write(out, batch_no)
             rows_read += batch.num_rows
@@ -442,16 +458,13 @@ def _load_table(
 
 
 def _guaranteed_unique(rt: ResolvedTable, maskers: dict) -> set[str]:
-    """Target columns unique by construction: copies of a source key (filters only drop rows)
-    and columns whose masker enforces run-wide uniqueness."""
-    out = set()
-    for rule in rt.rules:
-        cm = maskers.get((rt.label, rule.target_column))
-        if cm is None and rt.source.is_unique(rule.source_column):
-            out.add(rule.target_column)
-        elif cm is not None and cm.unique:
-            out.add(rule.target_column)
-    return out
+    """Target columns unique by construction: unmasked copies of a source key (filters only
+    drop rows). Masked columns are always remembered, whatever their technique promises."""
+    return {
+        rule.target_column
+        for rule in rt.rules
+        if (rt.label, rule.target_column) not in maskers and rt.source.is_unique(rule.source_column)
+    }
 
 
 def _verify_foreign_keys(target: Dialect, order: list[ResolvedTable], tdef: str) -> bool:

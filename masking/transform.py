@@ -1,48 +1,25 @@
 """Transform stage: one vectorised masker per masked column per run.
 
-Foreign-key columns share the masker of the key they reference (same technique, params and
-secret, checked by preflight), so a value masked in the parent table is masked to the same
-output in every child table even when the parent's masker re-drew a colliding value to keep
-the key unique."""
+Each masker is built with its consistency group's spec (``consistency.py``): every column
+masked with the same technique and parameters masks a value the same way, so foreign keys,
+denormalised copies and joins on masked columns hold without the columns sharing any state,
+in this run, in later runs and in other workers."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from masking.extract import ResolvedTable, table_key
+from masking.consistency import column_spec, groups, member_spec, rule_signature
+from masking.extract import ResolvedTable
 from masking.plan import ColumnRule, Plan
-from masking.schema import ColumnSpec
 from masking.techniques import MaskContext, get_technique, make_masker
 
-Masker = Callable[[pa.Array], pa.Array]
+__all__ = ["ColumnMasker", "build_maskers", "column_spec", "mask_batch", "rule_signature"]
 
-
-def column_spec(rt: ResolvedTable, rule: ColumnRule) -> ColumnSpec:
-    """What the technique must respect: the TARGET column, unique if either side is a key."""
-    col = rt.target_column(rule.target_column)
-    src = rt.source.column(rule.source_column)
-    return ColumnSpec(
-        category=col.category,
-        max_length=col.max_length,
-        precision=col.precision,
-        scale=col.scale,
-        nullable=col.nullable,
-        unique=rt.is_unique_target(rule),
-        name=col.name,
-        extra={"native_type": col.native_type, "source_category": str(src.category) if src else ""},
-    )
-
-
-def rule_signature(rule: ColumnRule) -> tuple[str, str, bool]:
-    return (
-        rule.technique,
-        json.dumps(dict(rule.params), sort_keys=True, default=str),
-        rule.deterministic,
-    )
+Masker = Callable[..., pa.Array]
 
 
 @dataclass
@@ -51,89 +28,44 @@ class ColumnMasker:
     rule: ColumnRule
     masker: Masker
     identity_hiding: bool
-    unique: bool = False  # the masker itself keeps outputs unique across the run
-    shared_from: str = ""  # "table.column" whose masker this column reuses
+    entity_column: str | None = None  # source column whose value keys this one (date shifts)
 
-    def __call__(self, values: pa.Array) -> pa.Array:
-        out = self.masker(values)
+    def __call__(self, values: pa.Array, entity: pa.Array | None = None) -> pa.Array:
+        out = self.masker(values) if entity is None else self.masker(values, entity)
         if isinstance(out, pa.ChunkedArray):
             out = out.combine_chunks()
         return out
 
 
-def referenced_rule(
-    rt: ResolvedTable,
-    rule: ColumnRule,
-    by_key: dict[tuple[str, str], ResolvedTable],
-    default_schema: str,
-) -> tuple[ResolvedTable, ColumnRule] | None:
-    """The (table, rule) of the key this column references through a single-column target FK,
-    when that table is in the plan and maps the referenced column."""
-    for fk in rt.target.foreign_keys:
-        if fk.columns != (rule.target_column,):
-            continue
-        parent = by_key.get(table_key(fk.ref_schema, fk.ref_table, default_schema))
-        if parent is None:
-            continue
-        for prule in parent.rules:
-            if prule.target_column == fk.ref_columns[0]:
-                return parent, prule
-    return None
-
-
-def _root(
-    rt: ResolvedTable,
-    rule: ColumnRule,
-    by_key: dict[tuple[str, str], ResolvedTable],
-    default_schema: str,
-) -> tuple[ResolvedTable, ColumnRule]:
-    """Follow FKs masked the same way up to the key that owns the values (cycle-safe)."""
-    seen = {(rt.label, rule.target_column)}
-    while True:
-        ref = referenced_rule(rt, rule, by_key, default_schema)
-        if ref is None or rule_signature(ref[1]) != rule_signature(rule):
-            return rt, rule
-        if (ref[0].label, ref[1].target_column) in seen:
-            return rt, rule
-        rt, rule = ref
-        seen.add((rt.label, rule.target_column))
-
-
 def build_maskers(
-    plan: Plan, tables: list[ResolvedTable], default_schema: str
+    plan: Plan, tables: list[ResolvedTable], default_schema: str = ""
 ) -> dict[tuple[str, str], ColumnMasker]:
-    """(table label, target column) -> ColumnMasker, for every masked column of the run.
-
-    A column reached from others through foreign keys masked the same way owns one masker
-    (built with its own column spec) that all of them share."""
-    by_key = {t.key(default_schema): t for t in tables}
-    owners: dict[tuple[str, str], tuple[Masker, bool, bool]] = {}
+    """(table label, target column) -> ColumnMasker, for every masked column of the run."""
+    spec_of = {}
+    for group in groups(tables):
+        for member in group.members:
+            spec_of[(member.table, member.column)] = group
     out: dict[tuple[str, str], ColumnMasker] = {}
     for rt in tables:
         for rule in rt.rules:
             if not rule.masked:
                 continue
-            owner_rt, owner_rule = _root(rt, rule, by_key, default_schema)
-            key = (owner_rt.label, owner_rule.target_column)
-            if key not in owners:
-                technique = get_technique(owner_rule.technique)
-                ctx = MaskContext(
-                    secret=bytes(plan.secret),
-                    seed=plan.seed,
-                    locale=plan.locale,
-                    deterministic=owner_rule.deterministic,
-                    column=column_spec(owner_rt, owner_rule),
-                    table=owner_rt.label,
-                )
-                owners[key] = (
-                    make_masker(owner_rule.technique, dict(owner_rule.params), ctx),
-                    bool(technique.identity_hiding),
-                    bool(technique.unique_capable and ctx.column.unique),
-                )
-            masker, hiding, unique = owners[key]
-            shared = "" if key == (rt.label, rule.target_column) else ".".join(key)
+            group = spec_of[(rt.label, rule.target_column)]
+            ctx = MaskContext(
+                secret=bytes(plan.secret),
+                seed=plan.seed,
+                locale=plan.locale,
+                deterministic=rule.deterministic,
+                column=member_spec(group, column_spec(rt, rule)),
+                table=rt.label,
+            )
+            technique = get_technique(rule.technique)
             out[(rt.label, rule.target_column)] = ColumnMasker(
-                rt.label, rule, masker, hiding, unique=unique and not shared, shared_from=shared
+                rt.label,
+                rule,
+                make_masker(rule.technique, dict(rule.params), ctx),
+                bool(technique.identity_hiding),
+                entity_column=dict(rule.params).get("entity_column") or None,
             )
     return out
 
@@ -146,5 +78,9 @@ def mask_batch(
     for rule in rt.rules:
         values = batch.column(rule.source_column)
         cm = maskers.get((rt.label, rule.target_column))
-        arrays.append(values if cm is None else cm(values))
+        if cm is None:
+            arrays.append(values)
+            continue
+        entity = batch.column(cm.entity_column) if cm.entity_column else None
+        arrays.append(cm(values, entity))
     return pa.RecordBatch.from_arrays(arrays, names=rt.target_columns)

@@ -40,22 +40,24 @@ def _first_true(mask: pa.Array) -> int | None:
     return None if idx < 0 else int(idx)
 
 
-class _HashSet:
-    """Run-wide set of 64-bit value hashes (``SortedHashes``: sorted runs merged in place, so
-    memory stays near 8 bytes per value); lookups are vectorised binary searches. A 64-bit
-    collision between different values would be reported as a duplicate (odds ~n²/2⁶⁵)."""
+class _Owners:
+    """Run-wide map of a unique column's 64-bit value hashes to the hash of the source value
+    that produced each (``SortedHashes``: about 16 bytes per row; lookups are vectorised
+    binary searches). A duplicate is then told apart: the same source value twice, two source
+    values masked alike (a collision of the technique), or a value already in the target. A
+    64-bit collision between different values reads as a duplicate (odds ~n²/2⁶⁵)."""
+
+    EXISTING = np.uint64(0)  # owner of the values already in the target (append mode)
 
     def __init__(self) -> None:
-        self._set = SortedHashes()
+        self._map = SortedHashes(payload=True)
 
-    def contains(self, h: pl.Series) -> pl.Series:
-        keys = h.to_numpy().astype(np.uint64, copy=False)
-        return pl.Series(self._set.contains(keys), dtype=pl.Boolean)
+    def lookup(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._map.lookup(h)
 
-    def add(self, h: pl.Series) -> None:
-        if not len(h):
-            return
-        self._set.insert(h.to_numpy().astype(np.uint64, copy=False))
+    def add(self, h: np.ndarray, owners: np.ndarray) -> None:
+        if len(h):
+            self._map.insert(h, owners)
 
 
 def value_hashes(values: pa.Array) -> pl.Series:
@@ -64,21 +66,31 @@ def value_hashes(values: pa.Array) -> pl.Series:
     return series.hash(_HASH_SEED)
 
 
+def _hashes(values: pa.Array) -> np.ndarray:
+    return value_hashes(values).to_numpy().astype(np.uint64, copy=False)
+
+
 class BatchValidator:
     """Conforms and checks the batches of one table; holds the run-wide uniqueness state."""
 
-    def __init__(self, rt: ResolvedTable, guaranteed: Iterable[str] = ()):
-        """`guaranteed`: unique target columns whose values are already unique across the run
-        (a copy of a source key, or a masker that enforces uniqueness); they are checked within
-        each batch and against existing target rows, but their values are not remembered, which
-        keeps memory flat for the common case."""
+    def __init__(
+        self,
+        rt: ResolvedTable,
+        guaranteed: Iterable[str] = (),
+        sources: dict[str, tuple[str, str]] | None = None,
+    ):
+        """`guaranteed`: unique target columns whose values are unique across the run anyway
+        (a copy of a source key): checked within each batch and against existing target rows,
+        but not remembered, which keeps memory flat for the common case. `sources`: for a
+        masked unique column, (source column, technique), so a duplicate can be explained."""
         self.rt = rt
         self.columns: list[ColumnInfo] = [rt.target_column(c) for c in rt.target_columns]
         self.types = [arrow_type(c) for c in self.columns]
-        self.unique: dict[str, _HashSet] = {
-            c.name: _HashSet() for c in self.columns if rt.target.is_unique(c.name)
+        self.unique: dict[str, _Owners] = {
+            c.name: _Owners() for c in self.columns if rt.target.is_unique(c.name)
         }
         self.remember = {name for name in self.unique if name not in set(guaranteed)}
+        self.sources = {k: v for k, v in (sources or {}).items() if k in self.unique}
 
     def _fail(
         self, column: str, rule: str, offset: int, index: int, batch_no: int, detail: str = ""
@@ -98,7 +110,8 @@ class BatchValidator:
                     if values.type != arrow_type(col)
                     else values
                 )
-                seen.add(value_hashes(values.drop_null()))
+                h = _hashes(values.drop_null())
+                seen.add(h, np.full(len(h), _Owners.EXISTING, dtype=np.uint64))
 
     def conform(self, batch: pa.RecordBatch, offset: int, batch_no: int) -> pa.RecordBatch:
         """Cast each column to the target's Arrow type (decimals rounded to the target scale)."""
@@ -155,7 +168,14 @@ class BatchValidator:
                 hi = mid
         return lo
 
-    def check(self, batch: pa.RecordBatch, offset: int, batch_no: int) -> None:
+    def check(
+        self,
+        batch: pa.RecordBatch,
+        offset: int,
+        batch_no: int,
+        source: pa.RecordBatch | None = None,
+    ) -> None:
+        """`source`: the batch as read, so a duplicate in a masked column can be explained."""
         for i, col in enumerate(self.columns):
             values = batch.column(i)
             if values.null_count and not col.nullable and not col.is_identity:
@@ -196,21 +216,51 @@ class BatchValidator:
                     )
             seen = self.unique.get(col.name)
             if seen is not None:
-                self._check_unique(col.name, values, seen, offset, batch_no)
+                origin = self.sources.get(col.name)
+                src = None
+                if origin is not None and source is not None:
+                    src = source.column(origin[0])
+                self._check_unique(col.name, values, seen, offset, batch_no, src)
 
     def _check_unique(
-        self, name: str, values: pa.Array, seen: _HashSet, offset: int, batch_no: int
+        self,
+        name: str,
+        values: pa.Array,
+        seen: _Owners,
+        offset: int,
+        batch_no: int,
+        source: pa.Array | None,
     ) -> None:
-        h = value_hashes(values)
-        valid = pl.from_arrow(values.is_valid())
-        bad = (seen.contains(h) | h.is_duplicated()) & valid
-        idx = _first_true(bad.to_arrow())
+        h = _hashes(values)
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        # who produced each value: the source value's hash, or the value itself for a copy
+        owner = (_hashes(source) if source is not None else h) | np.uint64(1)
+        found, prior = seen.lookup(h)
+        order = np.lexsort((owner, h))
+        sh = h[order]
+        repeat = np.zeros(len(h), dtype=bool)
+        repeat[order[1:]] = (sh[1:] == sh[:-1]) & valid[order[1:]] & valid[order[:-1]]
+        earlier = np.zeros(len(h), dtype=np.uint64)
+        earlier[order[1:]] = owner[order[:-1]]
+        bad = valid & (found | repeat)
+        idx = _first_true(pa.array(bad))
         if idx is not None:
-            raise self._fail(
-                name, "unique", offset, idx, batch_no, "duplicate value in a unique column"
-            )
+            other = prior[idx] if found[idx] else earlier[idx]
+            detail = self._why(name, other, owner[idx])
+            raise self._fail(name, "unique", offset, idx, batch_no, detail)
         if name in self.remember:
-            seen.add(h.filter(valid))
+            seen.add(h[valid], owner[valid])
+
+    def _why(self, name: str, other: np.uint64, mine: np.uint64) -> str:
+        if other == _Owners.EXISTING:
+            return "the value is already in a row of the target"
+        origin = self.sources.get(name)
+        if origin is None or other == mine:
+            return "duplicate value in a unique column (the source repeats it)"
+        return (
+            f"technique '{origin[1]}' gave two different source values the same output "
+            "(a collision; the technique's description gives its odds)"
+        )
 
 
 # --- after the load (still inside the target transaction) -----------------------------------

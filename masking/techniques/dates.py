@@ -69,13 +69,24 @@ def _date_shift(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.A
 
 def _datetime_shift(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
     pd = per_day(src.type)
+    if m.params.get("entity_column"):
+        # per entity: whole days, the same offset date_shift gives that entity's dates
+        return _date_shift(keys, src, attempt, m)
     secs = _nonzero_offset(keys, m.params["min_days"] * 86_400, m.params["max_days"] * 86_400, 2)
     return from_ticks(to_ticks(src) + secs * (pd // 86_400), src.type)
 
 
+ENTITY_LABEL = "shift/entity"  # date_shift and datetime_shift share it: one offset per entity
 _SHIFT_PARAMS = (
     Param("min_days", "int", -30, min=-36500, max=36500, help="Earliest shift, days"),
     Param("max_days", "int", 30, min=-36500, max=36500, help="Latest shift, days"),
+    Param(
+        "entity_column",
+        "str",
+        None,
+        help="Shift all dates of one entity by the same offset: a column of the same source "
+        "table naming it (e.g. customer_id); intervals between its dates are kept",
+    ),
 )
 register(
     Technique(
@@ -86,9 +97,11 @@ register(
         identity_hiding=True,
         deterministic=True,
         unique_capable=False,
-        description="Moves each value by a non-zero number of whole days, keyed per value.",
+        description="Moves each value by a non-zero number of whole days, keyed per value, or "
+        "per entity when entity_column names the row's entity key: then every date and "
+        "date-time of that entity, in every table, moves by the same number of days.",
     ),
-    Impl(render=_date_shift, extra_validate=_shift_validate),
+    Impl(render=_date_shift, extra_validate=_shift_validate, entity_label=ENTITY_LABEL),
 )
 register(
     Technique(
@@ -99,9 +112,11 @@ register(
         identity_hiding=True,
         deterministic=True,
         unique_capable=False,
-        description="Moves each value by a non-zero number of seconds within the day range.",
+        description="Moves each value by a non-zero number of seconds within the day range, "
+        "keyed per value; with entity_column, by the entity's whole-day offset (the same as "
+        "date_shift gives its dates).",
     ),
-    Impl(render=_datetime_shift, extra_validate=_shift_validate),
+    Impl(render=_datetime_shift, extra_validate=_shift_validate, entity_label=ENTITY_LABEL),
 )
 
 
@@ -111,8 +126,9 @@ def _day(d: dt.date) -> int:
 
 def _random_date(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
     pd = per_day(src.type)
-    if pa.types.is_time(src.type):
-        return from_ticks((uniform(keys, 3) * pd).astype(np.int64), src.type)
+    if pa.types.is_time(src.type):  # whole seconds: the same time in every unit
+        seconds = (uniform(keys, 3) * 86_400).astype(np.int64)
+        return from_ticks(seconds * (pd // 86_400), src.type)
     lo, hi = _day(m.params["start"]), _day(m.params["end"])
     days = lo + below(keys, hi - lo + 1, 4)
     ticks = days * pd
@@ -168,8 +184,12 @@ register(
 )
 
 
+# a fixed default, not "today": a masked birth date must not change when the year does
+DEFAULT_REFERENCE = dt.date(2026, 1, 1)
+
+
 def _reference(m) -> dt.date:
-    return m.params["reference"] or dt.date(dt.date.today().year, 1, 1)
+    return m.params["reference"] or DEFAULT_REFERENCE
 
 
 def age_band(birth_days: np.ndarray, reference: dt.date, band: int) -> np.ndarray:
@@ -201,7 +221,8 @@ register(
                 "reference",
                 "date",
                 None,
-                help="Date ages are measured at (default: 1 January of the current year)",
+                help="Date ages are measured at (default 2026-01-01, fixed so re-runs in later "
+                "years give the same dates)",
             ),
         ),
         identity_hiding=True,

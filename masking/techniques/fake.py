@@ -1,4 +1,10 @@
-"""Pool-backed fakes: names, addresses, companies, e-mails, usernames, phones, IPs, URLs."""
+"""Pool-backed fakes: names, addresses, companies, e-mails, usernames, phones, IPs, URLs.
+
+Every output is a function of the value's key and the column group's length limit only.
+E-mails, usernames and URLs spell out the whole 64-bit key (a name pair plus a number), so
+two values share an output only when their keys collide; phone numbers go through a keyed
+permutation of the number (``fpe.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +16,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masking.schema import ColumnSpec
+from masking.techniques.fpe import renumber
 from masking.techniques.keyed import below, mix64
 from masking.techniques.pools import SAFE_DOMAINS, arrow_pool, name_slugs
-from masking.techniques.registry import Impl, Param, S, Technique, register
+from masking.techniques.registry import Impl, Param, S, Technique, key_collisions, register
 from masking.techniques.strings import (
     arrow_items,
+    base36,
     concat,
+    digit_rows,
+    digits_value,
     fixed_width,
     join,
     num,
-    pick,
     put_digits,
     src_series,
     take,
     to_arrow,
+    value_digits,
     where,
 )
 
@@ -42,7 +52,7 @@ _POOL_KINDS = {
 
 def _pool_render(kind: str):
     def render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
-        p = arrow_pool(kind, m.ctx.locale, 0, m.ctx.column.max_length)
+        p = arrow_pool(kind, m.ctx.locale, m.ctx.column.max_length)
         return p.take(pa.array(below(keys, len(p))))
 
     return render
@@ -50,7 +60,7 @@ def _pool_render(kind: str):
 
 def _pool_space(kind: str):
     def space(params: dict, column: ColumnSpec) -> int:
-        return len(arrow_pool(kind, "en_US", 0, column.max_length))
+        return len(arrow_pool(kind, "en_US", column.max_length))
 
     return space
 
@@ -65,58 +75,68 @@ for _kind, _label in _POOL_KINDS.items():
             identity_hiding=True,
             deterministic=True,
             unique_capable=False,
-            description=f"Realistic {_label.lower()} from a locale-specific pool. "
-            "Never returns its input (pools hold thousands of values).",
+            description=f"Realistic {_label.lower()} from a locale-specific pool (versioned "
+            "data files). Never returns its input (pools hold hundreds to thousands of values). "
+            "The pool is narrowed to the shortest column masked with the same technique.",
         ),
         Impl(render=_pool_render(_kind), space=_pool_space(_kind)),
     )
 
 
 # -- e-mail and username -----------------------------------------------------------------
-EMAIL_MIN_LENGTH = 16  # 'u' + up to 8 hex digits + '@x.test' keeps an address valid
+# Forms, chosen by the length the whole column group allows (never per column):
+#   full:    first.last<number>@domain  -- the name pair and the number spell out the key
+#   compact: u<13 base-36 digits>@x.test -- the key itself
+EMAIL_FULL_LENGTH = 50  # 12 + 1 + 12 + 13 digits + '@' + 'example.com'
+EMAIL_MIN_LENGTH = 21  # 'u' + 13 + '@x.test'
+USERNAME_FULL_LENGTH = 38
+USERNAME_MIN_LENGTH = 14
 
 
-def _short_fallback(keys: np.ndarray, suffix: str) -> pl.Series:
-    """Compact form for tight columns: still unique-friendly (32 bits of key)."""
-    low = (keys & np.uint64(0xFFFFFFFF)).tolist()
-    return pl.Series([f"u{k:x}{suffix}" for k in low], dtype=pl.String)
-
-
-def _local_parts(keys: np.ndarray, m, sep: str) -> list:
+def _name_parts(keys: np.ndarray, m, sep: str) -> list:
+    """first<sep>last<number>: with ``s`` name slugs, first = k mod s, last = (k div s) mod s
+    and number = k div s², so the local part spells out the whole key (slugs are letters
+    only, so it also reads back unambiguously)."""
     names = arrow_items(name_slugs(m.ctx.locale))
-    first = names.take(pa.array(below(keys, len(names), 1)))
-    last = names.take(pa.array(below(keys, len(names), 2)))
-    # unique columns need a large space (~2e9); others look nicer with small numbers
-    top = 1_000_000 if m.unique else 100
-    n = pc.cast(pa.array(below(keys, top, 3)), pa.string())
-    return [first, sep, last, n]
+    s = np.uint64(len(names))
+    first = names.take(pa.array((keys % s).astype(np.int64)))
+    rest = keys // s
+    last = names.take(pa.array((rest % s).astype(np.int64)))
+    number = pc.cast(pa.array(rest // s, pa.uint64()), pa.string())
+    return [first, sep, last, number]
 
 
-def _fit(out: pa.Array, keys: np.ndarray, limit: int | None, suffix: str) -> pa.Array:
-    if limit is None or not len(out):
-        return out
-    too_long = pc.greater(pc.utf8_length(out), limit).to_numpy(zero_copy_only=False)
-    if not too_long.any():
-        return out
-    return to_arrow(where(too_long, _short_fallback(keys, suffix), pl.from_arrow(out)))
+def _fits(limit: int | None, full: int) -> bool:
+    return limit is None or limit >= full
 
 
 def _email_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
+    limit = m.ctx.column.max_length
     if m.params["keep_domain"]:
         dom = to_arrow(
             src_series(src)
             .str.extract(r"@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})$", 1)
             .fill_null(SAFE_DOMAINS[0])
         )
-    else:
+        full = join(*_name_parts(keys, m, "."), "@", dom)
+        if limit is None:
+            return full
+        # the domain is the input's: a value whose full form is too long takes the compact
+        # local part (a function of the value and the group's limit, so still consistent)
+        short = join("u", base36(keys), "@", dom)
+        tiny = join("u", base36(keys), "@x.test")  # not even the domain fits: drop it
+        out = pc.if_else(pc.greater(pc.utf8_length(full), limit), short, full)
+        return pc.if_else(pc.greater(pc.utf8_length(out), limit), tiny, out)
+    if _fits(limit, EMAIL_FULL_LENGTH):
         dom = arrow_items(SAFE_DOMAINS).take(pa.array(below(keys, len(SAFE_DOMAINS), 4)))
-    out = join(*_local_parts(keys, m, "."), "@", dom)
-    return _fit(out, keys, m.ctx.column.max_length, "@x.test")
+        return join(*_name_parts(keys, m, "."), "@", dom)
+    return join("u", base36(keys), "@x.test")
 
 
 def _username_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
-    out = join(*_local_parts(keys, m, "_"))
-    return _fit(out, keys, m.ctx.column.max_length, "")
+    if _fits(m.ctx.column.max_length, USERNAME_FULL_LENGTH):
+        return join(*_name_parts(keys, m, "_"))
+    return join("u", base36(keys))
 
 
 def _min_len(n: int, what: str):
@@ -137,10 +157,12 @@ register(
         identity_hiding=True,
         deterministic=True,
         unique_capable=True,
-        description="first.last42@example.com; shorter u1a2b3c@x.test when the column is tight.",
+        description="first.last123@example.com, where the name pair and the number spell out "
+        f"the value's 64-bit key; u1a2b3c4d5e6f@x.test when a column of the group holds fewer "
+        f"than {EMAIL_FULL_LENGTH} characters. " + key_collisions(),
     ),
     Impl(
-        render=_email_render, space=lambda p, c: 2**31, check=_min_len(EMAIL_MIN_LENGTH, "e-mail")
+        render=_email_render, space=lambda p, c: 2**64, check=_min_len(EMAIL_MIN_LENGTH, "e-mail")
     ),
 )
 register(
@@ -152,9 +174,15 @@ register(
         identity_hiding=True,
         deterministic=True,
         unique_capable=True,
-        description="first_last42",
+        description="first_last123, spelling out the value's 64-bit key; u1a2b3c4d5e6f when a "
+        f"column of the group holds fewer than {USERNAME_FULL_LENGTH} characters. "
+        + key_collisions(),
     ),
-    Impl(render=_username_render, space=lambda p, c: 2**31, check=_min_len(9, "username")),
+    Impl(
+        render=_username_render,
+        space=lambda p, c: 2**64,
+        check=_min_len(USERNAME_MIN_LENGTH, "username"),
+    ),
 )
 
 # -- phone ------------------------------------------------------------------------------
@@ -205,13 +233,24 @@ _NANP = {
     ),
     "fr_CA": ("514", "438", "450", "579", "418", "581", "819", "873", "367", "263"),
 }
-PHONE_FORMATS = {
-    "en_US": "(AAA) XXX-XXXX",
-    "en_CA": "AAA-XXX-XXXX",
-    "fr_CA": "AAA XXX-XXXX",
-    "en_GB": "07XXX XXXXXX",
-    "de_DE": "015X XXXXXXXX",
+PHONE_FORMATS = {  # 'X' marks a digit
+    "en_US": "(XXX) XXX-XXXX",
+    "en_CA": "XXX-XXX-XXXX",
+    "fr_CA": "XXX XXX-XXXX",
+    "en_GB": "XXXXX XXXXXX",
+    "de_DE": "XXXX XXXXXXXX",
 }
+# national numbers: digits, how many leading digits are kept (area code, mobile prefix) and
+# the permutation that renumbers the rest; NANP locales share one, so a number masks the
+# same way in an en_US and an en_CA workflow
+_NATIONAL = {
+    "en_US": (10, 3, "phone/nanp"),
+    "en_CA": (10, 3, "phone/nanp"),
+    "fr_CA": (10, 3, "phone/nanp"),
+    "en_GB": (11, 3, "phone/gb-mobile"),
+    "de_DE": (12, 4, "phone/de-mobile"),
+}
+_NANP_SUBSCRIBERS = 800 * 10_000  # exchange 200-999 (never 0 or 1 first), line 0000-9999
 
 
 @lru_cache(maxsize=8)
@@ -219,32 +258,91 @@ def _area_bytes(loc: str) -> np.ndarray:
     return np.frombuffer("".join(_NANP[loc]).encode(), dtype=np.uint8).reshape(-1, 3)
 
 
-def _phone_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
-    loc = m.ctx.locale if m.ctx.locale in PHONE_FORMATS else "en_US"
-    template = PHONE_FORMATS[loc]
-    mat = np.tile(np.frombuffer(template.encode(), dtype=np.uint8), (len(keys), 1))
+def _national(src: pa.Array, loc: str) -> tuple[np.ndarray, np.ndarray]:
+    """The input as the locale's national digits, and which rows are valid numbers."""
+    d = src_series(src).str.replace_all(r"\D", "")
+    width = _NATIONAL[loc][0]
     if loc in _NANP:
-        a = template.index("A")
-        mat[:, a : a + 3] = _area_bytes(loc)[below(keys, len(_NANP[loc]), 1)]
-        x = template.index("X")
-        put_digits(mat, x, 200 + below(keys, 800, 2), 3)  # exchanges never start with 0 or 1
-        put_digits(mat, x + 4, below(keys, 10000, 3), 4)
-    elif loc == "en_GB":
-        put_digits(mat, 2, 400 + below(keys, 600, 1), 3)  # 074xx-079xx mobile ranges
-        put_digits(mat, 6, below(keys, 1_000_000, 2), 6)
+        d = pl.select(
+            pl.when((d.str.len_chars() == 11) & d.str.starts_with("1"))
+            .then(d.str.slice(1))
+            .otherwise(d)
+        ).to_series()
+        mat, ok = digit_rows(to_arrow(d), width)
+        ok &= (mat[:, 0] >= ord("2")) & (mat[:, 3] >= ord("2"))
     else:
-        put_digits(mat, 3, below(keys, 10, 1), 1)
-        put_digits(mat, 5, below(keys, 100_000_000, 2), 8)
-    out = fixed_width(mat)
+        country = "44" if loc == "en_GB" else "49"
+        d = pl.select(
+            pl.when(d.str.starts_with(country)).then("0" + d.str.slice(2)).otherwise(d)
+        ).to_series()
+        mat, ok = digit_rows(to_arrow(d), width)
+        if loc == "en_GB":
+            ok &= (mat[:, 1] == ord("7")) & (mat[:, 0] == ord("0"))
+        else:
+            ok &= (mat[:, 0] == ord("0")) & (mat[:, 1] == ord("1"))
+            ok &= (mat[:, 2] >= ord("5")) & (mat[:, 2] <= ord("7"))
+    return mat, ok
+
+
+def _invented(keys: np.ndarray, loc: str) -> np.ndarray:
+    """National digits drawn from the keys, for inputs that are not valid numbers."""
+    width = _NATIONAL[loc][0]
+    mat = np.zeros((len(keys), width), dtype=np.uint8)
+    if loc in _NANP:
+        mat[:, 0:3] = _area_bytes(loc)[below(keys, len(_NANP[loc]), 1)]
+        put_digits(mat, 3, 200 + below(keys, 800, 2), 3)  # exchanges never start with 0 or 1
+        put_digits(mat, 6, below(keys, 10000, 3), 4)
+    elif loc == "en_GB":
+        put_digits(mat, 0, 7400 + below(keys, 600, 1), 5)  # 074xx-079xx mobile ranges
+        put_digits(mat, 5, below(keys, 1_000_000, 2), 6)
+    else:
+        put_digits(mat, 0, 150 + below(keys, 10, 1), 4)
+        put_digits(mat, 4, below(keys, 100_000_000, 2), 8)
+    return mat
+
+
+def _subscribers(
+    mat: np.ndarray, ok: np.ndarray, keys: np.ndarray, attempt: np.ndarray, loc: str, m
+) -> None:
+    """Renumber the subscriber digits (after the kept area code or prefix), in place."""
+    width, kept, label = _NATIONAL[loc]
+    value = digits_value(mat[:, kept:])
+    if loc in _NANP:
+        size = _NANP_SUBSCRIBERS
+        value = (value // np.uint64(10_000) - np.uint64(200)) * np.uint64(10_000) + (
+            value % np.uint64(10_000)
+        )
+    else:
+        size = 10 ** (width - kept)
+    value = renumber(m, attempt, ok, value, size, label, below(keys, size, 5))
+    if loc in _NANP:
+        value = (value // np.uint64(10_000) + np.uint64(200)) * np.uint64(10_000) + (
+            value % np.uint64(10_000)
+        )
+    mat[:, kept:] = value_digits(value, width - kept)
+
+
+def _phone_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
+    loc = m.params.get("locale") or m.ctx.locale
+    loc = loc if loc in PHONE_FORMATS else "en_US"
+    mat, ok = _national(src, loc)
+    if not m.keyed:
+        ok[:] = False
+    # numbers that are not valid keep nothing of the input: area or prefix drawn from the key
+    mat[~ok] = _invented(keys[~ok], loc)
+    _subscribers(mat, ok, keys, attempt, loc, m)
+    template = PHONE_FORMATS[loc]
     limit = m.ctx.column.max_length
     if limit is not None and len(template) > limit:
-        out = to_arrow(pl.from_arrow(out).str.replace_all(r"\D", ""))
-    return out
+        return fixed_width(mat)  # digits only when a column of the group is tight
+    out = np.tile(np.frombuffer(template.encode(), dtype=np.uint8), (len(keys), 1))
+    out[:, [i for i, ch in enumerate(template) if ch == "X"]] = mat
+    return fixed_width(out)
 
 
 def _phone_check(params: dict, column: ColumnSpec) -> list[str]:
-    if column.max_length is not None and column.max_length < 11:
-        return [f"phone numbers need at least 11 characters, column allows {column.max_length}"]
+    if column.max_length is not None and column.max_length < 12:
+        return [f"phone numbers need at least 12 characters, column allows {column.max_length}"]
     return []
 
 
@@ -265,26 +363,14 @@ register(
         identity_hiding=True,
         deterministic=True,
         unique_capable=True,
-        description="Locale-shaped numbers; digits only when the column is tight.",
+        description="Locale-shaped numbers, digits only when a column of the group is tight. "
+        "A valid national number keeps its area code (or mobile prefix) and its subscriber "
+        "digits go through a keyed permutation without fixed points, so different numbers "
+        "never share an output; other inputs get a number drawn from their key (these can "
+        "collide, which fails a unique column's run without showing a value).",
     ),
-    Impl(
-        render=lambda k, s, a, m: _phone_render(k, s, a, _LocaleView(m)),
-        space=lambda p, c: 6_000_000,
-        check=_phone_check,
-    ),
+    Impl(render=_phone_render, space=lambda p, c: _NANP_SUBSCRIBERS, check=_phone_check),
 )
-
-
-class _LocaleView:
-    """Masker proxy whose ctx.locale honours the technique's own ``locale`` parameter."""
-
-    def __init__(self, m) -> None:
-        self._m = m
-        loc = m.params.get("locale") or m.ctx.locale
-        self.ctx = type("Ctx", (), {"locale": loc, "column": m.ctx.column})()
-
-    def __getattr__(self, name: str):
-        return getattr(self._m, name)
 
 
 @lru_cache(maxsize=1)
@@ -326,8 +412,10 @@ register(
         (),
         identity_hiding=True,
         deterministic=True,
-        unique_capable=True,
-        description="Private-range IPv4 (10.x.x.x) or ULA IPv6 (fd00::), following the input.",
+        unique_capable=False,
+        description="Private-range IPv4 (10.x.x.x) or ULA IPv6 (fd00::), following the input. "
+        "Not for unique columns: the 16.6 million private IPv4 addresses are too few for a "
+        "keyed mapping to keep thousands of addresses apart (use hash or tokenize there).",
     ),
     Impl(
         render=_ip_render, space=lambda p, c: 256 * 256 * 254, check=_min_len(15, "IPv4 addresses")
@@ -335,22 +423,20 @@ register(
 )
 
 
+URL_FULL_LENGTH = 60  # https://www. + example.com + / + word + / + number
+
+
 def _url_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
-    words = arrow_pool("word", "en_US")
-    out = concat(
-        "https://www.",
-        pick(SAFE_DOMAINS, below(keys, 3, 1)),
-        "/",
-        take(words, below(keys, len(words), 2)),
-        "/",
-        num(below(keys, 10**9, 3)),
-    )
     limit = m.ctx.column.max_length
-    if limit is not None:
-        too_long = (out.str.len_chars() > limit).to_numpy()
-        if too_long.any():
-            out = where(too_long, concat("https://x.test/", num(below(keys, 10**6, 4))), out)
-    return to_arrow(out)
+    if limit is not None and limit < URL_FULL_LENGTH:
+        return join("https://x.test/", base36(keys))
+    # word = k mod w and number = k div w: the path spells out the whole key
+    words = arrow_pool("word", "en_US")
+    w = np.uint64(len(words))
+    word = words.take(pa.array((keys % w).astype(np.int64)))
+    number = pc.cast(pa.array(keys // w, pa.uint64()), pa.string())
+    domain = arrow_items(SAFE_DOMAINS).take(pa.array(below(keys, len(SAFE_DOMAINS), 1)))
+    return join("https://www.", domain, "/", word, "/", number)
 
 
 register(
@@ -362,11 +448,9 @@ register(
         identity_hiding=True,
         deterministic=True,
         unique_capable=True,
-        description="https://www.example.org/word/123456789",
+        description="https://www.example.org/word/123456789, where the word and the number "
+        "spell out the value's 64-bit key; https://x.test/1a2b3c4d5e6f7 when a column of the "
+        f"group holds fewer than {URL_FULL_LENGTH} characters. " + key_collisions(),
     ),
-    Impl(
-        render=_url_render,
-        space=lambda p, c: 10**6 if c.max_length and c.max_length < 50 else 10**9,
-        check=_min_len(21, "URLs"),
-    ),
+    Impl(render=_url_render, space=lambda p, c: 2**64, check=_min_len(28, "URLs")),
 )

@@ -1,15 +1,17 @@
-"""Keyed hashing helpers shared by every technique.
+"""Keyed hashing shared by every technique: fixed algorithms, documented, stable.
 
-Two tiers, on purpose:
+* ``row_keys`` gives each value a 64-bit key: SipHash-2-4 (``siphash.py``) of the value's
+  canonical form (``canonical.py``) under a 128-bit key derived from the workflow secret and
+  the technique's name. Nothing else enters it: not the table, the column, the batch, the row
+  order or the driver's Arrow encoding. It is the only source of per-value randomness.
+* ``derive`` makes those sub-keys: keyed BLAKE2b of a label, one key per purpose.
+* ``mix64`` (the SplitMix64 finaliser, a bijection on 64-bit integers) and the helpers built on
+  it (``below``, ``uniform``, ``digits``) spread one key into several independent draws.
+* ``hmac_digest`` (keyed BLAKE2b) feeds outputs that must resist guessing on their own.
 
-* ``row_keys`` gives one 64-bit key per value, vectorised (polars' hash seeded with 64
-  secret-derived bits). It only *indexes* pools and shapes synthetic values,
-  so it needs speed and a secret-dependent seed, not cryptographic strength.
-* ``hmac_digest`` (BLAKE2b in keyed mode) feeds outputs that must resist guessing: the
-  ``hash`` technique and the tokenisation keys.
-
-Determinism across processes and runs holds for a given engine version set (polars' hash is
-stable within a polars version); pin dependencies when masked values must join across runs.
+Every one of these is implemented here or in the standard library, never taken from a
+library's internal hash, so masked values stay the same after an upgrade (a golden test pins
+them).
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ import hashlib
 from functools import lru_cache
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 
+from masking.schema import TypeCategory
+from masking.techniques.canonical import canonical
+from masking.techniques.siphash import siphash24
+
+KEY_SCHEME = "maskflow/keys/v1"  # part of every derived key: changing it re-keys everything
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
@@ -50,18 +56,12 @@ def mix64(x: np.ndarray, key: int) -> np.ndarray:
     return z
 
 
-def value_hash(values: pa.Array, seed: int) -> np.ndarray:
-    """Seeded 64-bit hash of each value (any arrow type); nulls hash to a constant."""
-    series = pl.from_arrow(values)
-    if not isinstance(series, pl.Series):  # pragma: no cover - defensive for chunked input
-        series = series.to_series()
-    return series.hash(seed & MASK64).to_numpy().astype(np.uint64, copy=False)
-
-
-def row_keys(values: pa.Array, secret: bytes, label: str) -> np.ndarray:
-    """Deterministic keys: same value + same secret + same label -> same key, everywhere."""
-    # the seed already carries 64 secret-derived bits; an extra mixing pass would only cost time
-    return value_hash(values, derive_int(secret, label + "/seed"))
+def row_keys(
+    values: pa.Array, secret: bytes, label: str, category: TypeCategory | str | None = None
+) -> np.ndarray:
+    """Deterministic keys: the same canonical value, secret and label give the same key in
+    every table, column, batch, run, process and library version."""
+    return siphash24(canonical(values, category), derive(secret, f"{KEY_SCHEME}/{label}")[:16])
 
 
 def stream_keys(n: int, offset: int, seed: int, label: str) -> np.ndarray:
@@ -71,7 +71,8 @@ def stream_keys(n: int, offset: int, seed: int, label: str) -> np.ndarray:
 
 
 def with_attempt(keys: np.ndarray, attempt: np.ndarray | int) -> np.ndarray:
-    """Re-draw keys for collisions: attempt 0 leaves the key unchanged."""
+    """The key of a value's next try when its output equalled its input (attempt 0 leaves
+    the key unchanged); a function of the value's own key only."""
     att = np.asarray(attempt, dtype=np.uint64)
     if not att.any():
         return keys
@@ -105,15 +106,6 @@ def digits(keys: np.ndarray, count: int, salt: int = 0) -> np.ndarray:
         out[:, i] = (k % np.uint64(10)).astype(np.int8)
         k = k // np.uint64(10)
     return out
-
-
-def digits_to_str(mat: np.ndarray) -> np.ndarray:
-    """Rows of digits -> numpy unicode array, vectorised via a byte view."""
-    n, w = mat.shape
-    if n == 0:
-        return np.array([], dtype=f"<U{max(w, 1)}")
-    b = (mat.astype(np.uint8) + ord("0")).tobytes()
-    return np.frombuffer(b, dtype=f"S{w}").astype(f"<U{w}")
 
 
 def luhn_check_digit(mat: np.ndarray) -> np.ndarray:

@@ -8,7 +8,17 @@ import pyarrow.compute as pc
 
 from masking.schema import ColumnSpec, TypeCategory
 from masking.techniques.keyed import mix64
-from masking.techniques.registry import BIN, OTH, B, Impl, Param, Technique, U, register
+from masking.techniques.registry import (
+    BIN,
+    OTH,
+    B,
+    Impl,
+    Param,
+    Technique,
+    U,
+    key_collisions,
+    register,
+)
 
 ALL = frozenset(TypeCategory)
 
@@ -116,13 +126,18 @@ register(
 
 
 def uuid_bytes(keys: np.ndarray) -> np.ndarray:
-    """(n, 16) RFC 4122 version-4-shaped bytes from the keys."""
-    hi, lo = mix64(keys, 0xA1), mix64(keys, 0xB2)
+    """(n, 16) RFC 4122 version-4-shaped bytes that hold the whole 64-bit key (bytes 0-5, 7
+    and 9, which the version and variant bits leave alone), so different keys never share a
+    UUID; the other bits come from the key too."""
+    kb = keys.astype(">u8").view(np.uint8).reshape(-1, 8)
+    fill = mix64(keys, 0xB2).astype(">u8").view(np.uint8).reshape(-1, 8)
     raw = np.empty((len(keys), 16), dtype=np.uint8)
-    raw[:, :8] = hi.astype(">u8").view(np.uint8).reshape(-1, 8)
-    raw[:, 8:] = lo.astype(">u8").view(np.uint8).reshape(-1, 8)
-    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
-    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    raw[:, 0:6] = kb[:, 0:6]
+    raw[:, 6] = 0x40 | (fill[:, 0] & 0x0F)
+    raw[:, 7] = kb[:, 6]
+    raw[:, 8] = 0x80 | (fill[:, 1] & 0x3F)
+    raw[:, 9] = kb[:, 7]
+    raw[:, 10:16] = fill[:, 2:8]
     return raw
 
 
@@ -135,11 +150,13 @@ def _random_uuid(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.
         return arr if pa.types.is_fixed_size_binary(src.type) else arr.cast(src.type)
     big = raw.tobytes().hex()
     h = [big[i : i + 32] for i in range(0, len(big), 32)]
-    out = [f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}" for x in h]
-    upper = (
-        len(src) and src.type == pa.string() and any(c.isupper() for c in (src[0].as_py() or ""))
+    out = pa.array([f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}" for x in h], pa.string())
+    # each value keeps its own letter case (SQL Server returns upper-case GUIDs)
+    text = src.cast(pa.string())
+    upper = pc.and_(
+        pc.match_substring_regex(text, "[A-F]"), pc.invert(pc.match_substring_regex(text, "[a-f]"))
     )
-    return pa.array([x.upper() for x in out] if upper else out, pa.string()).cast(src.type)
+    return pc.if_else(upper.fill_null(False), pc.utf8_upper(out), out).cast(src.type)
 
 
 register(
@@ -151,8 +168,8 @@ register(
         identity_hiding=True,
         deterministic=True,
         unique_capable=True,
-        description="Version-4-shaped UUID from a keyed hash; keeps the "
-        "input's type (text or 16 bytes).",
+        description="Version-4-shaped UUID holding the value's 64-bit key; keeps the "
+        "input's type (text or 16 bytes). " + key_collisions(),
     ),
     Impl(render=_random_uuid, space=lambda p, c: 2**64),
 )

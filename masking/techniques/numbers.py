@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masking.schema import ColumnSpec
+from masking.techniques.fpe import renumber
 from masking.techniques.keyed import below, uniform
 from masking.techniques.registry import Impl, N, Param, Technique, register
 
@@ -61,12 +62,25 @@ def from_float(x: np.ndarray, typ: pa.DataType, column: ColumnSpec) -> pa.Array:
 def _random_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
     lo, hi = m.params["min"], m.params["max"]
     u = uniform(keys, 1)
-    if pa.types.is_integer(src.type):
+    # whole numbers when the group holds them (an integer column anywhere in it): the same
+    # draw then lands on the same number in every member
+    if pa.types.is_integer(src.type) or m.ctx.column.scale == 0:
         x = np.floor(lo + u * (np.floor(hi) - np.ceil(lo) + 1))
         x = np.minimum(x, np.floor(hi))
     else:
         x = lo + u * (hi - lo)
     return from_float(x, src.type, m.ctx.column)
+
+
+def _range_check(params: dict, column: ColumnSpec) -> list[str]:
+    """The range must fit the column, or values would be clipped column by column."""
+    digits = column.extra.get("int_digits")
+    if column.precision is not None:
+        whole = column.precision - (column.scale or 0)
+        digits = whole if digits is None else min(digits, whole)
+    if digits is not None and max(abs(params["min"]), abs(params["max"])) >= 10**digits:
+        return [f"the range {params['min']:g} to {params['max']:g} does not fit the column"]
+    return []
 
 
 def _range_validate(params: dict) -> dict[str, str]:
@@ -88,7 +102,7 @@ register(
         description="Uniform in [min, max], clipped to the column's precision; never the input "
         "(unless the range and column admit a single value).",
     ),
-    Impl(render=_random_render, extra_validate=_range_validate),
+    Impl(render=_random_render, extra_validate=_range_validate, check=_range_check),
 )
 
 
@@ -191,28 +205,62 @@ register(
         identity_hiding=False,
         deterministic=False,
         unique_capable=True,
-        description="start, start+step, ... in row order across the whole run.",
+        description="start, start+step, ... numbering the rows in the order they are read "
+        "(primary-key order) across the whole table, so a re-run of the same rows gives the "
+        "same numbers. It numbers rows, not values: a column other tables join on needs a "
+        "keyed technique such as hash_number instead.",
     ),
     Impl(apply=_sequence_apply),
 )
 
 
-def _hn_digits(column: ColumnSpec, typ: pa.DataType | None = None) -> int:
-    d = 15
+HASH_NUMBER_MAX_DIGITS = 18  # 10**18 - 1 still fits a signed 64-bit integer
+
+
+def hn_digits(column: ColumnSpec) -> int:
+    """Digits a keyed number may have in this column group: the tightest member decides
+    (its precision minus scale, or what its integer type holds)."""
+    d = min(HASH_NUMBER_MAX_DIGITS, column.extra.get("int_digits") or HASH_NUMBER_MAX_DIGITS)
     if column.precision is not None:
         d = min(d, column.precision - (column.scale or 0))
-    if typ is not None:
-        if pa.types.is_decimal(typ):
-            d = min(d, typ.precision - typ.scale)
-        elif pa.types.is_integer(typ):
-            d = min(d, len(str(np.iinfo(typ.to_pandas_dtype()).max)) - 1)
     return max(d, 1)
 
 
+def int_digits(typ: pa.DataType) -> int:
+    """Whole decimal digits every value of this Arrow type can hold (int32: 9)."""
+    if pa.types.is_integer(typ):
+        return len(str(np.iinfo(typ.to_pandas_dtype()).max)) - 1
+    if pa.types.is_decimal(typ):
+        return typ.precision - typ.scale
+    return 15  # doubles hold 15 significant digits exactly
+
+
+def _whole_values(src: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(value as int64, is a whole number that fits) per input."""
+    if pa.types.is_integer(src.type):
+        v = src.cast(pa.int64(), safe=False).to_numpy(zero_copy_only=False)
+        return v.astype(np.int64), np.ones(len(v), dtype=bool)
+    x = as_float(src)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(x) & (np.floor(x) == x) & (np.abs(x) < 2.0**53)
+    return np.where(ok, x, 0).astype(np.int64), ok
+
+
 def _hash_number_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
-    d = _hn_digits(m.ctx.column, src.type)
-    x = 1 + below(keys, 10**d - 1, 3).astype(np.float64)
-    return from_float(x, src.type, m.ctx.column)
+    size = 10 ** hn_digits(m.ctx.column) - 1  # outputs 1 .. 10**d - 1
+    value, whole = _whole_values(src)
+    ok = whole & (value >= 1) & (value <= size)
+    index = np.where(ok, value - 1, 0).astype(np.uint64)
+    fallback = below(keys, size, 3)
+    out = renumber(m, attempt, ok, index, size, "hash_number", fallback) + np.uint64(1)
+    typ = src.type
+    whole = pa.array(out.astype(np.int64), pa.int64())
+    if pa.types.is_integer(typ):
+        return whole.cast(typ)
+    if pa.types.is_decimal(typ):  # through a wide decimal: the digits were sized to fit typ
+        wide = pa.decimal256(76, typ.scale) if pa.types.is_decimal256(typ) else None
+        return whole.cast(wide or pa.decimal128(38, typ.scale)).cast(typ)
+    return from_float(out.astype(np.float64), typ, m.ctx.column)
 
 
 register(
@@ -224,7 +272,10 @@ register(
         identity_hiding=True,
         deterministic=True,
         unique_capable=True,
-        description="Positive integer from a keyed hash, as many digits as the column allows.",
+        description="A positive whole number with as many digits as the tightest column of its "
+        "group allows (at most 18). Inputs from 1 to that maximum go through a keyed "
+        "permutation without fixed points, so different numbers never share an output (unique "
+        "by construction); other inputs get a number drawn from their key.",
     ),
-    Impl(render=_hash_number_render, space=lambda p, c: 10 ** _hn_digits(c) - 1),
+    Impl(render=_hash_number_render, space=lambda p, c: 10 ** hn_digits(c) - 1),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,9 +66,29 @@ class Impl:
     check: Callable[[dict, ColumnSpec], list[str]] | None = None
     unmask: Callable[[str, dict, MaskContext], str] | None = None
     extra_validate: Callable[[dict], dict[str, str]] | None = None
+    # techniques keyed on another column of the row (param ``entity_column``) share the keys
+    # of this label, so one entity gets one key in every table and technique
+    entity_label: str | None = None
 
 
 _REGISTRY: dict[str, tuple[Technique, Impl]] = {}
+
+
+def collision_chance(n: int, space: float) -> float:
+    """Chance that ``n`` distinct inputs give at least two equal outputs, when each output is
+    an independent draw from ``space`` values (the birthday bound)."""
+    return -math.expm1(-n * (n - 1) / (2.0 * space))
+
+
+def key_collisions(space: float = 2.0**64) -> str:
+    """The uniqueness sentence of a technique whose outputs spell out a value's 64-bit key."""
+    odds = ", ".join(f"{collision_chance(10**e, space):.1e} for 10^{e}" for e in (6, 8, 9))
+    return (
+        "Unique columns: two different values share an output only if their keys collide; "
+        f"the chance of any collision is {odds} distinct values, and a collision fails the "
+        "run without showing a value."
+    )
+
 
 S, N = TypeCategory.STRING, TypeCategory.NUMERIC
 D, DT, T = TypeCategory.DATE, TypeCategory.DATETIME, TypeCategory.TIME

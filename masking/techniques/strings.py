@@ -88,3 +88,53 @@ def put_digits(mat: np.ndarray, col: int, values: np.ndarray, width: int) -> Non
     for i in range(width - 1, -1, -1):
         mat[:, col + i] = (v % 10 + 48).astype(np.uint8)
         v //= 10
+
+
+_B36 = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+
+
+def base36(keys: np.ndarray, width: int = 13) -> pa.Array:
+    """Each 64-bit key as ``width`` lowercase base-36 digits (13 hold any key)."""
+    k = keys.astype(np.uint64, copy=True)
+    mat = np.empty((len(keys), width), dtype=np.uint8)
+    for i in range(width - 1, -1, -1):
+        mat[:, i] = _B36[(k % np.uint64(36)).astype(np.int64)]
+        k //= np.uint64(36)
+    return fixed_width(mat)
+
+
+def digit_rows(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, width) ASCII bytes of the values that are exactly ``width`` characters long, and
+    which rows those are (other rows hold zeros)."""
+    text = text.cast(pa.large_string())
+    n = len(text)
+    mat = np.zeros((n, width), dtype=np.uint8)
+    if n == 0:
+        return mat, np.zeros(0, dtype=bool)
+    lengths = pc.binary_length(text).fill_null(-1).to_numpy(zero_copy_only=False)
+    ok = lengths == width
+    if ok.any():
+        bufs = text.buffers()
+        offsets = np.frombuffer(bufs[1], dtype=np.int64, count=n + 1, offset=text.offset * 8)
+        data = np.frombuffer(bufs[2], dtype=np.uint8)
+        rows = np.flatnonzero(ok)
+        mat[rows] = data[offsets[rows][:, None] + np.arange(width)]
+    return mat, ok
+
+
+def digits_value(mat: np.ndarray) -> np.ndarray:
+    """Rows of ASCII digits -> their value as uint64 (at most 19 digits)."""
+    out = np.zeros(len(mat), dtype=np.uint64)
+    for i in range(mat.shape[1]):
+        out = out * np.uint64(10) + (mat[:, i].astype(np.uint64) - np.uint64(48))
+    return out
+
+
+def value_digits(values: np.ndarray, width: int) -> np.ndarray:
+    """uint64 values -> (n, width) zero-padded ASCII digits."""
+    v = values.astype(np.uint64, copy=True)
+    mat = np.empty((len(v), width), dtype=np.uint8)
+    for i in range(width - 1, -1, -1):
+        mat[:, i] = (v % np.uint64(10)).astype(np.uint8) + 48
+        v //= np.uint64(10)
+    return mat

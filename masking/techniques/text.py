@@ -11,7 +11,8 @@ import pyarrow.compute as pc
 
 from masking.redact import keyed_int, redact_text
 from masking.schema import ColumnSpec
-from masking.techniques.keyed import derive, stream_keys
+from masking.techniques.canonical import canonical
+from masking.techniques.keyed import KEY_SCHEME, derive, stream_keys
 from masking.techniques.registry import DT, B, D, Impl, N, Param, S, T, Technique, U, register
 
 
@@ -84,15 +85,22 @@ def _hash_len(params: dict, column: ColumnSpec) -> int:
 
 
 def _hash_render(keys: np.ndarray, src: pa.Array, attempt: np.ndarray, m) -> pa.Array:
-    secret = m.ctx.secret if m.ctx.deterministic else m.ctx.seed.to_bytes(16, "little", signed=True)
-    key = derive(secret, "hash")
     n = _hash_len(m.params, m.ctx.column)
     size = (n + 1) // 2
+    if not m.keyed:  # random mode: from the row's stream key
+        return pa.array(
+            [
+                hashlib.blake2b(int(k).to_bytes(8, "little"), digest_size=size).hexdigest()[:n]
+                for k in keys.tolist()
+            ],
+            pa.string(),
+        )
+    key = derive(m.ctx.secret, f"{KEY_SCHEME}/hash")
+    category = m.ctx.column.extra.get("source_category") or m.ctx.column.category
+    data = canonical(src, category).to_pylist()
     out = [
-        hashlib.blake2b(
-            v.encode() + (b"\0%d" % a if a else b""), key=key, digest_size=size
-        ).hexdigest()[:n]
-        for v, a in zip(_py(src), attempt.tolist(), strict=True)
+        hashlib.blake2b(v + (b"\0%d" % a if a else b""), key=key, digest_size=size).hexdigest()[:n]
+        for v, a in zip(data, attempt.tolist(), strict=True)
     ]
     return pa.array(out, pa.string())
 
@@ -106,7 +114,9 @@ register(
         identity_hiding=True,
         deterministic=True,
         unique_capable=True,
-        description="Keyed BLAKE2b, hex, truncated to the column length.",
+        description="Keyed BLAKE2b of the canonical value, in hex, cut to the shortest column "
+        "of its group (at most 'length' characters). Unique columns: 16 or more hex digits "
+        "carry 64 bits or more, so a collision is as unlikely as for a 64-bit key.",
     ),
     Impl(
         render=_hash_render,
@@ -193,10 +203,13 @@ register(
         frozenset({S, N, D, DT, T, B, U}),
         (),
         identity_hiding=False,
-        deterministic=True,
+        deterministic=False,
         unique_capable=True,
-        description="Permutes the non-NULL values within each batch (batch-local: values never "
-        "move between batches, and a value can land on its own row).",
+        description="Permutes the non-NULL values within each block of rows the run reads "
+        "together (the workflow's batch size, in primary-key order): values never move between "
+        "blocks, and a value can land on its own row. The permutation is keyed, so a re-run "
+        "over the same rows gives the same result, but it follows rows, not values: do not use "
+        "it on a column other tables join on.",
     ),
     Impl(apply=shuffle_apply),
 )

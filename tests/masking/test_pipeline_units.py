@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -12,19 +13,25 @@ from hypothesis import strategies as st
 from masking.extract import ResolvedTable, load_order, prefetch
 from masking.plan import ColumnRule, TablePlan
 from masking.schema import ColumnInfo, ForeignKey, TableInfo, TypeCategory
-from masking.validate import _HashSet, value_hashes
+from masking.validate import _hashes, _Owners
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.integers(-50, 50), max_size=30), max_size=12))
-def test_hash_set_matches_python_set(chunks: list[list[int]]) -> None:
-    seen: set[int] = set()
-    hs = _HashSet()
-    for chunk in chunks:
-        h = value_hashes(pa.array(chunk, pa.int64()))
-        assert hs.contains(h).to_list() == [v in seen for v in chunk]
-        hs.add(h)
-        seen.update(chunk)
+def test_owner_map_matches_python_dict(chunks: list[list[int]]) -> None:
+    seen: dict[int, int] = {}
+    owners = _Owners()
+    for n, chunk in enumerate(chunks):
+        h = _hashes(pa.array(chunk, pa.int64()))
+        found, prior = owners.lookup(h)
+        assert found.tolist() == [v in seen for v in chunk]
+        assert [int(p) for p, f in zip(prior, found, strict=True) if f] == [
+            seen[v] for v in chunk if v in seen
+        ]
+        fresh = {v: n + 1 for v in chunk if v not in seen}
+        keep = [i for i, v in enumerate(chunk) if v in fresh and chunk.index(v) == i]
+        owners.add(h[keep], np.full(len(keep), n + 1, dtype=np.uint64))
+        seen.update(fresh)
 
 
 def test_prefetch_yields_everything_in_order() -> None:

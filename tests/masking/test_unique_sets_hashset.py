@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from masking.techniques import ColumnSpec, MaskContext, TypeCategory, make_masker
 from masking.techniques.hashset import SortedHashes
-from masking.techniques.pools import _pool, pool
+from masking.techniques.pools import DATA, _pool, pool
 
 _KEYS = st.integers(0, 2**64 - 1)
 
@@ -73,12 +73,13 @@ def test_unique_email_stays_consistent_across_batches() -> None:
     assert len(set(first)) == len(first)
 
 
-def test_name_pools_are_deterministic_distinct_and_nonempty() -> None:
-    for locale in ("en_US", "fr_CA", "en_GB", "de_DE"):
-        for kind in ("first_name", "last_name"):
+def test_name_pools_are_versioned_data_distinct_and_nonempty() -> None:
+    for locale in ("en_US", "en_CA", "fr_CA", "en_GB", "de_DE"):
+        for kind in ("first_name", "last_name", "city", "street_address", "company"):
             p = pool(kind, locale)
             assert p
             assert len(set(p)) == len(p)
             assert all(v == v.strip() and v for v in p)
-            assert p == _pool.__wrapped__(kind, locale, 0)  # rebuilt, not cached
-    assert pool("first_name", "en_US", 1) != pool("first_name", "en_US", 0)
+            assert p == _pool.__wrapped__(kind, locale)  # read again, not cached
+            path = DATA / locale / f"{kind}.txt"
+            assert tuple(path.read_text(encoding="utf-8").splitlines()) == p
