@@ -22,6 +22,8 @@ _EXPORTS = {
     "TableResult": "masking.pipeline",
     "LeakCheck": "masking.pipeline",
     "Problem": "masking.pipeline",
+    "ColumnSpec": "masking.schema",
+    "consistency_groups": "masking.consistency",
     "Progress": "masking.progress",
     "NullProgress": "masking.progress",
     "ProgressUpdate": "masking.progress",
@@ -36,6 +38,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from masking.consistency import consistency_groups
     from masking.errors import (
         Cancelled,
         MaskingError,
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from masking.pipeline import LeakCheck, Problem, RunResult, TableResult, preflight, run
     from masking.plan import ColumnRule, Plan, TablePlan, plan_hash
     from masking.progress import NullProgress, Progress, ProgressUpdate
+    from masking.schema import ColumnSpec
 
 
 def __getattr__(name: str) -> Any:

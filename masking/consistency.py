@@ -53,7 +53,10 @@ class Group:
 
     def describe(self) -> str:
         names = ", ".join(f"{m.table}.{m.column}" for m in self.members)
-        text = f"{len(self.members)} columns masked with '{self.technique}' stay joinable: {names}"
+        text = (
+            f"{len(self.members)} columns masked with '{self.technique}' give the same output "
+            f"for the same value, so they stay joinable: {names}"
+        )
         tight = self.shortened_by
         if tight is not None:
             text += (
@@ -117,23 +120,28 @@ def tightest(specs: Iterable[ColumnSpec]) -> ColumnSpec:
 
 def groups(tables: Iterable[ResolvedTable]) -> list[Group]:
     """The plan's masked columns grouped by technique, parameters and mode, in plan order."""
-    found: dict[tuple[str, str, bool], list[tuple[ResolvedTable, ColumnRule, ColumnSpec]]] = {}
-    for rt in tables:
-        for rule in rt.rules:
-            if rule.masked:
-                found.setdefault(rule_signature(rule), []).append((rt, rule, column_spec(rt, rule)))
-    out = []
-    for (technique, params, det), members in found.items():
-        out.append(
-            Group(
-                technique,
-                params,
-                det,
-                tuple(Member(rt.label, r.target_column, s.max_length) for rt, r, s in members),
-                tightest(s for _, _, s in members),
-            )
+    return consistency_groups(
+        (rt.label, rule, column_spec(rt, rule)) for rt in tables for rule in rt.rules
+    )
+
+
+def consistency_groups(columns: Iterable[tuple[str, ColumnRule, ColumnSpec]]) -> list[Group]:
+    """Groups from (table label, rule, the column's spec): for callers that hold no resolved
+    tables yet, such as a wizard reading the columns it is about to map."""
+    found: dict[tuple[str, str, bool], list[tuple[str, ColumnRule, ColumnSpec]]] = {}
+    for label, rule, spec in columns:
+        if rule.masked:
+            found.setdefault(rule_signature(rule), []).append((label, rule, spec))
+    return [
+        Group(
+            technique,
+            params,
+            det,
+            tuple(Member(label, r.target_column, s.max_length) for label, r, s in members),
+            tightest(s for _, _, s in members),
         )
-    return out
+        for (technique, params, det), members in found.items()
+    ]
 
 
 def member_spec(group: Group, own: ColumnSpec) -> ColumnSpec:

@@ -62,6 +62,7 @@ def workflow_output(w: Workflow, *, detail: bool = False) -> dict:
         "created_at": w.created_at.isoformat(),
         "updated_at": w.updated_at.isoformat(),
         "tables": w.mappings.count(),
+        "key_version": w.key_version,
     }
     if detail:
         data["mappings"] = services.workflow_as_input(w)["mappings"]
@@ -125,6 +126,19 @@ class WorkflowDetailAPI(APIView):
             return fail(403, "Only the owner or an administrator can delete this workflow.")
         services.workflow_delete(workflow=w, by=request.user, request=request)
         return ok(None, "Workflow deleted")
+
+
+class WorkflowRotateKeyAPI(APIView):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, pk: int):
+        w = get_object_or_404(Workflow, pk=pk)
+        if not can_modify(request.user, w):
+            return fail(403, "Only the owner or an administrator can rotate this workflow's key.")
+        w = services.workflow_rotate_key(workflow=w, by=request.user, request=request)
+        return ok(
+            {"id": w.pk, "key_version": w.key_version},
+            "Masking key rotated: later runs mask every value differently.",
+        )
 
 
 class WorkflowPreviewAPI(APIView):

@@ -8,5 +8,10 @@ urlpatterns = [
     path(
         "workflows/<int:pk>/preview", api.WorkflowPreviewAPI.as_view(), name="api-workflow-preview"
     ),
+    path(
+        "workflows/<int:pk>/rotate-key",
+        api.WorkflowRotateKeyAPI.as_view(),
+        name="api-workflow-rotate-key",
+    ),
     path("pii-attributes", api.PiiAttributesAPI.as_view(), name="api-pii-attributes"),
 ]

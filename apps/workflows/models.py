@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 
 from django.conf import settings
@@ -39,6 +40,9 @@ class Workflow(models.Model):
     seed = models.BigIntegerField(default=0)
     batch_size = models.PositiveIntegerField(default=10000)
     secret_encrypted = models.TextField()
+    # bumped each time the masking key is replaced; with the key's fingerprint it names the
+    # key version an execution ran with (field-key rotation does not change it)
+    secret_version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="workflows"
     )
@@ -73,7 +77,12 @@ class Workflow(models.Model):
 
     @property
     def key_version(self) -> str:
-        return crypto.key_id_of(self.secret_encrypted)
+        """'v<n>-<8 hex>': the masking key's version and a fingerprint of it (a keyed hash
+        under a fixed label: it identifies the key without revealing anything usable)."""
+        fingerprint = hashlib.blake2b(
+            b"maskflow/masking-key-fingerprint", key=self.get_secret()[:64], digest_size=4
+        ).hexdigest()
+        return f"v{self.secret_version}-{fingerprint}"
 
 
 class TableMapping(models.Model):

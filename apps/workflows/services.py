@@ -174,6 +174,25 @@ def workflow_set_status(*, workflow: Workflow, status: str, by, request=None) ->
     return workflow
 
 
+@transaction.atomic
+def workflow_rotate_key(*, workflow: Workflow, by, request=None) -> Workflow:
+    """Replace the workflow's masking key: every masked output of later runs changes (joins
+    inside each run still hold). Earlier executions keep the key version they ran with."""
+    before = workflow.key_version
+    workflow.new_secret()
+    workflow.secret_version += 1
+    workflow.save(update_fields=["secret_encrypted", "secret_version", "updated_at"])
+    audit_record(
+        action="workflow.rotate_key",
+        request=request,
+        actor=by,
+        resource_type="workflow",
+        resource_id=workflow.pk,
+        details={"name": workflow.name, "key_version": workflow.key_version, "previous": before},
+    )
+    return workflow
+
+
 def workflow_as_input(workflow: Workflow) -> dict[str, Any]:
     """The API/wizard input shape of a saved workflow (for editing)."""
     return {

@@ -23,4 +23,5 @@ urlpatterns = [
     path("<int:pk>/edit/rowcount/", wizard.row_count_partial, name="edit_rowcount"),
     path("<int:pk>/delete/", views.workflow_delete, name="delete"),
     path("<int:pk>/toggle/", views.workflow_toggle, name="toggle"),
+    path("<int:pk>/rotate-key/", views.workflow_rotate_key, name="rotate_key"),
 ]

@@ -74,6 +74,20 @@ def workflow_toggle(request, pk: int):
     return redirect("workflows:detail", pk)
 
 
+@login_required
+@require_POST
+def workflow_rotate_key(request, pk: int):
+    workflow = get_object_or_404(Workflow, pk=pk)
+    if not can_modify(request.user, workflow):
+        raise PermissionDenied
+    services.workflow_rotate_key(workflow=workflow, by=request.user, request=request)
+    messages.success(
+        request,
+        f"New masking key {workflow.key_version}: the next run masks every value differently.",
+    )
+    return redirect("workflows:detail", pk)
+
+
 STEP_VIEWS = {2: wizard.step_tables, 3: wizard.step_rules, 4: wizard.step_target}
 
 

@@ -180,7 +180,8 @@ def test_groups_name_the_joinable_columns_and_the_tightest(dbs) -> None:  # type
     found = {g.technique: g for g in groups(resolved)}
     assert found["email"].spec.max_length == 40
     assert found["email"].describe() == (
-        "2 columns masked with 'email' stay joinable: a.email, b.email "
+        "2 columns masked with 'email' give the same output for the same value, so they stay "
+        "joinable: a.email, b.email "
         "(all take the form that fits b.email, 40 characters)"
     )
     assert found["phone"].shortened_by is None

@@ -207,3 +207,27 @@ def test_connection_in_use_cannot_be_deleted(api, page, owner, workflow):
     assert b"is used by" in confirm.content and workflow.name.encode() in confirm.content
     page(owner).post(f"/connections/{source.pk}/delete/")
     assert Connection.objects.filter(pk=source.pk).exists()
+
+
+def test_review_step_names_the_columns_that_stay_joinable(page, owner, tmp_path):
+    """A consistency group of two columns of different lengths is shown with its tightest."""
+    from tests.executions.scenario import make_workflow
+
+    workflow, _, _ = make_workflow(tmp_path, owner)
+    orders = workflow.mappings.get(source_table="orders")
+    orders.column_mappings = [
+        {"source_column": "note", "pii_attribute": "first_name", "target_column": "note"}
+    ]
+    orders.save()
+    client = page(owner)
+    assert client.get(f"/workflows/{workflow.pk}/edit/?restart=1").status_code == 200
+    response = client.get(f"/workflows/{workflow.pk}/edit/step/4/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="joinable"' in html
+    assert (
+        "2 columns masked with &#x27;first_name&#x27; give the same output for the same value, "
+        "so they stay joinable: main.customers.first_name, main.orders.note (all take the form "
+        "that fits main.customers.first_name, 40 characters)"
+    ) in html
+    assert "&#x27;email&#x27; give" not in html  # a column masked alone forms no group to show

@@ -29,6 +29,7 @@ from apps.workflows.wizard.state import (
     step_url,
     workflow_for_edit,
 )
+from masking import ColumnRule, ColumnSpec, consistency_groups
 from masking.schema import TableInfo
 from masking.techniques import get_technique, techniques_for
 
@@ -333,9 +334,8 @@ def step_target(request, pk: int | None = None, step: int = 4):
         create = tgt.get("create", not exists)
         info = describe(source, t["schema"], t["table"])
         ddl = _ddl_for(source, target, info, schema, name) if (create and info) else ""
-        mismatches = _mismatches(
-            info, describe(target, schema, name) if exists and not create else None, t["columns"]
-        )
+        target_info = describe(target, schema, name) if exists and not create else None
+        mismatches = _mismatches(info, target_info, t["columns"])
         rows.append(
             {
                 "key": key,
@@ -349,6 +349,7 @@ def step_target(request, pk: int | None = None, step: int = 4):
                 "copy_unmapped": tgt.get("copy_unmapped", False),
                 "mismatches": mismatches,
                 "rules": state.get("rules", {}).get(key, {}),
+                "info": target_info or info,  # the columns the masked values land in
             }
         )
     return render(
@@ -365,9 +366,27 @@ def step_target(request, pk: int | None = None, step: int = 4):
             source=source,
             target=target,
             existing=existing,
+            joinable=_joinable(rows),
         ),
         status=400 if issues else 200,
     )
+
+
+def _joinable(rows: list[dict]) -> list[str]:
+    """Columns masked alike across the workflow: they keep joining, in the form that fits the
+    shortest of them (what the run's consistency groups will be)."""
+    columns = []
+    for row in rows:
+        for name in row["t"]["columns"]:
+            rule = row["rules"].get(name, {})
+            col = row["info"].column(name) if row["info"] else None
+            if col is None or rule.get("technique", "keep") == "keep":
+                continue
+            spec = ColumnSpec(col.category, max_length=col.max_length, name=name)
+            params = rule.get("params") or {}
+            cr = ColumnRule(name, name, rule["technique"], params, rule.get("deterministic", True))
+            columns.append((f"{row['schema']}.{row['name']}", cr, spec))
+    return [g.describe() for g in consistency_groups(columns) if len(g.members) > 1]
 
 
 def _mismatches(
