@@ -21,10 +21,11 @@ from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from masking.schema import TypeCategory
 from masking.techniques.canonical import canonical
-from masking.techniques.siphash import siphash24
+from masking.techniques.siphash import native_available, native_fixed, native_text, siphash24
 
 KEY_SCHEME = "maskflow/keys/v1"  # part of every derived key: changing it re-keys everything
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -61,7 +62,42 @@ def row_keys(
 ) -> np.ndarray:
     """Deterministic keys: the same canonical value, secret and label give the same key in
     every table, column, batch, run, process and library version."""
-    return siphash24(canonical(values, category), derive(secret, f"{KEY_SCHEME}/{label}")[:16])
+    key = derive(secret, f"{KEY_SCHEME}/{label}")[:16]
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type) and not values.null_count:
+        # each distinct value once, then spread over the rows
+        keys = row_keys(values.dictionary, secret, label, category)
+        return keys[values.indices.to_numpy(zero_copy_only=False)]
+    fast = _fixed_width_keys(values, key) if category != TypeCategory.UUID else None
+    if fast is not None:
+        return fast
+    return siphash24(canonical(values, category), key)
+
+
+_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def _fixed_width_keys(values: pa.Array, key: bytes) -> np.ndarray | None:
+    """Text, integers, dates and date-times hashed in C from their canonical text (the same
+    bytes canonical() gives, tested); None where that path does not apply."""
+    typ = values.type
+    if values.null_count or not len(values) or not native_available():
+        return None
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        return native_text(values, key, rtrim=True)
+    if pa.types.is_integer(typ):
+        if pa.types.is_uint64(typ) and pa.compute.max(values).as_py() >= 2**63:
+            return None
+        ints = values.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return native_fixed("int", ints, key)
+    if pa.types.is_date(typ):
+        days = values.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
+        return native_fixed("ticks", days.astype(np.int64), key, per_day=1)
+    if pa.types.is_timestamp(typ):
+        ticks = values.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        return native_fixed("ticks", ticks, key, per_day=_PER_DAY[typ.unit])
+    return None
 
 
 def stream_keys(n: int, offset: int, seed: int, label: str) -> np.ndarray:

@@ -1,17 +1,24 @@
-"""SipHash-2-4 (Aumasson and Bernstein, 2012), vectorised over an Arrow binary array.
+"""SipHash-2-4 (Aumasson and Bernstein, 2012) over the values of an Arrow binary array.
 
-This is the keyed hash behind every deterministic technique. It is a fixed, published
-algorithm (64-bit output, 128-bit key), implemented here in numpy so its output never depends
-on a library's internal hashing; the reference test vectors are checked in the tests.
+This is the keyed hash behind every deterministic technique: a fixed, published algorithm
+(64-bit output, 128-bit key), implemented here, so its output never depends on a library's
+internal hashing. ``_siphash.c`` computes it in C (built with the package, without the
+interpreter lock); the numpy version below is the reference the tests compare it with and
+the fallback where the extension was not built. Both match the paper's test vectors.
 
-Values are processed in slices of rows sorted by length, so each step touches only the rows
-that still have a full 8-byte word to absorb: the work is proportional to the total bytes.
+The numpy version processes slices of rows sorted by length, so each step touches only the
+rows that still have a full 8-byte word to absorb: the work is proportional to the total bytes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+
+try:
+    from masking.techniques import _siphash as _native
+except ImportError:  # a source tree without the built extension: the numpy version
+    _native = None
 
 _C0, _C1 = np.uint64(0x736F6D6570736575), np.uint64(0x646F72616E646F6D)
 _C2, _C3 = np.uint64(0x6C7967656E657261), np.uint64(0x7465646279746573)
@@ -54,8 +61,65 @@ def key_words(key: bytes) -> tuple[int, int]:
 
 def siphash24(values: pa.Array, key: bytes) -> np.ndarray:
     """SipHash-2-4 of each value's bytes (a binary or string array; nulls hash as empty)."""
+    if _native is None:
+        return siphash24_numpy(values, key)
+    return native_text(values, key, rtrim=False)
+
+
+def native_available() -> bool:
+    return _native is not None
+
+
+def native_text(values: pa.Array, key: bytes, *, rtrim: bool) -> np.ndarray:
+    """The C path over a string or binary array's own buffers, without a copy; ``rtrim``
+    leaves trailing spaces out, as the canonical form of text does."""
+    typ = values.type
+    if not (
+        pa.types.is_string(typ)
+        or pa.types.is_large_string(typ)
+        or pa.types.is_binary(typ)
+        or pa.types.is_large_binary(typ)
+    ):
+        values = values.cast(pa.large_binary())
+        typ = values.type
+    n = len(values)
+    out = np.empty(n, dtype="<u8")
+    if n == 0:
+        return out.astype(np.uint64)
+    width = 8 if pa.types.is_large_string(typ) or pa.types.is_large_binary(typ) else 4
+    k0, k1 = key_words(key)
+    bufs = values.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=f"<i{width}", count=n + 1, offset=values.offset * width)
+    data = bufs[2] if bufs[2] is not None else b""
+    _native.hash_many(data, offsets, k0, k1, out, width, int(rtrim))
+    return out.astype(np.uint64, copy=False)
+
+
+def native_fixed(kind: str, values: np.ndarray, key: bytes, per_day: int = 1) -> np.ndarray | None:
+    """The C fast path for fixed-width values (``hash_int64`` / ``hash_ticks`` in
+    ``_siphash.c``): the hash of their canonical text without building it in Arrow. None when
+    the extension is missing or a date lies outside years 1-9999 (use the generic path)."""
+    if _native is None:
+        return None
+    raw = np.ascontiguousarray(values, dtype="<i8")
+    out = np.empty(len(raw), dtype="<u8")
+    k0, k1 = key_words(key)
+    if kind == "int":
+        _native.hash_int64(raw, k0, k1, out)
+    elif not _native.hash_ticks(raw, per_day, k0, k1, out):
+        return None
+    return out.astype(np.uint64, copy=False)
+
+
+def _large(values: pa.Array) -> pa.Array:
     if not (pa.types.is_large_binary(values.type) or pa.types.is_large_string(values.type)):
         values = values.cast(pa.large_binary())
+    return values
+
+
+def siphash24_numpy(values: pa.Array, key: bytes) -> np.ndarray:
+    """The reference implementation, vectorised in numpy."""
+    values = _large(values)
     n = len(values)
     out = np.empty(n, dtype=np.uint64)
     if n == 0:
