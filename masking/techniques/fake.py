@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -25,6 +24,7 @@ from masking.techniques.strings import (
     base36,
     concat,
     digit_rows,
+    digits_only,
     digits_value,
     fixed_width,
     join,
@@ -260,22 +260,18 @@ def _area_bytes(loc: str) -> np.ndarray:
 
 def _national(src: pa.Array, loc: str) -> tuple[np.ndarray, np.ndarray]:
     """The input as the locale's national digits, and which rows are valid numbers."""
-    d = src_series(src).str.replace_all(r"\D", "")
+    d = digits_only(src).cast(pa.string())
     width = _NATIONAL[loc][0]
     if loc in _NANP:
-        d = pl.select(
-            pl.when((d.str.len_chars() == 11) & d.str.starts_with("1"))
-            .then(d.str.slice(1))
-            .otherwise(d)
-        ).to_series()
-        mat, ok = digit_rows(to_arrow(d), width)
+        trunk = pc.and_(pc.equal(pc.utf8_length(d), 11), pc.starts_with(d, "1"))
+        d = pc.if_else(trunk, pc.utf8_slice_codeunits(d, 1), d)
+        mat, ok = digit_rows(d, width)
         ok &= (mat[:, 0] >= ord("2")) & (mat[:, 3] >= ord("2"))
     else:
         country = "44" if loc == "en_GB" else "49"
-        d = pl.select(
-            pl.when(d.str.starts_with(country)).then("0" + d.str.slice(2)).otherwise(d)
-        ).to_series()
-        mat, ok = digit_rows(to_arrow(d), width)
+        national = pc.binary_join_element_wise("0", pc.utf8_slice_codeunits(d, 2), "")
+        d = pc.if_else(pc.starts_with(d, country), national, d)
+        mat, ok = digit_rows(d, width)
         if loc == "en_GB":
             ok &= (mat[:, 1] == ord("7")) & (mat[:, 0] == ord("0"))
         else:

@@ -190,3 +190,17 @@ def test_fixed_width_fast_path_hashes_the_canonical_text(ints, days, stamps, uni
         if fast is None:  # no extension here: nothing to compare
             continue
         assert fast.tolist() == siphash24(canonical(arr), key).tolist()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    size=st.integers(2, 10**15),
+    values=st.lists(st.integers(0, 10**15), min_size=1, max_size=50),
+    secret=st.binary(min_size=1, max_size=8),
+)
+def test_c_and_numpy_permutations_agree(size: int, values: list[int], secret: bytes) -> None:
+    x = np.array([v % size for v in values], dtype=np.uint64)
+    fast, reference = Permutation(secret, "p", size), Permutation(secret, "p", size, native=False)
+    assert fast.forward(x).tolist() == reference.forward(x).tolist()
+    assert fast.backward(x).tolist() == reference.backward(x).tolist()
+    assert fast.shift(x).tolist() == reference.shift(x).tolist()
