@@ -226,8 +226,10 @@ REST_FRAMEWORK = {
         "ip": env("API_RATE_IP", "1000/min"),
         "login": env("API_RATE_LOGIN", "10/min"),
     },
-    # Behind N trusted reverse proxies, the client address is taken from X-Forwarded-For.
-    "NUM_PROXIES": env_int("NUM_PROXIES", 0) or None,
+    # X-Forwarded-For is trusted only behind NUM_PROXIES reverse proxies (then the address that
+    # many hops from the right is the client's). 0 means none: anyone can write the header.
+    # DRF's None would take the header's whole value from any client.
+    "NUM_PROXIES": max(0, env_int("NUM_PROXIES", 0)),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -303,3 +303,43 @@ def test_lockout_is_audited_and_refuses_even_the_right_password(
     failures = AuditEvent.objects.filter(action="auth.login", status="failure")
     assert failures.count() == 3
     assert all("wrong-pass-x" not in str(e.details) for e in AuditEvent.objects.all())
+
+
+@pytest.mark.django_db
+def test_forwarded_for_is_ignored_without_a_configured_proxy(api, low_rates):
+    """A client rotating X-Forwarded-For must not get a fresh login allowance per request."""
+    low_rates(login="10/min")
+    statuses = [
+        api(None)
+        .post(
+            "/api/auth/login",
+            {"username": f"nobody{i}", "password": "wrong-pass-x"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        )
+        .status_code
+        for i in range(12)
+    ]
+    assert statuses == [401] * 10 + [429, 429]
+
+
+@pytest.mark.django_db
+def test_forwarded_for_counts_behind_a_configured_proxy(api, low_rates, settings):
+    low_rates(login="2/min")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    def attempt(client_address):
+        return (
+            api(None)
+            .post(
+                "/api/auth/login",
+                {"username": "nobody", "password": "wrong-pass-x"},
+                format="json",
+                REMOTE_ADDR="10.0.0.2",  # the proxy
+                HTTP_X_FORWARDED_FOR=f"198.51.100.7, {client_address}",
+            )
+            .status_code
+        )
+
+    assert [attempt("203.0.113.1") for _ in range(3)] == [401, 401, 429]
+    assert attempt("203.0.113.2") == 401  # another client behind the same proxy
