@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from urllib.parse import urlencode
 
@@ -14,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.audit import selectors
+from apps.audit.csvexport import SafeWriter
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record, audit_verify_chain
 from apps.audit.unmask import UnmaskError, UnmaskRateLimited, tokenized_columns, unmask_value
@@ -76,7 +76,7 @@ class _Echo:
 
 
 def _csv_rows(qs):
-    writer = csv.writer(_Echo())
+    writer = SafeWriter(_Echo())
     yield writer.writerow(selectors.EXPORT_FIELDS)
     for event in qs.iterator(chunk_size=2000):
         row = selectors.event_as_dict(event)

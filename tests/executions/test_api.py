@@ -143,3 +143,35 @@ def test_report_json_and_csv(api, owner, other_user, runs):
     assert all(r["result"] == "ok" and r["equal"] == "0" for r in leak_rows)
     assert api(other_user).get(f"/api/executions/{pk}/report").status_code == 404
     assert api(other_user).get(f"/api/executions/{runs['queued'].pk}/report").status_code == 409
+
+
+def test_report_csv_neutralises_formulas_in_names(api, owner, runs):
+    execution = runs["done"]
+    execution.report = {
+        "tables": [
+            {
+                "table": "=cmd|'/C calc'!A0",
+                "rows_read": 1,
+                "rows_written": 1,
+                "rows_masked": 1,
+                "seconds": 0.1,
+                "rows_per_s": 10.0,
+            }
+        ],
+        "leak_checks": [
+            {
+                "table": "@evil",
+                "column": "+col",
+                "technique": "-x",
+                "sampled": 1,
+                "equal": 0,
+                "ok": True,
+            }
+        ],
+    }
+    execution.save(update_fields=["report"])
+    response = api(owner).get(f"/api/executions/{execution.pk}/report", {"format": "csv"})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    cells = [cell for row in rows for cell in row]
+    assert {"'=cmd|'/C calc'!A0", "'@evil", "'+col", "'-x"} <= set(cells)
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
