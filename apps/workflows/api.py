@@ -80,7 +80,7 @@ def _body(request):
 class WorkflowListAPI(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="workflows_list")
     def get(self, request):
-        return ok([workflow_output(w) for w in selectors.workflow_list()])
+        return ok([workflow_output(w) for w in selectors.workflow_list(user=request.user)])
 
     @extend_schema(request=WorkflowInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):

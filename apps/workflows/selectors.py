@@ -8,14 +8,16 @@ from apps.workflows.preview import preview
 from apps.workflows.validation import Introspector, WorkflowInvalid, workflow_clean
 
 
-def workflow_list():
+def workflow_list(*, user):
+    """Every workflow, each with the last run `user` may see: another user's runs answer 404
+    on their own, so their status and time do not show here either."""
     qs = Workflow.objects.select_related(
         "source_connection", "target_connection", "created_by"
     ).annotate(table_count=Count("mappings"))
     try:
-        from apps.executions.models import Execution
+        from apps.executions.selectors import execution_visible
 
-        last = Execution.objects.filter(workflow=OuterRef("pk")).order_by("-queued_at")
+        last = execution_visible(user=user).filter(workflow=OuterRef("pk")).order_by("-queued_at")
         qs = qs.annotate(
             last_status=Subquery(last.values("status")[:1]),
             last_run=Subquery(last.values("queued_at")[:1]),

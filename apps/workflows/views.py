@@ -13,7 +13,9 @@ from apps.workflows.models import Workflow, WorkflowStatus
 @login_required
 def workflow_list(request):
     return render(
-        request, "workflows/list.html", {"workflows": selectors.workflow_list(), "nav": "workflows"}
+        request,
+        "workflows/list.html",
+        {"workflows": selectors.workflow_list(user=request.user), "nav": "workflows"},
     )
 
 

@@ -231,3 +231,20 @@ def test_review_step_names_the_columns_that_stay_joinable(page, owner, tmp_path)
         "that fits main.customers.first_name, 40 characters)"
     ) in html
     assert "&#x27;email&#x27; give" not in html  # a column masked alone forms no group to show
+
+
+@pytest.mark.parametrize("who, sees", [("admin", True), ("owner", True), ("other", False)])
+def test_list_shows_only_last_runs_the_viewer_may_see(
+    page, admin_user, owner, other_user, workflow, who, sees
+):
+    from apps.executions.models import Execution
+
+    Execution.objects.create(workflow=workflow, executed_by=owner, status="failed")
+    html = (
+        page(actor(who, admin_user, owner, other_user))
+        .get(reverse("workflows:list"))
+        .content.decode()
+    )
+    assert workflow.name in html
+    assert ("status-failed" in html) is sees
+    assert ("never" in html) is not sees
