@@ -104,9 +104,16 @@ def connection_clean(
             errors["port"] = "Port must be a whole number between 1 and 65535."
             port = None
 
+    # A NUL byte is no part of any name or path, and drivers and the OS refuse it with errors
+    # of their own.
+    texts = {"name": name, "host": host, "database": database, "username": username}
+    errors.update({f: "Must not contain a NUL character." for f, v in texts.items() if "\x00" in v})
+
     if dialect == Dialect.SQLITE:
         host, port, username = "", None, ""
-        if not database:
+        if "database" in errors:
+            pass
+        elif not database:
             errors["database"] = "Give the path of the SQLite database file."
         else:
             resolved = Path(database).expanduser().resolve()
@@ -163,6 +170,8 @@ def connection_clean(
     password = data.get("password")
     if password is not None and not isinstance(password, str):
         errors["password"] = "Must be text."
+    elif password and "\x00" in password:
+        errors["password"] = "Must not contain a NUL character."
     elif password and len(password) > 512:
         errors["password"] = "Ensure this field has no more than 512 characters."
 
@@ -194,7 +203,12 @@ def connection_params(
         password=conn.get_password() if password is None else password,
         options=options,
         timeout=timeout or int(options.get("timeout", 10)),
+        allowed_dirs=_allowed_dirs(conn.dialect),
     )
+
+
+def _allowed_dirs(dialect: str) -> tuple[str, ...]:
+    return tuple(map(str, sqlite_allowed_dirs())) if dialect == Dialect.SQLITE else ()
 
 
 def _changes(before: dict, after: dict) -> dict:
@@ -350,6 +364,7 @@ def connection_test_unsaved(
         password=password,
         options=cleaned["options"],
         timeout=int(cleaned["options"].get("timeout", 10)),
+        allowed_dirs=_allowed_dirs(cleaned["dialect"]),
     )
     result = run_test(params)
     audit_record(

@@ -28,6 +28,9 @@ class ConnectionParams:
     password: str = field(default="", repr=False)
     options: dict[str, Any] = field(default_factory=dict)
     timeout: int = 10
+    # SQLite: the file must resolve (symlinks followed) inside one of these folders at every
+    # open, not only when the connection was saved. Empty: anywhere (the engine on its own).
+    allowed_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

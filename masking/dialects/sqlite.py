@@ -62,6 +62,8 @@ class SQLiteDialect(Dialect):
         opts = self.params.options
         if not path:
             raise ConnectionFailed("database_not_found", "no database file configured")
+        if "\x00" in path:
+            raise ConnectionFailed("database_not_found", "the database path is not a valid path")
         if path != ":memory:" and not opts.get("create") and not os.path.exists(path):
             raise ConnectionFailed("database_not_found", "database file does not exist")
         mode = "ro" if opts.get("read_only") else ("rwc" if opts.get("create") else "rw")
@@ -81,8 +83,23 @@ class SQLiteDialect(Dialect):
         self._conn = conn
         return conn
 
+    def _allowed_path(self, path: str) -> str:
+        """The file's real path, checked against the allowed folders now: a symlink swapped in
+        after the connection was saved must not lead outside them. The real path is what gets
+        opened, so what was checked is what is read."""
+        real = os.path.realpath(path)
+        allowed = [os.path.realpath(d) for d in self.params.allowed_dirs]
+        if allowed and not any(
+            real == d or real.startswith(d.rstrip(os.sep) + os.sep) for d in allowed
+        ):
+            raise ConnectionFailed(
+                "permission_denied", "the database file is outside the allowed folders"
+            )
+        return real
+
     def _file_uri(self, mode: str) -> str:  # mode: ro, rw or rwc
-        return f"file:{urllib.parse.quote(os.path.abspath(self.params.database))}?mode={mode}"
+        path = self._allowed_path(self.params.database)  # every open: the pages reader too
+        return f"file:{urllib.parse.quote(path)}?mode={mode}"
 
     def test(self) -> TestResult:
         def probe(conn: sqlite3.Connection) -> str:

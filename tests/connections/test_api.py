@@ -246,3 +246,46 @@ def test_unknown_table_is_404(api, owner):
         api(owner).get(f"/api/connections/{conn.pk}/schemas/main/tables/ghost/columns").status_code
         == 404
     )
+
+
+def test_sqlite_path_is_checked_at_every_open_not_only_on_save(api, owner, settings, tmp_path):
+    """A file swapped for a symlink after the connection was saved must not be followed out of
+    the allowed folders."""
+    import sqlite3
+
+    allowed, outside = tmp_path / "allowed", tmp_path / "outside"
+    allowed.mkdir()
+    outside.mkdir()
+    settings.SQLITE_ALLOWED_DIRS = [str(allowed)]
+    secret = outside / "secret.sqlite3"
+    db = sqlite3.connect(secret)
+    db.execute("CREATE TABLE secret_table (id INTEGER PRIMARY KEY)")
+    db.close()
+    inside = allowed / "db.sqlite3"
+    sqlite3.connect(inside).execute("CREATE TABLE inside_table (id INTEGER)").connection.close()
+    created = api(owner).post(
+        "/api/connections",
+        {"name": "lite", "dialect": "sqlite", "database": str(inside)},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    pk = created.json()["data"]["id"]
+    tables = api(owner).get(f"/api/connections/{pk}/schemas/main/tables", {"refresh": "1"})
+    assert [t["name"] for t in tables.json()["data"]] == ["inside_table"]
+
+    inside.unlink()
+    inside.symlink_to(secret)
+    tables = api(owner).get(f"/api/connections/{pk}/schemas/main/tables", {"refresh": "1"})
+    assert tables.status_code == 502 and "secret_table" not in tables.content.decode()
+    tested = api(owner).post(f"/api/connections/{pk}/test").json()["data"]
+    assert tested["ok"] is False and tested["category"] == "permission_denied"
+
+
+def test_nul_byte_in_sqlite_path_is_a_field_error(api, owner, settings):
+    response = api(owner).post(
+        "/api/connections",
+        {"name": "lite", "dialect": "sqlite", "database": f"{settings.DATA_DIR}/a\x00b.db"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert [d["field"] for d in response.json()["error"]["details"]] == ["database"]
