@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.connections.destination import RETYPE_PASSWORD, destination_changed
 from apps.connections.models import DEFAULT_PORTS, Connection, Dialect, RoleHint
 from apps.core.logging import redact_text
 from masking.dialects.base import ConnectionParams, TestResult
@@ -211,6 +212,18 @@ def _allowed_dirs(dialect: str) -> tuple[str, ...]:
     return tuple(map(str, sqlite_allowed_dirs())) if dialect == Dialect.SQLITE else ()
 
 
+def stored_password_for(*, instance: Connection | None, cleaned: dict) -> str:
+    """The password to use for `cleaned`: the one typed, else the stored one while the
+    destination is unchanged; a new destination with nothing typed is an input error."""
+    if cleaned.get("password"):
+        return cleaned["password"]
+    if instance is None or not instance.has_password:
+        return ""
+    if destination_changed(instance=instance, cleaned=cleaned):
+        raise ConnectionInputError({"password": RETYPE_PASSWORD})
+    return instance.get_password()
+
+
 def _changes(before: dict, after: dict) -> dict:
     return {
         k: {"from": before.get(k), "to": after.get(k)}
@@ -246,6 +259,7 @@ def connection_create(*, data: dict, by, request=None) -> Connection:
 def connection_update(*, conn: Connection, data: dict, by, request=None) -> Connection:
     before = {f: getattr(conn, f) for f in FIELDS}
     cleaned = connection_clean(data, instance=conn)
+    stored_password_for(instance=conn, cleaned=cleaned)  # refuses a new destination untyped
     password = cleaned.pop("password")
     for field, value in cleaned.items():
         setattr(conn, field, value)
@@ -352,9 +366,9 @@ def connection_test_unsaved(
     *, data: dict, by, request=None, instance: Connection | None = None
 ) -> TestResult:
     """Test from the form before saving. Editing without retyping the password uses the stored
-    one."""
+    one, and only while the destination is the one it was saved for."""
     cleaned = connection_clean(data, instance=instance, check_name=False)
-    password = cleaned.get("password") or (instance.get_password() if instance else "")
+    password = stored_password_for(instance=instance, cleaned=cleaned)
     params = ConnectionParams(
         dialect=cleaned["dialect"],
         host=cleaned["host"],
