@@ -22,6 +22,9 @@ class JWTAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Authentication failed: unknown or inactive user."
             )
+        if claims["ver"] != user.token_version:
+            # Issued before a password or role change, or before "sign out everywhere".
+            raise exceptions.AuthenticationFailed("Authentication failed: token revoked.")
         return user, claims
 
     def authenticate_header(self, request):

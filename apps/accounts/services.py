@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.db import models, transaction
 
 from apps.accounts.models import Role
 from apps.audit.services import audit_record
@@ -57,4 +57,19 @@ def user_update(*, user, by, request=None, role: str | None = None, is_active: b
             resource_id=user.pk,
             details=changes,
         )
+    return user
+
+
+@transaction.atomic
+def user_sign_out_everywhere(*, user, by, request=None):
+    """Revoke every token and page session the user holds; they must sign in again."""
+    User.objects.filter(pk=user.pk).update(token_version=models.F("token_version") + 1)
+    user.refresh_from_db(fields=["token_version"])
+    audit_record(
+        action="user.sign_out_everywhere",
+        request=request,
+        actor=by,
+        resource_type="user",
+        resource_id=user.pk,
+    )
     return user

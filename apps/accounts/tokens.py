@@ -19,6 +19,7 @@ def token_issue(*, user) -> tuple[str, datetime]:
         "user_id": user.pk,
         "username": user.username,
         "role": user.role,
+        "ver": user.token_version,
         "iat": int(now.timestamp()),
         "exp": int(expires.timestamp()),
     }
@@ -32,7 +33,7 @@ def token_decode(token: str) -> dict:
             token,
             settings.JWT_SIGNING_KEY,
             algorithms=[settings.JWT_ALGORITHM],
-            options={"require": ["exp", "user_id"]},
+            options={"require": ["exp", "user_id", "ver"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("token expired") from exc

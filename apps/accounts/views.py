@@ -6,7 +6,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.forms import LoginForm, UserCreateForm, UserUpdateForm
-from apps.accounts.services import user_create, user_update
+from apps.accounts.services import user_create, user_sign_out_everywhere, user_update
 from apps.core.permissions import admin_required
 
 User = get_user_model()
@@ -87,3 +87,13 @@ def user_update_view(request, pk: int):
     if request.htmx:
         return render(request, "accounts/_user_row.html", {"u": user}, status=200)
     return redirect("accounts:users")
+
+
+@admin_required
+@require_POST
+def user_sign_out_view(request, pk: int):
+    """Revoke every API token and page session of the user (a lost laptop, a leaked token)."""
+    user = get_object_or_404(User, pk=pk)
+    user_sign_out_everywhere(user=user, by=request.user, request=request)
+    messages.success(request, f"{user.username} is signed out everywhere.")
+    return redirect("accounts:login" if user.pk == request.user.pk else "accounts:users")

@@ -163,6 +163,7 @@ def _claims(user, **extra):
         "user_id": user.pk,
         "username": user.username,
         "role": user.role,
+        "ver": user.token_version,
         "exp": int(time.time()) + 600,
     }
     base.update(extra)
