@@ -275,6 +275,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Every worker marks runs whose worker died as failed this often (with or without beat).
+EXECUTION_REAP_SECONDS = env_int("EXECUTION_REAP_SECONDS", 30)
 
 # SQLite databases may only be registered from these folders (a connection must not become a way
 # to read arbitrary files on the server).
