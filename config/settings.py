@@ -7,7 +7,9 @@ cookies are secure and HSTS is sent.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -44,13 +46,36 @@ TESTING = "pytest" in sys.modules
 DATA_DIR = Path(env("MASKFLOW_DATA_DIR", str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
+
+def install_secret(name: str) -> str:
+    """A random key made on this install's first run and kept in DATA_DIR (mode 0600), so no
+    key that signs anything ships with the code. Every process of the install reads the same
+    file; the first to start writes it."""
+    path = DATA_DIR / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it right now
+            value = path.read_text().strip()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise ImproperlyConfigured(f"{path} is empty; delete it to make a new key") from None
+    value = secrets.token_urlsafe(64)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+    return value
+
+
+# Kept to refuse it in production: earlier versions shipped it as the development default.
 DEV_SECRET_KEY = "dev-insecure-maskflow-secret-key-change-me-in-production-0123456789"
-SECRET_KEY = env("SECRET_KEY", DEV_SECRET_KEY)
+SECRET_KEY = env("SECRET_KEY") or ("" if PRODUCTION else install_secret("secret_key"))
 # Development key (id "dev") so secrets can be stored with no configuration at all.
 DEV_FIELD_ENCRYPTION_KEYS = "dev:ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UtMzI="
 FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", DEV_FIELD_ENCRYPTION_KEYS)
 
-DEBUG = env_bool("DEBUG", not PRODUCTION and not TESTING)
+# Off unless asked for: debug pages list every URL pattern and settings, and the demo needs none.
+DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver"
 )
@@ -199,13 +224,22 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 X_FRAME_OPTIONS = "DENY"
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; "
+    "object-src 'none'"
+)
+# Swagger UI (/api/docs/) sets style attributes from its scripts; scripts stay 'self' only.
+API_DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
 )
 
 # --- API -------------------------------------------------------------------------------------
 JWT_ALGORITHM = "HS256"
 JWT_LIFETIME = timedelta(seconds=env_int("JWT_LIFETIME_SECONDS", 24 * 3600))
-JWT_SIGNING_KEY = env("JWT_SIGNING_KEY", SECRET_KEY)
+# Production: JWT_SIGNING_KEY, else SECRET_KEY (`check --deploy` refuses a weak one). Elsewhere
+# a key made for this install on its first run, never one anyone else knows.
+JWT_SIGNING_KEY = env("JWT_SIGNING_KEY") or (
+    SECRET_KEY if PRODUCTION else install_secret("jwt_signing_key")
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

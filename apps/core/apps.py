@@ -10,6 +10,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        from apps.core import checks  # noqa: F401 - registers the deploy checks
         from apps.core.logging import install_redacting_record_factory
 
         install_redacting_record_factory()

@@ -33,3 +33,15 @@ def test_user_signs_in_without_users_link_and_wrong_password_is_refused(browser_
     page.click("summary")
     page.click("[data-testid=logout]")
     page.wait_for_url("**/accounts/login/")
+
+
+def test_api_docs_render_under_their_content_security_policy(browser_page, shot):
+    page = browser_page
+    response = page.goto("/api/docs/")
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    page.wait_for_selector(".opblock-tag", timeout=20000)
+    assert page.locator(".opblock").count() > 10
+    shot(page, "api-docs")
+    assert not [e for e in page.console_errors if "Content Security Policy" in e], (
+        page.console_errors
+    )

@@ -343,3 +343,100 @@ def test_forwarded_for_counts_behind_a_configured_proxy(api, low_rates, settings
 
     assert [attempt("203.0.113.1") for _ in range(3)] == [401, 401, 429]
     assert attempt("203.0.113.2") == 401  # another client behind the same proxy
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "a",
+        "short-but-not-trivial-key",
+        "a" * 80,
+        "0123" * 20,
+        "dev-insecure-maskflow-secret-key-change-me-in-production-0123456789",
+    ],
+)
+def test_deploy_check_refuses_a_weak_jwt_signing_key(tmp_path, key):
+    result = run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        production_env(tmp_path, JWT_SIGNING_KEY=key),
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "maskflow.E001" in output and "JWT_SIGNING_KEY" in output
+    if len(key) > 20:
+        assert key not in output  # the key itself is never printed
+
+
+DEV_PROBE = r"""
+import json, os, time, django
+django.setup()
+import jwt
+from django.conf import settings
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from django.test import Client
+from apps.accounts.models import User
+admin = User.objects.create_user(username="root", password="x-unused-pass-123", role="admin")
+forged = jwt.encode(
+    {"user_id": admin.pk, "username": "root", "role": "admin", "ver": admin.token_version,
+     "exp": int(time.time()) + 600},
+    "dev-insecure-maskflow-secret-key-change-me-in-production-0123456789", algorithm="HS256")
+c = Client()
+key_file = os.path.join(os.environ["MASKFLOW_DATA_DIR"], "jwt_signing_key")
+print(json.dumps({
+    "debug": settings.DEBUG,
+    "key": settings.JWT_SIGNING_KEY,
+    "secret_key": settings.SECRET_KEY,
+    "file_mode": oct(os.stat(key_file).st_mode & 0o777),
+    "forged_status": c.get("/api/auth/me", HTTP_AUTHORIZATION="Bearer " + forged).status_code,
+    "not_found": c.get("/no-such-page/").content.decode(),
+}))
+"""
+
+
+def test_development_makes_its_own_keys_and_runs_without_debug(tmp_path):
+    import json
+
+    env = production_env(
+        tmp_path, MASKFLOW_ENV="development", SECRET_KEY=None, DEBUG=None, ALLOWED_HOSTS=None
+    )
+    env.pop("JWT_SIGNING_KEY", None)
+    first = run([sys.executable, "-c", DEV_PROBE], env)
+    assert first.returncode == 0, first.stderr
+    data = json.loads(first.stdout.strip().splitlines()[-1])
+    assert data["forged_status"] == 401  # the published development key signs nothing here
+    assert len(data["key"]) >= 43 and data["key"] != data["secret_key"]
+    assert "dev-insecure" not in data["secret_key"] and data["file_mode"] == "0o600"
+    assert data["debug"] is False
+    assert "URLconf" not in data["not_found"] and "api/" not in data["not_found"]
+    again = run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.JWT_SIGNING_KEY)",
+        ],
+        env,
+    )
+    assert again.stdout.strip() == data["key"]  # kept for the install, not remade per process
+    other = production_env(tmp_path / "elsewhere", MASKFLOW_ENV="development", SECRET_KEY=None)
+    (tmp_path / "elsewhere").mkdir()
+    other.pop("JWT_SIGNING_KEY", None)
+    elsewhere = run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.JWT_SIGNING_KEY)",
+        ],
+        other,
+    )
+    assert elsewhere.stdout.strip() not in ("", data["key"])  # another install, another key
+
+
+@pytest.mark.django_db
+def test_api_docs_page_has_a_content_security_policy(client):
+    response = client.get("/api/docs/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe-eval" not in policy
+    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
