@@ -4,16 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from masking.errors import ParamError, TerminalError
 from masking.schema import ColumnSpec, TypeCategory
 
 PARAM_KINDS = ("int", "float", "str", "bool", "choice", "date", "regex")
 LOCALES = ("en_US", "en_CA", "fr_CA", "en_GB", "de_DE")
+# Parameters arrive from users: a text longer than any column value, or a pattern longer than
+# anyone writes, is refused before it costs memory or time.
+MAX_TEXT_PARAM = 4000
+MAX_REGEX_PARAM = 500
+
+
+def regex_error(pattern: str) -> str | None:
+    """Why `pattern` is not a valid RE2 expression (the linear-time engine patterns run under,
+    see text.py), or None."""
+    try:
+        pc.replace_substring_regex(pa.array([""], pa.string()), pattern, "")
+    except pa.ArrowInvalid as exc:
+        reason = str(exc).splitlines()[0]
+        return (
+            f"is not a valid regular expression ({reason}; "
+            "RE2 syntax: no backreferences or lookaround)"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -192,11 +212,11 @@ def _coerce(p: Param, value: Any) -> tuple[Any, str | None]:
         elif p.kind in ("str", "regex", "choice"):
             if not isinstance(value, str):
                 return None, "must be text"
-            if p.kind == "regex":
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    return None, f"is not a valid regular expression ({exc})"
+            limit = MAX_REGEX_PARAM if p.kind == "regex" else MAX_TEXT_PARAM
+            if len(value) > limit:
+                return None, f"is longer than {limit} characters"
+            if p.kind == "regex" and (error := regex_error(value)):
+                return None, error
             if p.kind == "choice" and value not in p.choices:
                 return None, f"must be one of: {', '.join(map(str, p.choices))}"
     except (TypeError, ValueError):

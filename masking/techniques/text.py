@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 
 import numpy as np
 import pyarrow as pa
@@ -129,18 +128,23 @@ register(
 
 
 # -- regex_replace / fixed_value ------------------------------------------------------------
+# Patterns come from users and run on the web server (preview) and the workers: they run under
+# RE2 (inside pyarrow's compute kernels), whose time is linear in the input whatever the pattern,
+# and which releases the interpreter lock. Python's `re` backtracks: `^(\w|[^!]|\S)*!$` on 100 KB
+# ran for seconds and froze every thread of the process. The registry refuses patterns RE2
+# cannot run (backreferences, lookaround) and patterns over its length limit.
 def _regex_apply(values: pa.Array, m, offset: int) -> pa.Array:
-    rx = re.compile(m.params["pattern"])
-    rep = m.params["replacement"]
-    out = [None if v is None else rx.sub(rep, v) for v in _py(values)]
-    return pa.array(_fit(out, m.ctx.column.max_length), pa.string())
+    out = pc.replace_substring_regex(
+        values.cast(pa.string()), m.params["pattern"], m.params["replacement"]
+    )
+    return pa.array(_fit(out.to_pylist(), m.ctx.column.max_length), pa.string())
 
 
 def _regex_validate(params: dict) -> dict[str, str]:
     try:
-        re.compile(params["pattern"]).sub(params["replacement"], "")
-    except (re.error, IndexError) as exc:
-        return {"replacement": f"is not valid for this pattern ({exc})"}
+        pc.replace_substring_regex(pa.array([""]), params["pattern"], params["replacement"])
+    except pa.ArrowInvalid as exc:
+        return {"replacement": f"is not valid for this pattern ({str(exc).splitlines()[0]})"}
     return {}
 
 
@@ -150,7 +154,13 @@ register(
         "Regex replace",
         frozenset({S}),
         (
-            Param("pattern", "regex", None, required=True, help="Python regular expression"),
+            Param(
+                "pattern",
+                "regex",
+                None,
+                required=True,
+                help="Regular expression (RE2 syntax: no backreferences or lookaround)",
+            ),
             Param("replacement", "str", "*", help="Replacement; \\1 refers to groups"),
         ),
         identity_hiding=False,
