@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 
 class MaskingError(Exception):
     """Base class for every error the engine raises on purpose."""
@@ -93,19 +91,3 @@ class PreflightFailed(TerminalError):
         lines = "; ".join(str(p) for p in self.problems[:20])
         more = f" (+{len(self.problems) - 20} more)" if len(self.problems) > 20 else ""
         super().__init__(f"preflight found {len(self.problems)} problem(s): {lines}{more}")
-
-
-_QUOTED_LITERAL = re.compile(r"'(?:[^']|'')*'|`[^`]*`")
-_KEY_DETAIL = re.compile(r"=\s*\([^)]*\)")
-_LONG_DIGITS = re.compile(r"\d{4,}")
-
-
-def scrub_message(message: str, limit: int = 300) -> str:
-    """Strip what could be data from a driver message: quoted literals, `Key (c)=(value)`
-    details, long digit runs, and every line after the first (PostgreSQL's DETAIL lines
-    carry the offending values)."""
-    text = str(message).strip().splitlines()[0] if str(message).strip() else ""
-    text = _QUOTED_LITERAL.sub("'…'", text)
-    text = _KEY_DETAIL.sub("=(…)", text)
-    text = _LONG_DIGITS.sub("…", text)
-    return text[:limit]

@@ -134,7 +134,7 @@ def extract_batches(
         except MaskingError:
             raise
         except Exception as exc:
-            raise wrap_error(exc, table=rt.label, stage="extract") from exc
+            raise wrap_error(exc, table=rt.label, stage="extract", columns=columns) from exc
         if batch.num_rows == 0:
             continue
         if batch.schema.names != columns:
@@ -149,7 +149,9 @@ def count_source_rows(source: Dialect, rt: ResolvedTable) -> int:
     except MaskingError:
         raise
     except Exception as exc:
-        raise wrap_error(exc, table=rt.label, stage="count") from exc
+        raise wrap_error(
+            exc, table=rt.label, stage="count", columns=[c.name for c in rt.source.columns]
+        ) from exc
 
 
 _DONE = object()

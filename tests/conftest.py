@@ -20,6 +20,23 @@ def _fast_password_hashing(request):
 
 
 @pytest.fixture(autouse=True)
+def _sqlite_files_in_test_folders(request, tmp_path_factory):
+    """Tests keep their SQLite files under pytest's temporary folder: allow it beside the data
+    folder. Files anywhere else stay refused, as in production."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    from django.conf import settings as django_settings
+
+    if django_settings.SQLITE_ALLOWED_DIRS:
+        yield
+        return
+    settings = request.getfixturevalue("settings")
+    settings.SQLITE_ALLOWED_DIRS = [str(settings.DATA_DIR), str(tmp_path_factory.getbasetemp())]
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache(request):
     if request.config.pluginmanager.hasplugin("django"):
         from django.core.cache import cache

@@ -76,3 +76,30 @@ def mariadb_params(database: str = "test"):  # -> ConnectionParams
         username=MARIADB_USER,
         password=MARIADB_PASSWORD,
     )
+
+
+SQLSERVER_HOST = os.environ.get("MASKFLOW_TEST_MSSQL_HOST", "127.0.0.1")
+SQLSERVER_PORT = int(os.environ.get("MASKFLOW_TEST_MSSQL_PORT", "1433"))
+SQLSERVER_USER = os.environ.get("MASKFLOW_TEST_MSSQL_USER", "babelfish_user")
+SQLSERVER_PASSWORD = os.environ.get("MASKFLOW_TEST_MSSQL_PASSWORD", "Bbf_test_12345678")
+
+
+def require_sqlserver() -> None:
+    """SQL Server is optional on every machine, CI included: its tests skip when nothing answers
+    on its port (the project's machines run a TDS stand-in there when they can)."""
+    if not is_reachable(SQLSERVER_HOST, SQLSERVER_PORT):
+        pytest.skip(f"SQL Server not reachable at {SQLSERVER_HOST}:{SQLSERVER_PORT}")
+
+
+def sqlserver_params(database: str = "master"):  # -> ConnectionParams
+    from masking.dialects.base import ConnectionParams
+
+    return ConnectionParams(
+        dialect="sqlserver",
+        host=SQLSERVER_HOST,
+        port=SQLSERVER_PORT,
+        database=database,
+        username=SQLSERVER_USER,
+        password=SQLSERVER_PASSWORD,
+        options={"encrypt": False, "trust_server_certificate": True},
+    )

@@ -16,36 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from masking.dberrors import connection_failed
 from masking.errors import ConnectionFailed, TerminalError
 from masking.schema import ColumnInfo, TableInfo, TypeCategory
 
 # --- messages ------------------------------------------------------------------------------
-
-# A quote that opens a value follows a non-word character (so "can't" is not one).
-_QUOTED = re.compile(r"(?<!\w)'[^']*'|(?<!\w)\"[^\"]*\"")
-_CONN_STRING = re.compile(r"(?i)\b(pwd|password|uid|user id|server)\s*=\s*(\{[^}]*\}|[^;\s]*)")
-# Values that servers print unquoted: PostgreSQL `Key (a)=(value)`, SQL Server
-# `The duplicate key value is (value)`.
-_KEY_VALUES = re.compile(r"(=|duplicate key value is )\([^)]*\)", re.I)
-# A DSN-like URL may be echoed back by some drivers: user:password@host.
-_URL_CREDENTIALS = re.compile(r"(//[^/:@\s]*):[^@\s]*@")
-
-
-def scrub(message: str, secrets: Sequence[str] = ()) -> str:
-    """Remove secrets, connection-string values and quoted literals from a driver message.
-
-    Quoted values in database errors can be data (a duplicate key, a bad literal), so they are
-    replaced wholesale; identifiers worth keeping are added back by callers explicitly."""
-    text = str(message)
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "******")
-    text = _CONN_STRING.sub(lambda m: f"{m.group(1)}=******", text)
-    text = _URL_CREDENTIALS.sub(r"\1:******@", text)
-    text = _QUOTED.sub("'…'", text)
-    text = _KEY_VALUES.sub(r"\1(…)", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    return text[:500]
-
 
 # (category, pattern) in priority order: the first match wins.
 _RULES: tuple[tuple[str, str], ...] = (
@@ -104,23 +79,24 @@ def timed_test(
     except BaseException as exc:  # noqa: BLE001 - test() must never raise
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raw = f"{type(exc).__name__}: {exc}"
-        message = scrub(raw, secrets)
+        elapsed = int((time.monotonic() - start) * 1000)
         if isinstance(exc, ConnectionFailed):
-            return (
-                False,
-                exc.category,
-                scrub(exc.message, secrets),
-                "",
-                int((time.monotonic() - start) * 1000),
-            )
-        if isinstance(exc, (socket.timeout, TimeoutError)):
+            category = exc.category
+        elif isinstance(exc, (socket.timeout, TimeoutError)):
             category = "unreachable"
         elif isinstance(exc, ImportError):
             category = "driver_missing"
         else:
+            raw = f"{type(exc).__name__}: {exc}"
             category = classifier(exc, raw) if classifier else classify(raw)
-        return False, category, message, "", int((time.monotonic() - start) * 1000)
+        # Fixed words per category: what the server sent never reaches the message.
+        return (
+            False,
+            category,
+            f"connection failed: {connection_failed(category).message}",
+            "",
+            elapsed,
+        )
 
 
 # --- keyset pagination ------------------------------------------------------------------------

@@ -14,10 +14,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from masking.dberrors import connection_failed, database_error
 from masking.dialects import common, ddl
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import MYSQL_TYPES
-from masking.errors import ConnectionFailed, TerminalError, TransientError
+from masking.errors import ConnectionFailed
 from masking.schema import (
     ColumnInfo,
     ForeignKey,
@@ -98,7 +99,7 @@ class MySQLDialect(Dialect):
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
             raw = str(exc.args[1] if len(exc.args) > 1 else exc)
             category = _ERRNO_CATEGORY.get(code) or common.classify(raw)
-            raise ConnectionFailed(category, common.scrub(raw, [p.password])) from exc
+            raise connection_failed(category) from exc
         cur = conn.cursor()
         # TIMESTAMP columns are converted through the session time zone: pin it to UTC.
         cur.execute("SET time_zone = '+00:00'")
@@ -436,12 +437,13 @@ class MySQLDialect(Dialect):
                             chain.from_iterable(zip(*(v[start:stop] for v in values), strict=True))
                         ),
                     )
-        except MySQLdb.IntegrityError as exc:
-            raise TerminalError(
-                f"table '{table.schema}.{table.name}': {common.scrub(str(exc.args[-1]))}"
+        except MySQLdb.Error as exc:
+            raise database_error(
+                exc,
+                table=f"{table.schema}.{table.name}",
+                stage="write",
+                columns=[c.name for c in table.columns],
             ) from exc
-        except MySQLdb.OperationalError as exc:
-            raise TransientError(common.scrub(str(exc), [self.params.password])) from exc
         finally:
             cur.close()
         return n

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from masking.dberrors import DatabaseRefused, database_error
 from masking.dialects import common, pgbinary
 from masking.dialects.background import BackgroundWriter
-from masking.errors import TerminalError, TransientError
 from masking.schema import TableInfo
 
 if TYPE_CHECKING:
@@ -118,21 +118,26 @@ class CopyStream:
     def _error(self, exc: Exception) -> Exception:
         import psycopg
 
+        label = f"{self.table.schema}.{self.table.name}"
+        if isinstance(exc, pgbinary.EncodeError):  # our own words: located, kept as they are
+            return DatabaseRefused(
+                f"table '{label}': COPY failed: rule 'type' ({exc})",
+                rule="type",
+                table=label,
+                column="",
+                code="",
+            )
         if not isinstance(exc, psycopg.Error):
             return exc
-        where = f"table '{self.table.schema}.{self.table.name}'"
         context = getattr(getattr(exc, "diag", None), "context", None) or ""
         line = re.search(r"\bline (\d+)", context)
-        row = f" at row #{line.group(1)} of this load" if line else ""
-        first = common.scrub(
-            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-            [self.dialect.params.password],
+        return database_error(
+            exc,
+            table=label,
+            stage="COPY",
+            columns=self.cols,
+            row_key=f"row #{line.group(1)} of this load" if line else "",
         )
-        if isinstance(exc, psycopg.OperationalError) and not isinstance(
-            exc, psycopg.errors.QueryCanceled
-        ):
-            return TransientError(f"{where}: {first}{row}")
-        return TerminalError(f"{where}: {first}{row}")
 
 
 def _csv(batch: pa.RecordBatch) -> bytes:

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from masking.dberrors import connection_failed
 from masking.dialects import common, ddl
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.pgcopy import CopyStream
@@ -160,7 +161,7 @@ class PostgreSQLDialect(Dialect):
                 category = "database_not_found"
             else:
                 category = common.classify(raw)
-        return ConnectionFailed(category, common.scrub(raw, [self.params.password]))
+        return connection_failed(category)
 
     def test(self) -> TestResult:
         def probe(conn: Any) -> str:

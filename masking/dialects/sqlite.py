@@ -16,10 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from masking.dberrors import connection_failed, database_error
 from masking.dialects import common, ddl, sqlite_arrow
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
-from masking.errors import ConnectionFailed, TerminalError
+from masking.errors import ConnectionFailed
 from masking.schema import (
     ColumnInfo,
     ForeignKey,
@@ -78,7 +79,7 @@ class SQLiteDialect(Dialect):
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
-            raise ConnectionFailed(common.classify(str(exc)), common.scrub(str(exc))) from exc
+            raise connection_failed(common.classify(str(exc))) from exc
         conn.execute("PRAGMA foreign_keys = ON")
         self._conn = conn
         return conn
@@ -373,8 +374,10 @@ class SQLiteDialect(Dialect):
                     sql,
                     list(chain.from_iterable(zip(*(v[start:stop] for v in values), strict=True))),
                 )
-        except sqlite3.IntegrityError as exc:
-            raise TerminalError(f"table '{table.name}': {common.scrub(str(exc))}") from exc
+        except sqlite3.Error as exc:
+            raise database_error(
+                exc, table=table.name, stage="write", columns=[c.name for c in table.columns]
+            ) from exc
         return n
 
     def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:

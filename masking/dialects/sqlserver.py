@@ -43,11 +43,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from masking.dberrors import classify, connection_failed, database_error
 from masking.dialects import common, ddl, odbc
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
 from masking.dialects.typemaps import SQLSERVER_TYPES
-from masking.errors import ConnectionFailed, TerminalError, TransientError, scrub_message
+from masking.errors import ConnectionFailed, MaskingError
 from masking.schema import ForeignKey, TableInfo, TableSummary, TypeCategory, UniqueConstraint
 
 log = logging.getLogger(__name__)
@@ -162,10 +163,6 @@ class SQLServerDialect(Dialect):
             }
         )
 
-    def _secrets(self) -> list[str]:
-        # The ODBC string's PWD/UID/SERVER values are removed by common.scrub's pattern.
-        return [self.params.password, self.bulk_connection_string()]
-
     # --- connection ---------------------------------------------------------------------------
     def connect(self) -> Any:
         if self._conn is not None:
@@ -192,8 +189,7 @@ class SQLServerDialect(Dialect):
         category = common.classify(raw)
         if category == "unknown":
             category = _SQLSTATE_CATEGORY.get(state, "unknown")
-        message = common.scrub(raw, [conn_str, self.params.password])
-        return ConnectionFailed(category, message)
+        return connection_failed(category)
 
     def test(self) -> TestResult:
         def probe(conn: Any) -> str:
@@ -356,12 +352,8 @@ class SQLServerDialect(Dialect):
 
         try:
             yield
-        except pyodbc.IntegrityError as exc:
-            raise TerminalError(
-                f"table '{table.schema}.{table.name}': {common.scrub(str(exc), self._secrets())}"
-            ) from exc
-        except pyodbc.OperationalError as exc:
-            raise TransientError(common.scrub(str(exc), self._secrets())) from exc
+        except pyodbc.Error as exc:
+            raise _refused(exc, table, "write") from exc
 
     def clear_table(self, table: TableInfo) -> None:
         self.execute(q.delete(table))
@@ -437,10 +429,10 @@ class SQLServerDialect(Dialect):
             return stage
         except Exception as exc:  # noqa: BLE001 - fall back to fast_executemany
             log.warning(
-                "table '%s': bulk copy unavailable, loading with fast_executemany (%s: %s)",
+                "table '%s': bulk copy unavailable, loading with fast_executemany (%s, rule %s)",
                 label,
                 type(exc).__name__,
-                scrub_message(common.scrub(str(exc), self._secrets())),
+                classify(exc)[0],
             )
             if conn is not None:
                 _close_quietly(conn)
@@ -507,25 +499,8 @@ class SQLServerDialect(Dialect):
         except Exception as exc:  # noqa: BLE001
             raise self._bulk_error(exc, table, stage) from exc
 
-    def _bulk_error(
-        self, exc: BaseException, table: TableInfo, stage: _Stage
-    ) -> TerminalError | TransientError:
-        label = f"{table.schema}.{table.name}"
-        text = str(exc).replace(stage.name, label)
-        detail = scrub_message(common.scrub(text, self._secrets()))
-        message = f"table '{label}': bulk copy failed: {type(exc).__name__}: {detail}"
-        transient = (
-            isinstance(exc, TimeoutError | ConnectionError)
-            or type(exc).__name__ == "OperationalError"
-            or bool(
-                re.search(
-                    r"timeout|timed out|connection (reset|closed|broken|lost)|deadlock",
-                    detail,
-                    re.I,
-                )
-            )
-        )
-        return TransientError(message) if transient else TerminalError(message)
+    def _bulk_error(self, exc: BaseException, table: TableInfo, stage: _Stage) -> MaskingError:
+        return _refused(exc, table, "bulk copy")
 
     def _release_stage(self, table: TableInfo) -> None:
         self._release_key(_key(table))
@@ -620,3 +595,12 @@ def _encode(v: Any) -> Any:
         # datetimeoffset receives UTC; a naive datetime2 converts with offset +00:00.
         return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return v
+
+
+def _refused(exc: BaseException, table: TableInfo, stage: str) -> MaskingError:
+    return database_error(
+        exc,
+        table=f"{table.schema}.{table.name}",
+        stage=stage,
+        columns=[c.name for c in table.columns],
+    )

@@ -75,6 +75,7 @@ def test_killed_worker_is_reaped_and_rerun_succeeds(tmp_path):
         "MASKFLOW_DATA_DIR": str(data),
         "DATABASE_URL": f"sqlite:///{app_db}",
         "CELERY_BROKER_URL": "filesystem://",
+        "SQLITE_ALLOWED_DIRS": str(tmp_path),
     }
     env.pop("CELERY_RESULT_BACKEND", None)
     assert manage(env, "migrate", "--noinput").returncode == 0

@@ -6,4 +6,6 @@ from tests.live.fixtures import (  # noqa: F401
     pg_db,
     pg_db_factory,
     sqlite_db,
+    sqlserver_db,
+    sqlserver_db_factory,
 )

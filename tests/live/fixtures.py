@@ -7,6 +7,7 @@ see each other's tables. The `*_factory` fixtures hand out as many as a test nee
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,3 +99,44 @@ def sqlite_db(tmp_path: Path) -> ConnectionParams:
     return ConnectionParams(
         dialect="sqlite", database=str(tmp_path / "test.sqlite3"), options={"create": True}
     )
+
+
+@pytest.fixture
+def sqlserver_db_factory() -> Iterator[Callable[[], ConnectionParams]]:
+    """Fresh databases on the SQL Server at 127.0.0.1:1433; skipped when none answers."""
+    services.require_sqlserver()
+    from masking.dialects import get_dialect
+
+    try:  # pooled bulk-copy sessions would keep a database in use, and undroppable
+        import mssql_python
+
+        mssql_python.pooling(enabled=False)
+    except ImportError:
+        pass
+    admin = get_dialect(services.sqlserver_params())
+    created: list[str] = []
+
+    def create() -> ConnectionParams:
+        name = unique_name()
+        admin.execute(f"CREATE DATABASE {name}")
+        created.append(name)
+        return services.sqlserver_params(name)
+
+    yield create
+    for name in created:
+        # A closed connection's session ends a moment later (ODBC pooling): retry briefly.
+        for attempt in range(20):
+            try:
+                admin.execute(f"DROP DATABASE {name}")
+                break
+            except Exception:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
+    admin.close()
+
+
+@pytest.fixture
+def sqlserver_db(sqlserver_db_factory: Callable[[], ConnectionParams]) -> ConnectionParams:
+    """A fresh database on the SQL Server at 127.0.0.1:1433 (babelfish_user)."""
+    return sqlserver_db_factory()
