@@ -35,6 +35,7 @@ from masking.extract import (
 from masking.load import TableLoader, clear_tables, count_target_rows, wrap_error
 from masking.plan import Plan, plan_hash
 from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle
+from masking.rowfilter import row_filter_problem
 from masking.schema import TypeCategory
 from masking.techniques import fits_column, get_technique, validate_params
 from masking.techniques.registry import get_impl
@@ -278,6 +279,10 @@ def _analyse(
     usable = []
     for rt in resolved:
         complete = _check_columns(rt, problems)
+        if rt.plan.row_filter:  # checked again: a plan saved under older, looser rules
+            reason = row_filter_problem(rt.plan.row_filter, source, rt.source)
+            if reason:
+                problems.append(Problem(rt.label, "", "row_filter", reason))
         for i, rule in enumerate(rt.rules):
             if rt.source.column(rule.source_column) and rt.target.column(rule.target_column):
                 _check_rule(rt, i, problems)
