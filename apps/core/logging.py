@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # key=value / key: value secrets (password=..., token: ..., api_key=..., PWD=...;)
@@ -63,6 +64,57 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# Exceptions whose text can quote row values: database drivers (every quoting style), Django's
+# wrappers of them, and the Arrow/Polars conversions. Their messages never reach a log; their
+# class and the traceback still do.
+_WITHHELD_MODULES = (
+    "psycopg",
+    "MySQLdb",
+    "_mysql",
+    "sqlite3",
+    "_sqlite3",
+    "pyodbc",
+    "mssql_python",
+    "adbc_driver",
+    "pyarrow",
+    "polars",
+    "django.db",
+)
+WITHHELD = "(message withheld: database errors can quote row values)"
+
+
+def withheld(exc_type: type) -> bool:
+    return (getattr(exc_type, "__module__", "") or "").startswith(_WITHHELD_MODULES)
+
+
+def format_exception_safely(exc_info) -> str:
+    """A traceback in which every exception of a driver has lost its message."""
+    top = traceback.TracebackException(*exc_info)
+    pending, seen = [top], set()
+    while pending:
+        te = pending.pop()
+        if id(te) in seen:
+            continue
+        seen.add(id(te))
+        if te.exc_type is not None and withheld(te.exc_type):
+            te._str = WITHHELD  # what format_exception_only prints after the class name
+        pending.extend(
+            t for t in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())) if t
+        )
+    return redact_text("".join(top.format()).rstrip("\n"))
+
+
+def _safe_args(args):
+    if not isinstance(args, tuple):
+        return args
+    return tuple(
+        f"{type(a).__name__} {WITHHELD}"
+        if isinstance(a, BaseException) and withheld(type(a))
+        else a
+        for a in args
+    )
+
+
 _installed = False
 
 
@@ -76,13 +128,14 @@ def install_redacting_record_factory() -> None:
 
     def factory(*args, **kwargs) -> logging.LogRecord:
         record = previous(*args, **kwargs)
+        record.args = _safe_args(record.args)
         try:
             message = record.getMessage()
         except Exception:
             message = str(record.msg)
         record.msg, record.args = redact_text(message), None
         if record.exc_info and record.exc_info[0] is not None:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = format_exception_safely(record.exc_info)
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
         return record

@@ -158,21 +158,29 @@ def row_count_partial(request, pk: int | None = None):
 
     info = describe(source, table["schema"], table["table"])
     text = request.POST.get(f"filter:{key}", "").strip()
-    with get_dialect(connection_params(source)) as dialect:
-        try:
-            where = (
-                validate_row_filter(
-                    text,
-                    dialect=dialect.capabilities.sqlglot_dialect,
-                    columns={c.name for c in info.columns},
+    try:
+        with get_dialect(connection_params(source)) as dialect:
+            try:
+                where = (
+                    validate_row_filter(
+                        text,
+                        dialect=dialect.capabilities.sqlglot_dialect,
+                        columns={c.name for c in info.columns},
+                    )
+                    if text
+                    else None
                 )
-                if text
-                else None
-            )
-        except RowFilterError as exc:
-            return HttpResponse(f"<small class='field-error'>{_esc(str(exc))}</small>")
-        selected = dialect.count_rows(info, where)
-        total = dialect.count_rows(info, None)
+            except RowFilterError as exc:
+                return HttpResponse(f"<small class='field-error'>{_esc(str(exc))}</small>")
+            selected = dialect.count_rows(info, where)
+            total = dialect.count_rows(info, None)
+    except Exception as exc:  # the driver's text may quote a row: only rule and column shown
+        from masking.dberrors import database_error
+
+        error = database_error(
+            exc, table=key, stage="count", columns=[c.name for c in info.columns]
+        )
+        return HttpResponse(f"<small class='field-error'>{_esc(str(error))}</small>")
     return HttpResponse(
         f"<small data-testid='row-count'>{selected:,} of {total:,} rows selected</small>"
     )
