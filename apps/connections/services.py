@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -316,9 +316,17 @@ def connection_workflow_names(conn: Connection) -> list[str]:
     )
 
 
+def web_timeout(timeout: int) -> int:
+    """A connection opened while a web request waits holds a server thread: at most
+    CONNECTION_WEB_TIMEOUT seconds (15), whatever the connection's own timeout (up to 300 s,
+    which workers use)."""
+    return max(1, min(int(timeout), int(getattr(settings, "CONNECTION_WEB_TIMEOUT", 15))))
+
+
 def run_test(params: ConnectionParams) -> TestResult:
     from masking.dialects import get_dialect
 
+    params = replace(params, timeout=web_timeout(params.timeout))
     try:
         dialect = get_dialect(params)
     except Exception as exc:  # unknown dialect / driver import problems are reported, not raised
@@ -419,7 +427,8 @@ def _introspect(conn: Connection, what: str, *args: str, refresh: bool = False):
             return hit
     from masking.dialects import get_dialect
 
-    with get_dialect(connection_params(conn)) as dialect:
+    params = connection_params(conn)
+    with get_dialect(replace(params, timeout=web_timeout(params.timeout))) as dialect:
         value = getattr(dialect, what)(*args)
     cache.set(key, value, SCHEMA_CACHE_SECONDS)
     return value
