@@ -32,6 +32,7 @@ from masking.extract import (
     load_order,
     table_key,
 )
+from masking.leaks import LeakCheck, LeakSampler
 from masking.load import TableLoader, clear_tables, count_target_rows, wrap_error
 from masking.plan import Plan, plan_hash
 from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle
@@ -40,7 +41,7 @@ from masking.schema import TypeCategory
 from masking.techniques import fits_column, get_technique, validate_params
 from masking.techniques.registry import get_impl
 from masking.transform import build_maskers, column_spec, mask_batch, rule_signature
-from masking.validate import BatchValidator, LeakCheck, LeakSampler, orphan_counts
+from masking.validate import BatchValidator, orphan_counts
 
 LEAK_SAMPLE = 1000
 # Categories a pass-through copy may cross without changing meaning.
@@ -345,7 +346,7 @@ def run(
             fk_ok = _verify_foreign_keys(target, order, tdef)
             leaks = [c for s in samplers for c in s.check(target)]
             bad = [c for c in leaks if not c.ok]
-            if bad:
+            if bad and plan.leak_action == "fail":  # "flag": the report shows them in red
                 names = ", ".join(f"{c.table}.{c.column}" for c in bad)
                 raise ValidationFailed(
                     bad[0].table,
@@ -428,7 +429,7 @@ def _load_table(
             target.read_batches(rt.target, list(validator.unique), plan.batch_size)
         )
     masked = [m for (label, _), m in maskers.items() if label == rt.label]
-    sampler = LeakSampler(rt, masked, state.totals[rt.label], leak_sample)
+    sampler = LeakSampler(rt, masked, state.totals[rt.label], leak_sample, plan.leak_max_share)
     rows_read = 0
     with TableLoader(target, rt.label, rt.target, rt.target_columns) as loader:
         for batch_no, batch in enumerate(extract_batches(source, rt, plan.batch_size), start=1):

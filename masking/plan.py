@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TARGET_MODES = ("truncate", "append", "fail_if_not_empty")
+LEAK_ACTIONS = ("fail", "flag")  # what a leak check over the allowed share does to the run
 KEEP = "keep"
 
 
@@ -100,6 +101,10 @@ class Plan:
     target_mode: str = "truncate"
     batch_size: int = 10_000
     key_version: str = ""  # which workflow-secret version keyed the deterministic masking
+    # Share of identifying values a masked column may leave unchanged (0: none), and whether
+    # a column over it fails the run or only flags it in the report.
+    leak_max_share: float = 0.0
+    leak_action: str = "fail"
 
     def __post_init__(self) -> None:
         if self.target_mode not in TARGET_MODES:
@@ -108,6 +113,10 @@ class Plan:
             raise ValueError("batch_size must be at least 1")
         if not isinstance(self.secret, bytes | bytearray):
             raise TypeError("secret must be bytes")
+        if self.leak_action not in LEAK_ACTIONS:
+            raise ValueError(f"leak_action must be one of {', '.join(LEAK_ACTIONS)}")
+        if not 0.0 <= self.leak_max_share <= 1.0:
+            raise ValueError("leak_max_share must be between 0 and 1")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able snapshot; the secret is deliberately left out."""
@@ -118,6 +127,8 @@ class Plan:
             "target_mode": self.target_mode,
             "batch_size": self.batch_size,
             "key_version": self.key_version,
+            "leak_max_share": self.leak_max_share,
+            "leak_action": self.leak_action,
         }
 
     @classmethod
@@ -130,6 +141,8 @@ class Plan:
             target_mode=data.get("target_mode") or "truncate",
             batch_size=int(data.get("batch_size") or 10_000),
             key_version=data.get("key_version") or "",
+            leak_max_share=float(data.get("leak_max_share") or 0.0),
+            leak_action=data.get("leak_action") or "fail",
         )
 
 

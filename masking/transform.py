@@ -16,6 +16,10 @@ from masking.consistency import column_spec, groups, member_spec, rule_signature
 from masking.extract import ResolvedTable
 from masking.plan import ColumnRule, Plan
 from masking.techniques import MaskContext, get_technique, make_masker
+from masking.techniques.text import replace_row_names
+
+# Techniques that write a person's name: free text drops the row's source names (see below).
+NAME_TECHNIQUES = frozenset({"first_name", "last_name", "full_name"})
 
 __all__ = ["ColumnMasker", "build_maskers", "column_spec", "mask_batch", "rule_signature"]
 
@@ -83,4 +87,26 @@ def mask_batch(
             continue
         entity = batch.column(cm.entity_column) if cm.entity_column else None
         arrays.append(cm(values, entity))
+    _redact_row_names(rt, batch, arrays, maskers)
     return pa.RecordBatch.from_arrays(arrays, names=rt.target_columns)
+
+
+def _redact_row_names(
+    rt: ResolvedTable,
+    batch: pa.RecordBatch,
+    arrays: list[pa.Array],
+    maskers: dict[tuple[str, str], ColumnMasker],
+) -> None:
+    """Free-text columns lose the row's own names where the row's name columns are masked."""
+    names = [
+        (batch.column(r.source_column), arrays[i])
+        for i, r in enumerate(rt.rules)
+        if r.masked and r.technique in NAME_TECHNIQUES
+    ]
+    if not names:
+        return
+    for i, rule in enumerate(rt.rules):
+        cm = maskers.get((rt.label, rule.target_column))
+        if cm is not None and rule.technique == "free_text_redact":
+            mode = dict(rule.params).get("mode") or "fake"
+            arrays[i] = replace_row_names(arrays[i], names, mode, column_spec(rt, rule).max_length)

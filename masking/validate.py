@@ -7,12 +7,7 @@ ordinal and the rule; never a value."""
 
 from __future__ import annotations
 
-import datetime as dt
-import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 import polars as pl
@@ -25,7 +20,6 @@ from masking.errors import ValidationFailed
 from masking.extract import ResolvedTable, table_key
 from masking.schema import ColumnInfo, TypeCategory
 from masking.techniques.hashset import SortedHashes
-from masking.transform import ColumnMasker
 
 _HASH_SEED = 0x5EED_0001
 
@@ -264,144 +258,7 @@ class BatchValidator:
 
 
 # --- after the load (still inside the target transaction) -----------------------------------
-
-
-@dataclass(frozen=True)
-class LeakCheck:
-    table: str
-    column: str
-    technique: str
-    sampled: int
-    equal: int  # sampled target values equal to their source value
-    ok: bool  # False when an identity-hiding technique left a value unchanged
-    identity_hiding: bool = True
-    method: str = "target"  # "target": re-read by key; "batch": key absent, compared as written
-
-
-def placeholder(dialect: Dialect) -> str:
-    """The DB-API parameter marker of the dialect's driver (qmark or format)."""
-    module = sys.modules.get(type(dialect.connect()).__module__.split(".")[0])
-    style = getattr(module, "paramstyle", "qmark")
-    return "%s" if style in ("format", "pyformat") else "?"
-
-
-def _norm(v: Any) -> Any:
-    """Comparable form across drivers: numbers as float, text stripped of CHAR padding."""
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, int | float | Decimal):
-        return float(v)
-    if isinstance(v, str):
-        return v.rstrip()
-    if isinstance(v, bytes | bytearray | memoryview):
-        return bytes(v)
-    if isinstance(v, dt.datetime):
-        return (v.astimezone(dt.timezone.utc).replace(tzinfo=None) if v.tzinfo else v).isoformat()
-    if isinstance(v, dt.date | dt.time):
-        return v.isoformat()
-    return str(v)
-
-
-def _key(values: Sequence[Any]) -> tuple:
-    return tuple(str(_norm(v)) for v in values)
-
-
-class LeakSampler:
-    """Keeps up to `limit` evenly spread rows of a table: target key, and for each masked
-    column the source value and the value written."""
-
-    def __init__(self, rt: ResolvedTable, masked: list[ColumnMasker], total: int, limit: int):
-        self.rt = rt
-        self.masked = masked
-        self.limit = limit
-        self.stride = max(1, -(-max(total, 1) // max(limit, 1)))
-        pk = list(rt.target.primary_key)
-        self.key_cols = pk if pk and all(k in rt.target_columns for k in pk) else []
-        self.keys: list[tuple] = []
-        self.source: dict[str, list[Any]] = {m.rule.target_column: [] for m in masked}
-        self.written: dict[str, list[Any]] = {m.rule.target_column: [] for m in masked}
-
-    def observe(self, src: pa.RecordBatch, out: pa.RecordBatch, offset: int) -> None:
-        if not self.masked or len(self.keys) >= self.limit:
-            return
-        first = (-offset) % self.stride
-        idx = list(range(first, src.num_rows, self.stride))[: self.limit - len(self.keys)]
-        if not idx:
-            return
-        take = pa.array(idx, type=pa.int64())
-        if self.key_cols:
-            cols = [out.column(k).take(take).to_pylist() for k in self.key_cols]
-            self.keys.extend(zip(*cols, strict=True))
-        else:
-            self.keys.extend((int(offset + i),) for i in idx)
-        for m in self.masked:
-            name = m.rule.target_column
-            self.source[name].extend(src.column(m.rule.source_column).take(take).to_pylist())
-            self.written[name].extend(out.column(name).take(take).to_pylist())
-
-    def check(self, target: Dialect) -> list[LeakCheck]:
-        if not self.masked:
-            return []
-        actual = self._read_target(target) if self.key_cols else None
-        out = []
-        for m in self.masked:
-            name = m.rule.target_column
-            if actual is not None:
-                pos = self.rt.target_columns.index(name)
-                got = [
-                    actual.get(_key(k), (None,) * len(self.rt.target_columns)) for k in self.keys
-                ]
-                values = [row[pos] for row in got]
-            else:
-                values = self.written[name]
-            src = self.source[name]
-            equal = sum(
-                1
-                for a, b in zip(src, values, strict=True)
-                if a is not None and _norm(a) == _norm(b)
-            )
-            out.append(
-                LeakCheck(
-                    self.rt.label,
-                    name,
-                    m.rule.technique,
-                    len(src),
-                    equal,
-                    ok=equal == 0 or not m.identity_hiding,
-                    identity_hiding=m.identity_hiding,
-                    method="target" if actual is not None else "batch",
-                )
-            )
-        return out
-
-    def _read_target(self, target: Dialect) -> dict[tuple, tuple]:
-        """Target rows of the sampled keys, keyed by normalised key."""
-        mark = placeholder(target)
-        cols = self.rt.target_columns
-        pos = [cols.index(k) for k in self.key_cols]
-        table = target.qualified(self.rt.target.schema, self.rt.target.name)
-        select = ", ".join(target.quote(c) for c in cols)
-        per = max(1, min(500, target.capabilities.max_params_per_statement // len(self.key_cols)))
-        found: dict[tuple, tuple] = {}
-        cur = target.connect().cursor()
-        try:
-            for start in range(0, len(self.keys), per):
-                chunk = self.keys[start : start + per]
-                if len(self.key_cols) == 1:
-                    cond = f"{target.quote(self.key_cols[0])} IN ({', '.join([mark] * len(chunk))})"
-                    params = [k[0] for k in chunk]
-                else:
-                    one = " AND ".join(f"{target.quote(k)} = {mark}" for k in self.key_cols)
-                    cond = " OR ".join(f"({one})" for _ in chunk)
-                    params = [v for k in chunk for v in k]
-                cur.execute(f"SELECT {select} FROM {table} WHERE {cond}", params)
-                for row in cur.fetchall():
-                    found[_key([row[p] for p in pos])] = tuple(row)
-        finally:
-            cur.close()
-        return found
+# The leak check (LeakCheck, LeakSampler) lives in masking.leaks.
 
 
 def orphan_counts(

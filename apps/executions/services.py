@@ -333,6 +333,8 @@ def _report(execution: Execution, plan, result, created: list[str]) -> dict:
                 "ok": c.ok,
                 "identity_hiding": getattr(c, "identity_hiding", True),
                 "method": getattr(c, "method", "target"),
+                "pii_type": getattr(c, "pii_type", ""),
+                "share": getattr(c, "share", 0.0),
             }
             for c in result.leak_report
         ],

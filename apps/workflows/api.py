@@ -43,6 +43,8 @@ class WorkflowInput(serializers.Serializer):
         choices=["truncate", "append", "fail_if_not_empty"], required=False
     )
     locale = serializers.CharField(required=False)
+    leak_max_share = serializers.FloatField(required=False, min_value=0, max_value=1)
+    leak_action = serializers.ChoiceField(choices=["fail", "flag"], required=False)
     mappings = MappingInput(many=True)
 
 
@@ -58,6 +60,8 @@ def workflow_output(w: Workflow, *, detail: bool = False) -> dict:
         "target_connection": w.target_connection.name,
         "target_mode": w.target_mode,
         "locale": w.locale,
+        "leak_max_share": w.leak_max_share,
+        "leak_action": w.leak_action,
         "created_by": {"id": w.created_by_id, "username": w.created_by.username},
         "created_at": w.created_at.isoformat(),
         "updated_at": w.updated_at.isoformat(),

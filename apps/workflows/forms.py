@@ -1,7 +1,7 @@
 from django import forms
 
 from apps.connections.models import Connection
-from apps.workflows.models import TargetMode, Workflow
+from apps.workflows.models import LeakAction, TargetMode, Workflow
 from masking.techniques.registry import LOCALES
 
 
@@ -52,3 +52,14 @@ class BasicsForm(forms.Form):
 
 class TargetModeForm(forms.Form):
     target_mode = forms.ChoiceField(choices=TargetMode.choices, initial=TargetMode.TRUNCATE)
+    leak_max_share = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        initial=0,
+        label="Unchanged identifying values allowed per column (share, 0–1)",
+        help_text="The leak check counts masked values left equal to their source.",
+    )
+    leak_action = forms.ChoiceField(
+        required=False, choices=LeakAction.choices, initial=LeakAction.FAIL, label="Over that share"
+    )

@@ -21,6 +21,11 @@ class TargetMode(models.TextChoices):
     FAIL_IF_NOT_EMPTY = "fail_if_not_empty", "Fail if a target table is not empty"
 
 
+class LeakAction(models.TextChoices):
+    FAIL = "fail", "Fail the run"
+    FLAG = "flag", "Flag it in the report"
+
+
 class Workflow(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True, default="")
@@ -39,6 +44,12 @@ class Workflow(models.Model):
     locale = models.CharField(max_length=10, default="en_US")
     seed = models.BigIntegerField(default=0)
     batch_size = models.PositiveIntegerField(default=10000)
+    # The leak check: the share of identifying values a masked column may leave unchanged
+    # (0: none), and whether a column over it fails the run or flags it in the report.
+    leak_max_share = models.FloatField(default=0.0)
+    leak_action = models.CharField(
+        max_length=10, choices=LeakAction.choices, default=LeakAction.FAIL
+    )
     secret_encrypted = models.TextField()
     # bumped each time the masking key is replaced; with the key's fingerprint it names the
     # key version an execution ran with (field-key rotation does not change it)

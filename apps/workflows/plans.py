@@ -38,6 +38,8 @@ def workflow_build_plan(*, workflow: Workflow) -> Plan:
         target_mode=workflow.target_mode,
         batch_size=workflow.batch_size,
         key_version=workflow.key_version,
+        leak_max_share=workflow.leak_max_share,
+        leak_action=workflow.leak_action,
     )
 
 

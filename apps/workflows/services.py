@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from apps.audit.services import audit_record
+from apps.workflows.leakpolicy import leak_policy_apply, leak_policy_clean
 from apps.workflows.models import TableMapping, Workflow, WorkflowStatus
 from apps.workflows.validation import WorkflowInvalid, workflow_clean
 
@@ -63,7 +64,10 @@ def _write_mappings(workflow: Workflow, mappings: list[dict]) -> None:
 @transaction.atomic
 def workflow_create(*, data: dict[str, Any], by, request=None) -> Workflow:
     clean = workflow_clean(data)
+    leak_share, leak_action = leak_policy_clean(data)
     workflow = Workflow(
+        leak_max_share=leak_share,
+        leak_action=leak_action,
         name=clean.name,
         description=clean.description,
         status=clean.status,
@@ -109,9 +113,12 @@ def workflow_update(*, workflow: Workflow, data: dict[str, Any], by, request=Non
             "locale",
             "source_connection_id",
             "target_connection_id",
+            "leak_max_share",
+            "leak_action",
         )
     }
     clean = workflow_clean(data, instance=workflow)
+    leak_policy_apply(workflow, data)
     workflow.name, workflow.description, workflow.status = (
         clean.name,
         clean.description,
@@ -201,6 +208,8 @@ def workflow_as_input(workflow: Workflow) -> dict[str, Any]:
         "status": workflow.status,
         "target_mode": workflow.target_mode,
         "locale": workflow.locale,
+        "leak_max_share": workflow.leak_max_share,
+        "leak_action": workflow.leak_action,
         "source_connection_id": workflow.source_connection_id,
         "target_connection_id": workflow.target_connection_id,
         "mappings": _mappings_as_dicts(workflow),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -234,6 +235,49 @@ def _redact_apply(values: pa.Array, m, offset: int) -> pa.Array:
     return pa.array(_fit(out, m.ctx.column.max_length), pa.string())
 
 
+def replace_row_names(
+    texts: pa.Array,
+    names: list[tuple[pa.Array, pa.Array]],
+    mode: str,
+    max_length: int | None = None,
+) -> pa.Array:
+    """Free text after redaction, with the row's own people replaced too: `names` pairs each
+    name column's source values with its masked values, row for row. A note that says
+    "call Zebulon" about the row whose first name, Zebulon, was masked to Ann says "call Ann"
+    (or "call [NAME]" in tag mode). Whole words, any case; each word of a longer name too."""
+    if not names:
+        return texts
+    rows = texts.to_pylist()
+    pairs = [(src.to_pylist(), dst.to_pylist()) for src, dst in names]
+    out = []
+    for i, text in enumerate(rows):
+        if text is not None:
+            for src, dst in pairs:
+                text = _swap_name(text, src[i], dst[i], mode)
+        out.append(text)
+    return pa.array(_fit(out, max_length), pa.string())
+
+
+def _swap_name(text: str, name: object, new: object, mode: str) -> str:
+    if not isinstance(name, str) or len(name.strip()) < 2:
+        return text
+    name = name.strip()
+    new = "[NAME]" if mode == "tag" or not isinstance(new, str) else new.strip()
+    words, new_words = name.split(), new.split()
+    swaps = [(name, new)]
+    if len(words) > 1:  # "Zebulon Quixote" also as "Zebulon" and "Quixote" on their own
+        swaps += [
+            (w, new_words[j] if len(new_words) == len(words) else new)
+            for j, w in enumerate(words)
+            if len(w) >= 3
+        ]
+    for old, replacement in swaps:
+        if old.lower() in text.lower():
+            pattern = re.compile(rf"(?<!\w){re.escape(old)}(?!\w)", re.IGNORECASE)
+            text = pattern.sub(lambda _m, r=replacement: r, text)
+    return text
+
+
 register(
     Technique(
         "free_text_redact",
@@ -251,7 +295,8 @@ register(
         identity_hiding=False,
         deterministic=True,
         unique_capable=False,
-        description="Finds e-mails, phones, cards, SSN/SIN, IPs and cued names inside text.",
+        description="Finds e-mails, phones, cards, SSN/SIN, IPs and cued names inside text, "
+        "and the row's own names where its name columns are masked.",
     ),
     Impl(apply=_redact_apply),
 )

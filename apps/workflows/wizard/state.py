@@ -85,6 +85,8 @@ def state_from_workflow(workflow: Workflow) -> dict:
         "rules": rules,
         "targets": targets,
         "target_mode": data["target_mode"],
+        "leak_max_share": data.get("leak_max_share", 0.0),
+        "leak_action": data.get("leak_action", "fail"),
         "status": data["status"],
         "preview_secret": secrets.token_hex(16),
     }

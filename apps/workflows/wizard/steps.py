@@ -253,9 +253,14 @@ def _build_input(state: dict) -> dict:
     return {
         **state["basics"],
         "target_mode": state.get("target_mode", "truncate"),
+        "leak_max_share": state.get("leak_max_share", 0.0),
+        "leak_action": state.get("leak_action", "fail"),
         "status": state.get("status", "active"),
         "mappings": mappings,
     }
+
+
+MODE_DEFAULTS = (("target_mode", "truncate"), ("leak_max_share", 0.0), ("leak_action", "fail"))
 
 
 def _ddl_for(
@@ -280,7 +285,12 @@ def step_target(request, pk: int | None = None, step: int = 4):
     source, target = state_connection(state, "source"), state_connection(state, "target")
     issues: list[dict] = []
     mode_form = TargetModeForm(
-        request.POST or None, initial={"target_mode": state.get("target_mode", "truncate")}
+        request.POST or None,
+        initial={
+            "target_mode": state.get("target_mode", "truncate"),
+            "leak_max_share": state.get("leak_max_share", 0.0),
+            "leak_action": state.get("leak_action", "fail"),
+        },
     )
     if request.method == "POST":
         for t in state["tables"]:
@@ -293,7 +303,9 @@ def step_target(request, pk: int | None = None, step: int = 4):
                 "copy_unmapped": request.POST.get(f"copy:{key}") == "on",
             }
         if mode_form.is_valid():
-            state["target_mode"] = mode_form.cleaned_data["target_mode"]
+            for field, default in MODE_DEFAULTS:
+                value = mode_form.cleaned_data.get(field)
+                state[field] = default if value in (None, "") else value
         save_state(request, pk, state)
         if request.POST.get("action") == "save":
             try:
