@@ -34,7 +34,9 @@ class LeakCheck:
     share: float = 0.0  # equal / identifying values sampled
 
 
-FREE_TEXT = "free_text_redact"
+# How much of a sampled text the leak check's detectors read (they are Python regexes; a
+# 100 KB value must not slow the check down).
+TEXT_LOOK = 4096
 # Detected types that identify a person on their own or nearly (sensitivity 2 and 3).
 IDENTITY_SENSITIVITY = 2
 
@@ -49,7 +51,8 @@ def pii_type_of(masker: ColumnMasker, rt: ResolvedTable, sample: list[Any]) -> s
     col = rt.source.column(masker.rule.source_column)
     if col is None:
         return ""
-    found = detect_column(col.name, col.native_type, col.category, sample)
+    short = [v[:TEXT_LOOK] if isinstance(v, str) else v for v in sample]
+    found = detect_column(col.name, col.native_type, col.category, short)
     return found.entity if found and found.sensitivity >= IDENTITY_SENSITIVITY else ""
 
 
@@ -137,6 +140,7 @@ class LeakSampler:
             self.written[name].extend(out.column(name).take(take).to_pylist())
         if self.carries:
             from masking.redact import contains_pii
+            from masking.techniques.text import mentions_name
 
             names = [src.column(c).take(take).to_pylist() for c in self.names]
             for m in self.masked:
@@ -145,10 +149,7 @@ class LeakSampler:
                 texts = src.column(m.rule.source_column).take(take).to_pylist()
                 self.carries[m.rule.target_column].extend(
                     isinstance(t, str)
-                    and (
-                        contains_pii(t)
-                        or any(isinstance(n[i], str) and len(n[i]) > 2 and n[i] in t for n in names)
-                    )
+                    and (contains_pii(t[:TEXT_LOOK]) or any(mentions_name(t, n[i]) for n in names))
                     for i, t in enumerate(texts)
                 )
 
@@ -169,11 +170,13 @@ class LeakSampler:
                 values = self.written[name]
             src = self.source[name]
             pii = pii_type_of(m, self.rt, [a for a in src if a is not None])
-            if pii:  # every value identifies someone
+            if name in self.carries and pii in ("", "free_text_pii"):
+                # Free text: the rows whose text names someone or carries PII count; a note
+                # with nothing personal in it may well stay as it was.
+                counts = self.carries[name]
+                pii = "free_text_pii" if pii or any(counts) else ""
+            else:  # every value identifies someone
                 counts = [a is not None for a in src]
-            else:  # free text: the rows whose text names someone, or carries PII
-                counts = self.carries.get(name) or [False] * len(src)
-                pii = "free_text_pii" if any(counts) else ""
             identifying = sum(counts)
             equal = sum(
                 1 for a, b, c in zip(src, values, counts, strict=True) if c and _norm(a) == _norm(b)

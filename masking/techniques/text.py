@@ -258,23 +258,42 @@ def replace_row_names(
     return pa.array(_fit(out, max_length), pa.string())
 
 
-def _swap_name(text: str, name: object, new: object, mode: str) -> str:
-    if not isinstance(name, str) or len(name.strip()) < 2:
-        return text
-    name = name.strip()
-    new = "[NAME]" if mode == "tag" or not isinstance(new, str) else new.strip()
+def _name_swaps(name: str, new: str) -> list[tuple[str, str]]:
+    """ "Zebulon Quixote" -> itself, and "Zebulon" and "Quixote" on their own."""
     words, new_words = name.split(), new.split()
     swaps = [(name, new)]
-    if len(words) > 1:  # "Zebulon Quixote" also as "Zebulon" and "Quixote" on their own
+    if len(words) > 1:
         swaps += [
             (w, new_words[j] if len(new_words) == len(words) else new)
             for j, w in enumerate(words)
             if len(w) >= 3
         ]
-    for old, replacement in swaps:
+    return swaps
+
+
+def _word(name: str) -> re.Pattern[str]:
+    # The name is escaped: a literal, matched in linear time.
+    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
+
+
+def mentions_name(text: str, name: object) -> bool:
+    """Whether `text` names `name` (or a word of it) as a whole word, in any case."""
+    if not isinstance(name, str) or len(name.strip()) < 2:
+        return False
+    return any(
+        old.lower() in text.lower() and _word(old).search(text)
+        for old, _ in _name_swaps(name.strip(), name.strip())
+    )
+
+
+def _swap_name(text: str, name: object, new: object, mode: str) -> str:
+    if not isinstance(name, str) or len(name.strip()) < 2:
+        return text
+    name = name.strip()
+    new = "[NAME]" if mode == "tag" or not isinstance(new, str) else new.strip()
+    for old, replacement in _name_swaps(name, new):
         if old.lower() in text.lower():
-            pattern = re.compile(rf"(?<!\w){re.escape(old)}(?!\w)", re.IGNORECASE)
-            text = pattern.sub(lambda _m, r=replacement: r, text)
+            text = _word(old).sub(lambda _m, r=replacement: r, text)
     return text
 
 

@@ -44,7 +44,8 @@ def test_run_workflow_watch_progress_and_open_report(
     shot(page, "execution-detail-success")
 
     report = page.locator("#leak-checks")
-    assert report.locator("tr[data-column=email] td").nth(5).inner_text() == "OK"
+    assert report.locator("tr[data-column=email] td").nth(6).inner_text() == "OK"
+    assert report.locator("tr[data-column=email] td").nth(3).inner_text() == "email"
     assert page.inner_text("[data-testid=leak-ok]") == "no source value found"
     with page.expect_download() as download_info:
         page.click("[data-testid=report-csv]")
