@@ -170,13 +170,12 @@ class LeakSampler:
                 values = self.written[name]
             src = self.source[name]
             pii = pii_type_of(m, self.rt, [a for a in src if a is not None])
+            counts = [a is not None for a in src]  # every value identifies someone
             if name in self.carries and pii in ("", "free_text_pii"):
                 # Free text: the rows whose text names someone or carries PII count; a note
                 # with nothing personal in it may well stay as it was.
-                counts = self.carries[name]
-                pii = "free_text_pii" if pii or any(counts) else ""
-            else:  # every value identifies someone
-                counts = [a is not None for a in src]
+                pii = "free_text_pii" if pii or any(self.carries[name]) else ""
+                counts = self.carries[name] if pii else counts  # else: reported, never fatal
             identifying = sum(counts)
             equal = sum(
                 1 for a, b, c in zip(src, values, counts, strict=True) if c and _norm(a) == _norm(b)
