@@ -69,9 +69,18 @@ def target_ddl(dialect: str, scenario: str) -> tuple[str, list[tuple]]:
 @pytest.fixture(params=["sqlite", "postgresql", "mysql", "sqlserver"])
 def databases(request, tmp_path):
     """(dialect, source params, a factory of target params)."""
+    return make_databases(request, tmp_path, request.param)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def expression_index_databases(request, tmp_path):
+    """The databases with unique indexes on expressions, which introspection does not list."""
+    return make_databases(request, tmp_path, request.param)
+
+
+def make_databases(request, tmp_path, name):
     from masking.dialects.base import ConnectionParams
 
-    name = request.param
     if name == "sqlite":
         made = iter(range(100))
 
@@ -323,3 +332,32 @@ def test_row_count_partial_answers_a_database_refusal_without_the_value(
     assert "rows selected" in body or "field-error" in body, body
     out, err = capfd.readouterr()
     assert leaks("\n".join([body, *logs.lines, out, err])) == []
+
+
+def test_a_unique_key_only_the_database_knows_is_refused_without_the_value(
+    expression_index_databases, owner, admin_user, api, page, logs, capfd, tmp_path
+):
+    """The engine cannot see a unique index on lower(full_name), so the database itself
+    refuses the duplicate, quoting it (PostgreSQL: `Key (lower(full_name))=(zebulon…)`)."""
+    dialect, source_params, make = expression_index_databases
+    target_params = make()
+    with get_dialect(target_params) as db:
+        db.execute(target_ddl(dialect, "plain")[0])
+        db.execute("CREATE UNIQUE INDEX person_lower_name ON person (lower(full_name))")
+        mark = "?" if dialect == "sqlite" else "%s"
+        db.execute(
+            f"INSERT INTO person VALUES ({mark}, {mark}, {mark}, {mark})",
+            [99, NAMES[0].upper(), "x", "x"],
+        )
+    source = connection(source_params, owner, "src-expr")
+    target = connection(target_params, owner, "tgt-expr")
+    workflow = saved_workflow(owner, source, target, dialect, "unique")
+    execution = execution_run(
+        execution_id=execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
+    assert execution.status == "failed"
+    # the database's refusal, not the engine's own check: it carries the database's code
+    assert "rule 'unique'" in execution.error_message, execution.error_message
+    assert "[database code" in execution.error_message, execution.error_message
+    text = everything(api, page, admin_user, owner, execution, logs, capfd, tmp_path)
+    assert leaks(text) == [], [line for line in text.splitlines() if leaks(line)][:5]
