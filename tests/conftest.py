@@ -95,3 +95,11 @@ def page(client):
         return client
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that uses a SQL Server database fixture carries the `sqlserver` marker, so
+    `-m sqlserver` selects exactly the tests that need the server."""
+    for item in items:
+        if any(name.startswith("sqlserver_db") for name in getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.sqlserver)

@@ -40,7 +40,9 @@ DDL = {
 COLUMNS = ["id", "full_name", "code", "age", "note"]
 
 
-@pytest.fixture(params=["postgresql", "mysql", "sqlite", "sqlserver"])
+@pytest.fixture(
+    params=["postgresql", "mysql", "sqlite", pytest.param("sqlserver", marks=pytest.mark.sqlserver)]
+)
 def db(request):
     fixture = {
         "postgresql": "pg_db",

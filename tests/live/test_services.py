@@ -42,3 +42,27 @@ def test_connection_helpers():
     params = services.mariadb_params("db2")
     assert (params.dialect, params.database, params.port) == ("mysql", "db2", services.MARIADB_PORT)
     assert services.postgres_params("db3").dialect == "postgresql"
+
+
+def test_missing_sqlserver_skips_even_in_ci(monkeypatch):
+    """SQL Server is the one optional service: a CI machine without the stand-in skips."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr(services, "SQLSERVER_PORT", _closed_port())
+    with pytest.raises(pytest.skip.Exception, match="SQL Server not reachable"):
+        services.require_sqlserver()
+
+
+def test_sqlserver_fixture_users_get_the_marker():
+    """`-m sqlserver` selects every test that uses a SQL Server fixture (tests/conftest.py)."""
+    from tests.conftest import pytest_collection_modifyitems
+
+    class Item:
+        def __init__(self, fixturenames):
+            self.fixturenames, self.marks = fixturenames, []
+
+        def add_marker(self, mark):
+            self.marks.append(mark.name)
+
+    uses, other = Item(["tmp_path", "sqlserver_db_factory"]), Item(["pg_db"])
+    pytest_collection_modifyitems(None, [uses, other])
+    assert uses.marks == ["sqlserver"] and other.marks == []
