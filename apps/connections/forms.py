@@ -2,6 +2,15 @@ from django import forms
 
 from apps.connections.models import Dialect, RoleHint
 
+# SQL Server options saved only when given (absent: the driver's default).
+SQLSERVER_EXTRA = (
+    "host_name_in_certificate",
+    "timeout",
+    "query_timeout",
+    "application_intent",
+    "packet_size",
+)
+
 
 class ConnectionForm(forms.Form):
     """Fields for every dialect; the template shows the ones that fit the chosen dialect.
@@ -21,8 +30,41 @@ class ConnectionForm(forms.Form):
         max_length=512,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
-    encrypt = forms.BooleanField(required=False, initial=True, label="Encrypt connection (TLS)")
+    encrypt = forms.ChoiceField(
+        required=False,
+        initial="yes",
+        label="Encrypt (TLS)",
+        choices=[
+            ("yes", "yes"),
+            ("strict", "strict (TDS 8.0, TLS before login)"),
+            ("no", "no"),
+        ],
+    )
     trust_server_certificate = forms.BooleanField(required=False, label="Trust server certificate")
+    host_name_in_certificate = forms.CharField(
+        required=False,
+        max_length=253,
+        label="Host name in certificate",
+        help_text="When the certificate names another host than the server (alias, listener)",
+    )
+    timeout = forms.IntegerField(
+        required=False, min_value=1, max_value=300, label="Login timeout (seconds)"
+    )
+    query_timeout = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=86_400,
+        label="Query timeout (seconds)",
+        help_text="Per statement; 0 or empty for no limit",
+    )
+    application_intent = forms.ChoiceField(
+        required=False,
+        label="Application intent",
+        choices=[("readwrite", "read-write"), ("readonly", "read-only (sources only)")],
+    )
+    packet_size = forms.IntegerField(
+        required=False, min_value=512, max_value=32767, label="Packet size (bytes)"
+    )
     sslmode = forms.ChoiceField(
         required=False,
         label="SSL mode",
@@ -36,9 +78,14 @@ class ConnectionForm(forms.Form):
         options: dict = {}
         if d["dialect"] == Dialect.SQLSERVER:
             options = {
-                "encrypt": d["encrypt"],
+                "encrypt": {"yes": True, "no": False}.get(d["encrypt"] or "yes", d["encrypt"]),
                 "trust_server_certificate": d["trust_server_certificate"],
             }
+            for key in SQLSERVER_EXTRA:
+                if d.get(key) not in (None, ""):
+                    options[key] = d[key]
+            if options.get("application_intent") == "readwrite":
+                del options["application_intent"]
         elif d["dialect"] == Dialect.POSTGRESQL and d.get("sslmode"):
             options = {"sslmode": d["sslmode"]}
         data = {
@@ -56,11 +103,8 @@ class ConnectionForm(forms.Form):
             k: getattr(conn, k)
             for k in ("name", "dialect", "host", "port", "database", "username", "role_hint")
         }
-        initial.update(
-            {
-                k: conn.options.get(k)
-                for k in ("encrypt", "trust_server_certificate", "sslmode")
-                if k in conn.options
-            }
-        )
+        keys = ("encrypt", "trust_server_certificate", "sslmode", *SQLSERVER_EXTRA)
+        initial.update({k: conn.options.get(k) for k in keys if k in conn.options})
+        if isinstance(initial.get("encrypt"), bool):
+            initial["encrypt"] = "yes" if initial["encrypt"] else "no"
         return initial

@@ -17,11 +17,22 @@ from apps.audit.services import audit_record
 from apps.connections.destination import RETYPE_PASSWORD, destination_changed
 from apps.connections.models import DEFAULT_PORTS, Connection, Dialect, RoleHint
 from apps.core.logging import redact_text
+from masking.dialects import sqlserver_options
 from masking.dialects.base import ConnectionParams, TestResult
 from masking.schema import TableInfo
 
 OPTION_KEYS: dict[str, dict[str, type]] = {
-    "sqlserver": {"driver": str, "encrypt": bool, "trust_server_certificate": bool, "timeout": int},
+    # `object`: checked by masking.dialects.sqlserver_options.problems, not by type alone.
+    "sqlserver": {
+        "driver": str,
+        "encrypt": object,
+        "trust_server_certificate": bool,
+        "host_name_in_certificate": str,
+        "timeout": int,
+        "query_timeout": object,
+        "application_intent": object,
+        "packet_size": object,
+    },
     "postgresql": {
         "sslmode": str,
         "sslrootcert": str,
@@ -151,6 +162,8 @@ def connection_clean(
                 errors[f"options.{key}"] = (
                     f"Unknown option for {dialect}; allowed: {', '.join(sorted(allowed_opts))}."
                 )
+            elif expected is object and isinstance(value, (dict, list)):
+                errors[f"options.{key}"] = "Must be a single value."
             elif expected is bool and not isinstance(value, bool):
                 errors[f"options.{key}"] = "Must be true or false."
             elif expected is int and (
@@ -159,6 +172,15 @@ def connection_clean(
                 errors[f"options.{key}"] = "Must be a whole number of seconds between 1 and 300."
             elif expected is str and (not isinstance(value, str) or len(value) > 255):
                 errors[f"options.{key}"] = "Must be a short text."
+        if dialect == Dialect.SQLSERVER:
+            for key, problem in sqlserver_options.problems(options).items():
+                errors.setdefault(key, problem)
+            if options.get("application_intent") == "readonly" and (
+                (merged.get("role_hint") or RoleHint.BOTH) != RoleHint.SOURCE
+            ):
+                errors["options.application_intent"] = (
+                    "Read-only intent is for connections used only as a source."
+                )
         if options.get("sslmode") and options["sslmode"] not in SSLMODES:
             errors["options.sslmode"] = f"Choose one of: {', '.join(sorted(SSLMODES))}."
         if options.get("ssl_mode") and str(options["ssl_mode"]).upper() not in MYSQL_SSL_MODES:

@@ -45,6 +45,7 @@ import pyarrow as pa
 
 from masking.dberrors import classify, connection_failed, database_error
 from masking.dialects import common, ddl, odbc
+from masking.dialects import sqlserver_options as opts
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
 from masking.dialects.typemaps import SQLSERVER_TYPES
@@ -53,7 +54,6 @@ from masking.schema import ForeignKey, TableInfo, TableSummary, TypeCategory, Un
 
 log = logging.getLogger(__name__)
 
-BULK_PACKET_SIZE = 8000
 DEFAULT_BULK_TIMEOUT = 300  # seconds per bulk-copy call (one batch); 0 would mean no limit
 STAGE_LOCK_TIMEOUT_MS = 30_000  # staging DDL/TRUNCATE/DROP wait at most this long for locks
 
@@ -64,25 +64,6 @@ _SQLSTATE_CATEGORY = {
     "IM002": "driver_missing",
     "42000": "permission_denied",
 }
-
-
-def _yes_no(value: object, default: str) -> str:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    text = str(value).strip().lower()
-    if text in ("strict", "mandatory", "optional"):
-        return text
-    return "yes" if text in ("1", "true", "yes", "on") else "no"
-
-
-def _truthy(value: object, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
 # Errors from the Arrow path that a retry with Python tuples may avoid (unsupported Arrow type,
@@ -126,42 +107,11 @@ class SQLServerDialect(Dialect):
         self._stages: dict[tuple[str, str], _Stage] = {}
 
     def connection_string(self, driver: str | None = None) -> str:
-        p = self.params
-        server = p.host or "127.0.0.1"
-        if p.port:
-            server = f"tcp:{server},{p.port}"
-        return odbc.connection_string(
-            {
-                "DRIVER": driver or p.options.get("driver") or odbc.find_driver() or "",
-                "SERVER": server,
-                "DATABASE": p.database,
-                "UID": p.username,
-                "PWD": p.password,
-                "Encrypt": _yes_no(p.options.get("encrypt"), "yes"),
-                "TrustServerCertificate": _yes_no(p.options.get("trust_server_certificate"), "no"),
-                "Connection Timeout": max(1, int(p.timeout)),
-                "APP": "maskflow",
-            }
-        )
+        driver = driver or self.params.options.get("driver") or odbc.find_driver() or ""
+        return opts.odbc_connection_string(self.params, driver)
 
     def bulk_connection_string(self) -> str:
-        """For mssql-python (bulk copy): it supplies its own driver and APP, takes the login
-        timeout as an argument, and passes `Packet Size` on to each bulk-copy connection."""
-        p = self.params
-        server = p.host or "127.0.0.1"
-        if p.port:
-            server = f"tcp:{server},{p.port}"
-        return odbc.connection_string(
-            {
-                "Server": server,
-                "Database": p.database,
-                "UID": p.username,
-                "PWD": p.password,
-                "Encrypt": _yes_no(p.options.get("encrypt"), "yes"),
-                "TrustServerCertificate": _yes_no(p.options.get("trust_server_certificate"), "no"),
-                "Packet Size": BULK_PACKET_SIZE,
-            }
-        )
+        return opts.bulk_connection_string(self.params)
 
     # --- connection ---------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -175,13 +125,14 @@ class SQLServerDialect(Dialect):
         if not driver:
             raise ConnectionFailed("driver_missing", "no ODBC driver for SQL Server found")
         conn_str = self.connection_string(driver)
+        options = opts.Options.of(self.params)
         try:
-            self._conn = pyodbc.connect(
-                conn_str, autocommit=True, timeout=max(1, int(self.params.timeout))
-            )
+            conn = pyodbc.connect(conn_str, autocommit=True, timeout=options.login_timeout)
         except pyodbc.Error as exc:
             raise self._connection_failed(exc, conn_str) from exc
-        return self._conn
+        conn.timeout = options.query_timeout  # per statement; 0 = no limit
+        self._conn = conn
+        return conn
 
     def _connection_failed(self, exc: Exception, conn_str: str) -> ConnectionFailed:
         state = str(exc.args[0]) if exc.args else ""
@@ -394,7 +345,7 @@ class SQLServerDialect(Dialect):
 
     # --- bulk copy through a staging table -------------------------------------------------
     def bulk_copy_available(self) -> bool:
-        if not _truthy(self.params.options.get("bulk_copy"), True):
+        if not opts.truthy(self.params.options.get("bulk_copy"), True):
             return False
         try:
             import mssql_py_core  # noqa: F401 - the native core bulk copy runs on

@@ -79,7 +79,7 @@ def test_sqlserver_form_saves_tls_options_and_password_encrypted(page, owner):
         database="Sales",
         username="sa",
         password="Very-Secret-1",
-        encrypt="on",
+        encrypt="yes",
         trust_server_certificate="on",
     )
     assert page(owner).post(reverse("connections:create"), data).status_code == 302
