@@ -71,6 +71,8 @@ class TableResult:
     rows_masked: int
     seconds: float
     rows_per_s: float
+    # How the rows went in (Dialect.load_path): e.g. "bulk copy", or a fallback with its reason.
+    load_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -457,6 +459,7 @@ def _load_table(
             loader.rows_written if masked else 0,
             seconds,
             rows_read / seconds if seconds > 0 else 0.0,
+            target.load_path(rt.target),
         )
     )
     state.report("table_done", force=True)

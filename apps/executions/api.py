@@ -32,6 +32,7 @@ class ExecutionTableOutput(serializers.Serializer):
     rows_masked = serializers.IntegerField()
     seconds = serializers.FloatField()
     rows_per_second = serializers.FloatField()
+    load_path = serializers.CharField()
 
 
 class ExecutionOutput(serializers.Serializer):
@@ -180,6 +181,7 @@ def report_csv(execution) -> str:
             "sampled",
             "equal",
             "result",
+            "load_path",
         ]
     )
     for t in report.get("tables", []):
@@ -197,6 +199,7 @@ def report_csv(execution) -> str:
                 "",
                 "",
                 "",
+                t.get("load_path", ""),
             ]
         )
     for c in report.get("leak_checks", []):

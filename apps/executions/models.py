@@ -96,6 +96,8 @@ class ExecutionTable(models.Model):
     rows_masked = models.BigIntegerField(default=0)
     seconds = models.FloatField(default=0)
     rows_per_second = models.FloatField(default=0)
+    # How the rows went in (e.g. "bulk copy", or a fallback and its reason); never data.
+    load_path = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         db_table = "execution_tables"

@@ -320,6 +320,7 @@ def _report(execution: Execution, plan, result, created: list[str]) -> dict:
                 "rows_masked": t.rows_masked,
                 "seconds": round(t.seconds, 3),
                 "rows_per_s": round(t.rows_per_s, 1),
+                "load_path": getattr(t, "load_path", ""),
             }
             for t in result.tables
         ],
@@ -463,6 +464,7 @@ def execution_run(
                 rows_masked=t.rows_masked,
                 seconds=round(t.seconds, 3),
                 rows_per_second=round(t.rows_per_s, 1),
+                load_path=getattr(t, "load_path", "")[:200],
             )
     finished = _finish(
         execution.pk,

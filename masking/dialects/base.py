@@ -173,6 +173,15 @@ class Dialect(ABC):
     def clear_table(self, table: TableInfo) -> None:
         """Empty the table inside the current transaction (TRUNCATE or DELETE)."""
 
+    # How write_batch puts rows in, for the run's report; a dialect with more than one way
+    # says per table which one its last load used (see load_path).
+    bulk_load_path: str = ""
+
+    def load_path(self, table: TableInfo) -> str:
+        """The load path the last load of `table` used ("" when the dialect has only one):
+        shown per table on the execution page and in the report. Never holds data values."""
+        return self.bulk_load_path
+
     def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:  # noqa: B027
         """Prepare to insert explicit values into identity columns (e.g. IDENTITY_INSERT ON)."""
 
