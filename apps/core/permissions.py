@@ -34,14 +34,3 @@ class IsAdmin(BasePermission):
 
     def has_permission(self, request, view):
         return is_admin(request.user)
-
-
-class IsOwnerOrAdmin(BasePermission):
-    """Safe methods for every signed-in user; changes for the owner or an admin."""
-
-    message = "Only the owner or an administrator can change this resource."
-
-    def has_object_permission(self, request, view, obj):
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return True
-        return can_modify(request.user, obj)

@@ -18,6 +18,7 @@ from apps.audit.csvexport import SafeWriter
 from apps.core.envelope import fail, ok
 from apps.executions import selectors, services
 from apps.executions.models import Trigger
+from apps.workflows.models import Workflow
 
 MAX_PAGE_SIZE = 200
 
@@ -79,8 +80,6 @@ class StartedOutput(serializers.Serializer):
 class ExecuteAPI(APIView):
     @extend_schema(request=None, responses={202: StartedOutput})
     def post(self, request, pk: int):
-        from apps.workflows.models import Workflow
-
         workflow = get_object_or_404(Workflow, pk=pk)
         try:
             execution = services.execution_start(

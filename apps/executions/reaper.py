@@ -13,6 +13,8 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections
 
+from apps.executions.services import execution_reap
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -20,8 +22,6 @@ _running: tuple[threading.Thread, threading.Event] | None = None
 
 
 def _loop(stop: threading.Event, every: float) -> None:
-    from apps.executions.services import execution_reap
-
     while True:
         close_old_connections()
         try:

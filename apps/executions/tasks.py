@@ -2,19 +2,17 @@
 
 from celery import shared_task
 
+from apps.executions.services import execution_reap, execution_run
+
 REAP_EVERY_SECONDS = 30.0
 
 
 @shared_task(name="maskflow.run_execution", acks_late=True)
 def run_execution(execution_id: int) -> str:
-    from apps.executions.services import execution_run
-
     execution = execution_run(execution_id=execution_id)
     return execution.status if execution is not None else "skipped"
 
 
 @shared_task(name="maskflow.reap_executions")
 def reap_executions(stale_after_seconds: int = 60) -> list[int]:
-    from apps.executions.services import execution_reap
-
     return execution_reap(stale_after_seconds=stale_after_seconds)

@@ -8,8 +8,8 @@ urlpatterns = [
     path("", views.execution_list, name="list"),
     path("<int:pk>/", views.execution_detail, name="detail"),
     path("<int:pk>/live/", views.execution_live, name="live"),
-    path("<int:pk>/cancel/", views.execution_cancel, name="cancel"),
+    path("<int:pk>/cancel/", views.execution_cancel_view, name="cancel"),
     path("<int:pk>/report.json", views.execution_report, {"fmt": "json"}, name="report_json"),
     path("<int:pk>/report.csv", views.execution_report, {"fmt": "csv"}, name="report_csv"),
-    path("run/<int:pk>/", views.execution_run, name="run"),
+    path("run/<int:pk>/", views.execution_start_view, name="run"),
 ]

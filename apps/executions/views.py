@@ -15,6 +15,7 @@ from apps.core.permissions import is_admin
 from apps.executions import selectors, services
 from apps.executions.api import report_csv
 from apps.executions.models import ExecutionStatus, Trigger
+from apps.workflows.models import Workflow
 
 HTMX_STOP_POLLING = 286
 
@@ -33,8 +34,6 @@ def execution_list(request):
         date_to=filters["date_to"],
     )
     page = Paginator(qs, 25).get_page(q.get("page"))
-    from apps.workflows.models import Workflow
-
     context = {
         "page": page,
         "executions": page.object_list,
@@ -81,10 +80,8 @@ def execution_live(request, pk: int):
 
 @login_required
 @require_POST
-def execution_run(request, pk: int):
+def execution_start_view(request, pk: int):
     """Run a workflow from a page (the Run button, the Re-run button)."""
-    from apps.workflows.models import Workflow
-
     workflow = get_object_or_404(Workflow, pk=pk)
     try:
         execution = services.execution_start(
@@ -102,7 +99,7 @@ def execution_run(request, pk: int):
 
 @login_required
 @require_POST
-def execution_cancel(request, pk: int):
+def execution_cancel_view(request, pk: int):
     execution = selectors.execution_get(user=request.user, pk=pk)
     if not services.can_cancel(request.user, execution):
         raise PermissionDenied

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, Subquery
 
-from apps.connections.models import Connection
+from apps.executions.selectors import execution_visible
 from apps.workflows.models import Workflow
 from apps.workflows.preview import preview
 from apps.workflows.validation import Introspector, WorkflowInvalid, workflow_clean
@@ -14,16 +14,12 @@ def workflow_list(*, user):
     qs = Workflow.objects.select_related(
         "source_connection", "target_connection", "created_by"
     ).annotate(table_count=Count("mappings"))
-    try:
-        from apps.executions.selectors import execution_visible
-
-        last = execution_visible(user=user).filter(workflow=OuterRef("pk")).order_by("-queued_at")
-        qs = qs.annotate(
-            last_status=Subquery(last.values("status")[:1]),
-            last_run=Subquery(last.values("queued_at")[:1]),
-        )
-    except ImportError:
-        pass
+    # The list shows each workflow's last run that `user` may see.
+    last = execution_visible(user=user).filter(workflow=OuterRef("pk")).order_by("-queued_at")
+    qs = qs.annotate(
+        last_status=Subquery(last.values("status")[:1]),
+        last_run=Subquery(last.values("queued_at")[:1]),
+    )
     return qs.order_by("name")
 
 
@@ -103,7 +99,3 @@ def _type_changes(workflow: Workflow) -> list[str]:
     finally:
         src.close()
     return out
-
-
-def connections_for_wizard():
-    return Connection.objects.order_by("name")

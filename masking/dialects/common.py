@@ -385,31 +385,6 @@ def not_found(schema: str, table: str) -> TerminalError:
     return TerminalError(f"table '{schema}.{table}' not found")
 
 
-def dependency_order(tables: Sequence[TableInfo]) -> list[TableInfo]:
-    """Parents before children (load order). Self-references are ignored; cycles keep their
-    input order so the caller still gets every table once."""
-    key = {(t.schema, t.name): t for t in tables}
-    done: list[TableInfo] = []
-    seen: set[tuple[str, str]] = set()
-    visiting: set[tuple[str, str]] = set()
-
-    def visit(k: tuple[str, str]) -> None:
-        if k in seen or k in visiting:
-            return
-        visiting.add(k)
-        for fk in key[k].foreign_keys:
-            parent = (fk.ref_schema, fk.ref_table)
-            if parent in key and parent != k:
-                visit(parent)
-        visiting.discard(k)
-        seen.add(k)
-        done.append(key[k])
-
-    for t in tables:
-        visit((t.schema, t.name))
-    return done
-
-
 # ISO forms that Arrow's casts and Python's date/datetime parsers read to the same value.
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"

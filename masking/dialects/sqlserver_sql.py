@@ -172,11 +172,6 @@ def delete(table: TableInfo) -> str:
     return f"DELETE FROM {qualified(table.schema, table.name)}"
 
 
-def delete_order(tables: Sequence[TableInfo]) -> list[TableInfo]:
-    """Children before parents, so DELETEs never trip a foreign key."""
-    return list(reversed(common.dependency_order(tables)))
-
-
 # --- bulk-copy staging (see sqlserver.py) -----------------------------------------------------
 
 STAGE_PREFIX = "##maskflow_"

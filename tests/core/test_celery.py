@@ -88,6 +88,9 @@ def test_worker_runs_task_with_filesystem_broker(tmp_path):
             "data_folder_in": str(queue),
             "data_folder_out": str(queue),
             "processed_folder": str(tmp_path / "broker" / "processed"),
+            # kombu's default control folder is ./control: without this the test writes a
+            # celery.exchange file into the working directory.
+            "control_folder": str(tmp_path / "broker" / "control"),
         },
         result_backend=f"file://{tmp_path / 'results'}",
     )

@@ -14,13 +14,12 @@ from masking.dialects.common import (
     arrow_type,
     batch_rows,
     classify,
-    dependency_order,
     keyset_params,
     keyset_predicate,
     rows_to_batch,
 )
 from masking.errors import TerminalError
-from masking.schema import ColumnInfo, ForeignKey, TableInfo
+from masking.schema import ColumnInfo
 from masking.schema import TypeCategory as C
 
 
@@ -123,20 +122,6 @@ def test_unconvertible_values_fail_without_quoting_them():
     assert rows_to_batch([(2.0,)], [ColumnInfo("n", "integer", C.NUMERIC)]).to_pylist() == [
         {"n": 2}
     ]
-
-
-def test_dependency_order_parents_first():
-    a = TableInfo("s", "a")
-    b = TableInfo(
-        "s",
-        "b",
-        foreign_keys=(
-            ForeignKey("f", ("x",), "s", "a", ("id",)),
-            ForeignKey("self", ("p",), "s", "b", ("id",)),
-        ),
-    )
-    c = TableInfo("s", "c", foreign_keys=(ForeignKey("g", ("y",), "s", "b", ("id",)),))
-    assert [t.name for t in dependency_order([c, b, a])] == ["a", "b", "c"]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from masking.dialects import ConnectionParams, get_dialect, odbc
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.common import arrow_schema
-from masking.schema import ColumnInfo, ForeignKey, TableInfo, UniqueConstraint
+from masking.schema import ColumnInfo, TableInfo, UniqueConstraint
 from masking.schema import TypeCategory as C
 
 ORDERS = TableInfo(
@@ -89,20 +89,6 @@ def test_insert_identity_insert_delete_statements():
     assert q.count(ORDERS, "1 = 1") == (
         "SELECT COUNT_BIG(*) FROM [sales].[order]]lines] WHERE (1 = 1)"
     )
-
-
-def test_delete_order_is_children_first():
-    parent = TableInfo("dbo", "customers", primary_key=("id",))
-    child = TableInfo(
-        "dbo",
-        "orders",
-        foreign_keys=(ForeignKey("fk", ("customer_id",), "dbo", "customers", ("id",)),),
-    )
-    grandchild = TableInfo(
-        "dbo", "lines", foreign_keys=(ForeignKey("fk2", ("order_id",), "dbo", "orders", ("id",)),)
-    )
-    ordered = q.delete_order([parent, grandchild, child])
-    assert [t.name for t in ordered] == ["lines", "orders", "customers"]
 
 
 def test_column_rows_convert_sizes_and_flags():

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
+from apps.connections.services import connection_ensure_demo
 from apps.core.demo import build_source, build_target
 
 DEMO_USERS = (
@@ -52,7 +53,5 @@ class Command(BaseCommand):
                 self.style.WARNING(f"created {role} '{username}' with password: {shown}")
             )
 
-        from apps.core.demo_connections import register_demo_connections
-
-        for line in register_demo_connections(source=source, target=target):
+        for line in connection_ensure_demo(source=source, target=target):
             self.stdout.write(line)

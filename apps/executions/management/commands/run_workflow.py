@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.executions import services
 from apps.executions.models import Execution, ExecutionStatus, Trigger
+from apps.workflows.models import Workflow
 
 EXIT_CODES = {ExecutionStatus.SUCCESS: 0, ExecutionStatus.FAILED: 1, ExecutionStatus.CANCELLED: 2}
 
@@ -40,8 +41,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        from apps.workflows.models import Workflow
-
         ref = opts["workflow"]
         workflow = Workflow.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
         workflow = workflow or Workflow.objects.filter(name=ref).first()

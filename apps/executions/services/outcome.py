@@ -1,0 +1,109 @@
+"""How a run ends: its final status, value-free messages, the report and the audit event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from apps.audit.services import audit_record
+from apps.core.logging import redact_text
+from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
+from masking.errors import MaskingError
+
+WORKER_LOST = (
+    "The worker running this execution stopped responding (worker lost); "
+    "the target was rolled back."
+)
+UNEXPECTED = "The run failed unexpectedly ({name}); the target was rolled back. See the worker log."
+
+
+def safe_message(exc: BaseException) -> str:
+    """Engine errors name tables/columns/rules, never values; anything else gets a generic text."""
+
+    if isinstance(exc, MaskingError):
+        return redact_text(str(exc))[:4000]
+    # A driver's or library's own text may quote data: only the class name is kept.
+    return UNEXPECTED.format(name=type(exc).__name__)
+
+
+def finish(execution_id: int, status: str, **fields: Any) -> bool:
+    """Move a running execution to a final status; False if someone (the reaper) got there first."""
+    return (
+        Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
+            status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields
+        )
+        == 1
+    )
+
+
+def build_report(execution: Execution, plan, result, created: list[str]) -> dict:
+    return {
+        "execution_id": execution.pk,
+        "workflow": {"id": execution.workflow_id, "name": execution.workflow.name},
+        "plan_hash": execution.plan_hash,
+        "key_version": execution.key_version,
+        "target_mode": plan.target_mode,
+        "duration_seconds": round(result.duration, 3),
+        "rows_processed": result.rows_processed,
+        "rows_masked": result.rows_masked,
+        "created_tables": created,
+        "tables": [
+            {
+                "table": t.name,
+                "rows_read": t.rows_read,
+                "rows_written": t.rows_written,
+                "rows_masked": t.rows_masked,
+                "seconds": round(t.seconds, 3),
+                "rows_per_s": round(t.rows_per_s, 1),
+                "load_path": getattr(t, "load_path", ""),
+            }
+            for t in result.tables
+        ],
+        "leak_checks": [
+            {
+                "table": c.table,
+                "column": c.column,
+                "technique": c.technique,
+                "sampled": c.sampled,
+                "equal": c.equal,
+                "ok": c.ok,
+                "identity_hiding": getattr(c, "identity_hiding", True),
+                "method": getattr(c, "method", "target"),
+                "pii_type": getattr(c, "pii_type", ""),
+                "share": getattr(c, "share", 0.0),
+            }
+            for c in result.leak_report
+        ],
+        "leak_ok": all(c.ok for c in result.leak_report),
+        "fk_ok": result.fk_ok,
+    }
+
+
+def roll_back_tables(execution_id: int, status: str) -> None:
+    """After a rollback nothing of the run is in the target, including tables that had finished."""
+    tables = ExecutionTable.objects.filter(execution_id=execution_id)
+    tables.filter(status="running").update(status=status)
+    tables.filter(status="done").update(status="rolled_back")
+    tables.update(rows_written=0, rows_masked=0)
+
+
+def reload(execution: Execution) -> Execution:
+    execution.refresh_from_db()
+    return execution
+
+
+def audit_end(execution: Execution, action: str, status: str, details: dict) -> None:
+    audit_record(
+        action=action,
+        status=status,
+        actor=execution.executed_by,
+        resource_type="execution",
+        resource_id=execution.pk,
+        details={
+            "workflow_id": execution.workflow_id,
+            "trigger": execution.trigger,
+            "plan_hash": execution.plan_hash,
+            **details,
+        },
+    )

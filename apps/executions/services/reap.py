@@ -1,0 +1,63 @@
+"""Fail the runs whose worker died: their heartbeat stopped, the target transaction died too."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
+from apps.executions.services.outcome import WORKER_LOST, audit_end
+
+logger = logging.getLogger("maskflow.executions")
+
+
+def execution_reap(*, stale_after_seconds: int = 60) -> list[int]:
+    """Mark running executions whose heartbeat stopped as failed (their worker died: the target
+    transaction died with it). Returns the ids reaped."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=stale_after_seconds)
+    stale = Execution.objects.filter(status=ExecutionStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True)
+    )
+    reaped = []
+    for execution in stale.select_related("executed_by"):
+        claimed = Execution.objects.filter(
+            pk=execution.pk, status=ExecutionStatus.RUNNING, heartbeat_at=execution.heartbeat_at
+        ).update(
+            status=ExecutionStatus.FAILED, finished_at=now, rows_masked=0, error_message=WORKER_LOST
+        )
+        if claimed != 1:
+            continue
+        ExecutionTable.objects.filter(execution_id=execution.pk).exclude(status="done").update(
+            status="failed"
+        )
+        reaped.append(execution.pk)
+        audit_end(
+            execution,
+            "execution.fail",
+            AuditEvent.Status.FAILURE,
+            {
+                "error": WORKER_LOST,
+                "reason": "worker_lost",
+                "last_heartbeat": execution.heartbeat_at.isoformat()
+                if execution.heartbeat_at
+                else None,
+            },
+        )
+    if reaped:
+        logger.warning("reaped executions with a stale heartbeat: %s", reaped)
+    return reaped
+
+
+def execution_reap_quietly() -> None:
+    """For page/API reads: reap without ever turning a read into an error."""
+    try:
+        execution_reap()
+    except Exception:
+        logger.exception("execution reaper failed")

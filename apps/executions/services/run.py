@@ -1,0 +1,193 @@
+"""Run a queued execution in this process: what the worker does with a run_execution message."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.connections.services import connection_params
+from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
+from apps.executions.services.outcome import (
+    audit_end,
+    build_report,
+    finish,
+    reload,
+    roll_back_tables,
+    safe_message,
+)
+from apps.executions.services.progress import ExecutionProgress
+from apps.executions.services.targets import (
+    create_missing_targets,
+    drop_created,
+    dropped_text,
+    table_label,
+)
+from apps.workflows.selectors import workflow_drift
+from masking import pipeline
+from masking.dialects import get_dialect
+from masking.errors import Cancelled, TerminalError
+from masking.plan import Plan
+from masking.progress import ProgressUpdate
+
+logger = logging.getLogger("maskflow.executions")
+
+
+def refuse_on_drift(workflow) -> None:
+    """The databases changed since the workflow was saved: refuse before anything is written.
+    The same check blocks the Run button's workflow page, so both say the same thing."""
+    problems = workflow_drift(workflow=workflow)
+    if problems:
+        raise TerminalError(
+            "Schema drift since the workflow was saved; edit the workflow to fix: "
+            + "; ".join(problems[:20])
+        )
+
+
+def execution_run(
+    *,
+    execution_id: int,
+    on_update: Callable[[ProgressUpdate], None] | None = None,
+    timeout: float | None = None,
+) -> Execution | None:
+    """Run a queued execution in this process. Idempotent: an execution already claimed or
+    finished is left alone (a redelivered task message is a no-op). Returns the execution when
+    this call ran it, None otherwise. `on_update` sees each progress write (the CLI prints them);
+    after `timeout` seconds the run cancels itself like a user cancel."""
+    now = timezone.now()
+    claimed = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).update(
+        status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if claimed != 1:
+        logger.info("execution %s not queued; nothing to do", execution_id)
+        return None
+    execution = Execution.objects.select_related(
+        "workflow__source_connection", "workflow__target_connection", "executed_by"
+    ).get(pk=execution_id)
+    snapshot = execution.plan_snapshot or {}
+    tables: dict[str, int] = {}
+    started = time.monotonic()
+    workflow = execution.workflow
+    created: list[tuple[str, str]] = []
+    dropped: list[str] = []
+    progress: ExecutionProgress | None = None
+    try:
+        for position, t in enumerate(snapshot.get("tables") or [], start=1):
+            row = ExecutionTable.objects.create(
+                execution=execution,
+                position=position,
+                source_table=table_label(t.get("source_schema") or "", t["source_table"])[:300],
+                target_table=table_label(
+                    t.get("target_schema") or "", t.get("target_table") or t["source_table"]
+                )[:300],
+            )
+            tables[row.target_table] = row.pk
+        refuse_on_drift(workflow)
+        plan = Plan.from_dict(snapshot, secret=workflow.get_secret())
+        source = get_dialect(connection_params(workflow.source_connection))
+        target = get_dialect(connection_params(workflow.target_connection))
+        try:
+            create_missing_targets(snapshot, source, target, created)
+            deadline = time.monotonic() + timeout if timeout else None
+            progress = ExecutionProgress(
+                execution.pk, tables, on_update=on_update, deadline=deadline
+            )
+            result = pipeline.run(plan, source, target, progress)
+        except BaseException:
+            dropped = drop_created(execution.pk, target, created)
+            raise
+        finally:
+            source.close()
+            target.close()
+    except Cancelled:
+        duration = time.monotonic() - started
+        roll_back_tables(execution.pk, "cancelled")
+        timed_out = bool(progress and progress.timed_out)
+        reason = (
+            f"Stopped after the {timeout:g} s time limit" if timed_out else "Cancelled on request"
+        )
+        if finish(
+            execution.pk,
+            ExecutionStatus.CANCELLED,
+            rows_masked=0,
+            error_message=f"{reason}; the target was rolled back{dropped_text(dropped)}.",
+        ):
+            audit_end(
+                execution,
+                "execution.cancel",
+                AuditEvent.Status.SUCCESS,
+                {
+                    "stage": "timeout" if timed_out else "stopped",
+                    "duration_seconds": round(duration, 3),
+                    **({"dropped_tables": dropped} if dropped else {}),
+                },
+            )
+        return reload(execution)
+    except Exception as exc:  # every failure ends the run as failed, with a value-free message
+        duration = time.monotonic() - started
+        message = safe_message(exc)
+        if dropped:
+            message = (
+                f"{message[:3600].rstrip('.')}; the target was rolled back{dropped_text(dropped)}."
+            )
+        logger.warning("execution %s failed: %s", execution.pk, message)
+        roll_back_tables(execution.pk, "failed")
+        if finish(execution.pk, ExecutionStatus.FAILED, rows_masked=0, error_message=message):
+            audit_end(
+                execution,
+                "execution.fail",
+                AuditEvent.Status.FAILURE,
+                {
+                    "error": message,
+                    "error_type": type(exc).__name__,
+                    "duration_seconds": round(duration, 3),
+                    **({"dropped_tables": dropped} if dropped else {}),
+                },
+            )
+        return reload(execution)
+
+    report = build_report(execution, plan, result, [table_label(*t) for t in created])
+    by_label = {t.name: t for t in result.tables}
+    for label, pk in tables.items():
+        t = by_label.get(label)
+        if t is not None:
+            ExecutionTable.objects.filter(pk=pk).update(
+                status="success",
+                rows_read=t.rows_read,
+                rows_written=t.rows_written,
+                rows_masked=t.rows_masked,
+                seconds=round(t.seconds, 3),
+                rows_per_second=round(t.rows_per_s, 1),
+                load_path=getattr(t, "load_path", "")[:200],
+            )
+    finished = finish(
+        execution.pk,
+        ExecutionStatus.SUCCESS,
+        rows_processed=result.rows_processed,
+        rows_masked=min(result.rows_masked, result.rows_processed),
+        rows_total=result.rows_processed,
+        current_table="",
+        rows_per_second=round(result.rows_processed / result.duration, 1)
+        if result.duration > 0
+        else 0,
+        report=report,
+        error_message="",
+    )
+    if finished:
+        audit_end(
+            execution,
+            "execution.finish",
+            AuditEvent.Status.SUCCESS,
+            {
+                "rows_processed": result.rows_processed,
+                "rows_masked": result.rows_masked,
+                "duration_seconds": round(result.duration, 3),
+                "tables": len(result.tables),
+                "leak_ok": report["leak_ok"],
+                "fk_ok": result.fk_ok,
+            },
+        )
+    return reload(execution)
