@@ -63,7 +63,7 @@ def tokenized_columns(workflow) -> list[dict]:
     out = []
     for m in workflow.mappings.order_by("position", "pk"):
         for cm in m.column_mappings or []:
-            if cm.get("pii_attribute") != "tokenize":
+            if cm.get("technique") != "tokenize":
                 continue
             column = cm.get("target_column") or cm["source_column"]
             out.append(

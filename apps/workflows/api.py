@@ -1,6 +1,8 @@
+import copy
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
 
@@ -11,10 +13,21 @@ from apps.workflows.models import Workflow
 from apps.workflows.validation import WorkflowInvalid
 from masking.techniques import catalogue
 
+# `pii_attribute` was the name of `technique` up to version 0.x; it is accepted on input and
+# repeated on output for one more release, then removed.
+DEPRECATED_TECHNIQUE_ALIAS = "pii_attribute"
 
+
+@extend_schema_serializer(deprecate_fields=[DEPRECATED_TECHNIQUE_ALIAS])
 class ColumnMappingInput(serializers.Serializer):
     source_column = serializers.CharField()
-    pii_attribute = serializers.CharField(required=False)
+    technique = serializers.CharField(
+        required=False, help_text="Masking technique name (GET /api/techniques); default keep."
+    )
+    pii_attribute = serializers.CharField(
+        required=False,
+        help_text="Deprecated alias of `technique`, accepted and returned for one more release.",
+    )
     target_column = serializers.CharField(required=False)
     params = serializers.DictField(required=False)
     deterministic = serializers.BooleanField(required=False)
@@ -69,7 +82,11 @@ def workflow_output(w: Workflow, *, detail: bool = False) -> dict:
         "key_version": w.key_version,
     }
     if detail:
-        data["mappings"] = services.workflow_as_input(w)["mappings"]
+        mappings = services.workflow_as_input(w)["mappings"]
+        for m in mappings:
+            for cm in m["column_mappings"]:
+                cm[DEPRECATED_TECHNIQUE_ALIAS] = cm.get("technique", "keep")
+        data["mappings"] = mappings
     return data
 
 
@@ -81,6 +98,39 @@ def _body(request):
     return request.data if isinstance(request.data, dict) else None
 
 
+def _technique_alias(body: dict) -> dict:
+    """Read the deprecated `pii_attribute` as `technique`. Returns the issues found: both names
+    with different values is refused rather than guessed."""
+    issues = {}
+    mappings = body.get("mappings")
+    for i, m in enumerate(mappings if isinstance(mappings, list) else []):
+        cms = m.get("column_mappings") if isinstance(m, dict) else None
+        for j, cm in enumerate(cms if isinstance(cms, list) else []):
+            if not isinstance(cm, dict) or DEPRECATED_TECHNIQUE_ALIAS not in cm:
+                continue
+            old = cm.pop(DEPRECATED_TECHNIQUE_ALIAS)
+            if "technique" in cm and cm["technique"] != old:
+                issues[f"mappings[{i}].column_mappings[{j}].technique"] = (
+                    "'technique' and its deprecated alias 'pii_attribute' differ; send only "
+                    "'technique'."
+                )
+            else:
+                cm["technique"] = old
+    return issues
+
+
+def _workflow_body(request):
+    """The request's workflow object with aliases resolved, or an error response."""
+    body = _body(request)
+    if body is None:
+        return None, fail(400, "Expected a JSON object.")
+    body = copy.deepcopy(body)
+    issues = _technique_alias(body)
+    if issues:
+        return None, fail(400, "Invalid workflow configuration", issues)
+    return body, None
+
+
 class WorkflowListAPI(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="workflows_list")
     def get(self, request):
@@ -88,9 +138,9 @@ class WorkflowListAPI(APIView):
 
     @extend_schema(request=WorkflowInput, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
-        body = _body(request)
-        if body is None:
-            return fail(400, "Expected a JSON object.")
+        body, error = _workflow_body(request)
+        if error is not None:
+            return error
         try:
             w = services.workflow_create(data=body, by=request.user, request=request)
         except WorkflowInvalid as exc:
@@ -114,9 +164,9 @@ class WorkflowDetailAPI(APIView):
         w = self._get(pk)
         if not can_modify(request.user, w):
             return fail(403, "Only the owner or an administrator can edit this workflow.")
-        body = _body(request)
-        if body is None:
-            return fail(400, "Expected a JSON object.")
+        body, error = _workflow_body(request)
+        if error is not None:
+            return error
         try:
             w = services.workflow_update(workflow=w, data=body, by=request.user, request=request)
         except WorkflowInvalid as exc:
@@ -160,7 +210,19 @@ class WorkflowPreviewAPI(APIView):
         return ok(data)
 
 
-class PiiAttributesAPI(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+class TechniquesAPI(APIView):
+    """The technique catalogue, grouped by type category."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="techniques_list")
     def get(self, request):
         return ok(catalogue())
+
+
+class PiiAttributesAPI(TechniquesAPI):
+    """Deprecated path of the technique catalogue, answered for one more release."""
+
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT, operation_id="pii_attributes_list", deprecated=True
+    )
+    def get(self, request):
+        return super().get(request)

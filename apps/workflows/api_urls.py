@@ -13,5 +13,7 @@ urlpatterns = [
         api.WorkflowRotateKeyAPI.as_view(),
         name="api-workflow-rotate-key",
     ),
+    path("techniques", api.TechniquesAPI.as_view(), name="api-techniques"),
+    # deprecated path, for one more release
     path("pii-attributes", api.PiiAttributesAPI.as_view(), name="api-pii-attributes"),
 ]

@@ -13,7 +13,7 @@ def workflow_build_plan(*, workflow: Workflow) -> Plan:
             ColumnRule(
                 source_column=cm["source_column"],
                 target_column=cm.get("target_column") or cm["source_column"],
-                technique=cm.get("pii_attribute") or "keep",
+                technique=cm.get("technique") or "keep",
                 params=dict(cm.get("params") or {}),
                 deterministic=bool(cm.get("deterministic", True)),
             )

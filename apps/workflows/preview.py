@@ -92,7 +92,7 @@ def preview(
             if sample is not None
             else pa.array([])
         )
-        technique = rule.get("pii_attribute") or "keep"
+        technique = rule.get("technique") or "keep"
         spec = ColumnSpec(
             category=col.category,
             max_length=col.max_length,
@@ -123,6 +123,6 @@ def preview(
             )
     return {
         "columns": columns,
-        "techniques": [r.get("pii_attribute") or "keep" for r in rules],
+        "techniques": [r.get("technique") or "keep" for r in rules],
         "rows": out_rows,
     }

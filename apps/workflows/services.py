@@ -30,7 +30,7 @@ def _rules(mappings) -> dict[str, dict]:
         table = f"{m['source_schema']}.{m['source_table']}"
         for cm in m["column_mappings"]:
             out[f"{table}.{cm['source_column']}"] = {
-                "technique": cm["pii_attribute"],
+                "technique": cm["technique"],
                 "params": cm.get("params", {}),
                 "deterministic": cm.get("deterministic", True),
             }

@@ -246,7 +246,7 @@ def _clean_columns(
             issues.add(at, "Each column mapping must be an object.")
             continue
         s_col = _str(cm, "source_column")
-        technique = _str(cm, "pii_attribute") or KEEP
+        technique = _str(cm, "technique") or KEEP
         t_col = _str(cm, "target_column") or s_col
         params = cm.get("params") or {}
         deterministic = cm.get("deterministic", True)
@@ -274,11 +274,11 @@ def _clean_columns(
         try:
             tech = get_technique(technique)
         except TerminalError:
-            issues.add(f"{at}.pii_attribute", f"Unknown masking technique '{technique}'.")
+            issues.add(f"{at}.technique", f"Unknown masking technique '{technique}'.")
             continue
         if src_col.category not in tech.categories:
             issues.add(
-                f"{at}.pii_attribute",
+                f"{at}.technique",
                 f"Technique '{technique}' does not accept {src_col.category.value} columns "
                 f"('{s_col}' is {src_col.native_type}).",
             )
@@ -305,7 +305,7 @@ def _clean_columns(
         if technique != KEEP:
             spec = _spec(tgt_col, unique=is_key)
             for reason in fits_column(technique, params, spec):
-                issues.add(f"{at}.pii_attribute", f"'{t_col}': {reason}")
+                issues.add(f"{at}.technique", f"'{t_col}': {reason}")
         elif src_col.category != tgt_col.category:
             issues.add(
                 f"{at}.target_column",
@@ -321,7 +321,7 @@ def _clean_columns(
         cleaned.append(
             {
                 "source_column": s_col,
-                "pii_attribute": technique,
+                "technique": technique,
                 "target_column": t_col,
                 "data_type": src_col.native_type,
                 "params": params,
@@ -367,14 +367,14 @@ def _check_foreign_keys(mappings: list[dict], issues: Issues) -> None:
             for col, ref_col in zip(fk.columns, fk.ref_columns, strict=True):
                 child_rule = rules.get(col)
                 parent_rule = parent_rules.get(ref_col)
-                child_masked = child_rule and child_rule["pii_attribute"] != KEEP
-                parent_masked = parent_rule and parent_rule["pii_attribute"] != KEEP
+                child_masked = child_rule and child_rule["technique"] != KEEP
+                parent_masked = parent_rule and parent_rule["technique"] != KEEP
                 if not child_masked and not parent_masked:
                     continue
                 same = (
                     child_rule
                     and parent_rule
-                    and child_rule["pii_attribute"] == parent_rule["pii_attribute"]
+                    and child_rule["technique"] == parent_rule["technique"]
                     and child_rule["params"] == parent_rule["params"]
                     and child_rule["deterministic"]
                     and parent_rule["deterministic"]

@@ -22,11 +22,11 @@ def workflow(owner):
         column_mappings=[
             {
                 "source_column": "card_number",
-                "pii_attribute": "tokenize",
+                "technique": "tokenize",
                 "target_column": "card_number",
                 "params": {},
             },
-            {"source_column": "holder", "pii_attribute": "full_name", "target_column": "holder"},
+            {"source_column": "holder", "technique": "full_name", "target_column": "holder"},
         ],
     )
     return w

@@ -84,7 +84,7 @@ def test_wizard_creates_two_table_workflow_with_preview(browser_page, owner, dem
     assert set(mappings) == {"customers", "orders"} and all(
         m.create_target for m in mappings.values()
     )
-    rules = {r["source_column"]: r["pii_attribute"] for r in mappings["customers"].column_mappings}
+    rules = {r["source_column"]: r["technique"] for r in mappings["customers"].column_mappings}
     assert rules["email"] == "email" and rules["last_name"] == "partial_mask"
     page.goto("/workflows/")
     assert page.locator("#workflows-table tr[data-workflow='Customers and orders']").count() == 1

@@ -74,9 +74,9 @@ def dump(path: Path, table: str) -> list[tuple]:
 
 
 CUSTOMER_RULES = [
-    {"source_column": "email", "pii_attribute": "email", "target_column": "email"},
-    {"source_column": "first_name", "pii_attribute": "first_name", "target_column": "first_name"},
-    {"source_column": "last_name", "pii_attribute": "last_name", "target_column": "last_name"},
+    {"source_column": "email", "technique": "email", "target_column": "email"},
+    {"source_column": "first_name", "technique": "first_name", "target_column": "first_name"},
+    {"source_column": "last_name", "technique": "last_name", "target_column": "last_name"},
 ]
 
 

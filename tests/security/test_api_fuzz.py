@@ -200,12 +200,12 @@ HOSTILE_BODIES = {
     "5 MB": b'{"name": "' + b"x" * (5 * 1024 * 1024) + b'"}',
     "10 MB of technique params": (
         b'{"name": "w", "source_connection_id": 1, "target_connection_id": 2, "mappings": '
-        b'[{"source_table": "t", "column_mappings": [{"source_column": "c", "pii_attribute": '
+        b'[{"source_table": "t", "column_mappings": [{"source_column": "c", "technique": '
         b'"fixed_value", "params": {"value": "' + b"y" * (10 * 1024 * 1024) + b'"}}]}]}'
     ),
     "a 2 MB parameter": (
         b'{"name": "w", "source_connection_id": 1, "target_connection_id": 2, "mappings": '
-        b'[{"source_table": "t", "column_mappings": [{"source_column": "c", "pii_attribute": '
+        b'[{"source_table": "t", "column_mappings": [{"source_column": "c", "technique": '
         b'"regex_replace", "params": {"pattern": "' + b"a" * (2 * 1024 * 1024) + b'"}}]}]}'
     ),
 }

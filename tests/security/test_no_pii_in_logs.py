@@ -21,12 +21,12 @@ pytestmark = pytest.mark.django_db
 
 DB_PASSWORD = "Sup3r-Secret-DB-Passw0rd!"
 RULES = [
-    {"source_column": "first_name", "pii_attribute": "first_name"},
-    {"source_column": "last_name", "pii_attribute": "last_name"},
-    {"source_column": "email", "pii_attribute": "email"},
-    {"source_column": "phone", "pii_attribute": "phone"},
-    {"source_column": "ssn", "pii_attribute": "ssn"},
-    {"source_column": "notes", "pii_attribute": "free_text_redact"},
+    {"source_column": "first_name", "technique": "first_name"},
+    {"source_column": "last_name", "technique": "last_name"},
+    {"source_column": "email", "technique": "email"},
+    {"source_column": "phone", "technique": "phone"},
+    {"source_column": "ssn", "technique": "ssn"},
+    {"source_column": "notes", "technique": "free_text_redact"},
 ]
 
 

@@ -148,7 +148,7 @@ def saved_workflow(owner, source, target, dialect, scenario, *, row_filter="") -
         row_filter=row_filter,
         copy_unmapped=True,
         column_mappings=[
-            {"source_column": "full_name", "pii_attribute": "keep", "target_column": "full_name"}
+            {"source_column": "full_name", "technique": "keep", "target_column": "full_name"}
         ],
     )
     return wf
@@ -291,7 +291,7 @@ def test_a_cast_filter_cannot_be_saved(api, owner, tmp_path, settings):
                 "target_table": "customers",
                 "row_filter": "CAST(first_name AS INT) = 1",
                 "copy_unmapped": True,
-                "column_mappings": [{"source_column": "email", "pii_attribute": "email"}],
+                "column_mappings": [{"source_column": "email", "technique": "email"}],
             }
         ],
     }

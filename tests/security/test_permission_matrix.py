@@ -378,6 +378,22 @@ ROWS = [
         lambda c, w, a, o: c.get(f"/api/workflows/{w.workflows[o].pk}"),
         target="others",
     ),
+    # the technique catalogue the workflow editor offers, at its path and its deprecated one
+    Row(
+        "View all workflows",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get("/api/techniques"),
+        mutates=False,
+        check=lambda r, w, a: "email" in {t["name"] for t in r.json()["data"]["string"]},
+    ),
+    Row(
+        "View all workflows",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get("/api/pii-attributes"),
+        mutates=False,
+    ),
     Row(
         "Create workflow",
         P,

@@ -64,7 +64,7 @@ def workflow(settings, tmp_path, owner):
                     "column_mappings": [
                         {
                             "source_column": "body",
-                            "pii_attribute": "regex_replace",
+                            "technique": "regex_replace",
                             "params": {"pattern": CATASTROPHIC, "replacement": "X"},
                         }
                     ],

@@ -37,5 +37,5 @@ class TableMappingFactory(factory.django.DjangoModelFactory):
     target_schema = "main"
     target_table = "people"
     column_mappings = factory.LazyFunction(
-        lambda: [{"source_column": "email", "pii_attribute": "email", "target_column": "email"}]
+        lambda: [{"source_column": "email", "technique": "email", "target_column": "email"}]
     )

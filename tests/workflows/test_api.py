@@ -22,10 +22,10 @@ def body(source, target, **over):
                 "column_mappings": [
                     {
                         "source_column": "first_name",
-                        "pii_attribute": "first_name",
+                        "technique": "first_name",
                         "target_column": "first_name",
                     },
-                    {"source_column": "email", "pii_attribute": "email", "target_column": "email"},
+                    {"source_column": "email", "technique": "email", "target_column": "email"},
                 ],
             }
         ],
@@ -46,7 +46,7 @@ def test_seed_example_body_creates_workflow(api, owner, target_with_customers):
     )
     w = Workflow.objects.get(pk=data["id"])
     rules = w.mappings.get().column_mappings
-    assert [r["pii_attribute"] for r in rules] == ["first_name", "email"]
+    assert [r["technique"] for r in rules] == ["first_name", "email"]
     assert rules[1]["data_type"] == "varchar" and rules[1]["deterministic"] is True
     assert "secret" not in str(payload) or "secret_encrypted" not in str(payload)
     assert len(w.get_secret()) == 32
@@ -64,8 +64,7 @@ def _bad(source, target, column_mappings=None, **mapping_over):
         "source_table": "customers",
         "target_schema": "main",
         "target_table": "customers",
-        "column_mappings": column_mappings
-        or [{"source_column": "email", "pii_attribute": "email"}],
+        "column_mappings": column_mappings or [{"source_column": "email", "technique": "email"}],
     }
     mapping.update(mapping_over)
     return body(source, target, mappings=[mapping])
@@ -74,18 +73,18 @@ def _bad(source, target, column_mappings=None, **mapping_over):
 CASES = [
     (
         "unknown column",
-        dict(column_mappings=[{"source_column": "nope", "pii_attribute": "email"}]),
+        dict(column_mappings=[{"source_column": "nope", "technique": "email"}]),
         "mappings[0].column_mappings[0].source_column",
     ),
     (
         "wrong category",
-        dict(column_mappings=[{"source_column": "credit_limit", "pii_attribute": "first_name"}]),
-        "mappings[0].column_mappings[0].pii_attribute",
+        dict(column_mappings=[{"source_column": "credit_limit", "technique": "first_name"}]),
+        "mappings[0].column_mappings[0].technique",
     ),
     (
         "unknown technique",
-        dict(column_mappings=[{"source_column": "email", "pii_attribute": "teleport"}]),
-        "mappings[0].column_mappings[0].pii_attribute",
+        dict(column_mappings=[{"source_column": "email", "technique": "teleport"}]),
+        "mappings[0].column_mappings[0].technique",
     ),
     (
         "bad params",
@@ -93,7 +92,7 @@ CASES = [
             column_mappings=[
                 {
                     "source_column": "credit_limit",
-                    "pii_attribute": "noise",
+                    "technique": "noise",
                     "params": {"percent": "lots"},
                 }
             ]
@@ -104,7 +103,7 @@ CASES = [
         "unknown param",
         dict(
             column_mappings=[
-                {"source_column": "email", "pii_attribute": "email", "params": {"bogus": 1}}
+                {"source_column": "email", "technique": "email", "params": {"bogus": 1}}
             ]
         ),
         "mappings[0].column_mappings[0].params.bogus",
@@ -115,17 +114,17 @@ CASES = [
             column_mappings=[
                 {
                     "source_column": "email",
-                    "pii_attribute": "fixed_value",
+                    "technique": "fixed_value",
                     "params": {"value": "x@example.com"},
                 }
             ]
         ),
-        "mappings[0].column_mappings[0].pii_attribute",
+        "mappings[0].column_mappings[0].technique",
     ),
     (
         "null into NOT NULL",
-        dict(column_mappings=[{"source_column": "first_name", "pii_attribute": "null_out"}]),
-        "mappings[0].column_mappings[0].pii_attribute",
+        dict(column_mappings=[{"source_column": "first_name", "technique": "null_out"}]),
+        "mappings[0].column_mappings[0].technique",
     ),
     ("row filter injection", dict(row_filter="1=1; DROP TABLE x"), "mappings[0].row_filter"),
     (
@@ -139,7 +138,7 @@ CASES = [
         "random mode on key",
         dict(
             column_mappings=[
-                {"source_column": "email", "pii_attribute": "email", "deterministic": False}
+                {"source_column": "email", "technique": "email", "deterministic": False}
             ]
         ),
         "mappings[0].column_mappings[0].deterministic",
@@ -197,20 +196,20 @@ def test_fk_masked_differently_from_referenced_key_is_rejected(api, owner, demo_
                 "source_table": "customers",
                 "create_target": True,
                 "column_mappings": [
-                    {"source_column": "id", "pii_attribute": "hash_number"},
-                    {"source_column": "email", "pii_attribute": "email"},
-                    {"source_column": "first_name", "pii_attribute": "keep"},
-                    {"source_column": "last_name", "pii_attribute": "keep"},
-                    {"source_column": "created_at", "pii_attribute": "keep"},
-                    {"source_column": "is_active", "pii_attribute": "keep"},
+                    {"source_column": "id", "technique": "hash_number"},
+                    {"source_column": "email", "technique": "email"},
+                    {"source_column": "first_name", "technique": "keep"},
+                    {"source_column": "last_name", "technique": "keep"},
+                    {"source_column": "created_at", "technique": "keep"},
+                    {"source_column": "is_active", "technique": "keep"},
                 ],
             },
             {
                 "source_table": "orders",
                 "create_target": True,
                 "column_mappings": [
-                    {"source_column": "id", "pii_attribute": "keep"},
-                    {"source_column": "customer_id", "pii_attribute": "keep"},
+                    {"source_column": "id", "technique": "keep"},
+                    {"source_column": "customer_id", "technique": "keep"},
                 ],
             },
         ],
@@ -231,7 +230,7 @@ def test_create_target_table_mapping_and_update_audit_lists_changes(api, owner, 
                 "source_table": "customers",
                 "create_target": True,
                 "copy_unmapped": True,
-                "column_mappings": [{"source_column": "email", "pii_attribute": "email"}],
+                "column_mappings": [{"source_column": "email", "technique": "email"}],
             }
         ],
     )
@@ -240,11 +239,11 @@ def test_create_target_table_mapping_and_update_audit_lists_changes(api, owner, 
     wid = created.json()["data"]["id"]
     data["mappings"][0]["column_mappings"][0] = {
         "source_column": "email",
-        "pii_attribute": "hash",
+        "technique": "hash",
         "params": {"length": 24},
     }
     data["mappings"][0]["column_mappings"].append(
-        {"source_column": "last_name", "pii_attribute": "last_name"}
+        {"source_column": "last_name", "technique": "last_name"}
     )
     updated = api(owner).put(f"/api/workflows/{wid}", data, format="json")
     assert updated.status_code == 200, updated.json()
@@ -309,10 +308,48 @@ def test_preview_shows_partial_sources_and_masked_values(api, owner, target_with
         assert "@" in email["masked"] and email["masked"] not in real
 
 
-def test_pii_attributes_catalogue_grouped_by_category(api, owner):
-    data = api(owner).get("/api/pii-attributes").json()["data"]
+@pytest.mark.parametrize("path", ["/api/techniques", "/api/pii-attributes"])
+def test_technique_catalogue_grouped_by_category(api, owner, path):
+    """/api/pii-attributes is the deprecated path of the same catalogue."""
+    data = api(owner).get(path).json()["data"]
     assert {"string", "numeric", "date", "datetime", "boolean"} <= set(data)
     names = {t["name"] for t in data["string"]}
     assert {"first_name", "email", "tokenize", "partial_mask"} <= names
     assert "date_shift" not in names and "first_name" not in {t["name"] for t in data["numeric"]}
-    assert api().get("/api/pii-attributes").status_code == 401
+    assert api().get(path).status_code == 401
+
+
+def _with_alias(source, target, **cm):
+    return _bad(source, target, column_mappings=[{"source_column": "email", **cm}])
+
+
+def test_deprecated_pii_attribute_is_read_as_technique(api, owner, target_with_customers):
+    source, target = target_with_customers
+    response = api(owner).post(
+        "/api/workflows", _with_alias(source, target, pii_attribute="hash"), format="json"
+    )
+    assert response.status_code == 201, response.json()
+    stored = Workflow.objects.get(pk=response.json()["data"]["id"]).mappings.get().column_mappings
+    assert [(r["technique"], "pii_attribute" in r) for r in stored] == [("hash", False)]
+    # Output carries both names for the release in which the alias is deprecated.
+    out = response.json()["data"]["mappings"][0]["column_mappings"][0]
+    assert out["technique"] == "hash" and out["pii_attribute"] == "hash"
+
+
+def test_technique_and_a_different_alias_are_refused(api, owner, target_with_customers):
+    source, target = target_with_customers
+    both = _with_alias(source, target, technique="email", pii_attribute="hash")
+    response = api(owner).post("/api/workflows", both, format="json")
+    assert response.status_code == 400
+    details = response.json()["error"]["details"]
+    assert "alias" in details["mappings[0].column_mappings[0].technique"]
+    assert not Workflow.objects.exists()
+    same = _with_alias(source, target, technique="email", pii_attribute="email")
+    assert api(owner).post("/api/workflows", same, format="json").status_code == 201
+
+
+def test_schema_marks_the_alias_deprecated(api, owner):
+    schema = api(owner).get("/api/schema/?format=json").json()
+    assert schema["paths"]["/api/pii-attributes"]["get"]["deprecated"] is True
+    props = schema["components"]["schemas"]["ColumnMappingInputRequest"]["properties"]
+    assert props["pii_attribute"]["deprecated"] is True and "deprecated" not in props["technique"]

@@ -51,8 +51,8 @@ def test_altered_source_column_is_listed_as_drift(api, page, owner, pg_db, setti
                 "create_target": True,
                 "copy_unmapped": True,
                 "column_mappings": [
-                    {"source_column": "email", "pii_attribute": "email"},
-                    {"source_column": "nickname", "pii_attribute": "first_name"},
+                    {"source_column": "email", "technique": "email"},
+                    {"source_column": "nickname", "technique": "first_name"},
                 ],
             }
         ],

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 # The demo's SSNs, "masked" by a pattern that matches none of them.
 NOTHING = {
     "source_column": "ssn",
-    "pii_attribute": "regex_replace",
+    "technique": "regex_replace",
     "target_column": "ssn",
     "params": {"pattern": "^X$", "replacement": "*"},
 }

@@ -100,9 +100,7 @@ def test_edit_wizard_is_prefilled_and_saves_changes(page, owner, workflow):
         and workflow.target_mode == "append"
     )
     assert mapping.row_filter == "id <= 20"
-    assert {r["source_column"]: r["pii_attribute"] for r in mapping.column_mappings}[
-        "email"
-    ] == "hash"
+    assert {r["source_column"]: r["technique"] for r in mapping.column_mappings}["email"] == "hash"
 
 
 def test_wizard_save_lists_every_problem_and_saves_nothing(page, owner, target_with_customers):
@@ -216,7 +214,7 @@ def test_review_step_names_the_columns_that_stay_joinable(page, owner, tmp_path)
     workflow, _, _ = make_workflow(tmp_path, owner)
     orders = workflow.mappings.get(source_table="orders")
     orders.column_mappings = [
-        {"source_column": "note", "pii_attribute": "first_name", "target_column": "note"}
+        {"source_column": "note", "technique": "first_name", "target_column": "note"}
     ]
     orders.save()
     client = page(owner)

@@ -125,7 +125,7 @@ def preview_partial(request, pk: int | None = None):
         rules.append(
             {
                 "source_column": name,
-                "pii_attribute": technique,
+                "technique": technique,
                 "params": params,
                 "deterministic": request.POST.get(f"d:{field}") == "on",
             }

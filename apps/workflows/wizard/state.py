@@ -57,7 +57,7 @@ def state_from_workflow(workflow: Workflow) -> dict:
         )
         rules[tkey] = {
             cm["source_column"]: {
-                "technique": cm["pii_attribute"],
+                "technique": cm["technique"],
                 "params": cm.get("params", {}),
                 "deterministic": cm.get("deterministic", True),
             }

@@ -241,7 +241,7 @@ def _build_input(state: dict) -> dict:
                 "column_mappings": [
                     {
                         "source_column": c,
-                        "pii_attribute": rules.get(c, {}).get("technique", "keep"),
+                        "technique": rules.get(c, {}).get("technique", "keep"),
                         "target_column": c,
                         "params": rules.get(c, {}).get("params", {}),
                         "deterministic": rules.get(c, {}).get("deterministic", True),
