@@ -301,6 +301,8 @@ if CELERY_BROKER_URL == "filesystem://":
     CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", f"file://{_results}")
 else:
     CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
+# Several installs may share one broker: each sends and consumes on its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

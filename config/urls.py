@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from apps.accounts.api import LoginAPI, MeAPI
@@ -14,6 +14,9 @@ api_patterns = [
     path("", include("apps.workflows.api_urls")),
     path("", include("apps.executions.api_urls")),
     path("", include("apps.audit.api_urls")),
+    # Last: any other /api/ path answers the JSON envelope, also with DEBUG on (where Django
+    # would show its HTML page instead of calling handler404).
+    re_path(r"", core_views.api_not_found, name="api-not-found"),
 ]
 
 urlpatterns = [

@@ -226,9 +226,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return _MYSQL_NUMBERS.get(number) or _by_phrase(exc), str(number)
     name = getattr(exc, "sqlite_errorname", None)
     if isinstance(name, str) and name.startswith("SQLITE_"):
-        for prefix, rule in _SQLITE_NAMES.items():
+        for prefix, sqlite_rule in _SQLITE_NAMES.items():
             if name.startswith(prefix):
-                return rule, name
+                return sqlite_rule, name
         return _by_phrase(exc), name
     state = _sqlstate(exc)
     native = _MSSQL_NUMBER.search(_text(exc)) if state else None

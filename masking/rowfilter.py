@@ -87,7 +87,7 @@ class _Grammar:
     def __init__(self, known: set[str]):
         self.known = known
 
-    def predicate(self, node: exp.Expression, top: bool = False) -> None:
+    def predicate(self, node: exp.Expr, top: bool = False) -> None:
         if isinstance(node, exp.Paren):
             self.predicate(node.this)
         elif isinstance(node, (exp.And, exp.Or)):
@@ -192,7 +192,7 @@ class _Grammar:
             raise RowFilterError(f"unknown column '{node.name}' in the row filter")
 
     @staticmethod
-    def refuse(node: exp.Expression) -> None:
+    def refuse(node: exp.Expr) -> None:
         if isinstance(node, (exp.Select, exp.Subquery, exp.Union)):
             raise RowFilterError("subqueries are not allowed in a row filter")
         if isinstance(node, exp.Placeholder | exp.Parameter):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything Maskflow needs on a fresh Debian machine: system packages, a virtualenv and
-# the pinned Python dependencies. Safe to run again. Usage: scripts/bootstrap.sh [--test]
+# the Python dependencies at the versions locked in requirements/*.txt (scripts/lock.sh
+# regenerates them from pyproject.toml). Safe to run again. Usage: scripts/bootstrap.sh [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +26,11 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "==> creating virtualenv .venv"
   "$PYTHON" -m venv .venv
 fi
-extras=""
-[[ "${1:-}" == "--test" ]] && extras="[test]"
-echo "==> installing Python dependencies (pinned in pyproject.toml)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+lock=requirements/base.txt
+[[ "${1:-}" == "--test" ]] && lock=requirements/test.txt
+echo "==> installing Python dependencies (the whole tree, locked in $lock)"
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+"${pip[@]}" --upgrade pip
+"${pip[@]}" -r "$lock"
+# the project itself, its dependencies already there at their locked versions
+"${pip[@]}" --no-deps -e .

@@ -94,6 +94,10 @@ class HealthDBAPI(APIView):
         return fail(503, "A dependency is unreachable.", details=data, code="SERVICE_UNAVAILABLE")
 
 
+def api_not_found(request, *args, **kwargs):
+    return json_error(404, "Not found.")
+
+
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return json_error(404, "Not found.")

@@ -23,7 +23,7 @@ class BackgroundWriter:
 
     def __init__(
         self,
-        send: Callable[[Any], None],
+        send: Callable[[Any], object],
         *,
         label: str,
         wrap: Callable[[BaseException], BaseException] = lambda exc: exc,

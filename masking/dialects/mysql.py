@@ -98,7 +98,9 @@ class MySQLDialect(Dialect):
         except MySQLdb.Error as exc:
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
             raw = str(exc.args[1] if len(exc.args) > 1 else exc)
-            category = _ERRNO_CATEGORY.get(code) or common.classify(raw)
+            category = (_ERRNO_CATEGORY.get(code) if code is not None else None) or common.classify(
+                raw
+            )
             raise connection_failed(category) from exc
         cur = conn.cursor()
         # TIMESTAMP columns are converted through the session time zone: pin it to UTC.

@@ -216,9 +216,9 @@ def _numeric(precision: int, scale: int) -> Encoder:
                 if valid is not None and not valid[i]:
                     continue
                 at = 16 * (values.offset + i)
-                unscaled = int.from_bytes(raw[at : at + 16], "little", signed=True)
-                negative[i] = unscaled < 0
-                m = abs(unscaled) * (10**pad)
+                value = int.from_bytes(raw[at : at + 16], "little", signed=True)
+                negative[i] = value < 0
+                m = abs(value) * (10**pad)
                 for g in range(ndigits - 1, -1, -1):
                     m, digits[i, g] = divmod(m, 10_000)
         header = np.empty((n, 4), dtype=">i2")

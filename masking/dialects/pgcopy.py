@@ -115,7 +115,7 @@ class CopyStream:
         except Exception:
             pass
 
-    def _error(self, exc: Exception) -> Exception:
+    def _error(self, exc: BaseException) -> BaseException:
         import psycopg
 
         label = f"{self.table.schema}.{self.table.name}"

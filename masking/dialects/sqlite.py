@@ -300,6 +300,7 @@ class SQLiteDialect(Dialect):
                         pages = None
                     else:
                         n = batch.num_rows
+                        assert arrays is not None  # the batch was built from them
                         last = [arrays[i][n - 1].as_py() for i in key_idx]
                 if batch is None:
                     rows = conn.execute(base + tail, args).fetchall()
@@ -312,9 +313,10 @@ class SQLiteDialect(Dialect):
                         if batch is None:
                             fast = None  # mixed storage forms: value by value from here on
                     if batch is None:
-                        columns = list(zip(*rows, strict=True))
+                        by_column: list[tuple] = list(zip(*rows, strict=True))
                         batch = common.columns_to_batch(
-                            [_decode_column(columns[i], c) for i, c in enumerate(wanted)], wanted
+                            [_decode_column(by_column[i], c) for i, c in enumerate(wanted)],
+                            wanted,
                         )
                 yield batch
                 if n < batch_size:
@@ -393,7 +395,7 @@ class SQLiteDialect(Dialect):
         page = int(conn.execute("PRAGMA page_size").fetchone()[0])
         in_kib = -current if current < 0 else current * page // 1024
         if in_kib < LOAD_CACHE_KIB:
-            self._saved_cache_size = current
+            self._saved_cache_size: int | None = current
             conn.execute(f"PRAGMA cache_size = {-LOAD_CACHE_KIB}")
         self._deferred = self._defer_unique_indexes(table)
         if cols := common.insertable(table, columns):
@@ -445,7 +447,7 @@ class SQLiteDialect(Dialect):
         name = self.quote(table.name)
         if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {name})").fetchone()[0]:
             return []
-        referenced = []
+        referenced: list[frozenset[str]] = []
         for (other,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
             fks = conn.execute(f"PRAGMA foreign_key_list({self.quote(other)})").fetchall()
             by_id: dict[int, list[str]] = {}

@@ -21,7 +21,7 @@ try:
     import adbc_driver_sqlite
     import adbc_driver_sqlite.dbapi as adbc
 except ImportError:  # a declared dependency; without it every page goes through sqlite3
-    adbc = None
+    adbc = None  # type: ignore[assignment]
 
 # Larger integers are not exactly representable as doubles: the sqlite3 path reads those
 # values one by one, so such a page is left to it.

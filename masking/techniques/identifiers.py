@@ -23,6 +23,7 @@ from masking.techniques.fpe import renumber
 from masking.techniques.keyed import below, luhn_check_digit, mix64
 from masking.techniques.registry import Impl, S, Technique, register
 from masking.techniques.strings import (
+    as_series,
     digit_rows,
     digits_value,
     fixed_width,
@@ -54,7 +55,7 @@ def chars(keys: np.ndarray, alphabet: str, count: int, salt: int) -> np.ndarray:
 
 
 def mat_str(mat: np.ndarray) -> pl.Series:
-    return pl.from_arrow(fixed_width(mat))
+    return as_series(fixed_width(mat))
 
 
 def compact_digits(src: pa.Array) -> pl.Series:

@@ -130,7 +130,9 @@ class ColumnMasker:
         return by_entity
 
     def render(self, keys: np.ndarray, src: pa.Array, attempt: np.ndarray) -> pa.Array:
-        out = self.impl.render(with_attempt(keys, attempt), src, attempt, self)
+        render = self.impl.render
+        assert render is not None  # techniques without render go through `apply`, not here
+        out = render(with_attempt(keys, attempt), src, attempt, self)
         limit = self.ctx.column.max_length
         if (
             limit is not None
@@ -185,5 +187,7 @@ def make_masker(name: str, params: dict | None, ctx: MaskContext) -> ColumnMaske
 
 def unmask(value: str, params: dict | None, ctx: MaskContext) -> str:
     """Reverse a ``tokenize`` output (callers must restrict and audit this)."""
-    impl = get_impl("tokenize")
-    return impl.unmask(value, validate_params("tokenize", params), ctx)
+    reverse = get_impl("tokenize").unmask
+    if reverse is None:
+        raise TerminalError("the tokenize technique cannot be reversed")
+    return reverse(value, validate_params("tokenize", params), ctx)

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 try:
-    from masking.techniques import _siphash as _native
+    from masking.techniques import _siphash as _native  # type: ignore[attr-defined]
 except ImportError:  # a source tree without the built extension: the numpy version
     _native = None
 
@@ -188,7 +188,7 @@ def _hash_rows(
     t = np.empty(m, dtype=np.uint64)
     most = int(words[0]) if m else 0
     # rows with more than j full words form a prefix, since rows are sorted by word count
-    active = np.searchsorted(-words, -np.arange(most), side="left") if most else []
+    active = np.searchsorted(-words, -np.arange(most), side="left") if most else np.empty(0, int)
     for j in range(most):
         a = int(active[j])
         w = data[starts[:a, None] + (8 * j) + _BYTE].view("<u8").reshape(a)

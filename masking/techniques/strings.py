@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -10,6 +11,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 Part = "pl.Series | np.ndarray | pa.Array | str"
+
+
+def as_series(arr: pa.Array | pa.ChunkedArray) -> pl.Series:
+    """An Arrow array as a polars Series (from_arrow is typed for tables too)."""
+    return cast(pl.Series, pl.from_arrow(arr))
 
 
 def series(part: object) -> pl.Series | str:
@@ -20,7 +26,7 @@ def series(part: object) -> pl.Series | str:
             return pl.Series(part.astype(np.int64)).cast(pl.String)
         return pl.Series(part.astype(str))
     if isinstance(part, pa.Array | pa.ChunkedArray):
-        return pl.from_arrow(part)
+        return as_series(part)
     raise TypeError(type(part))
 
 
@@ -42,7 +48,7 @@ def to_arrow(s: pl.Series) -> pa.Array:
 
 
 def take(pool: pa.Array, idx: np.ndarray) -> pl.Series:
-    return pl.from_arrow(pool.take(pa.array(idx)))
+    return as_series(pool.take(pa.array(idx)))
 
 
 @lru_cache(maxsize=256)
@@ -51,7 +57,7 @@ def arrow_items(items: tuple) -> pa.Array:
 
 
 def pick(items: tuple, idx: np.ndarray) -> pl.Series:
-    return pl.from_arrow(arrow_items(items).take(pa.array(idx)))
+    return as_series(arrow_items(items).take(pa.array(idx)))
 
 
 def join(*parts: "pa.Array | str") -> pa.Array:
@@ -66,7 +72,7 @@ def join(*parts: "pa.Array | str") -> pa.Array:
 
 
 def src_series(src: pa.Array) -> pl.Series:
-    return pl.from_arrow(src.cast(pa.string())) if len(src) else pl.Series([], dtype=pl.String)
+    return as_series(src.cast(pa.string())) if len(src) else pl.Series([], dtype=pl.String)
 
 
 def where(cond: np.ndarray, a: pl.Series, b: pl.Series) -> pl.Series:

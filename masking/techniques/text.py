@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -14,6 +15,11 @@ from masking.schema import ColumnSpec
 from masking.techniques.canonical import canonical
 from masking.techniques.keyed import KEY_SCHEME, derive, stream_keys
 from masking.techniques.registry import DT, B, D, Impl, N, Param, S, T, Technique, U, register
+
+
+def _constant(value: str, _match: re.Match[str]) -> str:
+    """A re.sub replacement taken literally (no group references)."""
+    return value
 
 
 def _py(values: pa.Array) -> list:
@@ -293,7 +299,7 @@ def _swap_name(text: str, name: object, new: object, mode: str) -> str:
     new = "[NAME]" if mode == "tag" or not isinstance(new, str) else new.strip()
     for old, replacement in _name_swaps(name, new):
         if old.lower() in text.lower():
-            text = _word(old).sub(lambda _m, r=replacement: r, text)
+            text = _word(old).sub(functools.partial(_constant, replacement), text)
     return text
 
 

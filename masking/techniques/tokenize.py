@@ -132,7 +132,7 @@ def transform(value: str, secret: bytes, decrypt: bool = False) -> str:
 def _apply(values: pa.Array, m, offset: int) -> pa.Array:
     memo: dict[str, str] = {}
     secret = m.ctx.secret
-    out = []
+    out: list[str | None] = []
     for v in values.cast(pa.string()).to_pylist():
         if v is None:
             out.append(None)

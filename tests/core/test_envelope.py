@@ -79,8 +79,20 @@ def test_403(urls, api, owner):
     assert_error(api(owner).get("/api/test/forbidden"), 403, "FORBIDDEN")
 
 
-def test_404_unknown_api_url(api, owner):
-    assert_error(api(owner).get("/api/no-such-thing"), 404, "NOT_FOUND")
+@pytest.mark.parametrize("debug", [False, True])
+def test_404_unknown_api_url(api, owner, settings, debug):
+    """With DEBUG on, Django answers an unmatched URL with its HTML page unless a route
+    matches: the API's catch-all keeps the envelope."""
+    settings.DEBUG = debug
+    for url in ("/api/no-such-thing", "/api/workflows/1/nothing/here", "/api/"):
+        assert_error(api(owner).get(url), 404, "NOT_FOUND")
+    assert_error(api().post("/api/no-such-thing"), 404, "NOT_FOUND")
+
+
+def test_404_page_stays_html_with_debug(client, settings):
+    settings.DEBUG = True
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
 
 
 def test_405(api, owner):
