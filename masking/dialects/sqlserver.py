@@ -1,61 +1,39 @@
 """SQL Server through pyodbc and Microsoft's ODBC driver (installed, or bundled; see odbc.py).
 
-Options: `driver` (name or path; default odbc.find_driver()), `encrypt` (default yes; also
-"strict"), `trust_server_certificate` (default no), `bulk_copy` (default on), `bulk_timeout`
-(seconds per bulk-copy call, default 300).
+Options: see sqlserver_options.py (TLS, timeouts, intent, packet size) and `driver` (name or
+path; default odbc.find_driver()), `bulk_copy` (default on), `bulk_timeout` (seconds per
+bulk-copy call, default 300).
 
-Loading. Rows go in through the TDS bulk-load protocol (mssql-python's `bulkcopy_arrow`,
-`bulkcopy` for tuples when the Arrow path refuses a type) when `mssql_py_core` is importable
-and `bulk_copy` is on; otherwise through pyodbc's `fast_executemany`. Each bulk-copy call opens
-its own connection and commits on its own, so it cannot write into the run's transaction
-directly. Instead, per table:
-
-- begin_load opens an auxiliary autocommit mssql-python connection (`Packet Size=8000`, same
-  server, credentials and TLS options) and creates a global temporary staging table
-  `##maskflow_<random hex>` with exactly the insertable target columns, in order (no
-  identity property; computed and rowversion columns are never staged). It is created outside
-  the run's transaction, so the main connection never holds a lock on it, and it lives as long
-  as the auxiliary session does.
-- write_batch bulk-copies the batch (full rows, staging column order, NULLs kept) into the
-  staging table, then on the main pyodbc connection, inside the run's transaction, runs
-  `INSERT INTO target (cols) SELECT cols FROM ##stage` (IDENTITY_INSERT is on from
-  begin_load when identity columns are loaded), then empties the staging table. Moving rows
-  per batch rather than once at end_load keeps tempdb use to one batch, and constraint
-  errors surface on the batch that caused them; it costs two short statements per batch.
-- end_load / abort_load drop the staging table and close the auxiliary connection (closing it
-  alone also removes the table). abort_load never raises.
-
-A rollback of the run undoes every INSERT ... SELECT, so the target ends exactly as before;
-the staging rows were never part of the target. If the auxiliary connection or the staging
-table cannot be set up, the table is loaded with fast_executemany instead. No message, log
+Loading: through the TDS bulk-copy protocol into staging tables, moved into the target inside
+the run's transaction (sqlserver_bulk.py), when mssql-python's native core is importable and
+`bulk_copy` is on; otherwise, or when the staging cannot be set up, with pyodbc's
+`fast_executemany`. Either way load_path says which, per table, for the run's report. Reads
+are keyset-paginated on the primary key (one forward-only pass without one). No message, log
 line or exception carries the password or row values."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from masking.dberrors import classify, connection_failed, database_error
 from masking.dialects import common, ddl, odbc
+from masking.dialects import sqlserver_bulk as bulk
 from masking.dialects import sqlserver_options as opts
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
 from masking.dialects.typemaps import SQLSERVER_TYPES
 from masking.errors import ConnectionFailed, MaskingError
-from masking.schema import ForeignKey, TableInfo, TableSummary, TypeCategory, UniqueConstraint
+from masking.schema import TableInfo, TableSummary, TypeCategory
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BULK_TIMEOUT = 300  # seconds per bulk-copy call (one batch); 0 would mean no limit
-STAGE_LOCK_TIMEOUT_MS = 30_000  # staging DDL/TRUNCATE/DROP wait at most this long for locks
+STAGE_LOCK_TIMEOUT_MS = 30_000  # staging DDL and DROP wait at most this long for locks
 
 _SQLSTATE_CATEGORY = {
     "28000": "login_failed",
@@ -64,29 +42,6 @@ _SQLSTATE_CATEGORY = {
     "IM002": "driver_missing",
     "42000": "permission_denied",
 }
-
-
-# Errors from the Arrow path that a retry with Python tuples may avoid (unsupported Arrow type,
-# tz-aware timestamp into a naive column, a type pairing the Arrow writer lacks).
-_ARROW_TYPE_ERROR = re.compile(
-    r"arrow|unsupported (python |tds |destination )?type|type combination|timezone-aware|"
-    r"type ?conversion",
-    re.I,
-)
-
-
-def _is_arrow_type_error(exc: BaseException) -> bool:
-    return isinstance(exc, TypeError) or bool(_ARROW_TYPE_ERROR.search(str(exc)))
-
-
-@dataclass
-class _Stage:
-    """One table's bulk-load state: the auxiliary session and its staging table."""
-
-    conn: Any  # mssql-python connection, autocommit; the staging table lives as long as it
-    name: str  # ##maskflow_<hex>
-    columns: list[str]  # insertable target columns = staging columns, in order
-    arrow: bool = True  # False once the Arrow path refused this table's types
 
 
 class SQLServerDialect(Dialect):
@@ -104,7 +59,11 @@ class SQLServerDialect(Dialect):
 
     def __init__(self, params: ConnectionParams):
         super().__init__(params)
-        self._stages: dict[tuple[str, str], _Stage] = {}
+        self._stages: dict[tuple[str, str], bulk.StagedLoad] = {}
+        self._paths: dict[tuple[str, str], str] = {}
+        self._aux: Any = None  # the bulk-copy connection, shared by every table of the run
+        self._aux_joined: bool | None = None  # see sqlserver_bulk.describes_all_columns
+        self._moved: list[str] = []  # DROPs of staging tables a rollback would bring back
 
     def connection_string(self, driver: str | None = None) -> str:
         driver = driver or self.params.options.get("driver") or odbc.find_driver() or ""
@@ -182,40 +141,7 @@ class SQLServerDialect(Dialect):
         ]
 
     def describe_table(self, schema: str, table: str) -> TableInfo:
-        found = self._rows(q.TABLE, (schema, table))
-        if not found:
-            raise common.not_found(schema, table)
-        object_id, estimate = found[0]
-        keys: dict[str, list[str]] = {}
-        pk_name = None
-        for index, is_pk, col in self._rows(q.KEYS, (object_id,)):
-            keys.setdefault(index, []).append(col)
-            if is_pk:
-                pk_name = index
-        primary_key = tuple(keys.pop(pk_name, ())) if pk_name else ()
-        uniques = tuple(UniqueConstraint(n, tuple(c)) for n, c in sorted(keys.items()))
-        fks: dict[str, list[Any]] = {}
-        for name, col, ref_schema, ref_table, ref_col in self._rows(q.FOREIGN_KEYS, (object_id,)):
-            fks.setdefault(name, []).append((col, ref_schema, ref_table, ref_col))
-        foreign_keys = tuple(
-            ForeignKey(
-                n, tuple(p[0] for p in parts), parts[0][1], parts[0][2], tuple(p[3] for p in parts)
-            )
-            for n, parts in sorted(fks.items())
-        )
-        columns = tuple(
-            q.column_from_row(r, primary_key, self.category_of(str(r[1])))
-            for r in self._rows(q.COLUMNS, (object_id,))
-        )
-        return TableInfo(
-            schema,
-            table,
-            columns,
-            primary_key,
-            foreign_keys,
-            uniques,
-            None if estimate is None else int(estimate),
-        )
+        return q.describe(self._rows, schema, table, self.category_of)
 
     # --- reading ------------------------------------------------------------------------------
     def count_rows(self, table: TableInfo, where: str | None = None) -> int:
@@ -268,8 +194,10 @@ class SQLServerDialect(Dialect):
         conn = self.connect()
         try:
             conn.commit()
+            self._moved = []
         finally:
             conn.autocommit = True
+            self._drop_moved()  # a commit that failed rolled back: the stages are back
 
     def _rollback(self) -> None:
         conn = self.connect()
@@ -277,6 +205,19 @@ class SQLServerDialect(Dialect):
             conn.rollback()
         finally:
             conn.autocommit = True
+            self._drop_moved()
+
+    def _drop_moved(self) -> None:
+        """Staging tables dropped inside a transaction that rolled back exist again."""
+        moved, self._moved = self._moved, []
+        for sql in moved:
+            try:
+                self.execute(sql)
+            except Exception as exc:  # noqa: BLE001 - the run's own error is the one to report
+                log.warning("a staging table could not be dropped (%s)", type(exc).__name__)
+
+    def load_path(self, table: TableInfo) -> str:
+        return self._paths.get(_key(table), "")
 
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
         cols = common.insertable(table, columns)
@@ -284,8 +225,12 @@ class SQLServerDialect(Dialect):
             return 0
         stage = self._stages.get(_key(table))
         if stage is not None and stage.columns == cols:
-            return self._write_staged(stage, table, batch)
-        rows = [tuple(_encode(v) for v in r) for r in common.batch_rows(batch, cols)]
+            try:
+                stage.add(batch)
+            except Exception as exc:  # noqa: BLE001 - scrubbed just below
+                raise _refused(exc, table, "bulk copy") from exc
+            return batch.num_rows
+        rows = [tuple(bulk.encode(v) for v in r) for r in common.batch_rows(batch, cols)]
         cur = self.connect().cursor()
         # Parameters are bound column-wise in arrays and sent in bulk, not row by row.
         cur.fast_executemany = True
@@ -315,23 +260,44 @@ class SQLServerDialect(Dialect):
     def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         if self._has_identity(table, columns):
             self.execute(q.identity_insert(table, True))
-        self._release_stage(table)  # a stale stage of an earlier, unfinished load
+        self._discard_stage(table)  # a stale stage of an earlier, unfinished load
         cols = common.insertable(table, columns)
+        self._paths[_key(table)] = "fast_executemany (bulk copy switched off or not installed)"
         if cols and self.bulk_copy_available():
-            stage = self._open_stage(table, cols)
-            if stage is not None:
-                self._stages[_key(table)] = stage
+            self._open_stage(table, cols)
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
-        # With IDENTITY_INSERT the server already moves the seed past the largest value.
+        stage = self._stages.pop(_key(table), None)
         try:
+            if stage is not None:
+                self._move(stage, table)
+            # With IDENTITY_INSERT the server already moves the seed past the largest value.
             if self._has_identity(table, columns):
                 self.execute(q.identity_insert(table, False))
+        except BaseException:
+            if stage is not None:
+                stage.discard()
+            raise
+
+    def _move(self, stage: bulk.StagedLoad, table: TableInfo) -> None:
+        try:
+            stage.flush()
+        except Exception as exc:  # noqa: BLE001
+            raise _refused(exc, table, "bulk copy") from exc
+        cur = self.connect().cursor()
+        try:
+            with self._insert_errors(table):
+                cur.execute(stage.move_statement())
         finally:
-            self._release_stage(table)
+            cur.close()
+        # Dropped in the run's transaction: a rollback brings them back (see _rollback).
+        for sql in stage.drop_statements():
+            self.execute(sql)
+            if self._in_tx:
+                self._moved.append(sql)
 
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
-        self._release_stage(table)
+        self._discard_stage(table)
         if self._has_identity(table, columns):
             try:  # session state, not transactional: a rollback would leave it on
                 self.execute(q.identity_insert(table, False))
@@ -340,134 +306,59 @@ class SQLServerDialect(Dialect):
 
     def close(self) -> None:
         for key in list(self._stages):
-            self._release_key(key)
+            self._stages.pop(key).discard()
+        if self._aux is not None:
+            bulk.close_quietly(self._aux)
+            self._aux = None
         super().close()
 
-    # --- bulk copy through a staging table -------------------------------------------------
+    # --- bulk copy through staging tables (sqlserver_bulk.py) -------------------------------
     def bulk_copy_available(self) -> bool:
-        if not opts.truthy(self.params.options.get("bulk_copy"), True):
-            return False
-        try:
-            import mssql_py_core  # noqa: F401 - the native core bulk copy runs on
-            import mssql_python  # noqa: F401
-        except ImportError:
-            return False
-        return True
+        return opts.bulk_copy_on(self.params)
 
-    def _bulk_timeout(self) -> int:
-        try:
-            return max(0, int(self.params.options.get("bulk_timeout", DEFAULT_BULK_TIMEOUT)))
-        except (TypeError, ValueError):
-            return DEFAULT_BULK_TIMEOUT
-
-    def _open_stage(self, table: TableInfo, cols: list[str]) -> _Stage | None:
-        """Connect the auxiliary session and create the staging table; None (after logging
-        why, scrubbed) when either fails, so the table is loaded without bulk copy."""
-        import mssql_python
-
-        label = f"{table.schema}.{table.name}"
-        conn = None
-        try:
-            conn = mssql_python.connect(
-                self.bulk_connection_string(),
-                autocommit=True,
-                timeout=max(1, int(self.params.timeout)),
-            )
-            stage = _Stage(conn, q.stage_name(secrets.token_hex(16)), list(cols))
-            infos = [c for n in cols if (c := table.column(n)) is not None]
-            _aux_execute(conn, q.lock_timeout(STAGE_LOCK_TIMEOUT_MS))
-            _aux_execute(conn, q.stage_create(table, infos, stage.name))
-            return stage
-        except Exception as exc:  # noqa: BLE001 - fall back to fast_executemany
-            log.warning(
-                "table '%s': bulk copy unavailable, loading with fast_executemany (%s, rule %s)",
-                label,
-                type(exc).__name__,
-                classify(exc)[0],
-            )
-            if conn is not None:
-                _close_quietly(conn)
-            return None
-
-    def _write_staged(self, stage: _Stage, table: TableInfo, batch: pa.RecordBatch) -> int:
-        self._bulk_copy(stage, table, batch)
-        cur = self.connect().cursor()
-        try:
-            with self._insert_errors(table):
-                cur.execute(q.insert_from_stage(table, stage.columns, stage.name))
-        finally:
-            cur.close()
-        self._aux(stage, table, q.truncate_stage(stage.name))
-        return batch.num_rows
-
-    def _bulk_copy(self, stage: _Stage, table: TableInfo, batch: pa.RecordBatch) -> None:
-        options = {
-            "batch_size": 0,
-            "timeout": self._bulk_timeout(),
-            "keep_identity": True,
-            "keep_nulls": True,
-            "table_lock": True,
-            "check_constraints": False,
-            "fire_triggers": False,
-            "use_internal_transaction": False,
-        }
-        natives = [_native(table, c) for c in stage.columns]
-        cur = stage.conn.cursor()
-        try:
-            if stage.arrow:
-                try:
-                    cur.bulkcopy_arrow(
-                        stage.name, _stage_batch(batch, stage.columns, natives), **options
-                    )
-                    return
-                except Exception as exc:  # noqa: BLE001 - classified just below
-                    if not _is_arrow_type_error(exc):
-                        raise self._bulk_error(exc, table, stage) from exc
-                    log.info(
-                        "table '%s.%s': Arrow bulk copy refused a type (%s); "
-                        "copying rows as tuples",
-                        table.schema,
-                        table.name,
-                        type(exc).__name__,
-                    )
-                    stage.arrow = False
-                    # A failed bulk load is one statement, rolled back; empty it regardless.
-                    self._aux(stage, table, q.truncate_stage(stage.name))
-            rows = [
-                tuple(_encode_staged(v, n) for v, n in zip(r, natives, strict=True))
-                for r in common.batch_rows(batch, stage.columns)
-            ]
+    def _aux_connection(self) -> Any:
+        if self._aux is None:
+            conn = bulk.core_connect(self.bulk_connection_string(), self.params.timeout)
             try:
-                cur.bulkcopy(stage.name, rows, **options)
-            except Exception as exc:  # noqa: BLE001
-                raise self._bulk_error(exc, table, stage) from exc
-        finally:
-            _close_quietly(cur)
+                bulk.core_execute(conn, q.lock_timeout(STAGE_LOCK_TIMEOUT_MS))
+                self._aux_joined = not bulk.describes_all_columns(conn)
+            except BaseException:
+                bulk.close_quietly(conn)
+                raise
+            self._aux = conn
+        return self._aux
 
-    def _aux(self, stage: _Stage, table: TableInfo, sql: str) -> None:
+    def _open_stage(self, table: TableInfo, cols: list[str]) -> None:
+        """Set up the table's staging; when that fails, log why (scrubbed) and record the
+        fallback, so the table is loaded with fast_executemany."""
         try:
-            _aux_execute(stage.conn, sql)
-        except Exception as exc:  # noqa: BLE001
-            raise self._bulk_error(exc, table, stage) from exc
-
-    def _bulk_error(self, exc: BaseException, table: TableInfo, stage: _Stage) -> MaskingError:
-        return _refused(exc, table, "bulk copy")
-
-    def _release_stage(self, table: TableInfo) -> None:
-        self._release_key(_key(table))
-
-    def _release_key(self, key: tuple[str, str]) -> None:
-        """Drop the staging table and close its session; never raises."""
-        stage = self._stages.pop(key, None)
-        if stage is None:
-            return
-        try:
-            _aux_execute(stage.conn, q.drop_stage(stage.name))
-        except Exception as exc:  # noqa: BLE001 - closing the session drops it as well
-            log.debug(
-                "dropping a staging table failed (%s); closing its session", type(exc).__name__
+            conn = self._aux_connection()
+            stage = bulk.StagedLoad(
+                conn,
+                table,
+                cols,
+                secrets.token_hex(8),
+                joined=bool(self._aux_joined),
+                timeout=opts.bulk_timeout(self.params),
             )
-        _close_quietly(stage.conn)
+        except Exception as exc:  # noqa: BLE001 - fall back to fast_executemany
+            rule = classify(exc)[0]
+            log.warning(
+                "table '%s.%s': bulk copy unavailable, loading with fast_executemany (%s, rule %s)",
+                table.schema,
+                table.name,
+                type(exc).__name__,
+                rule,
+            )
+            self._paths[_key(table)] = f"fast_executemany (bulk copy unavailable: {rule})"
+            return
+        self._stages[_key(table)] = stage
+        self._paths[_key(table)] = stage.path
+
+    def _discard_stage(self, table: TableInfo) -> None:
+        stage = self._stages.pop(_key(table), None)
+        if stage is not None:
+            stage.discard()
 
     def create_table_sql(
         self,
@@ -494,58 +385,6 @@ class SQLServerDialect(Dialect):
 
 def _key(table: TableInfo) -> tuple[str, str]:
     return (table.schema, table.name)
-
-
-def _native(table: TableInfo, name: str) -> str:
-    col = table.column(name)
-    return col.native_type.lower().strip() if col is not None else ""
-
-
-def _aux_execute(conn: Any, sql: str) -> None:
-    cur = conn.cursor()
-    try:
-        cur.execute(sql)
-    finally:
-        _close_quietly(cur)
-
-
-def _close_quietly(resource: Any) -> None:
-    try:
-        resource.close()
-    except Exception:  # noqa: BLE001 - already closed or the session is gone
-        pass
-
-
-def _stage_batch(
-    batch: pa.RecordBatch, columns: Sequence[str], natives: Sequence[str]
-) -> pa.RecordBatch:
-    """The batch as full staging rows: exactly `columns`, in order. Timestamps are UTC:
-    tz-aware into datetimeoffset, naive elsewhere (bulk copy refuses to drop a zone)."""
-    arrays, fields = [], []
-    for name, native in zip(columns, natives, strict=True):
-        arr = batch.column(batch.schema.get_field_index(name))
-        if pa.types.is_timestamp(arr.type):
-            if native == "datetimeoffset" and arr.type.tz is None:
-                arr = arr.cast(pa.timestamp(arr.type.unit, tz="UTC"))
-            elif native != "datetimeoffset" and arr.type.tz is not None:
-                arr = arr.cast(pa.timestamp(arr.type.unit))
-        arrays.append(arr)
-        fields.append(pa.field(name, arr.type, nullable=True))
-    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def _encode_staged(v: Any, native: str) -> Any:
-    if native == "datetimeoffset" and isinstance(v, dt.datetime):
-        # Bulk copy wants an aware value here; naive ones are UTC (as in the Arrow path).
-        return v.astimezone(dt.timezone.utc) if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
-    return _encode(v)
-
-
-def _encode(v: Any) -> Any:
-    if isinstance(v, dt.datetime) and v.tzinfo is not None:
-        # datetimeoffset receives UTC; a naive datetime2 converts with offset +00:00.
-        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return v
 
 
 def _refused(exc: BaseException, table: TableInfo, stage: str) -> MaskingError:

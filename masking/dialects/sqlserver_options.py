@@ -166,3 +166,25 @@ def problems(options: dict[str, Any]) -> dict[str, str]:
 
 def _valid_host(text: str) -> bool:
     return 0 < len(text) <= 253 and all(ch.isalnum() or ch in ".-*_" for ch in text)
+
+
+DEFAULT_BULK_TIMEOUT = 300  # seconds per bulk-copy call; 0 would mean no limit
+
+
+def bulk_copy_on(params: ConnectionParams) -> bool:
+    """`bulk_copy` is on (the default) and mssql-python's native core is installed."""
+    if not truthy(params.options.get("bulk_copy"), True):
+        return False
+    try:
+        import mssql_py_core  # noqa: F401 - the native core bulk copy runs on
+        import mssql_python  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def bulk_timeout(params: ConnectionParams) -> int:
+    try:
+        return max(0, int(params.options.get("bulk_timeout", DEFAULT_BULK_TIMEOUT)))
+    except (TypeError, ValueError):
+        return DEFAULT_BULK_TIMEOUT

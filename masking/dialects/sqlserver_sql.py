@@ -3,10 +3,11 @@ Names go in as `?` parameters for catalog queries; identifiers are bracket-quote
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from masking.dialects import common
-from masking.schema import ColumnInfo, TableInfo, TypeCategory
+from masking.schema import ColumnInfo, ForeignKey, TableInfo, TypeCategory, UniqueConstraint
 
 
 def quote(identifier: str) -> str:
@@ -172,10 +173,7 @@ def delete(table: TableInfo) -> str:
     return f"DELETE FROM {qualified(table.schema, table.name)}"
 
 
-# --- bulk-copy staging (see sqlserver.py) -----------------------------------------------------
-
-STAGE_PREFIX = "##maskflow_"
-_HEX = frozenset("0123456789abcdef")
+# --- bulk-copy staging (see sqlserver_bulk.py) ------------------------------------------------
 
 # Staging types for columns the bulk-copy protocol cannot fill from Arrow text, or fills only
 # in deprecated forms: they are staged as text/binary and converted by INSERT ... SELECT.
@@ -186,14 +184,6 @@ _STAGE_AS = {
     # sql_variant cannot hold a (max) value.
     "sql_variant": "nvarchar(4000)",
 }
-
-
-def stage_name(token: str) -> str:
-    """A global temporary table name; the token is hex only, so the name never needs quoting
-    where bulk copy takes a bare table name."""
-    if not token or not set(token) <= _HEX:
-        raise ValueError("staging token must be lowercase hex")
-    return STAGE_PREFIX + token
 
 
 def stage_column(col: ColumnInfo) -> str:
@@ -211,39 +201,40 @@ def stage_column(col: ColumnInfo) -> str:
     return q
 
 
-def stage_create(table: TableInfo, columns: Sequence[ColumnInfo], stage: str) -> str:
-    """Create the empty staging table with exactly `columns`, in order.
-
-    SELECT ... INTO copies types, lengths and collations; the UNION ALL keeps an IDENTITY
-    property from being copied (SELECT INTO never inherits it across a UNION), so explicit key
-    values go in unchanged. NOLOCK: the run's own transaction may hold exclusive locks on the
-    target; reading zero rows needs only a schema-stability lock, which those do not block."""
-    items = ", ".join(stage_column(c) for c in columns)
-    source = f"{qualified(table.schema, table.name)} AS t WITH (NOLOCK) WHERE 1 = 0"
-    return (
-        f"SELECT {items} INTO {quote(stage)} FROM {source} UNION ALL SELECT {items} FROM {source}"
-    )
-
-
-def insert_from_stage(table: TableInfo, columns: Sequence[str], stage: str) -> str:
-    """Move the staged rows into the target, in the run's transaction. No TABLOCK: inside a
-    user transaction it gains no minimal logging under the full recovery model, holds an
-    exclusive table lock until commit, and has to wait for every concurrent reader first."""
-    cols = ", ".join(quote(c) for c in columns)
-    return (
-        f"INSERT INTO {qualified(table.schema, table.name)} ({cols}) "
-        f"SELECT {cols} FROM {quote(stage)}"
-    )
-
-
-def truncate_stage(stage: str) -> str:
-    return f"TRUNCATE TABLE {quote(stage)}"
-
-
-def drop_stage(stage: str) -> str:
-    # OBJECT_ID on tempdb instead of DROP TABLE IF EXISTS: works before SQL Server 2016 too.
-    return f"IF OBJECT_ID(N'tempdb..{quote(stage)}') IS NOT NULL DROP TABLE {quote(stage)}"
-
-
 def lock_timeout(milliseconds: int) -> str:
     return f"SET LOCK_TIMEOUT {int(milliseconds)}"
+
+
+def describe(
+    rows: Callable[[str, Sequence[Any]], list[tuple[Any, ...]]],
+    schema: str,
+    table: str,
+    category_of: Callable[[str], TypeCategory],
+) -> TableInfo:
+    """TableInfo from the catalog queries above, run through `rows(sql, params)`."""
+    found = rows(TABLE, (schema, table))
+    if not found:
+        raise common.not_found(schema, table)
+    object_id, estimate = found[0]
+    keys: dict[str, list[str]] = {}
+    pk_name = None
+    for index, is_pk, col in rows(KEYS, (object_id,)):
+        keys.setdefault(index, []).append(col)
+        if is_pk:
+            pk_name = index
+    primary_key = tuple(keys.pop(pk_name, ())) if pk_name else ()
+    uniques = tuple(UniqueConstraint(n, tuple(c)) for n, c in sorted(keys.items()))
+    fks: dict[str, list[Any]] = {}
+    for name, col, ref_schema, ref_table, ref_col in rows(FOREIGN_KEYS, (object_id,)):
+        fks.setdefault(name, []).append((col, ref_schema, ref_table, ref_col))
+    foreign_keys = tuple(
+        ForeignKey(
+            n, tuple(p[0] for p in parts), parts[0][1], parts[0][2], tuple(p[3] for p in parts)
+        )
+        for n, parts in sorted(fks.items())
+    )
+    columns = tuple(
+        column_from_row(r, primary_key, category_of(str(r[1]))) for r in rows(COLUMNS, (object_id,))
+    )
+    estimate = None if estimate is None else int(estimate)
+    return TableInfo(schema, table, columns, primary_key, foreign_keys, uniques, estimate)

@@ -47,18 +47,46 @@ def _open(src: ConnectionParams, tgt: ConnectionParams) -> tuple[Dialect, Dialec
     return get_dialect(src), get_dialect(tgt)
 
 
-@pytest.fixture(params=["pg-pg", "mariadb-pg", "pg-mariadb"])
+MSSQL = pytest.mark.sqlserver
+
+
+@pytest.fixture(
+    params=[
+        "pg-pg",
+        "mariadb-pg",
+        "pg-mariadb",
+        pytest.param("mssql-mssql", marks=MSSQL),
+        pytest.param("pg-mssql", marks=MSSQL),
+        pytest.param("mssql-pg", marks=MSSQL),
+    ]
+)
 def pair(request) -> Iterator[tuple[Dialect, Dialect]]:  # type: ignore[no-untyped-def]
     src_name, tgt_name = request.param.split("-")
-    fixtures = {"pg": "pg_db", "mariadb": "mariadb_db"}
-    src_params = request.getfixturevalue(fixtures[src_name])
-    tgt_params = request.getfixturevalue(
-        "pg_db2" if request.param == "pg-pg" else fixtures[tgt_name]
-    )
+    if request.param == "mssql-mssql":
+        factory = request.getfixturevalue("sqlserver_db_factory")
+        src_params, tgt_params = factory(), factory()
+    else:
+        fixtures = {"pg": "pg_db", "mariadb": "mariadb_db", "mssql": "sqlserver_db"}
+        src_params = request.getfixturevalue(fixtures[src_name])
+        tgt_params = request.getfixturevalue(
+            "pg_db2" if request.param == "pg-pg" else fixtures[tgt_name]
+        )
     src, tgt = _open(src_params, tgt_params)
     yield src, tgt
     src.close()
     tgt.close()
+
+
+def _staging_left(tgt: Dialect) -> list:
+    """SQL Server: staging tables a run left in the target (none, whatever happened)."""
+    if tgt.name != "sqlserver":
+        return []
+    cur = tgt.connect().cursor()
+    try:
+        cur.execute("SELECT name FROM sys.tables WHERE name LIKE 'maskflow[_]stage[_]%'")
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        cur.close()
 
 
 def _prefill(tgt: Dialect) -> dict:
@@ -80,6 +108,12 @@ def test_masked_copy_keeps_joins(pair) -> None:  # type: ignore[no-untyped-def]
     _prefill(tgt)  # truncate mode replaces it
     result = run(make_plan(src, tgt), src, tgt)
     assert_masked_copy(src, tgt, result, customers=250, orders=700)
+    if tgt.name == "sqlserver":  # every table through bulk copy, and the report says so
+        assert {t.load_path for t in result.tables} <= {
+            "bulk copy",
+            "bulk copy, one staging table per column",
+        }
+        assert _staging_left(tgt) == []
     first = snapshot(tgt)
     run(make_plan(src, tgt, batch_size=500), src, tgt)
     assert snapshot(tgt) == first  # deterministic across runs and batch sizes
@@ -95,6 +129,7 @@ def test_failure_at_late_batch_rolls_back(pair) -> None:  # type: ignore[no-unty
     assert (err.value.column, err.value.rule) == ("note", "not_null")
     assert "row #400 (batch 7)" in str(err.value)
     assert snapshot(tgt) == before
+    assert _staging_left(tgt) == []
 
 
 def test_cancel_rolls_back(pair) -> None:  # type: ignore[no-untyped-def]
@@ -105,3 +140,4 @@ def test_cancel_rolls_back(pair) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(Cancelled):
         run(make_plan(src, tgt), src, tgt, Recorder(cancel_after=6))
     assert snapshot(tgt) == before
+    assert _staging_left(tgt) == []

@@ -36,6 +36,7 @@ TYPES = {
     "sqlite": {"ts": "TIMESTAMP", "bool": "BOOLEAN"},
     "postgresql": {"ts": "TIMESTAMP", "bool": "BOOLEAN"},
     "mysql": {"ts": "DATETIME", "bool": "BOOLEAN"},
+    "sqlserver": {"ts": "DATETIME2", "bool": "BIT"},
 }
 
 

@@ -1,0 +1,339 @@
+"""SQL Server bulk load: the TDS bulk-copy protocol into staging tables, moved into the target
+by one INSERT ... SELECT inside the run's transaction.
+
+Why staging: mssql-python's bulk copy runs on a connection of its own (its native TDS core),
+which autocommits, so it cannot write into the run's transaction on the pyodbc connection.
+The rows go instead into staging tables created in the target's schema, named
+`maskflow_stage_<random hex>[_<n>]` (regular tables: global `##` temporary tables are not
+available everywhere); end_load moves them with one INSERT ... SELECT on the run's connection
+and drops them in the same transaction. A failed or cancelled run never touched the target;
+staging tables left by a rollback are dropped right after it (see SQLServerDialect._rollback).
+
+One auxiliary connection per dialect serves every table of the run (a TDS login can take a
+second; bulk copy through mssql-python's cursor would open one per call). Rows are buffered
+up to FLUSH_ROWS before each bulk-copy call, so memory holds at most that many masked rows
+beside the batch in flight.
+
+Layouts. `table`: one staging table with exactly the loaded columns, types and collations
+copied from the target by SELECT ... INTO (no IDENTITY property), filled by one bulk copy per
+flush. `columns`: one staging table per column, `(rn bigint IDENTITY, v <type>)`, filled one
+column at a time and joined on rn when moved. The bulk-copy client learns the destination's
+columns with a T-SQL idiom that concatenates column names into a variable across rows; a
+server that assigns only the last row's value there (the Babelfish stand-in does) would make
+it load one column and leave the others NULL. describes_all_columns probes the idiom once per
+connection, and such a server gets the `columns` layout, which needs one column only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from masking.dialects import sqlserver_sql as q
+from masking.schema import ColumnInfo, TableInfo, TypeCategory
+
+FLUSH_ROWS = 100_000
+CONCAT_PROBE = (
+    "DECLARE @s nvarchar(20); "
+    "SELECT @s = COALESCE(@s + N',', N'') + v FROM (VALUES (N'a'), (N'b')) AS t(v); "
+    "SELECT @s AS s"
+)
+_OPTIONS = {
+    "batch_size": 0,
+    "keep_identity": True,
+    "keep_nulls": True,
+    "table_lock": True,
+    "check_constraints": False,  # the target checks them when the rows are moved
+    "fire_triggers": False,  # likewise: the target's triggers fire on INSERT ... SELECT
+    "use_internal_transaction": False,
+}
+# Errors from the Arrow path that a retry with Python tuples may avoid.
+_ARROW_TYPE_ERROR = re.compile(
+    r"arrow|unsupported (python |tds |destination )?type|type combination|timezone-aware|"
+    r"type ?conversion",
+    re.I,
+)
+
+
+def is_arrow_type_error(exc: BaseException) -> bool:
+    return isinstance(exc, TypeError) or bool(_ARROW_TYPE_ERROR.search(str(exc)))
+
+
+def core_connect(conn_str: str, login_timeout: int) -> Any:
+    """A connection of mssql-python's native TDS core (autocommit), which bulk-copies on the
+    session it has instead of opening one per call."""
+    import mssql_py_core
+    from mssql_python.connection_string_parser import _ConnectionStringParser
+    from mssql_python.helpers import connstr_to_pycore_params
+
+    context = connstr_to_pycore_params(
+        _ConnectionStringParser(validate_keywords=False)._parse(conn_str)
+    )
+    context["connect_timeout"] = max(1, int(login_timeout))
+    return mssql_py_core.PyCoreConnection(context)
+
+
+def core_execute(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+    cur = conn.cursor()
+    try:
+        cur.execute(sql)
+        try:
+            return [tuple(r) for r in cur.fetchall()]
+        except Exception:  # noqa: BLE001 - a statement without a result set
+            return []
+    finally:
+        close_quietly(cur)
+
+
+def describes_all_columns(conn: Any) -> bool:
+    rows = core_execute(conn, CONCAT_PROBE)
+    return bool(rows) and rows[-1][0] == "a,b"
+
+
+def close_quietly(resource: Any) -> None:
+    try:
+        resource.close()
+    except Exception:  # noqa: BLE001 - already closed or the session is gone
+        pass
+
+
+# --- statements -------------------------------------------------------------------------------
+
+_HEX = frozenset("0123456789abcdef")
+STAGE_PREFIX = "maskflow_stage_"
+
+
+def stage_names(token: str, count: int | None) -> list[str]:
+    """Table layout: [prefix+token]; column layout: one name per column."""
+    if not token or not set(token) <= _HEX:
+        raise ValueError("staging token must be lowercase hex")
+    base = STAGE_PREFIX + token
+    return [base] if count is None else [f"{base}_{i}" for i in range(count)]
+
+
+def column_stage_type(col: ColumnInfo) -> str:
+    """A type holding every value bulk copy sends for `col` (converted to the target's own
+    type by INSERT ... SELECT)."""
+    native = col.native_type.lower()
+    if col.category in (TypeCategory.STRING, TypeCategory.OTHER):
+        return "nvarchar(max)"
+    if col.category is TypeCategory.BINARY:
+        return "varbinary(max)"
+    if native in _AS_TEXT:
+        return "nvarchar(max)"
+    if col.category is TypeCategory.DATETIME:
+        return "datetimeoffset(7)" if native == "datetimeoffset" else "datetime2(7)"
+    if col.category is TypeCategory.TIME:
+        return "time(7)"
+    fixed = {"date", "bit", "uniqueidentifier", "tinyint", "smallint", "int", "bigint"}
+    if native in fixed | {"money", "smallmoney", "float", "real"}:
+        return native
+    return "nvarchar(max)"
+
+
+# Staged as text in the column layout, converted by INSERT ... SELECT: the Babelfish stand-in
+# (the only server known to need that layout) misreads the bulk-copy client's decimal values.
+_AS_TEXT = frozenset({"decimal", "numeric", "money", "smallmoney"})
+
+
+def column_stage_create(schema: str, name: str, col: ColumnInfo) -> str:
+    return (
+        f"CREATE TABLE {q.qualified(schema, name)} "
+        f"([rn] bigint IDENTITY(1, 1) NOT NULL, [v] {column_stage_type(col)} NULL)"
+    )
+
+
+def table_stage_create(table: TableInfo, columns: Sequence[ColumnInfo], name: str) -> str:
+    """SELECT ... INTO copies types, lengths and collations; the UNION ALL keeps an IDENTITY
+    property from being copied, so explicit key values go in unchanged. NOLOCK: the run's
+    transaction may hold exclusive locks on the target; reading no row needs only a
+    schema-stability lock, which those do not block."""
+    items = ", ".join(q.stage_column(c) for c in columns)
+    source = f"{q.qualified(table.schema, table.name)} AS t WITH (NOLOCK) WHERE 1 = 0"
+    return (
+        f"SELECT {items} INTO {q.qualified(table.schema, name)} FROM {source} "
+        f"UNION ALL SELECT {items} FROM {source}"
+    )
+
+
+def move_rows(table: TableInfo, columns: Sequence[str], names: Sequence[str], joined: bool) -> str:
+    """INSERT ... SELECT from the staging table(s) into the target, in the run's transaction.
+    No TABLOCK: inside a user transaction it gains no minimal logging under the full recovery
+    model and would wait for every concurrent reader first."""
+    target = q.qualified(table.schema, table.name)
+    cols = ", ".join(q.quote(c) for c in columns)
+    if not joined:
+        source = q.qualified(table.schema, names[0])
+        return f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {source}"
+    picks = ", ".join(f"s{i}.[v]" for i in range(len(names)))
+    source = f"{q.qualified(table.schema, names[0])} AS s0"
+    for i, name in enumerate(names[1:], start=1):
+        source += f" JOIN {q.qualified(table.schema, name)} AS s{i} ON s{i}.[rn] = s0.[rn]"
+    return f"INSERT INTO {target} ({cols}) SELECT {picks} FROM {source}"
+
+
+def drop_stage(schema: str, name: str) -> str:
+    qualified = q.qualified(schema, name)
+    literal = qualified.replace("'", "''")
+    return f"IF OBJECT_ID(N'{literal}', N'U') IS NOT NULL DROP TABLE {qualified}"
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+def stage_batch(
+    batch: pa.RecordBatch | pa.Table, columns: Sequence[str], natives: Sequence[str]
+) -> pa.Table:
+    """Exactly `columns`, in order. Timestamps are UTC: tz-aware into datetimeoffset, naive
+    elsewhere (bulk copy refuses to drop a zone)."""
+    arrays, fields = [], []
+    for name, native in zip(columns, natives, strict=True):
+        arr = batch.column(batch.schema.get_field_index(name))
+        if pa.types.is_timestamp(arr.type):
+            if native == "datetimeoffset" and arr.type.tz is None:
+                arr = arr.cast(pa.timestamp(arr.type.unit, tz="UTC"))
+            elif native != "datetimeoffset" and arr.type.tz is not None:
+                arr = arr.cast(pa.timestamp(arr.type.unit))
+        arrays.append(arr)
+        fields.append(pa.field(name, arr.type, nullable=True))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def tuple_rows(table: pa.Table, natives: Sequence[str]) -> list[tuple[Any, ...]]:
+    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    return [
+        tuple(encode_staged(v, n) for v, n in zip(row, natives, strict=True))
+        for row in zip(*columns, strict=True)
+    ]
+
+
+def encode_staged(v: Any, native: str) -> Any:
+    if native == "datetimeoffset" and isinstance(v, dt.datetime):
+        # Bulk copy wants an aware value here; naive ones are UTC (as in the Arrow path).
+        return v.astimezone(dt.timezone.utc) if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
+    return encode(v)
+
+
+def encode(v: Any) -> Any:
+    if isinstance(v, dt.datetime) and v.tzinfo is not None:
+        # datetimeoffset receives UTC; a naive datetime2 converts with offset +00:00.
+        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return v
+
+
+def bulk_copy(
+    conn: Any, name: str, data: pa.Table, natives: Sequence[str], timeout: int, arrow: bool
+) -> bool:
+    """Copy `data` into the staging table `name`; returns whether the Arrow path is still
+    usable (False after it refused a type and the rows went as tuples). Other errors raise."""
+    cur = conn.cursor()
+    mapping = list(data.column_names)
+    try:
+        if arrow:
+            try:
+                cur.bulkcopy_arrow(name, data, timeout=timeout, column_mappings=mapping, **_OPTIONS)
+                return True
+            except Exception as exc:  # noqa: BLE001 - only type refusals are retried
+                if not is_arrow_type_error(exc):
+                    raise
+        # A refused bulk load is one statement, rolled back: nothing of it is in the table.
+        rows = tuple_rows(data, natives)
+        cur.bulkcopy(name, iter(rows), timeout=timeout, column_mappings=mapping, **_OPTIONS)
+        return False
+    finally:
+        close_quietly(cur)
+
+
+class StagedLoad:
+    """One table's rows on their way through staging: buffered, flushed by bulk copy, moved
+    by end_load. Creating it creates the staging table(s) on `conn`."""
+
+    def __init__(
+        self,
+        conn: Any,
+        table: TableInfo,
+        columns: Sequence[str],
+        token: str,
+        *,
+        joined: bool,
+        timeout: int,
+        flush_rows: int = FLUSH_ROWS,
+    ):
+        self.conn, self.table, self.columns = conn, table, list(columns)
+        self.joined, self.timeout, self.flush_rows = joined, timeout, flush_rows
+        infos = [c for n in self.columns if (c := table.column(n)) is not None]
+        self.natives = [c.native_type.lower().strip() for c in infos]
+        self.names = stage_names(token, len(infos) if joined else None)
+        self.arrow = True
+        self.created: list[str] = []
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        for i, name in enumerate(self.names):
+            self.created.append(name)
+            if joined:
+                core_execute(conn, column_stage_create(table.schema, name, infos[i]))
+            else:
+                core_execute(conn, table_stage_create(table, infos, name))
+
+    @property
+    def path(self) -> str:
+        return "bulk copy, one staging table per column" if self.joined else "bulk copy"
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self._pending.append(stage_batch(batch, self.columns, self.natives))
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = pa.concat_tables(self._pending)
+        self._pending, self._pending_rows = [], 0
+        schema = self.table.schema
+        if not self.joined:
+            self.arrow = bulk_copy(
+                self.conn,
+                q.qualified(schema, self.names[0]),
+                data,
+                self.natives,
+                self.timeout,
+                self.arrow,
+            )
+            return
+        arrow = self.arrow
+        for i, name in enumerate(self.names):
+            column = data.column(i)
+            if self.natives[i] in _AS_TEXT:
+                column = column.cast(pa.string())
+            one = pa.table({"v": column})
+            arrow = (
+                bulk_copy(
+                    self.conn,
+                    q.qualified(schema, name),
+                    one,
+                    self.natives[i : i + 1],
+                    self.timeout,
+                    arrow,
+                )
+                and arrow
+            )
+        self.arrow = arrow
+
+    def move_statement(self) -> str:
+        return move_rows(self.table, self.columns, self.names, self.joined)
+
+    def drop_statements(self) -> list[str]:
+        return [drop_stage(self.table.schema, n) for n in self.created]
+
+    def discard(self) -> None:
+        """Drop the staging tables on the auxiliary connection; never raises."""
+        self._pending = []
+        for sql in self.drop_statements():
+            try:
+                core_execute(self.conn, sql)
+            except Exception:  # noqa: BLE001 - the caller's error is the one to report
+                pass
