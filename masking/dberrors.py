@@ -166,7 +166,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (
         "type",
         r"invalid input|conversion failed|converting|incorrect \w+ value|datatype mismatch|"
-        r"invalid .* value|cannot store|could not convert|cannot be cast|invalid literal",
+        r"invalid .* value|cannot store|c(an|ould) ?not convert|cannot be cast|invalid literal",
     ),
     ("lock", r"deadlock|database is locked|lock wait|lock timeout|table is locked"),
     ("timeout", r"timeout|timed out|cancel"),
