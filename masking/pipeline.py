@@ -12,7 +12,8 @@ keeps at most `leak_sample` rows per table."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 
 from masking.dialects.base import Dialect
 from masking.errors import (
@@ -38,6 +39,7 @@ from masking.plan import Plan, plan_hash
 from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle
 from masking.rowfilter import row_filter_problem
 from masking.schema import TypeCategory
+from masking.subset.engine import SubsetCount, closure_for
 from masking.techniques import fits_column, get_technique, validate_params
 from masking.techniques.registry import get_impl
 from masking.transform import build_maskers, column_spec, mask_batch, rule_signature
@@ -84,6 +86,7 @@ class RunResult:
     fk_ok: bool
     duration: float
     plan_hash: str = ""  # fingerprint of the plan snapshot that produced this result
+    subset: list[SubsetCount] = field(default_factory=list)  # rows kept per table, if subset
 
 
 # --- preflight --------------------------------------------------------------------------------
@@ -292,6 +295,9 @@ def _analyse(
         if complete:
             usable.append(rt)
     _check_foreign_keys(resolved, target.capabilities.default_schema, problems)
+    closure = closure_for(plan, source, usable)
+    if closure is not None:
+        problems.extend(Problem(p.table, "", p.rule, p.message) for p in closure.problems)
     if plan.target_mode == "fail_if_not_empty":
         for rt in usable:
             if count_target_rows(target, rt.label, rt.target) > 0:
@@ -334,8 +340,21 @@ def run(
     tdef = target.capabilities.default_schema
     order = load_order(resolved, tdef)
     state = _RunState(plan, progress, order, started)
+    stack = ExitStack()  # holds the subset's key tables on the source until the run ends
+    subset: list[SubsetCount] = []
     try:
         maskers = build_maskers(plan, order, tdef)
+        closure = closure_for(plan, source, order)
+        if closure is not None:
+            state.report("subset", force=True)
+            reads = stack.enter_context(closure.computed())
+            subset = closure.counts()
+            order = state.order = [
+                replace(rt, plan=replace(rt.plan, row_filter=reads[rt.label]))
+                if rt.label in reads
+                else rt
+                for rt in order
+            ]
         state.totals = {rt.label: count_source_rows(source, rt) for rt in order}
         with target.transaction():  # any exception below rolls the whole run back
             if plan.target_mode == "truncate":
@@ -361,6 +380,8 @@ def run(
         raise
     except Exception as exc:  # a driver, a progress callback, a masker: wrapped and scrubbed
         raise wrap_error(exc, table=state.current, stage="run") from exc
+    finally:
+        stack.close()
     return RunResult(
         state.results,
         state.rows_done,
@@ -369,6 +390,7 @@ def run(
         fk_ok,
         time.monotonic() - started,
         plan_hash(plan),
+        subset,
     )
 
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from masking.subset.spec import Subset
+
 TARGET_MODES = ("truncate", "append", "fail_if_not_empty")
 LEAK_ACTIONS = ("fail", "flag")  # what a leak check over the allowed share does to the run
 KEEP = "keep"
@@ -105,6 +107,8 @@ class Plan:
     # a column over it fails the run or only flags it in the report.
     leak_max_share: float = 0.0
     leak_action: str = "fail"
+    # Copy a referentially whole subset of the source instead of every row (masking.subset).
+    subset: Subset | None = None
 
     def __post_init__(self) -> None:
         if self.target_mode not in TARGET_MODES:
@@ -120,7 +124,7 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able snapshot; the secret is deliberately left out."""
-        return {
+        data = {
             "tables": [t.to_dict() for t in self.tables],
             "seed": self.seed,
             "locale": self.locale,
@@ -130,6 +134,9 @@ class Plan:
             "leak_max_share": self.leak_max_share,
             "leak_action": self.leak_action,
         }
+        if self.subset is not None:  # absent otherwise, so earlier snapshots hash the same
+            data["subset"] = self.subset.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, secret: bytes) -> Plan:
@@ -143,6 +150,7 @@ class Plan:
             key_version=data.get("key_version") or "",
             leak_max_share=float(data.get("leak_max_share") or 0.0),
             leak_action=data.get("leak_action") or "fail",
+            subset=Subset.from_dict(data.get("subset")),
         )
 
 

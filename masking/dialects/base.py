@@ -60,6 +60,9 @@ class Dialect(ABC):
     name: str
     capabilities: Capabilities
     type_map: dict[str, TypeCategory]  # every native type of the dialect -> category
+    # Reads must go through this connection, not a second one of their own: their predicates
+    # name its temporary tables (a subset's key tables).
+    session_bound: bool = False
 
     def __init__(self, params: ConnectionParams):
         self.params = params

@@ -277,7 +277,7 @@ class SQLiteDialect(Dialect):
         # first page that does not is read again below, and so is the rest of the table.
         pages = (
             sqlite_arrow.open_pages(self._file_uri("ro"), batch_size)
-            if (flag is not None and self.params.database != ":memory:")
+            if (flag is not None and self.params.database != ":memory:" and not self.session_bound)
             else None
         )
         arrow_base = f"{base}, {flag} FROM {self.quote(table.name)}"
