@@ -87,6 +87,9 @@ class RunResult:
     duration: float
     plan_hash: str = ""  # fingerprint of the plan snapshot that produced this result
     subset: list[SubsetCount] = field(default_factory=list)  # rows kept per table, if subset
+    # Seconds the target's tables were locked by the run's write transaction: the publish of a
+    # staged run, the whole load otherwise (0.0: not measured).
+    lock_seconds: float = 0.0
 
 
 # --- preflight --------------------------------------------------------------------------------

@@ -244,6 +244,44 @@ class Dialect(ABC):
         if writer is not None:
             writer.abort()
 
+    # --- staged runs (masking.staging, masking.staged) ----------------------------------------
+    def create_stage_sql(self, stage: str, table: str, columns: str) -> str:
+        """DDL for an empty staging table holding `columns` of `table` (all three quoted), with
+        no constraint and nothing the application sees."""
+        return f"CREATE TABLE {stage} AS SELECT {columns} FROM {table} WHERE 1 = 0"
+
+    def publish_from(self, stage: TableInfo, table: TableInfo, columns: Sequence[str]) -> None:
+        """Inside the publish transaction: move every staged row into `table` within the
+        server (INSERT ... SELECT), as a load: identity values kept, counters resynchronised."""
+        cols = ", ".join(self.quote(c) for c in columns)
+        source = self.qualified(stage.schema, stage.name)
+        self.begin_load(table, columns)
+        try:
+            self.execute(
+                f"INSERT INTO {self.qualified(table.schema, table.name)} ({cols})"
+                f" SELECT {cols} FROM {source}"
+            )
+        except BaseException:
+            self.abort_load(table, columns)
+            raise
+        self.end_load(table, columns)
+
+    # What a run's units share when they read: "snapshot" (one exported snapshot), "unit" (each
+    # unit reads a consistent snapshot of its own), "" (no snapshot: each statement sees the
+    # committed data of its moment). Shown on the execution.
+    read_consistency: str = ""
+
+    def export_snapshot(self) -> str | None:
+        """Open a transaction on this connection and export its snapshot for other connections
+        (None when the database cannot). The connection must stay open while units read."""
+        return None
+
+    @contextmanager
+    def snapshot_reads(self, token: str | None) -> Iterator[None]:
+        """Reads inside the block see one consistent view: the exported snapshot `token`
+        when given and supported, else the best the database offers."""
+        yield
+
     @abstractmethod
     def create_table_sql(
         self,

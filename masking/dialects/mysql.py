@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import chain
 from typing import Any
 
@@ -483,6 +484,20 @@ class MySQLDialect(Dialect):
 
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         self._abort_writer()
+
+    # --- staged runs ------------------------------------------------------------------------
+    # InnoDB exports no snapshot to other sessions: each unit reads in a consistent-snapshot
+    # transaction of its own, so units of one table may see different moments of the source.
+    read_consistency = "unit"
+
+    @contextmanager
+    def snapshot_reads(self, token: str | None) -> Iterator[None]:
+        self.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        try:
+            yield
+        finally:
+            if self._conn is not None:
+                self.execute("ROLLBACK")
 
     def create_table_sql(
         self,

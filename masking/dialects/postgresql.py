@@ -550,6 +550,49 @@ class PostgreSQLDialect(Dialect):
             )
             self._rows(sql, (seq[0][0],))
 
+    # --- staged runs ------------------------------------------------------------------------
+    read_consistency = "snapshot"
+
+    def create_stage_sql(self, stage: str, table: str, columns: str) -> str:
+        # UNLOGGED: no WAL for rows that are moved once and dropped.
+        return f"CREATE UNLOGGED TABLE {stage} AS SELECT {columns} FROM {table} WITH NO DATA"
+
+    def publish_from(self, stage: TableInfo, table: TableInfo, columns: Sequence[str]) -> None:
+        """INSERT ... SELECT inside the server, identity values kept (OVERRIDING SYSTEM VALUE);
+        into an empty table its unique indexes are built once after the insert."""
+        import psycopg
+
+        cols = ", ".join(self.quote(c) for c in columns)
+        always = any((c := table.column(n)) is not None and c.is_identity for n in columns)
+        try:
+            self._deferred = self._defer_unique_indexes(table)
+            self.execute(
+                f"INSERT INTO {self.qualified(table.schema, table.name)} ({cols})"
+                f"{' OVERRIDING SYSTEM VALUE' if always else ''}"
+                f" SELECT {cols} FROM {self.qualified(stage.schema, stage.name)}"
+            )
+            self.end_load(table, columns)
+        except psycopg.Error:
+            self._deferred = []  # the rollback restores them
+            raise
+
+    def export_snapshot(self) -> str | None:
+        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return str(self._rows("SELECT pg_catalog.pg_export_snapshot()")[0][0])
+
+    @contextmanager
+    def snapshot_reads(self, token: str | None) -> Iterator[None]:
+        if token is not None and not _SNAPSHOT_ID.match(token):
+            raise ValueError("not a snapshot identifier")
+        self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            if token:
+                self.execute(f"SET TRANSACTION SNAPSHOT '{token}'")
+            yield
+        finally:
+            if self._conn is not None and not self._conn.closed:
+                self.execute("ROLLBACK")  # read only: nothing to keep
+
     def create_table_sql(
         self,
         table: TableInfo,
@@ -574,6 +617,9 @@ class PostgreSQLDialect(Dialect):
             quote=self.quote,
             identity_clause=identity,
         )
+
+
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+$")
 
 
 def _esc(sql: str) -> str:

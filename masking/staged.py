@@ -1,0 +1,386 @@
+"""A run in units: prepare → run_unit (any worker, any order, any number of times) → finish.
+
+prepare() checks the plan, plans the units, creates the staging tables and returns a Layout
+(JSON-able, kept with the execution). run_unit() reads, masks and stages one unit in a target
+transaction of its own, which also records the unit as complete: a worker that dies leaves
+either the whole unit or nothing. finish() verifies the staged data (counts, uniqueness across
+units), then publishes in one target transaction, parents first, checking foreign keys and
+leaks inside it; the target is locked for that transaction only (RunResult.lock_seconds).
+discard() drops the staging. A run resumed with the same plan hash and key version keeps its
+complete units (pending_units) and runs only the others.
+
+Reads: on PostgreSQL the units read one snapshot exported by prepare(), held open by the
+caller's SnapshotHolder; on MariaDB/MySQL each unit reads a consistent snapshot of its own;
+elsewhere no snapshot is shared (Layout.read_consistency says which)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from masking.dialects.base import Dialect
+from masking.errors import Cancelled, MaskingError, PreflightFailed, ValidationFailed
+from masking.extract import ResolvedTable, extract_batches, load_order
+from masking.leaks import LeakSampler
+from masking.load import TableLoader, clear_tables, wrap_error
+from masking.pipeline import Problem, RunResult, TableResult, _analyse, _guaranteed_unique
+from masking.pipeline import _verify_foreign_keys as verify_foreign_keys
+from masking.plan import Plan, plan_hash
+from masking.progress import NullProgress, Progress
+from masking.staging import (
+    UNIT_COLUMN,
+    check_staged,
+    clear_unit,
+    complete_units,
+    create_ledger,
+    create_stage,
+    drop_tables,
+    ledger_name,
+    record_unit,
+    stage_info,
+    stage_name,
+    staging_tables,
+)
+from masking.transform import build_maskers, mask_batch
+from masking.units import DEFAULT_UNIT_ROWS, Unit, for_unit, plan_units
+from masking.validate import BatchValidator
+
+LEAK_SAMPLE = 1000
+
+
+@dataclass(frozen=True)
+class Layout:
+    run_id: str
+    schema: str  # target schema holding the staging tables
+    plan_hash: str
+    key_version: str
+    units: tuple[Unit, ...]
+    stages: dict[str, str]  # table label -> staging table name
+    totals: dict[str, int]  # rows each table's filter selected when the run was planned
+    snapshot: str | None = None
+    read_consistency: str = ""
+    created: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["units"] = [u.to_dict() for u in self.units]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Layout:
+        d = dict(data)
+        d["units"] = tuple(Unit.from_dict(u) for u in d["units"])
+        return cls(**d)
+
+    def levels(self) -> list[list[Unit]]:
+        out: dict[int, list[Unit]] = {}
+        for unit in self.units:
+            out.setdefault(unit.level, []).append(unit)
+        return [out[k] for k in sorted(out)]
+
+    def matches(self, plan: Plan) -> bool:
+        """Staged units can be kept: same plan and same key."""
+        return self.plan_hash == plan_hash(plan) and self.key_version == plan.key_version
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    index: int
+    table: str
+    rows_read: int
+    rows_masked: int
+    seconds: float
+
+
+class SnapshotHolder:
+    """Keeps the source snapshot the units read alive, on a connection of its own."""
+
+    def __init__(self, source: Dialect):
+        from masking.dialects import get_dialect
+
+        self.dialect = get_dialect(source.params)
+        try:
+            self.token = self.dialect.export_snapshot()
+        except Exception as exc:
+            self.dialect.close()
+            raise wrap_error(exc, table="", stage="export snapshot") from exc
+
+    def close(self) -> None:
+        self.dialect.close()
+
+    def __enter__(self) -> SnapshotHolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_CACHE: dict[str, tuple[list[ResolvedTable], dict]] = {}
+
+
+def _resolved(plan: Plan, source: Dialect, target: Dialect) -> tuple[list[ResolvedTable], dict]:
+    """Introspection and maskers once per process and plan, not once per unit."""
+    key = f"{plan_hash(plan)}:{plan.key_version}:{id(source)}:{id(target)}"
+    if key not in _CACHE:
+        resolved, problems = _analyse(plan, source, target)
+        if plan.subset is not None:  # its key tables live on one source connection
+            problems.append(
+                Problem("", "", "subset", "a subset run is not split into units: run it whole")
+            )
+        if problems:
+            raise PreflightFailed(problems)
+        tdef = target.capabilities.default_schema
+        order = load_order(resolved, tdef)
+        _CACHE.clear()
+        _CACHE[key] = (order, build_maskers(plan, order, tdef))
+    return _CACHE[key]
+
+
+def prepare(
+    plan: Plan,
+    source: Dialect,
+    target: Dialect,
+    run_id: str,
+    *,
+    unit_rows: int = DEFAULT_UNIT_ROWS,
+    snapshot: SnapshotHolder | None = None,
+) -> Layout:
+    order, _ = _resolved(plan, source, target)
+    tdef = target.capabilities.default_schema
+    token = snapshot.token if snapshot is not None else None
+    with source.snapshot_reads(token):
+        units, totals = plan_units(source, order, tdef, unit_rows)
+    schema = (order[0].target.schema if order else "") or tdef
+    stages = {rt.label: stage_name(run_id, n) for n, rt in enumerate(order)}
+    layout = Layout(
+        run_id,
+        schema,
+        plan_hash(plan),
+        plan.key_version,
+        tuple(units),
+        stages,
+        totals,
+        token,
+        "snapshot" if token else ("unit" if source.read_consistency == "unit" else ""),
+    )
+    try:
+        for rt in order:
+            create_stage(target, rt, stages[rt.label])
+        create_ledger(target, schema, run_id)
+    except BaseException:
+        discard(layout, target)
+        raise
+    return layout
+
+
+def pending_units(layout: Layout, target: Dialect) -> list[Unit]:
+    done = complete_units(target, layout.schema, layout.run_id)
+    return [u for u in layout.units if u.index not in done]
+
+
+def run_unit(
+    plan: Plan,
+    layout: Layout,
+    index: int,
+    source: Dialect,
+    target: Dialect,
+    progress: Progress | None = None,
+) -> UnitResult:
+    """Read, mask and stage one unit; an earlier attempt's rows are replaced."""
+    progress = progress or NullProgress()
+    unit = layout.units[index]
+    order, maskers = _resolved(plan, source, target)
+    rt = next(r for r in order if r.label == unit.table)
+    started = time.monotonic()
+    stage = stage_info(target, rt, layout.stages[rt.label])
+    columns = [*rt.target_columns, UNIT_COLUMN]
+    sources = {r.target_column: (r.source_column, r.technique) for r in rt.rules if r.masked}
+    validator = BatchValidator(rt, _guaranteed_unique(rt, maskers), sources)
+    masked = any(label == rt.label for label, _ in maskers)
+    rows = 0
+    try:
+        with target.transaction(), source.snapshot_reads(layout.snapshot):
+            clear_unit(target, stage, unit.index, ledger_name(layout.run_id))
+            with TableLoader(target, rt.label, stage, columns) as loader:
+                batches = extract_batches(source, for_unit(source, rt, unit), plan.batch_size)
+                for batch_no, batch in enumerate(batches, start=1):
+                    if progress.should_cancel():
+                        raise Cancelled(rt.label)
+                    out = mask_batch(rt, batch, maskers)
+                    out = validator.conform(out, rows, batch_no)
+                    validator.check(out, rows, batch_no, batch)
+                    tag = _unit_column(out.num_rows, unit.index)
+                    loader.write(out.append_column(UNIT_COLUMN, tag), batch_no)
+                    rows += batch.num_rows
+            if loader.rows_written != rows:
+                raise ValidationFailed(
+                    rt.label, "", "", "row_count", f"read {rows} rows, staged {loader.rows_written}"
+                )
+            record_unit(
+                target,
+                stage.schema,
+                ledger_name(layout.run_id),
+                unit.index,
+                rows,
+                rows if masked else 0,
+            )
+    except MaskingError:
+        raise
+    except Exception as exc:
+        raise wrap_error(exc, table=rt.label, stage="unit") from exc
+    return UnitResult(unit.index, rt.label, rows, rows if masked else 0, time.monotonic() - started)
+
+
+def _unit_column(n: int, index: int):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+
+    return pa.array([index] * n, pa.int32())
+
+
+def finish(
+    plan: Plan,
+    layout: Layout,
+    source: Dialect,
+    target: Dialect,
+    *,
+    started: float | None = None,
+    leak_sample: int = LEAK_SAMPLE,
+) -> RunResult:
+    """Verify the staged units and publish them in one target transaction; the staging is
+    dropped whatever happens. `started`: time.time() when the run began (for its duration)."""
+    t0 = time.time() if started is None else started
+    order, maskers = _resolved(plan, source, target)
+    tdef = target.capabilities.default_schema
+    try:
+        done = complete_units(target, layout.schema, layout.run_id)
+        missing = [u.index for u in layout.units if u.index not in done]
+        if missing:
+            raise ValidationFailed("", "", "", "units", f"{len(missing)} unit(s) not complete")
+        stages = {rt.label: stage_info(target, rt, layout.stages[rt.label]) for rt in order}
+        results = []
+        for rt in order:
+            mine = [done[u.index] for u in layout.units if u.table == rt.label]
+            rows, masked = sum(r for r, _ in mine), sum(m for _, m in mine)
+            unique = _unique_columns(rt)
+            check_staged(target, rt, stages[rt.label], rows, unique, plan.target_mode == "append")
+            results.append(TableResult(rt.label, rows, rows, masked, 0.0, 0.0, "staged"))
+        samplers = _leak_samplers(plan, layout, source, order, maskers, leak_sample)
+        lock_start = time.monotonic()
+        with target.transaction():
+            if plan.target_mode == "truncate":
+                clear_tables(target, [(rt.label, rt.target) for rt in reversed(order)])
+            for rt in order:
+                try:
+                    target.publish_from(stages[rt.label], rt.target, rt.target_columns)
+                except Exception as exc:
+                    raise wrap_error(exc, table=rt.label, stage="publish") from exc
+            fk_ok = verify_foreign_keys(target, order, tdef)
+            leaks = [c for s in samplers for c in s.check(target)]
+            bad = [c for c in leaks if not c.ok]
+            if bad and plan.leak_action == "fail":
+                names = ", ".join(f"{c.table}.{c.column}" for c in bad)
+                raise ValidationFailed(
+                    bad[0].table,
+                    bad[0].column,
+                    "",
+                    "leak_check",
+                    f"masked values equal to their source in: {names}",
+                )
+        lock = time.monotonic() - lock_start
+    finally:
+        discard(layout, target)
+    duration = time.time() - t0
+    total = sum(r.rows_read for r in results)
+    return RunResult(
+        results,
+        total,
+        sum(r.rows_masked for r in results),
+        leaks,
+        fk_ok,
+        duration,
+        plan_hash(plan),
+        lock_seconds=lock,
+    )
+
+
+def _unique_columns(rt: ResolvedTable) -> list[str]:
+    """Masked target columns that must stay unique across the whole table."""
+    return [r.target_column for r in rt.rules if r.masked and rt.is_unique_target(r)]
+
+
+def _leak_samplers(
+    plan: Plan,
+    layout: Layout,
+    source: Dialect,
+    order: list[ResolvedTable],
+    maskers: dict,
+    limit: int,
+) -> list[LeakSampler]:
+    """Re-read a sample of each table, spread over its units, and mask it again: the check
+    then compares those source values with what the target holds after the publish."""
+    out = []
+    for rt in order:
+        masked = [m for (label, _), m in maskers.items() if label == rt.label]
+        units = [u for u in layout.units if u.table == rt.label]
+        sampler = LeakSampler(rt, masked, limit, limit, plan.leak_max_share)
+        if masked:
+            per = max(1, limit // max(1, len(units)))
+            seen = 0
+            for unit in units:
+                with source.snapshot_reads(layout.snapshot):
+                    batches = extract_batches(source, for_unit(source, rt, unit), per)
+                    first = next(iter(batches), None)
+                    batches.close()
+                if first is None:
+                    continue
+                sampler.observe(first, mask_batch(rt, first, maskers), seen)
+                seen += first.num_rows
+        out.append(sampler)
+    return out
+
+
+def discard(layout: Layout, target: Dialect) -> None:
+    """Drop the run's staging tables (and its ledger)."""
+    drop_tables(target, layout.schema, staging_tables(target, layout.schema, layout.run_id))
+
+
+def run_staged(
+    plan: Plan,
+    source: Dialect,
+    target: Dialect,
+    run_id: str,
+    *,
+    unit_rows: int = DEFAULT_UNIT_ROWS,
+    progress: Progress | None = None,
+    leak_sample: int = LEAK_SAMPLE,
+) -> RunResult:
+    """The whole staged run in this process, unit after unit (for the CLI, tests, benches)."""
+    started = time.time()
+    holder = SnapshotHolder(source) if source.read_consistency == "snapshot" else None
+    try:
+        layout = prepare(plan, source, target, run_id, unit_rows=unit_rows, snapshot=holder)
+        try:
+            for unit in layout.units:
+                run_unit(plan, layout, unit.index, source, target, progress)
+        except BaseException:
+            discard(layout, target)
+            raise
+        return finish(plan, layout, source, target, started=started, leak_sample=leak_sample)
+    finally:
+        if holder is not None:
+            holder.close()
+
+
+__all__ = [
+    "Layout",
+    "SnapshotHolder",
+    "UnitResult",
+    "discard",
+    "finish",
+    "pending_units",
+    "prepare",
+    "run_staged",
+    "run_unit",
+]

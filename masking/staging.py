@@ -1,0 +1,173 @@
+"""Staging tables in the target: units load there, the run publishes from there.
+
+Each table of a run gets `mf_stage_<run>_<n>`: the target table's mapped columns without any
+constraint (UNLOGGED on PostgreSQL), plus `mf_unit`, the unit that wrote the row. A ledger table
+`mf_stage_<run>_units` records each complete unit in the same target transaction as its rows,
+so what the ledger lists is exactly what is staged, whatever happened to the worker.
+
+Publishing is one target transaction, parents first (Dialect.publish_from); a failure in it
+rolls back and the target is as it was. The staging tables are dropped after a publish, or when
+a run is discarded."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from masking.dialects.base import Dialect
+from masking.errors import ValidationFailed
+from masking.extract import ResolvedTable
+from masking.leaks import placeholder
+from masking.load import wrap_error
+from masking.schema import TableInfo
+
+UNIT_COLUMN = "mf_unit"
+PREFIX = "mf_stage_"
+_RUN_ID = re.compile(r"^[a-z0-9]{1,24}$")
+
+
+def check_run_id(run_id: str) -> str:
+    if not _RUN_ID.match(run_id):
+        raise ValueError("a run id is 1 to 24 lower-case letters and digits")
+    return run_id
+
+
+def stage_name(run_id: str, n: int) -> str:
+    return f"{PREFIX}{check_run_id(run_id)}_{n}"
+
+
+def ledger_name(run_id: str) -> str:
+    return f"{PREFIX}{check_run_id(run_id)}_units"
+
+
+def _schema(target: Dialect, rt: ResolvedTable) -> str:
+    return rt.target.schema or target.capabilities.default_schema
+
+
+def create_stage(target: Dialect, rt: ResolvedTable, name: str) -> None:
+    """An empty copy of the mapped target columns, no constraints, plus the unit column."""
+    schema = _schema(target, rt)
+    cols = ", ".join(target.quote(c) for c in rt.target_columns)
+    source = target.qualified(rt.target.schema, rt.target.name)
+    stage = target.qualified(schema, name)
+    try:
+        target.execute(target.create_stage_sql(stage, source, cols))
+        target.execute(f"ALTER TABLE {stage} ADD {target.quote(UNIT_COLUMN)} INTEGER")
+    except Exception as exc:
+        raise wrap_error(exc, table=rt.label, stage="create staging") from exc
+
+
+def create_ledger(target: Dialect, schema: str, run_id: str) -> None:
+    table = target.qualified(schema, ledger_name(run_id))
+    target.execute(
+        f"CREATE TABLE {table} ({target.quote('unit')} INTEGER PRIMARY KEY,"
+        f" {target.quote('rows_read')} BIGINT NOT NULL, {target.quote('rows_masked')} BIGINT"
+        " NOT NULL)"
+    )
+
+
+def stage_info(target: Dialect, rt: ResolvedTable, name: str) -> TableInfo:
+    return target.describe_table(_schema(target, rt), name)
+
+
+def clear_unit(target: Dialect, stage: TableInfo, unit: int, ledger: str) -> None:
+    """Forget what an earlier attempt of the unit staged (inside the unit's transaction)."""
+    mark = placeholder(target)
+    target.execute(
+        f"DELETE FROM {target.qualified(stage.schema, stage.name)}"
+        f" WHERE {target.quote(UNIT_COLUMN)} = {mark}",
+        (unit,),
+    )
+    ledger_table = target.qualified(stage.schema, ledger)
+    target.execute(f"DELETE FROM {ledger_table} WHERE {target.quote('unit')} = {mark}", (unit,))
+
+
+def record_unit(target: Dialect, schema: str, ledger: str, unit: int, rows: int, masked: int):
+    mark = placeholder(target)
+    target.execute(
+        f"INSERT INTO {target.qualified(schema, ledger)} VALUES ({mark}, {mark}, {mark})",
+        (unit, rows, masked),
+    )
+
+
+def complete_units(target: Dialect, schema: str, run_id: str) -> dict[int, tuple[int, int]]:
+    """unit -> (rows read, rows masked) for every unit whose staged rows are committed;
+    empty when the run has no ledger (never prepared, or discarded)."""
+    table = target.qualified(schema, ledger_name(run_id))
+    try:
+        rows = _rows(target, f"SELECT * FROM {table}")
+    except Exception:
+        _recover(target)
+        return {}
+    return {int(u): (int(r), int(m)) for u, r, m in rows}
+
+
+def staging_tables(target: Dialect, schema: str, run_id: str | None = None) -> list[str]:
+    """Staging tables present in the target (of one run, or of every run)."""
+    prefix = PREFIX + (f"{check_run_id(run_id)}_" if run_id else "")
+    names = [t.name for t in target.list_tables(schema)]
+    return sorted(n for n in names if n.startswith(prefix))
+
+
+def drop_tables(target: Dialect, schema: str, names: Sequence[str]) -> None:
+    for name in names:
+        if not name.startswith(PREFIX):  # never anything but staging
+            continue
+        try:
+            target.execute(f"DROP TABLE IF EXISTS {target.qualified(schema, name)}")
+        except Exception as exc:
+            raise wrap_error(exc, table=name, stage="drop staging") from exc
+
+
+def check_staged(
+    target: Dialect,
+    rt: ResolvedTable,
+    stage: TableInfo,
+    expected_rows: int,
+    unique: Sequence[str],
+    append: bool,
+) -> None:
+    """Counts, and uniqueness across units (and against existing rows in append mode)."""
+    table = target.qualified(stage.schema, stage.name)
+    got = int(_rows(target, f"SELECT COUNT(*) FROM {table}")[0][0])
+    if got != expected_rows:
+        raise ValidationFailed(
+            rt.label, "", "", "row_count", f"units recorded {expected_rows} rows, staged {got}"
+        )
+    live = target.qualified(rt.target.schema, rt.target.name)
+    for name in unique:
+        col = target.quote(name)
+        dup = _rows(
+            target,
+            f"SELECT 1 FROM {table} WHERE {col} IS NOT NULL GROUP BY {col}"
+            " HAVING COUNT(*) > 1 LIMIT 1",
+        )
+        if not dup and append:
+            dup = _rows(
+                target,
+                f"SELECT 1 FROM {table} s JOIN {live} t ON s.{col} = t.{col} LIMIT 1",
+            )
+        if dup:
+            raise ValidationFailed(
+                rt.label, name, "", "unique", "the masked values repeat across units or rows"
+            )
+
+
+def _rows(target: Dialect, sql: str) -> list[tuple[Any, ...]]:
+    cur = target.connect().cursor()
+    try:
+        cur.execute(sql)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
+def _recover(target: Dialect) -> None:
+    """After a failed probe outside a transaction: nothing to undo but an aborted state."""
+    conn = target._conn
+    if conn is not None and not target._in_tx:
+        try:
+            conn.rollback()
+        except Exception:
+            pass
