@@ -54,14 +54,14 @@ def run_bench(pair: str, *extra: str) -> str:
     return proc.stdout
 
 
-def check(out: str, pair: str, baselines: list[str]) -> None:
+def check(out: str, pair: str, baselines: list[str], after: tuple[str, ...] = ()) -> None:
     assert "ERROR" not in out, out
     table = [
         line
         for line in out.splitlines()
         if line.startswith(pair + " ") and not line.startswith(f"{pair} at ")
     ]
-    stages = [*baselines, "maskflow run() (batch 1000)"]
+    stages = [*baselines, "maskflow run() (batch 1000)", *after]
     # two table sizes, each with every stage, in order, each copying every row
     expected = [(s, n) for n in (ROWS // 2, ROWS) for s in stages]
     got = []
@@ -94,7 +94,22 @@ def test_sqlite_pair_runs_every_stage() -> None:
 def test_postgresql_pair_runs_every_stage() -> None:
     services.require_service("PostgreSQL", services.PG_HOST, services.PG_PORT)
     out = run_bench("pg-pg", "--ordered-keys")
-    check(out, "pg-pg", ["baseline: psycopg binary COPY", "baseline: ADBC read→ingest"])
+    check(
+        out,
+        "pg-pg",
+        [
+            "baseline: psycopg binary COPY",
+            "baseline: ADBC read→ingest",
+            "limit: concurrent COPY, idx after",
+        ],
+        ("maskflow staged run",),
+    )
+    for n in (ROWS // 2, ROWS):
+        for stage in (r"maskflow run\(\) \(batch 1000\)", "maskflow staged run"):
+            assert re.search(
+                rf"^pg-pg at {n} rows: {stage} at \d+% of the copy limit", out, re.M
+            ), out
+    assert re.search(r"staged run: target locked [\d.]+s of [\d.]+s \(\d+%\)", out), out
 
 
 def test_every_stage_names_modules_that_import() -> None:
