@@ -23,6 +23,11 @@ _EXPORTS = {
     "LeakCheck": "masking.pipeline",
     "Problem": "masking.pipeline",
     "ColumnSpec": "masking.schema",
+    "Subset": "masking.subset.spec",
+    "SubsetRoot": "masking.subset.spec",
+    "Relationship": "masking.subset.spec",
+    "SubsetCount": "masking.subset.engine",
+    "subset_estimate": "masking.subset.engine",
     "consistency_groups": "masking.consistency",
     "Progress": "masking.progress",
     "NullProgress": "masking.progress",
@@ -51,12 +56,16 @@ if TYPE_CHECKING:
     from masking.plan import ColumnRule, Plan, TablePlan, plan_hash
     from masking.progress import NullProgress, Progress, ProgressUpdate
     from masking.schema import ColumnSpec
+    from masking.subset.engine import SubsetCount
+    from masking.subset.engine import estimate as subset_estimate
+    from masking.subset.spec import Relationship, Subset, SubsetRoot
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'masking' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
+    attr = "estimate" if name == "subset_estimate" else name
+    value = getattr(importlib.import_module(module), attr)
     globals()[name] = value
     return value

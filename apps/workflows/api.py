@@ -10,6 +10,7 @@ from apps.core.envelope import fail, ok
 from apps.core.permissions import can_modify
 from apps.workflows import selectors, services
 from apps.workflows.models import Workflow
+from apps.workflows.subsetting import workflow_subset_estimate
 from apps.workflows.validation import WorkflowInvalid
 from masking.techniques import catalogue
 
@@ -58,6 +59,7 @@ class WorkflowInput(serializers.Serializer):
     locale = serializers.CharField(required=False)
     leak_max_share = serializers.FloatField(required=False, min_value=0, max_value=1)
     leak_action = serializers.ChoiceField(choices=["fail", "flag"], required=False)
+    subset = serializers.JSONField(required=False, allow_null=True)
     mappings = MappingInput(many=True)
 
 
@@ -75,6 +77,7 @@ def workflow_output(w: Workflow, *, detail: bool = False) -> dict:
         "locale": w.locale,
         "leak_max_share": w.leak_max_share,
         "leak_action": w.leak_action,
+        "subset": w.subset,
         "created_by": {"id": w.created_by_id, "username": w.created_by.username},
         "created_at": w.created_at.isoformat(),
         "updated_at": w.updated_at.isoformat(),
@@ -226,3 +229,23 @@ class PiiAttributesAPI(TechniquesAPI):
     )
     def get(self, request):
         return super().get(request)
+
+
+class WorkflowSubsetEstimateAPI(APIView):
+    """Rows the saved subset (or the one in the body, not saved) keeps per table."""
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request, pk: int):
+        w = get_object_or_404(Workflow, pk=pk)
+        if not can_modify(request.user, w):
+            return fail(403, "Only the owner or an administrator can size this workflow's subset.")
+        body = _body(request) or {}
+        try:
+            data = workflow_subset_estimate(workflow=w, subset=body.get("subset"))
+        except WorkflowInvalid as exc:
+            return _invalid(exc)
+        except Exception as exc:  # noqa: BLE001 - the source is down or refuses: no driver text
+            return fail(
+                502, f"Could not size the subset ({type(exc).__name__}).", code="SOURCE_UNAVAILABLE"
+            )
+        return ok(data)

@@ -9,6 +9,11 @@ urlpatterns = [
         "workflows/<int:pk>/preview", api.WorkflowPreviewAPI.as_view(), name="api-workflow-preview"
     ),
     path(
+        "workflows/<int:pk>/subset-estimate",
+        api.WorkflowSubsetEstimateAPI.as_view(),
+        name="api-workflow-subset-estimate",
+    ),
+    path(
         "workflows/<int:pk>/rotate-key",
         api.WorkflowRotateKeyAPI.as_view(),
         name="api-workflow-rotate-key",

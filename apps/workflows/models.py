@@ -50,6 +50,8 @@ class Workflow(models.Model):
     leak_action = models.CharField(
         max_length=10, choices=LeakAction.choices, default=LeakAction.FAIL
     )
+    # Copy a referentially whole part of the source (masking.subset.Subset as JSON), or all.
+    subset = models.JSONField(null=True, blank=True, default=None)
     secret_encrypted = models.TextField()
     # bumped each time the masking key is replaced; with the key's fingerprint it names the
     # key version an execution ran with (field-key rotation does not change it)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apps.workflows.models import Workflow
 from masking.plan import ColumnRule, Plan, TablePlan
+from masking.subset import Subset
 
 
 def workflow_build_plan(*, workflow: Workflow) -> Plan:
@@ -40,6 +41,7 @@ def workflow_build_plan(*, workflow: Workflow) -> Plan:
         key_version=workflow.key_version,
         leak_max_share=workflow.leak_max_share,
         leak_action=workflow.leak_action,
+        subset=Subset.from_dict(workflow.subset),
     )
 
 

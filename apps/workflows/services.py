@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from apps.audit.services import audit_record
 from apps.workflows.leakpolicy import leak_policy_apply, leak_policy_clean
 from apps.workflows.models import TableMapping, Workflow, WorkflowStatus
+from apps.workflows.subsetting import subset_clean
 from apps.workflows.validation import WorkflowInvalid, workflow_clean
 
 MAPPING_FIELDS = (
@@ -65,7 +66,9 @@ def _write_mappings(workflow: Workflow, mappings: list[dict]) -> None:
 def workflow_create(*, data: dict[str, Any], by, request=None) -> Workflow:
     clean = workflow_clean(data)
     leak_share, leak_action = leak_policy_clean(data)
+    subset = subset_clean(data, source=clean.source, mappings=clean.mappings)
     workflow = Workflow(
+        subset=subset,
         leak_max_share=leak_share,
         leak_action=leak_action,
         name=clean.name,
@@ -115,10 +118,14 @@ def workflow_update(*, workflow: Workflow, data: dict[str, Any], by, request=Non
             "target_connection_id",
             "leak_max_share",
             "leak_action",
+            "subset",
         )
     }
     clean = workflow_clean(data, instance=workflow)
     leak_policy_apply(workflow, data)
+    workflow.subset = subset_clean(
+        data, source=clean.source, mappings=clean.mappings, instance=workflow
+    )
     workflow.name, workflow.description, workflow.status = (
         clean.name,
         clean.description,
@@ -210,6 +217,7 @@ def workflow_as_input(workflow: Workflow) -> dict[str, Any]:
         "locale": workflow.locale,
         "leak_max_share": workflow.leak_max_share,
         "leak_action": workflow.leak_action,
+        "subset": workflow.subset,
         "source_connection_id": workflow.source_connection_id,
         "target_connection_id": workflow.target_connection_id,
         "mappings": _mappings_as_dicts(workflow),

@@ -359,3 +359,28 @@ def closure_for(plan: object, source: Dialect, resolved: Sequence[object]) -> Su
         [(rt.label, rt.plan, rt.source) for rt in resolved],  # type: ignore[attr-defined]
         plan.secret,  # type: ignore[attr-defined]
     )
+
+
+def estimate(plan: object, source: Dialect) -> tuple[list[SubsetCount], list[SubsetProblem]]:
+    """Rows the plan's subset keeps per table, computed on the source as a run would (the
+    target is not needed), or the problems that stop it."""
+    subset = getattr(plan, "subset", None)
+    if subset is None:
+        return [], []
+    tables = []
+    problems = []
+    for tp in plan.tables:  # type: ignore[attr-defined]
+        try:
+            info = source.describe_table(
+                tp.source_schema or source.capabilities.default_schema, tp.source_table
+            )
+        except Exception:  # noqa: BLE001 - named as a problem, never with driver text
+            problems.append(SubsetProblem(tp.label, "source_table", "table not found"))
+            continue
+        tables.append((tp.label, tp, info))
+    closure = SubsetClosure(subset, source, tables, plan.secret)  # type: ignore[attr-defined]
+    problems.extend(closure.problems)
+    if problems:
+        return [], problems
+    with closure.computed():
+        return closure.counts(), []

@@ -489,6 +489,27 @@ ROWS = [
         mutates=True,
     ),
     Row(
+        "Edit own workflow",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.post(
+            f"/api/workflows/{w.workflows[o].pk}/subset-estimate", {}, format="json"
+        ),
+        target="own",
+        mutates=False,
+        check=lambda r, w, a: r.json()["data"] == {"tables": []},
+    ),
+    Row(
+        "Edit others' workflow",
+        A,
+        (200, 403, 403, 401),
+        lambda c, w, a, o: c.post(
+            f"/api/workflows/{w.workflows[o].pk}/subset-estimate", {}, format="json"
+        ),
+        target="others",
+        mutates=False,
+    ),
+    Row(
         "Edit others' workflow",
         A,
         (200, 403, 403, 401),

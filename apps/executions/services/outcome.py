@@ -75,6 +75,11 @@ def build_report(execution: Execution, plan, result, created: list[str]) -> dict
             }
             for c in result.leak_report
         ],
+        # Rows the subset kept per table, beside the rows the source holds.
+        "subset": [
+            {"table": c.table, "kept": c.kept, "total": c.total, "in_subset": c.in_subset}
+            for c in getattr(result, "subset", ())
+        ],
         "leak_ok": all(c.ok for c in result.leak_report),
         "fk_ok": result.fk_ok,
     }
