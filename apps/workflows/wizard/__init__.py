@@ -8,6 +8,7 @@ from apps.workflows.wizard.partials import (
     tables_partial,
 )
 from apps.workflows.wizard.steps import step_basics, step_rules, step_tables, step_target
+from apps.workflows.wizard.subset import subset_estimate_partial
 
 __all__ = [
     "columns_partial",
@@ -18,5 +19,6 @@ __all__ = [
     "step_rules",
     "step_tables",
     "step_target",
+    "subset_estimate_partial",
     "tables_partial",
 ]

@@ -88,6 +88,7 @@ def state_from_workflow(workflow: Workflow) -> dict:
         "leak_max_share": data.get("leak_max_share", 0.0),
         "leak_action": data.get("leak_action", "fail"),
         "status": data["status"],
+        "subset": data.get("subset"),
         "preview_secret": secrets.token_hex(16),
     }
 
@@ -96,7 +97,7 @@ def wizard_urls(pk) -> dict:
     prefix, args = ("workflows:edit", [pk]) if pk else ("workflows:create", [])
     urls = {
         part: reverse(f"{prefix}_{part}", args=args)
-        for part in ("tables", "columns", "params", "preview", "rowcount")
+        for part in ("tables", "columns", "params", "preview", "rowcount", "subset")
     }
     urls["steps"] = [reverse(prefix, args=args)] + [step_url(pk, n) for n in (2, 3, 4)]
     return urls

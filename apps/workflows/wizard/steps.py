@@ -29,6 +29,7 @@ from apps.workflows.wizard.state import (
     step_url,
     workflow_for_edit,
 )
+from apps.workflows.wizard.subset import SubsetFormError, subset_form, subset_from_post
 from masking import ColumnRule, ColumnSpec, consistency_groups
 from masking.schema import TableInfo
 from masking.techniques import get_technique, techniques_for
@@ -86,6 +87,11 @@ def step_tables(request, pk: int | None = None, step: int = 2):
                 "(open the table to pick columns)."
             )
         else:
+            try:
+                state["subset"] = subset_from_post(request.POST, tables)
+            except SubsetFormError as exc:
+                error = str(exc)
+        if not error:
             state["tables"] = tables
             save_state(request, pk, state)
             return redirect(step_url(pk, 3))
@@ -115,9 +121,35 @@ def step_tables(request, pk: int | None = None, step: int = 2):
             schema=schema,
             selected=selected,
             error=error,
+            subset=subset_form(
+                {"subset": _posted_or(request, state), "tables": state.get("tables")}
+            ),
         ),
         status=400 if error and request.method == "POST" else 200,
     )
+
+
+def _posted_or(request, state: dict) -> dict | None:
+    """The subset to show: what was just posted (even if refused), else the saved one."""
+    if request.method != "POST":
+        return state.get("subset")
+    root = request.POST.get("subset_root", "")
+    schema, _, table = root.partition(".")
+    size, amount = request.POST.get("subset_size"), request.POST.get("subset_amount")
+    return {
+        "roots": [
+            {
+                "schema": schema,
+                "table": table,
+                "where": request.POST.get("subset_where", ""),
+                "percent": amount if size != "rows" else None,
+                "rows": amount if size == "rows" else None,
+            }
+        ]
+        if root
+        else [],
+        "children": request.POST.get("subset_children", "all"),
+    }
 
 
 # --- step 3 -------------------------------------------------------------------------------------
@@ -256,6 +288,7 @@ def _build_input(state: dict) -> dict:
         "leak_max_share": state.get("leak_max_share", 0.0),
         "leak_action": state.get("leak_action", "fail"),
         "status": state.get("status", "active"),
+        "subset": state.get("subset"),
         "mappings": mappings,
     }
 
