@@ -314,6 +314,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Every worker marks runs whose worker died as failed this often (with or without beat).
 EXECUTION_REAP_SECONDS = env_int("EXECUTION_REAP_SECONDS", 30)
+# Rows per work unit: above 0, runs are split into units that any worker runs, staged in the
+# target and published in one short transaction (0: each run is one task, one transaction).
+EXECUTION_UNIT_ROWS = env_int("EXECUTION_UNIT_ROWS", 0)
+# A failed or cancelled run's staging tables stay this long for a resume, then are dropped.
+EXECUTION_STAGING_KEEP_SECONDS = env_int("EXECUTION_STAGING_KEEP_SECONDS", 86400)
 
 # SQLite databases may only be registered from these folders (a connection must not become a way
 # to read arbitrary files on the server).

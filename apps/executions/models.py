@@ -48,6 +48,10 @@ class Execution(models.Model):
     plan_hash = models.CharField(max_length=64, blank=True, default="")
     key_version = models.CharField(max_length=64, blank=True, default="")
     report = models.JSONField(default=dict, blank=True)
+    # A run split into units (masking.staged): its layout, and how long the publish locked
+    # the target (seconds; 0 for a run in one transaction, where the whole run holds it).
+    layout = models.JSONField(default=dict, blank=True)
+    lock_seconds = models.FloatField(default=0)
     cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
@@ -101,3 +105,32 @@ class ExecutionTable(models.Model):
     class Meta:
         db_table = "execution_tables"
         ordering = ["execution", "position"]
+
+
+class UnitStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ExecutionUnit(models.Model):
+    """One work unit of a staged run: a table, or a key range of one."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="units")
+    index = models.PositiveIntegerField()
+    table = models.CharField(max_length=300)
+    level = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=UnitStatus.choices, default=UnitStatus.WAITING)
+    worker = models.CharField(max_length=200, blank=True, default="")
+    rows = models.BigIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "execution_units"
+        ordering = ["execution", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "index"], name="execution_unit_index"),
+        ]

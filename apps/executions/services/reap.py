@@ -9,7 +9,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
+from apps.executions.models import (
+    Execution,
+    ExecutionStatus,
+    ExecutionTable,
+    ExecutionUnit,
+    UnitStatus,
+)
 from apps.executions.services.outcome import WORKER_LOST, audit_end
 
 logger = logging.getLogger("maskflow.executions")
@@ -36,6 +42,9 @@ def execution_reap(*, stale_after_seconds: int = 60) -> list[int]:
             continue
         ExecutionTable.objects.filter(execution_id=execution.pk).exclude(status="done").update(
             status="failed"
+        )
+        ExecutionUnit.objects.filter(execution_id=execution.pk, status=UnitStatus.RUNNING).update(
+            status=UnitStatus.FAILED
         )
         reaped.append(execution.pk)
         audit_end(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -82,9 +83,12 @@ def _enqueue(execution_id: int) -> None:
     # The one import kept inside a function: apps.executions.tasks imports this package at
     # module level (Celery loads tasks first), so importing the task here at the top would
     # be a cycle.
-    from apps.executions.tasks import run_execution
+    from apps.executions.tasks import plan_units, run_execution
 
-    run_execution.delay(execution_id)
+    if settings.EXECUTION_UNIT_ROWS > 0:
+        plan_units.delay(execution_id)
+    else:
+        run_execution.delay(execution_id)
 
 
 def _audit_refusal(workflow, by, request, reason: str) -> None:

@@ -1,10 +1,12 @@
 """Run a workflow from a CI pipeline.
 
     manage.py run_workflow <id|name> [--wait] [--user USERNAME] [--timeout S]
+    manage.py run_workflow --resume EXECUTION_ID [--wait] [--user USERNAME]
 
 Without --wait the execution is queued for a worker and its id printed. With --wait it runs in
 this process (no broker or worker needed), printing progress lines, and the exit code tells the
-pipeline how it ended: 0 success, 1 failed, 2 cancelled."""
+pipeline how it ended: 0 success, 1 failed, 2 cancelled. --resume takes a failed or cancelled
+run split into units up again: its complete units are kept, the others run again."""
 
 from __future__ import annotations
 
@@ -26,7 +28,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("workflow", help="workflow id or name")
+        parser.add_argument("workflow", nargs="?", help="workflow id or name")
+        parser.add_argument(
+            "--resume", type=int, metavar="EXECUTION_ID", help="resume this failed run"
+        )
         parser.add_argument(
             "--wait", action="store_true", help="run in this process and wait for the result"
         )
@@ -41,7 +46,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        ref = opts["workflow"]
+        if opts["resume"]:
+            return self._resume(opts)
+        ref = opts["workflow"] or ""
         workflow = Workflow.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
         workflow = workflow or Workflow.objects.filter(name=ref).first()
         if workflow is None:
@@ -88,3 +95,37 @@ class Command(BaseCommand):
             line += f" - {execution.error_message}"
         (self.stdout if execution.status == ExecutionStatus.SUCCESS else self.stderr).write(line)
         return EXIT_CODES.get(execution.status, 1)
+
+    def _resume(self, opts) -> None:
+        from apps.executions.services.resume import ResumeRefused, execution_resume, unit_resume
+        from apps.executions.services.units import unit_publish, unit_run
+
+        execution = Execution.objects.filter(pk=opts["resume"]).first()
+        if execution is None:
+            raise CommandError(f"No execution {opts['resume']}.")
+        user = execution.executed_by
+        if opts["user"]:
+            user = get_user_model().objects.filter(username=opts["user"], is_active=True).first()
+            if user is None:
+                raise CommandError(f"No active user '{opts['user']}'.")
+        try:
+            execution = execution_resume(execution=execution, by=user)
+        except (PermissionDenied, ResumeRefused) as exc:
+            raise CommandError(str(exc)) from exc
+        if not opts["wait"]:
+            from apps.executions.tasks import resume_units
+
+            resume_units.delay(execution.pk)
+            self.stdout.write(f"execution {execution.pk} resumed")
+            return
+        levels = unit_resume(execution_id=execution.pk)
+        pending = [i for level in levels for i in level]
+        self.stdout.write(f"execution {execution.pk} resumed: {len(pending)} unit(s) to run")
+        for index in pending:
+            unit_run(execution_id=execution.pk, index=index)
+        unit_publish(execution_id=execution.pk)
+        execution.refresh_from_db()
+        self.stdout.write(f"execution {execution.pk} {execution.status}")
+        code = EXIT_CODES.get(execution.status, 1)
+        if code:
+            raise SystemExit(code)

@@ -1,0 +1,151 @@
+"""Resume a staged run that failed, was cancelled or lost its worker, and drop the staging of
+runs nobody resumed.
+
+Units whose staged rows are committed (the ledger in the target says so) are kept when the plan
+hash and the key version are unchanged; the others run again. Staging that is gone (a failure
+or a cancel drops it) means every unit runs again."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.executions.models import Execution, ExecutionStatus, ExecutionUnit, UnitStatus
+from apps.executions.services.permissions import can_cancel
+from apps.executions.services.units import _dialects, _fail, _load, _plan
+from masking import staged
+from masking.staging import staging_tables
+
+logger = logging.getLogger("maskflow.executions")
+RESUMABLE = (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+
+
+class ResumeRefused(Exception):
+    pass
+
+
+def can_resume(execution: Execution) -> bool:
+    return execution.status in RESUMABLE and bool(execution.layout)
+
+
+def execution_resume(*, execution: Execution, by, request=None) -> Execution:
+    """Put a failed or cancelled staged run back to running; the caller enqueues resume_units."""
+    if not can_cancel(by, execution):  # who may stop a run may also restart it
+        raise PermissionDenied(
+            "Only the user who started the execution or an administrator can resume it."
+        )
+    if not can_resume(execution):
+        raise ResumeRefused("Only a failed or cancelled run split into units can be resumed.")
+    if execution.workflow.key_version != execution.key_version:
+        raise ResumeRefused("The workflow's key changed since this run: start a new run.")
+    claimed = Execution.objects.filter(pk=execution.pk, status__in=RESUMABLE).update(
+        status=ExecutionStatus.RUNNING,
+        cancel_requested=False,
+        error_message="",
+        finished_at=None,
+        heartbeat_at=timezone.now(),
+    )
+    if claimed != 1:
+        raise ResumeRefused("The run changed meanwhile; reload it.")
+    audit_record(
+        action="execution.resume",
+        request=request,
+        actor=by,
+        resource_type="execution",
+        resource_id=execution.pk,
+        details={"workflow_id": execution.workflow_id, "plan_hash": execution.plan_hash},
+    )
+    execution.refresh_from_db()
+    return execution
+
+
+def unit_resume(*, execution_id: int) -> list[list[int]]:
+    """The indexes of the units to run again, per level; staging re-created if it is gone."""
+    execution = _load(execution_id)
+    if execution.status != ExecutionStatus.RUNNING:
+        return []
+    layout = staged.Layout.from_dict(execution.layout)
+    try:
+        plan = _plan(execution)
+        if not layout.matches(plan):
+            raise ResumeRefused("the plan or key of this run changed")
+        source, target = _dialects(execution)
+        try:
+            if staging_tables(target, layout.schema, layout.run_id):
+                pending = {u.index for u in staged.pending_units(layout, target)}
+            else:
+                fresh = _prepare_again(plan, source, target, layout)
+                layout, pending = fresh, {u.index for u in fresh.units}
+        finally:
+            source.close()
+            target.close()
+    except Exception as exc:
+        _fail(execution, exc, layout=None)
+        return []
+    units = ExecutionUnit.objects.filter(execution_id=execution_id)
+    units.filter(index__in=pending).update(status=UnitStatus.WAITING, rows=0, worker="")
+    units.exclude(index__in=pending).update(status=UnitStatus.DONE)
+    done_rows = sum(units.exclude(index__in=pending).values_list("rows", flat=True))
+    report = dict(execution.report or {})
+    report["units_rerun"] = len(pending)
+    Execution.objects.filter(pk=execution_id).update(
+        layout=layout.to_dict(), rows_processed=done_rows, report=report
+    )
+    return [[u.index for u in level if u.index in pending] for level in layout.levels()]
+
+
+def _prepare_again(plan, source, target, layout: staged.Layout) -> staged.Layout:
+    """The same units again (same bounds, same numbers), on new staging tables."""
+    fresh = staged.prepare(plan, source, target, layout.run_id, unit_rows=10**12)
+    # prepare() planned whole tables; the run keeps the units it started with.
+    return staged.Layout(
+        layout.run_id,
+        fresh.schema,
+        layout.plan_hash,
+        layout.key_version,
+        layout.units,
+        fresh.stages,
+        layout.totals,
+        None,
+        fresh.read_consistency,
+    )
+
+
+def staging_reap(*, older_than_seconds: int | None = None) -> list[int]:
+    """Drop the staging of failed or cancelled runs nobody resumed in time (audited)."""
+    keep = older_than_seconds
+    if keep is None:
+        keep = settings.EXECUTION_STAGING_KEEP_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=keep)
+    dropped = []
+    old = Execution.objects.filter(status__in=RESUMABLE, finished_at__lt=cutoff).exclude(layout={})
+    for execution in old.select_related("workflow__target_connection", "executed_by"):
+        layout = staged.Layout.from_dict(execution.layout)
+        try:
+            _, target = _dialects(execution)
+            try:
+                names = staging_tables(target, layout.schema, layout.run_id)
+                staged.discard(layout, target)
+            finally:
+                target.close()
+        except Exception:
+            logger.warning("execution %s: staging not dropped yet", execution.pk)
+            continue
+        Execution.objects.filter(pk=execution.pk).update(layout={})
+        if names:
+            dropped.append(execution.pk)
+            audit_record(
+                action="execution.staging_dropped",
+                status=AuditEvent.Status.SUCCESS,
+                actor=None,
+                resource_type="execution",
+                resource_id=execution.pk,
+                details={"tables": len(names), "kept_seconds": keep},
+            )
+    return dropped

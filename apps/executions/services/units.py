@@ -1,0 +1,285 @@
+"""A run split into units (masking.staged), spread over every connected worker.
+
+begin: claim the queued execution, plan its units, create the staging tables, record the units.
+unit: run one unit (any worker); a failure ends the run as failed and drops the staging.
+publish: verify and publish the staged units in one target transaction, record the outcome.
+The Celery tasks chain a group of units per dependency level and end with the publish.
+
+Units read the source each in a consistent snapshot of its own (a snapshot exported by one
+task cannot outlive it); the execution's report says so."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.connections.services import connection_params
+from apps.executions.models import (
+    Execution,
+    ExecutionStatus,
+    ExecutionTable,
+    ExecutionUnit,
+    UnitStatus,
+)
+from apps.executions.services.outcome import audit_end, build_report, finish, safe_message
+from apps.executions.services.run import refuse_on_drift
+from apps.executions.services.targets import table_label
+from masking import staged
+from masking.dialects import get_dialect
+from masking.errors import Cancelled
+from masking.plan import Plan
+
+logger = logging.getLogger("maskflow.executions")
+NO_SHARED_SNAPSHOT = (
+    "no shared snapshot: each unit read a consistent snapshot of the source of its own"
+)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _load(execution_id: int) -> Execution:
+    return Execution.objects.select_related(
+        "workflow__source_connection", "workflow__target_connection", "executed_by"
+    ).get(pk=execution_id)
+
+
+def _dialects(execution: Execution):  # type: ignore[no-untyped-def]
+    workflow = execution.workflow
+    return (
+        get_dialect(connection_params(workflow.source_connection)),
+        get_dialect(connection_params(workflow.target_connection)),
+    )
+
+
+def _plan(execution: Execution) -> Plan:
+    return Plan.from_dict(execution.plan_snapshot or {}, secret=execution.workflow.get_secret())
+
+
+def run_id(execution_id: int) -> str:
+    return f"e{execution_id}"
+
+
+def unit_begin(*, execution_id: int, unit_rows: int | None = None) -> list[list[int]]:
+    """Claim and plan the run; returns unit indexes per dependency level ([] if not claimed
+    or failed)."""
+    now = timezone.now()
+    claimed = Execution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).update(
+        status=ExecutionStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if claimed != 1:
+        return []
+    execution = _load(execution_id)
+    try:
+        for position, t in enumerate((execution.plan_snapshot or {}).get("tables") or [], 1):
+            ExecutionTable.objects.create(
+                execution=execution,
+                position=position,
+                source_table=table_label(t.get("source_schema") or "", t["source_table"])[:300],
+                target_table=table_label(
+                    t.get("target_schema") or "", t.get("target_table") or t["source_table"]
+                )[:300],
+            )
+        refuse_on_drift(execution.workflow)
+        plan = _plan(execution)
+        source, target = _dialects(execution)
+        try:
+            layout = staged.prepare(
+                plan,
+                source,
+                target,
+                run_id(execution_id),
+                unit_rows=unit_rows or settings.EXECUTION_UNIT_ROWS or staged.DEFAULT_UNIT_ROWS,
+            )
+        finally:
+            source.close()
+            target.close()
+    except Exception as exc:
+        _fail(execution, exc, layout=None)
+        return []
+    ExecutionUnit.objects.bulk_create(
+        ExecutionUnit(execution=execution, index=u.index, table=u.table[:300], level=u.level)
+        for u in layout.units
+    )
+    Execution.objects.filter(pk=execution_id).update(
+        layout=layout.to_dict(), rows_total=sum(layout.totals.values())
+    )
+    return [[u.index for u in level] for level in layout.levels()]
+
+
+class _Cancel:
+    """The engine's progress hook for a unit: stops when the run was cancelled or ended."""
+
+    def __init__(self, execution_id: int):
+        self.execution_id = execution_id
+        self.checked = 0.0
+
+    def update(self, update) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked < 1.0:
+            return False
+        self.checked = now
+        # The heartbeat says the unit's worker is alive (the reaper fails runs without one).
+        alive = Execution.objects.filter(
+            pk=self.execution_id, status=ExecutionStatus.RUNNING, cancel_requested=False
+        ).update(heartbeat_at=timezone.now())
+        return alive != 1
+
+
+def unit_run(*, execution_id: int, index: int, worker: str = "") -> str:
+    """Run one unit; 'skipped' when the run is no longer running."""
+    running = Execution.objects.filter(
+        pk=execution_id, status=ExecutionStatus.RUNNING, cancel_requested=False
+    )
+    if not running.exists():
+        return "skipped"
+    unit = ExecutionUnit.objects.get(execution_id=execution_id, index=index)
+    if unit.status == UnitStatus.DONE:
+        return "done"
+    ExecutionUnit.objects.filter(pk=unit.pk).update(
+        status=UnitStatus.RUNNING, worker=(worker or worker_name())[:200], started_at=timezone.now()
+    )
+    execution = _load(execution_id)
+    layout = staged.Layout.from_dict(execution.layout)
+    try:
+        source, target = _dialects(execution)
+        try:
+            result = staged.run_unit(
+                _plan(execution), layout, index, source, target, _Cancel(execution_id)
+            )
+        finally:
+            source.close()
+            target.close()
+    except Cancelled:
+        ExecutionUnit.objects.filter(pk=unit.pk).update(status=UnitStatus.WAITING)
+        return "cancelled"
+    except Exception as exc:
+        ExecutionUnit.objects.filter(pk=unit.pk).update(
+            status=UnitStatus.FAILED, finished_at=timezone.now()
+        )
+        _fail(execution, exc, layout=layout)
+        return "failed"
+    ExecutionUnit.objects.filter(pk=unit.pk).update(
+        status=UnitStatus.DONE,
+        rows=result.rows_read,
+        seconds=round(result.seconds, 3),
+        finished_at=timezone.now(),
+    )
+    running.update(
+        rows_processed=F("rows_processed") + result.rows_read,
+        current_table=result.table[:300],
+        heartbeat_at=timezone.now(),
+    )
+    return "done"
+
+
+def unit_publish(*, execution_id: int) -> str:
+    """Verify and publish the staged units; the run's final status."""
+    execution = _load(execution_id)
+    if execution.status != ExecutionStatus.RUNNING:
+        return str(execution.status)
+    layout = staged.Layout.from_dict(execution.layout)
+    source, target = _dialects(execution)
+    try:
+        if execution.cancel_requested:
+            staged.discard(layout, target)
+            if finish(
+                execution_id,
+                ExecutionStatus.CANCELLED,
+                rows_masked=0,
+                error_message="Cancelled on request; the target was not changed.",
+            ):
+                audit_end(execution, "execution.cancel", AuditEvent.Status.SUCCESS, {})
+            return ExecutionStatus.CANCELLED
+        plan = _plan(execution)
+        started = execution.started_at.timestamp() if execution.started_at else None
+        result = staged.finish(plan, layout, source, target, started=started)
+    except Exception as exc:
+        _fail(execution, exc, layout=None)
+        return ExecutionStatus.FAILED
+    finally:
+        source.close()
+        target.close()
+    report = build_report(execution, plan, result, [])
+    report["lock_seconds"] = round(result.lock_seconds, 3)
+    report["units"] = len(layout.units)
+    if "units_rerun" in (execution.report or {}):  # a resumed run: how many ran again
+        report["units_rerun"] = execution.report["units_rerun"]
+    report["workers"] = sorted(
+        set(
+            ExecutionUnit.objects.filter(execution_id=execution_id).values_list("worker", flat=True)
+        )
+    )
+    if layout.read_consistency != "snapshot":
+        report["read_consistency"] = NO_SHARED_SNAPSHOT
+    by_label = {t.name: t for t in result.tables}
+    for row in ExecutionTable.objects.filter(execution_id=execution_id):
+        t = by_label.get(row.target_table)
+        if t is not None:
+            row.status, row.rows_read, row.rows_written = "success", t.rows_read, t.rows_written
+            row.rows_masked, row.load_path = t.rows_masked, "staged, INSERT … SELECT"
+            row.save()
+    rate = result.rows_processed / result.duration if result.duration > 0 else 0
+    if finish(
+        execution_id,
+        ExecutionStatus.SUCCESS,
+        rows_processed=result.rows_processed,
+        rows_masked=min(result.rows_masked, result.rows_processed),
+        rows_total=result.rows_processed,
+        current_table="",
+        rows_per_second=round(rate, 1),
+        lock_seconds=round(result.lock_seconds, 3),
+        report=report,
+        error_message="",
+    ):
+        audit_end(
+            execution,
+            "execution.finish",
+            AuditEvent.Status.SUCCESS,
+            {
+                "rows_processed": result.rows_processed,
+                "rows_masked": result.rows_masked,
+                "duration_seconds": round(result.duration, 3),
+                "lock_seconds": round(result.lock_seconds, 3),
+                "units": len(layout.units),
+                "workers": len(report["workers"]),
+            },
+        )
+    return ExecutionStatus.SUCCESS
+
+
+def _fail(execution: Execution, exc: BaseException, layout: staged.Layout | None) -> None:
+    message = safe_message(exc)
+    logger.warning("execution %s failed: %s", execution.pk, message)
+    if layout is not None:
+        try:
+            _, target = _dialects(execution)
+            try:
+                staged.discard(layout, target)
+            finally:
+                target.close()
+        except Exception:  # the reaper drops what is left
+            logger.warning("execution %s: staging not dropped", execution.pk)
+    if finish(execution.pk, ExecutionStatus.FAILED, rows_masked=0, error_message=message):
+        audit_end(
+            execution,
+            "execution.fail",
+            AuditEvent.Status.FAILURE,
+            {"error": message, "error_type": type(exc).__name__},
+        )
+
+
+def unit_resume_ready(execution_id: int) -> bool:
+    """A resumed run still running (its units can go)."""
+    return Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).exists()

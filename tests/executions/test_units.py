@@ -1,0 +1,113 @@
+"""Runs split into units on SQLite files: Celery chain of groups per level, then the publish;
+failures and cancels leave the target as it was and drop the staging."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from apps.audit.models import AuditEvent
+from apps.executions import services
+from apps.executions.models import ExecutionStatus, UnitStatus
+from apps.executions.services import units as unit_services
+from tests.executions.scenario import dump
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def eager(settings):
+    from config.celery import app
+
+    settings.EXECUTION_UNIT_ROWS = 20
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = previous
+
+
+def _staging(path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'mf_stage_%'")
+        return [r[0] for r in rows]
+    finally:
+        conn.close()
+
+
+def test_units_run_as_tasks_and_equal_a_run_in_one_transaction(
+    scenario, owner, eager, settings, django_capture_on_commit_callbacks
+):
+    workflow, _, tgt = scenario
+    settings.EXECUTION_UNIT_ROWS = 0
+    first = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    assert services.execution_run(execution_id=first.pk).status == ExecutionStatus.SUCCESS
+    expected = {t: dump(tgt, t) for t in ("customers", "orders")}
+
+    settings.EXECUTION_UNIT_ROWS = 20
+    with django_capture_on_commit_callbacks(execute=True):
+        execution = services.execution_start(workflow=workflow, by=owner)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
+    assert {t: dump(tgt, t) for t in ("customers", "orders")} == expected
+    units = list(execution.units.all())
+    # 50 customers and 120 orders in units of 20 rows: 3 + 6, parents on the lower level
+    assert [u.table for u in units].count("main.customers") == 3
+    assert [u.table for u in units].count("main.orders") == 6
+    assert {u.level for u in units if u.table == "main.customers"} == {0}
+    assert {u.level for u in units if u.table == "main.orders"} == {1}
+    assert {u.status for u in units} == {UnitStatus.DONE}
+    assert sum(u.rows for u in units) == 170 and all(u.worker for u in units)
+    assert (execution.rows_processed, execution.rows_masked) == (170, 50)
+    assert 0 < execution.lock_seconds and execution.report["units"] == 9
+    assert execution.report["leak_ok"] and execution.report["fk_ok"]
+    assert "read_consistency" in execution.report  # SQLite: no shared snapshot, said so
+    assert _staging(tgt) == []
+    [event] = AuditEvent.objects.filter(action="execution.finish", resource_id=str(execution.pk))
+    assert event.details["units"] == 9 and event.details["workers"] >= 1
+
+
+def test_failed_unit_fails_the_run_and_drops_staging(
+    scenario, owner, eager, monkeypatch, django_capture_on_commit_callbacks
+):
+    workflow, _, tgt = scenario
+    before = {t: dump(tgt, t) for t in ("customers", "orders")}
+    real = unit_services.staged.run_unit
+
+    def flaky(plan, layout, index, *args, **kwargs):
+        if index == 4:
+            raise RuntimeError("boom person@example.org")
+        return real(plan, layout, index, *args, **kwargs)
+
+    monkeypatch.setattr(unit_services.staged, "run_unit", flaky)
+    with django_capture_on_commit_callbacks(execute=True):
+        execution = services.execution_start(workflow=workflow, by=owner)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert "person@example.org" not in execution.error_message
+    assert "RuntimeError" in execution.error_message
+    statuses = {u.index: u.status for u in execution.units.all()}
+    assert statuses[4] == UnitStatus.FAILED
+    assert UnitStatus.WAITING in statuses.values()  # later units never ran
+    assert {t: dump(tgt, t) for t in ("customers", "orders")} == before
+    assert _staging(tgt) == []
+
+
+def test_cancel_before_publish_leaves_target_and_drops_staging(scenario, owner, settings):
+    workflow, _, tgt = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    before = {t: dump(tgt, t) for t in ("customers", "orders")}
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    levels = unit_services.unit_begin(execution_id=execution.pk)
+    assert [len(level) for level in levels] == [3, 6]
+    for index in levels[0]:
+        assert unit_services.unit_run(execution_id=execution.pk, index=index) == "done"
+    assert _staging(tgt)  # staged, not published
+    services.execution_cancel(execution=execution, by=owner)
+    assert unit_services.unit_run(execution_id=execution.pk, index=levels[1][0]) == "skipped"
+    assert unit_services.unit_publish(execution_id=execution.pk) == ExecutionStatus.CANCELLED
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.CANCELLED
+    assert {t: dump(tgt, t) for t in ("customers", "orders")} == before
+    assert _staging(tgt) == []

@@ -1,0 +1,122 @@
+"""A staged run whose worker died: reaped as worker lost with the target unchanged, resumed
+from the command line running only the units not complete, equal to an uninterrupted run;
+staging nobody resumes is dropped by the reaper, audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.executions import services
+from apps.executions.models import Execution, ExecutionStatus, ExecutionUnit, UnitStatus
+from apps.executions.services import resume as resume_services
+from apps.executions.services import units as unit_services
+from apps.executions.services.outcome import WORKER_LOST
+from tests.executions.scenario import dump
+from tests.executions.test_units import _staging
+
+pytestmark = pytest.mark.django_db
+TABLES = ("customers", "orders")
+
+
+def _lost_midway(workflow, owner, done: int) -> Execution:
+    """Units 0..done-1 complete, then the worker dies in the next one."""
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    levels = unit_services.unit_begin(execution_id=execution.pk)
+    order = [i for level in levels for i in level]
+    for index in order[:done]:
+        assert unit_services.unit_run(execution_id=execution.pk, index=index) == "done"
+    ExecutionUnit.objects.filter(execution=execution, index=order[done]).update(
+        status=UnitStatus.RUNNING, worker="gone:1"
+    )
+    old = timezone.now() - dt.timedelta(minutes=10)
+    Execution.objects.filter(pk=execution.pk).update(heartbeat_at=old)
+    assert services.execution_reap(stale_after_seconds=60) == [execution.pk]
+    execution.refresh_from_db()
+    return execution
+
+
+def test_worker_lost_then_resume_runs_only_incomplete_units(
+    scenario, owner, settings, monkeypatch, tmp_path
+):
+    workflow, _, tgt = scenario
+    settings.EXECUTION_UNIT_ROWS = 0
+    reference = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    services.execution_run(execution_id=reference.pk)
+    expected = {t: dump(tgt, t) for t in TABLES}
+    _empty(tgt)
+    before = {t: dump(tgt, t) for t in TABLES}
+
+    settings.EXECUTION_UNIT_ROWS = 20
+    execution = _lost_midway(workflow, owner, done=4)
+    assert execution.status == ExecutionStatus.FAILED and execution.error_message == WORKER_LOST
+    assert ExecutionUnit.objects.get(execution=execution, worker="gone:1").status == "failed"
+    assert {t: dump(tgt, t) for t in TABLES} == before  # nothing published
+    assert _staging(tgt)  # the complete units are still staged
+
+    ran: list[int] = []
+    real = unit_services.staged.run_unit
+
+    def counting(plan, layout, index, *args, **kwargs):
+        ran.append(index)
+        return real(plan, layout, index, *args, **kwargs)
+
+    monkeypatch.setattr(unit_services.staged, "run_unit", counting)
+    out = StringIO()
+    call_command("run_workflow", "--resume", str(execution.pk), "--wait", stdout=out)
+    assert "5 unit(s) to run" in out.getvalue()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
+    assert len(ran) == 9 - 4 and len(set(ran)) == 5  # only the units not complete ran
+    assert execution.report["units_rerun"] == 5
+    assert {t: dump(tgt, t) for t in TABLES} == expected
+    assert _staging(tgt) == []
+    assert AuditEvent.objects.filter(action="execution.resume").count() == 1
+
+
+def _empty(path) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM orders")
+    conn.execute("DELETE FROM customers")
+    conn.commit()
+    conn.close()
+
+
+def test_resume_refused_for_a_changed_key_or_a_success(scenario, owner, settings):
+    workflow, _, _ = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    execution = _lost_midway(workflow, owner, done=1)
+    from apps.workflows.services import workflow_rotate_key
+
+    workflow_rotate_key(workflow=workflow, by=owner)
+    execution = Execution.objects.select_related("workflow").get(pk=execution.pk)
+    with pytest.raises(resume_services.ResumeRefused):
+        resume_services.execution_resume(execution=execution, by=owner)
+    ok = Execution.objects.create(workflow=workflow, executed_by=owner, status="success")
+    with pytest.raises(resume_services.ResumeRefused):
+        resume_services.execution_resume(execution=ok, by=owner)
+
+
+def test_reaper_drops_abandoned_staging_after_the_keep_time(scenario, owner, settings):
+    workflow, _, tgt = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    execution = _lost_midway(workflow, owner, done=2)
+    assert _staging(tgt)
+    assert resume_services.staging_reap(older_than_seconds=3600) == []  # too recent
+    assert _staging(tgt)
+    Execution.objects.filter(pk=execution.pk).update(
+        finished_at=timezone.now() - dt.timedelta(hours=2)
+    )
+    assert resume_services.staging_reap(older_than_seconds=3600) == [execution.pk]
+    assert _staging(tgt) == []
+    [event] = AuditEvent.objects.filter(action="execution.staging_dropped")
+    assert event.resource_id == str(execution.pk) and event.details["tables"] >= 3
+    execution.refresh_from_db()
+    assert not resume_services.can_resume(execution)
