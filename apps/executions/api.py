@@ -161,6 +161,21 @@ class ExecutionCancelAPI(APIView):
         return ok(ExecutionOutput(execution).data, message)
 
 
+class ExecutionResumeAPI(APIView):
+    @extend_schema(request=None, responses=ExecutionOutput)
+    def post(self, request, pk: int):
+        from apps.executions.services.resume import ResumeRefused, execution_resume
+
+        execution = selectors.execution_get(user=request.user, pk=pk)
+        try:
+            execution = execution_resume(
+                execution=execution, by=request.user, request=request, enqueue=True
+            )
+        except ResumeRefused as exc:
+            return fail(409, str(exc))
+        return ok(ExecutionOutput(execution).data, "Execution resumed")
+
+
 def report_csv(execution) -> str:
     """The compliance report as CSV: one row per table, then one per leak-checked column."""
     report = execution.report or {}

@@ -10,6 +10,9 @@ urlpatterns = [
         "executions/<int:pk>/cancel", api.ExecutionCancelAPI.as_view(), name="api-execution-cancel"
     ),
     path(
+        "executions/<int:pk>/resume", api.ExecutionResumeAPI.as_view(), name="api-execution-resume"
+    ),
+    path(
         "executions/<int:pk>/report", api.ExecutionReportAPI.as_view(), name="api-execution-report"
     ),
 ]

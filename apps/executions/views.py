@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_POST
 from apps.core.permissions import is_admin
 from apps.executions import selectors, services
 from apps.executions.api import report_csv
-from apps.executions.models import ExecutionStatus, Trigger
+from apps.executions.models import ExecutionStatus, Trigger, UnitStatus
 from apps.workflows.models import Workflow
 
 HTMX_STOP_POLLING = 286
@@ -48,10 +49,18 @@ def execution_list(request):
 
 
 def _live_context(request, execution) -> dict:
+    units: dict[str, dict[str, int]] = {}
+    for row in execution.units.values("table", "status").annotate(n=Count("id")):
+        units.setdefault(row["table"], dict.fromkeys(UnitStatus.values, 0))[row["status"]] = row[
+            "n"
+        ]
+    workers = sorted(set(execution.units.exclude(worker="").values_list("worker", flat=True)))
     return {
         "execution": execution,
         "tables": list(execution.tables.order_by("position", "pk")),
         "report": execution.report or {},
+        "units": units,
+        "workers": workers,
     }
 
 
@@ -113,6 +122,23 @@ def execution_cancel_view(request, pk: int):
             if execution.is_final
             else "Cancel requested: the run stops after the current batch and rolls back.",
         )
+    return redirect("executions:detail", pk=execution.pk)
+
+
+@login_required
+@require_POST
+def execution_resume_view(request, pk: int):
+    from apps.executions.services.resume import ResumeRefused, execution_resume
+
+    execution = selectors.execution_get(user=request.user, pk=pk)
+    if not services.can_cancel(request.user, execution):
+        raise PermissionDenied
+    try:
+        execution_resume(execution=execution, by=request.user, request=request, enqueue=True)
+    except ResumeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Resumed: the units not complete run again.")
     return redirect("executions:detail", pk=execution.pk)
 
 

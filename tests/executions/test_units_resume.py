@@ -120,3 +120,41 @@ def test_reaper_drops_abandoned_staging_after_the_keep_time(scenario, owner, set
     assert event.resource_id == str(execution.pk) and event.details["tables"] >= 3
     execution.refresh_from_db()
     assert not resume_services.can_resume(execution)
+
+
+def test_resume_from_api_and_page_checks_who_asks(
+    scenario, owner, other_user, admin_user, settings, api, page, django_capture_on_commit_callbacks
+):
+    from config.celery import app
+
+    workflow, _, tgt = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    execution = _lost_midway(workflow, owner, done=3)
+    url = f"/api/executions/{execution.pk}/resume"
+    assert api().post(url).status_code == 401
+    assert api(other_user).post(url).status_code in (403, 404)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+
+    html = page(owner).get(f"/executions/{execution.pk}/").content.decode()
+    assert 'data-testid="resume-execution"' in html and 'data-testid="execution-units"' in html
+    assert 'data-unit="failed">1<' in html  # the unit the lost worker held
+    other_html = page(other_user).get(f"/executions/{execution.pk}/")
+    assert other_html.status_code in (403, 404) or "resume-execution" not in (
+        other_html.content.decode()
+    )
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api(owner).post(url)
+    finally:
+        app.conf.task_always_eager = previous
+    assert response.status_code == 200, response.content
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
+    assert execution.report["units_rerun"] == 6 and execution.report["units"] == 9
+    assert api(admin_user).post(url).status_code == 409  # a success is not resumed
+    html = page(owner).get(f"/executions/{execution.pk}/").content.decode()
+    assert "resume-execution" not in html and 'data-unit="done">6<' in html

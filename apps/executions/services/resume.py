@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -34,8 +35,9 @@ def can_resume(execution: Execution) -> bool:
     return execution.status in RESUMABLE and bool(execution.layout)
 
 
-def execution_resume(*, execution: Execution, by, request=None) -> Execution:
-    """Put a failed or cancelled staged run back to running; the caller enqueues resume_units."""
+def execution_resume(*, execution: Execution, by, request=None, enqueue: bool = False) -> Execution:
+    """Put a failed or cancelled staged run back to running; with `enqueue`, its units are
+    queued for the workers once the transaction commits."""
     if not can_cancel(by, execution):  # who may stop a run may also restart it
         raise PermissionDenied(
             "Only the user who started the execution or an administrator can resume it."
@@ -62,7 +64,16 @@ def execution_resume(*, execution: Execution, by, request=None) -> Execution:
         details={"workflow_id": execution.workflow_id, "plan_hash": execution.plan_hash},
     )
     execution.refresh_from_db()
+    if enqueue:
+        pk = execution.pk
+        transaction.on_commit(lambda: _enqueue(pk))
     return execution
+
+
+def _enqueue(execution_id: int) -> None:
+    from apps.executions.tasks import resume_units  # the tasks module imports this one
+
+    resume_units.delay(execution_id)
 
 
 def unit_resume(*, execution_id: int) -> list[list[int]]:
