@@ -11,6 +11,7 @@ from masking.dialects.base import ConnectionParams, Dialect
 from masking.plan import ColumnRule, Plan, TablePlan
 
 TABLES = ("customers", "orders", "items", "payments")
+SECRET = b"staged-live-secret"
 SIZES = {"customers": 2_000, "orders": 6_000, "items": 12_000, "payments": 3_000}
 
 PG_DDL = [
@@ -75,7 +76,8 @@ def plan(src_schema: str, tgt_schema: str, **kw: Any) -> Plan:
         TablePlan(src_schema, t, tgt_schema, t, rules.get(t, ()), copy_unmapped=True)
         for t in reversed(TABLES)  # the run orders them parents first
     )
-    return Plan(tables=tables, secret=b"staged-live-secret", key_version="s1", batch_size=700, **kw)
+    kw.setdefault("batch_size", 700)
+    return Plan(tables=tables, secret=SECRET, key_version="s1", **kw)
 
 
 def checksums(pg: Dialect) -> dict[str, tuple[int, str]]:
@@ -106,7 +108,7 @@ def worker(
     """Run the given units in this process; returns the process id and what it ran."""
     from masking.staged import Layout, run_unit
 
-    p = Plan.from_dict(plan_dict, secret=b"staged-live-secret")
+    p = Plan.from_dict(plan_dict, secret=SECRET)
     lay = Layout.from_dict(layout)
     with get_dialect(source) as src, get_dialect(target) as tgt:
         ran = [run_unit(p, lay, i, src, tgt).index for i in indexes]
