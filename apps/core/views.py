@@ -21,7 +21,7 @@ def dashboard(request):
     """Counts, success rate, rows masked per day (30 days) and recent runs. Executions are the
     user's own (all of them for admins); connections and workflows are visible to every user."""
     from apps.connections.models import Connection
-    from apps.executions.selectors import execution_recent, execution_stats
+    from apps.executions.selectors import execution_active, execution_recent, execution_stats
     from apps.workflows.models import Workflow
 
     stats = execution_stats(user=request.user, days=30)
@@ -33,6 +33,7 @@ def dashboard(request):
             "stats": stats,
             "chart": stats["chart"],
             "recent": list(execution_recent(user=request.user, limit=8)),
+            "active": execution_active(user=request.user),
             "nav": "dashboard",
         },
     )

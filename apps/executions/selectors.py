@@ -118,6 +118,25 @@ def execution_recent(*, user, limit: int = 8) -> QuerySet[Execution]:
     return execution_visible(user=user).order_by("-queued_at", "-pk")[:limit]
 
 
+def execution_active(*, user, limit: int = 20) -> list[Execution]:
+    """Runs going on now (running, then queued), each with `units_done`, `units_total` and
+    `workers` (0 for a run in one transaction)."""
+    from django.db.models import Count, Q
+
+    runs = (
+        execution_visible(user=user)
+        .filter(status__in=(ExecutionStatus.RUNNING, ExecutionStatus.QUEUED))
+        .select_related("workflow")
+        .annotate(
+            units_total=Count("units"),
+            units_done=Count("units", filter=Q(units__status="done")),
+            workers=Count("units__worker", filter=~Q(units__worker=""), distinct=True),
+        )
+        .order_by("status", "queued_at", "pk")
+    )
+    return list(runs[:limit])
+
+
 def execution_for_workflow(*, user, workflow, limit: int = 20) -> QuerySet[Execution]:
     return (
         execution_visible(user=user).filter(workflow=workflow).order_by("-queued_at", "-pk")[:limit]

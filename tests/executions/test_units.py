@@ -111,3 +111,24 @@ def test_cancel_before_publish_leaves_target_and_drops_staging(scenario, owner, 
     assert execution.status == ExecutionStatus.CANCELLED
     assert {t: dump(tgt, t) for t in ("customers", "orders")} == before
     assert _staging(tgt) == []
+
+
+def test_dashboard_shows_runs_going_on_now(scenario, owner, other_user, settings, page):
+    workflow, _, _ = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    levels = unit_services.unit_begin(execution_id=execution.pk)
+    for index in levels[0][:2]:
+        unit_services.unit_run(execution_id=execution.pk, index=index, worker="w1@host")
+    html = page(owner).get("/").content.decode()
+    assert f'data-execution="{execution.pk}"' in html
+    assert 'data-testid="units-done">2 of 9<' in html
+    execution.refresh_from_db()
+    rows = sum(u.rows for u in execution.units.filter(index__in=levels[0][:2]))
+    assert execution.rows_processed == rows > 0 and execution.rows_per_second > 0
+    assert f'data-execution="{execution.pk}"' not in page(other_user).get("/").content.decode()
+    unit_services.unit_run(execution_id=execution.pk, index=levels[0][2])
+    for index in levels[1]:
+        unit_services.unit_run(execution_id=execution.pk, index=index)
+    assert unit_services.unit_publish(execution_id=execution.pk) == ExecutionStatus.SUCCESS
+    assert "No run is going on." in page(owner).get("/").content.decode()

@@ -181,6 +181,10 @@ def unit_run(*, execution_id: int, index: int, worker: str = "") -> str:
         current_table=result.table[:300],
         heartbeat_at=timezone.now(),
     )
+    done = running.values_list("rows_processed", "started_at").first()
+    if done and done[1]:  # rows/s over the whole run so far (the page's ETA uses it)
+        elapsed = (timezone.now() - done[1]).total_seconds()
+        running.update(rows_per_second=round(done[0] / elapsed, 1) if elapsed > 0 else 0)
     return "done"
 
 
