@@ -1,0 +1,183 @@
+"""A run split into units on real Celery workers: PostgreSQL → PostgreSQL, two worker
+processes on a Redis broker, a four-table schema with 1,000,000 rows in its largest table.
+The published target equals a run of the same workflow in one transaction, checksum for
+checksum, and both workers ran units.
+
+The workers share the app database with the test through a file-based app database in a
+temporary MASKFLOW_DATA_DIR; a queue of its own keeps this broker traffic apart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from masking.dialects import get_dialect
+from tests import services
+from tests.live import staged_schema as S
+
+pytestmark = pytest.mark.live
+ROOT = Path(__file__).resolve().parents[2]
+SIZES = {"customers": 20_000, "orders": 60_000, "items": 1_000_000, "payments": 40_000}
+UNIT_ROWS = 100_000
+
+SEED = """
+from apps.accounts.models import User
+from apps.connections.models import Connection
+from apps.workflows.models import Workflow, TableMapping
+from apps.executions.services import execution_start
+u = User.objects.create_user(username="ci-owner", password="x-unused-password-123", role="user")
+def conn(name, db):
+    c = Connection(name=name, dialect="postgresql", host={host!r}, port={port}, database=db,
+                   username={user!r}, created_by=u)
+    c.set_password({password!r})
+    c.save()
+    return c
+wf = Workflow(name="units", source_connection=conn("src", {src!r}),
+              target_connection=conn("tgt", {tgt!r}), created_by=u, batch_size=10000)
+wf.new_secret()
+wf.save()
+rules = {{
+    "customers": [{{"source_column": "email", "technique": "email", "target_column": "email"}},
+                  {{"source_column": "name", "technique": "full_name", "target_column": "name"}}],
+    "payments": [{{"source_column": "card", "technique": "credit_card", "target_column": "card"}}],
+}}
+for pos, t in enumerate(["customers", "orders", "items", "payments"]):
+    TableMapping.objects.create(workflow=wf, position=pos, source_schema="public", source_table=t,
+                                target_schema="public", target_table=t,
+                                column_mappings=rules.get(t, []), copy_unmapped=True)
+print("EXECUTION", execution_start(workflow=wf, by=u, trigger="api").pk)
+"""
+
+
+def manage(env: dict, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def query(app_db: Path, sql: str, *params) -> list[tuple]:
+    db = sqlite3.connect(app_db, timeout=30)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
+def start_worker(env: dict, name: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"{name}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def test_two_workers_publish_what_one_transaction_writes(tmp_path, pg_db_factory):
+    services.require_service("Redis", "127.0.0.1", 6379)
+    src_params, tgt_params = pg_db_factory(), pg_db_factory()
+    with get_dialect(src_params) as src, get_dialect(tgt_params) as tgt:
+        S.create(src, seed=True, sizes=SIZES)
+        S.create(tgt, seed=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    app_db = data / "app.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "MASKFLOW_DATA_DIR": str(data),
+        "DATABASE_URL": f"sqlite:///{app_db}",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/0",
+        "CELERY_QUEUE": f"maskflow_t_{uuid.uuid4().hex[:10]}",
+        "EXECUTION_UNIT_ROWS": str(UNIT_ROWS),
+    }
+    assert manage(env, "migrate", "--noinput").returncode == 0
+    seed = SEED.format(
+        host=src_params.host,
+        port=src_params.port,
+        user=src_params.username,
+        password=src_params.password,
+        src=src_params.database,
+        tgt=tgt_params.database,
+    )
+    seeded = manage(env, "shell", "-c", seed)
+    assert seeded.returncode == 0, seeded.stderr
+    pk = int(seeded.stdout.split("EXECUTION")[1].split()[0])
+
+    workers = [start_worker(env, f"w{n}-{uuid.uuid4().hex[:6]}") for n in (1, 2)]
+    try:
+        deadline = time.monotonic() + 900
+        status = "queued"
+        while time.monotonic() < deadline and status in ("queued", "running"):
+            time.sleep(1)
+            status = query(app_db, "SELECT status FROM executions WHERE id = ?", pk)[0][0]
+    finally:
+        for w in workers:
+            os.killpg(w.pid, signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(w.pid, signal.SIGKILL)
+    row = query(
+        app_db,
+        "SELECT status, error_message, lock_seconds, rows_processed FROM executions WHERE id = ?",
+        pk,
+    )[0]
+    assert row[0] == "success", row
+    units = query(
+        app_db, 'SELECT "table", status, worker FROM execution_units WHERE execution_id = ?', pk
+    )
+    assert len([u for u in units if u[0].endswith("items")]) >= 8
+    assert {u[1] for u in units} == {"done"}
+    assert len({u[2] for u in units}) == 2  # both workers ran units
+    assert row[3] == sum(SIZES.values())
+    with get_dialect(tgt_params) as tgt:
+        staged = S.checksums(tgt)
+        assert S.staging_left(tgt) == []
+    assert staged["items"][0] == SIZES["items"]
+
+    # The same workflow and key in one transaction, one table after another.
+    env_one = {**env, "EXECUTION_UNIT_ROWS": "0"}
+    whole = manage(env_one, "run_workflow", "units", "--wait", timeout=900)
+    assert whole.returncode == 0, whole.stdout[-2000:] + whole.stderr[-2000:]
+    with get_dialect(tgt_params) as tgt:
+        assert S.checksums(tgt) == staged
+    duration = query(
+        app_db,
+        "SELECT (julianday(finished_at) - julianday(started_at)) * 86400 FROM executions"
+        " WHERE id = ?",
+        pk,
+    )[0][0]
+    print(f"lock {row[2]:.2f}s of {duration:.2f}s ({row[2] / duration:.0%})")
