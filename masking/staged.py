@@ -269,6 +269,10 @@ def finish(
         samplers = _leak_samplers(plan, layout, source, order, maskers, leak_sample)
         lock_start = time.monotonic()
         with target.transaction():
+            try:
+                deferred = target.defer_foreign_keys([rt.target for rt in order])
+            except Exception as exc:
+                raise wrap_error(exc, table="", stage="publish") from exc
             if plan.target_mode == "truncate":
                 clear_tables(target, [(rt.label, rt.target) for rt in reversed(order)])
             for rt in order:
@@ -276,6 +280,7 @@ def finish(
                     target.publish_from(stages[rt.label], rt.target, rt.target_columns)
                 except Exception as exc:
                     raise wrap_error(exc, table=rt.label, stage="publish") from exc
+            target.restore_foreign_keys(deferred)
             fk_ok = verify_foreign_keys(target, order, tdef)
             leaks = [c for s in samplers for c in s.check(target)]
             bad = [c for c in leaks if not c.ok]

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from masking.dberrors import connection_failed
-from masking.dialects import common, ddl
+from masking.dialects import common, ddl, pgpublish
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.pgcopy import CopyStream
 from masking.dialects.typemaps import POSTGRESQL_TYPES
@@ -575,6 +575,12 @@ class PostgreSQLDialect(Dialect):
         except psycopg.Error:
             self._deferred = []  # the rollback restores them
             raise
+
+    def defer_foreign_keys(self, tables: Sequence[TableInfo]) -> list[tuple[str, str]]:
+        return pgpublish.defer_foreign_keys(self, tables)
+
+    def restore_foreign_keys(self, deferred: Sequence[tuple[str, str]]) -> None:
+        pgpublish.restore_foreign_keys(self, deferred)
 
     def export_snapshot(self) -> str | None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -184,3 +184,26 @@ def test_snapshot_hides_rows_written_after_the_plan(pg_db, pg_db_factory):
         result = finish(plan, layout, src, tgt)
     assert result.rows_processed == sum(S.SIZES.values())
     assert S.checksums(tgt)["customers"][0] == S.SIZES["customers"]
+
+
+def test_orphans_found_when_keys_are_restored_roll_back(pg_db, pg_db_factory):
+    import dataclasses
+
+    src = get_dialect(pg_db)
+    S.create(src, seed=True)
+    _, tgt = _target(pg_db_factory)
+    tgt.execute("INSERT INTO customers VALUES (1, 'kept@example.org', 'Kept', 'Here')")
+    before = S.checksums(tgt)
+    keys = "SELECT count(*) FROM pg_constraint WHERE contype = 'f'"
+    assert tgt._rows(keys)[0][0] == 3
+    plan = S.plan("public", "public")
+    tables = tuple(
+        dataclasses.replace(t, row_filter="id > 10") if t.source_table == "customers" else t
+        for t in plan.tables
+    )
+    with pytest.raises(MaskingError) as info:
+        run_staged(dataclasses.replace(plan, tables=tables), src, tgt, "o1", unit_rows=UNIT_ROWS)
+    assert "foreign key" in str(info.value)
+    assert S.checksums(tgt) == before
+    assert S.staging_left(tgt) == []
+    assert tgt._rows(keys)[0][0] == 3  # every foreign key is back
