@@ -317,6 +317,9 @@ EXECUTION_REAP_SECONDS = env_int("EXECUTION_REAP_SECONDS", 30)
 # Rows per work unit: above 0, runs are split into units that any worker runs, staged in the
 # target and published in one short transaction (0: each run is one task, one transaction).
 EXECUTION_UNIT_ROWS = env_int("EXECUTION_UNIT_ROWS", 0)
+# At most this many units read from one source connection at once, across all runs and
+# workers (0: no limit); a unit over the limit waits and retries.
+EXECUTION_MAX_SOURCE_READERS = env_int("EXECUTION_MAX_SOURCE_READERS", 0)
 # A failed or cancelled run's staging tables stay this long for a resume, then are dropped.
 EXECUTION_STAGING_KEEP_SECONDS = env_int("EXECUTION_STAGING_KEEP_SECONDS", 86400)
 

@@ -51,7 +51,10 @@ def resume_units(execution_id: int) -> int:
 @shared_task(name="maskflow.run_unit", acks_late=True, bind=True)
 def run_unit(self, execution_id: int, index: int) -> str:
     host = getattr(self.request, "hostname", None)
-    return unit_run(execution_id=execution_id, index=index, worker=host or worker_name())
+    outcome = unit_run(execution_id=execution_id, index=index, worker=host or worker_name())
+    if outcome == "busy":  # the source already serves as many readers as allowed
+        raise self.retry(countdown=2, max_retries=None)
+    return outcome
 
 
 @shared_task(name="maskflow.publish_units", acks_late=True)

@@ -132,3 +132,21 @@ def test_dashboard_shows_runs_going_on_now(scenario, owner, other_user, settings
         unit_services.unit_run(execution_id=execution.pk, index=index)
     assert unit_services.unit_publish(execution_id=execution.pk) == ExecutionStatus.SUCCESS
     assert "No run is going on." in page(owner).get("/").content.decode()
+
+
+def test_source_reader_limit_makes_units_wait(scenario, owner, settings):
+    workflow, _, _ = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    settings.EXECUTION_MAX_SOURCE_READERS = 1
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    levels = unit_services.unit_begin(execution_id=execution.pk)
+    first, second = levels[0][:2]
+    # another worker is reading unit `first` from the same source right now
+    execution.units.filter(index=first).update(status=UnitStatus.RUNNING, worker="w1@host")
+    assert unit_services.unit_run(execution_id=execution.pk, index=second) == "busy"
+    assert execution.units.get(index=second).status == UnitStatus.WAITING
+    execution.units.filter(index=first).update(status=UnitStatus.DONE)
+    assert unit_services.unit_run(execution_id=execution.pk, index=second) == "done"
+    settings.EXECUTION_MAX_SOURCE_READERS = 0
+    execution.units.filter(index=first).update(status=UnitStatus.RUNNING)
+    assert unit_services.unit_run(execution_id=execution.pk, index=levels[0][2]) == "done"

@@ -16,10 +16,12 @@ import socket
 import time
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.connections.models import Connection
 from apps.connections.services import connection_params
 from apps.executions.models import (
     Execution,
@@ -147,10 +149,9 @@ def unit_run(*, execution_id: int, index: int, worker: str = "") -> str:
     unit = ExecutionUnit.objects.get(execution_id=execution_id, index=index)
     if unit.status == UnitStatus.DONE:
         return "done"
-    ExecutionUnit.objects.filter(pk=unit.pk).update(
-        status=UnitStatus.RUNNING, worker=(worker or worker_name())[:200], started_at=timezone.now()
-    )
     execution = _load(execution_id)
+    if not _claim(execution, unit, worker or worker_name()):
+        return "busy"
     layout = staged.Layout.from_dict(execution.layout)
     try:
         source, target = _dialects(execution)
@@ -186,6 +187,27 @@ def unit_run(*, execution_id: int, index: int, worker: str = "") -> str:
         elapsed = (timezone.now() - done[1]).total_seconds()
         running.update(rows_per_second=round(done[0] / elapsed, 1) if elapsed > 0 else 0)
     return "done"
+
+
+def _claim(execution: Execution, unit: ExecutionUnit, worker: str) -> bool:
+    """Mark the unit running, unless EXECUTION_MAX_SOURCE_READERS units already read from the
+    same source connection (claims are serialised on the connection's row)."""
+    limit = settings.EXECUTION_MAX_SOURCE_READERS
+    with transaction.atomic():
+        if limit > 0:
+            source_id = execution.workflow.source_connection_id
+            Connection.objects.select_for_update().filter(pk=source_id).first()
+            busy = ExecutionUnit.objects.filter(
+                status=UnitStatus.RUNNING,
+                execution__status=ExecutionStatus.RUNNING,
+                execution__workflow__source_connection_id=source_id,
+            ).count()
+            if busy >= limit:
+                return False
+        ExecutionUnit.objects.filter(pk=unit.pk).update(
+            status=UnitStatus.RUNNING, worker=worker[:200], started_at=timezone.now()
+        )
+    return True
 
 
 def unit_publish(*, execution_id: int) -> str:
