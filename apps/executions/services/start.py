@@ -85,7 +85,9 @@ def _enqueue(execution_id: int) -> None:
     # be a cycle.
     from apps.executions.tasks import plan_units, run_execution
 
-    if settings.EXECUTION_UNIT_ROWS > 0:
+    # A subset's key tables live on one source connection: such a run is never split.
+    subset = Execution.objects.filter(pk=execution_id, workflow__subset__isnull=False).exists()
+    if settings.EXECUTION_UNIT_ROWS > 0 and not subset:
         plan_units.delay(execution_id)
     else:
         run_execution.delay(execution_id)
