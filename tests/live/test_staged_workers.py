@@ -181,3 +181,81 @@ def test_two_workers_publish_what_one_transaction_writes(tmp_path, pg_db_factory
         pk,
     )[0][0]
     print(f"lock {row[2]:.2f}s of {duration:.2f}s ({row[2] / duration:.0%})")
+
+
+def test_killed_worker_then_resume_runs_only_incomplete_units(tmp_path, pg_db_factory):
+    services.require_service("Redis", "127.0.0.1", 6379)
+    sizes = {"customers": 5_000, "orders": 20_000, "items": 300_000, "payments": 10_000}
+    src_params, tgt_params = pg_db_factory(), pg_db_factory()
+    with get_dialect(src_params) as src, get_dialect(tgt_params) as tgt:
+        S.create(src, seed=True, sizes=sizes)
+        S.create(tgt, seed=False)
+        empty = S.checksums(tgt)
+    data = tmp_path / "data"
+    data.mkdir()
+    app_db = data / "app.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "MASKFLOW_DATA_DIR": str(data),
+        "DATABASE_URL": f"sqlite:///{app_db}",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/0",
+        "CELERY_QUEUE": f"maskflow_t_{uuid.uuid4().hex[:10]}",
+        "EXECUTION_UNIT_ROWS": "20000",
+    }
+    assert manage(env, "migrate", "--noinput").returncode == 0
+    seed = SEED.format(
+        host=src_params.host,
+        port=src_params.port,
+        user=src_params.username,
+        password=src_params.password,
+        src=src_params.database,
+        tgt=tgt_params.database,
+    )
+    seeded = manage(env, "shell", "-c", seed)
+    assert seeded.returncode == 0, seeded.stderr
+    pk = int(seeded.stdout.split("EXECUTION")[1].split()[0])
+    count = "SELECT count(*) FROM execution_units WHERE execution_id = ? AND status = 'done'"
+
+    worker = start_worker(env, f"k-{uuid.uuid4().hex[:6]}")
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and query(app_db, count, pk)[0][0] < 4:
+            time.sleep(0.3)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=60)
+    assert worker.returncode == -signal.SIGKILL
+    done_before = query(app_db, count, pk)[0][0]
+    total = query(app_db, "SELECT count(*) FROM execution_units WHERE execution_id = ?", pk)[0][0]
+    assert 4 <= done_before < total
+    with get_dialect(tgt_params) as tgt:
+        assert S.checksums(tgt) == empty  # nothing published
+
+    time.sleep(2)
+    reaped = manage(
+        env,
+        "shell",
+        "-c",
+        "from apps.executions.services import execution_reap; "
+        "print('REAPED', execution_reap(stale_after_seconds=1))",
+    )
+    assert f"REAPED [{pk}]" in reaped.stdout, reaped.stderr
+    status, error = query(app_db, "SELECT status, error_message FROM executions WHERE id = ?", pk)[
+        0
+    ]
+    assert status == "failed" and "worker lost" in error
+
+    resumed = manage(env, "run_workflow", "--resume", str(pk), "--wait")
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    # only the units not complete ran again (the one the worker died in among them)
+    assert f"{total - done_before} unit(s) to run" in resumed.stdout, resumed.stdout
+    with get_dialect(tgt_params) as tgt:
+        after_resume = S.checksums(tgt)
+    assert after_resume["items"][0] == sizes["items"]
+
+    whole = manage({**env, "EXECUTION_UNIT_ROWS": "0"}, "run_workflow", "units", "--wait")
+    assert whole.returncode == 0, whole.stdout[-2000:] + whole.stderr[-2000:]
+    with get_dialect(tgt_params) as tgt:
+        assert S.checksums(tgt) == after_resume  # equal to an uninterrupted run
