@@ -17,7 +17,8 @@ _EXPORTS = {
     "ColumnRule": "masking.plan",
     "plan_hash": "masking.plan",
     "preflight": "masking.pipeline",
-    "run": "masking.pipeline",
+    "run": "masking.engine",
+    "connect": "masking.engine",
     "RunResult": "masking.pipeline",
     "TableResult": "masking.pipeline",
     "LeakCheck": "masking.pipeline",
@@ -44,6 +45,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from masking.consistency import consistency_groups
+    from masking.engine import connect, run
     from masking.errors import (
         Cancelled,
         MaskingError,
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
         TransientError,
         ValidationFailed,
     )
-    from masking.pipeline import LeakCheck, Problem, RunResult, TableResult, preflight, run
+    from masking.pipeline import LeakCheck, Problem, RunResult, TableResult, preflight
     from masking.plan import ColumnRule, Plan, TablePlan, plan_hash
     from masking.progress import NullProgress, Progress, ProgressUpdate
     from masking.schema import ColumnSpec

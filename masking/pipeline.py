@@ -90,6 +90,7 @@ class RunResult:
     # Seconds the target's tables were locked by the run's write transaction: the publish of a
     # staged run, the whole load otherwise (0.0: not measured).
     lock_seconds: float = 0.0
+    created_tables: tuple[str, ...] = ()  # target tables the run created (engine.run)
 
 
 # --- preflight --------------------------------------------------------------------------------

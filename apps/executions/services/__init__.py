@@ -4,7 +4,6 @@
 - `start`: check, snapshot the plan into a queued execution, enqueue it;
 - `run`: what the worker does with a queued execution (`execution_run`);
 - `progress`: the engine's progress callback writing the execution row;
-- `targets`: target tables a run creates and drops again on failure;
 - `outcome`: final status, value-free messages, report, audit;
 - `cancel`, `reap`: ending a run from outside it.
 

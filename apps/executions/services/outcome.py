@@ -9,7 +9,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.logging import redact_text
 from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
-from masking.errors import MaskingError
+from masking import MaskingError
 
 WORKER_LOST = (
     "The worker running this execution stopped responding (worker lost); "
@@ -112,3 +112,11 @@ def audit_end(execution: Execution, action: str, status: str, details: dict) -> 
             **details,
         },
     )
+
+
+def table_label(schema: str, table: str) -> str:
+    return f"{schema}.{table}" if schema else table
+
+
+def dropped_text(dropped: list[str]) -> str:
+    return f" and the tables it created were dropped: {', '.join(dropped)}" if dropped else ""

@@ -8,30 +8,23 @@ from collections.abc import Callable
 
 from django.utils import timezone
 
+import masking
 from apps.audit.models import AuditEvent
 from apps.connections.services import connection_params
 from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
 from apps.executions.services.outcome import (
     audit_end,
     build_report,
+    dropped_text,
     finish,
     reload,
     roll_back_tables,
     safe_message,
-)
-from apps.executions.services.progress import ExecutionProgress
-from apps.executions.services.targets import (
-    create_missing_targets,
-    drop_created,
-    dropped_text,
     table_label,
 )
+from apps.executions.services.progress import ExecutionProgress
 from apps.workflows.selectors import workflow_drift
-from masking import pipeline
-from masking.dialects import get_dialect
-from masking.errors import Cancelled, TerminalError
-from masking.plan import Plan
-from masking.progress import ProgressUpdate
+from masking import Cancelled, Plan, ProgressUpdate, TerminalError
 
 logger = logging.getLogger("maskflow.executions")
 
@@ -71,7 +64,6 @@ def execution_run(
     tables: dict[str, int] = {}
     started = time.monotonic()
     workflow = execution.workflow
-    created: list[tuple[str, str]] = []
     dropped: list[str] = []
     progress: ExecutionProgress | None = None
     try:
@@ -87,21 +79,24 @@ def execution_run(
             tables[row.target_table] = row.pk
         refuse_on_drift(workflow)
         plan = Plan.from_dict(snapshot, secret=workflow.get_secret())
-        source = get_dialect(connection_params(workflow.source_connection))
-        target = get_dialect(connection_params(workflow.target_connection))
-        try:
-            create_missing_targets(snapshot, source, target, created)
-            deadline = time.monotonic() + timeout if timeout else None
-            progress = ExecutionProgress(
-                execution.pk, tables, on_update=on_update, deadline=deadline
-            )
-            result = pipeline.run(plan, source, target, progress)
-        except BaseException:
-            dropped = drop_created(execution.pk, target, created)
-            raise
-        finally:
-            source.close()
-            target.close()
+        deadline = time.monotonic() + timeout if timeout else None
+        progress = ExecutionProgress(execution.pk, tables, on_update=on_update, deadline=deadline)
+        with (
+            masking.connect(connection_params(workflow.source_connection)) as source,
+            masking.connect(connection_params(workflow.target_connection)) as target,
+        ):
+            try:
+                result = masking.run(
+                    plan,
+                    source,
+                    target,
+                    progress,
+                    # which target tables the run may create was decided at start, like the plan
+                    create_targets=snapshot.get("create_targets") or [],
+                )
+            except BaseException as exc:
+                dropped = list(getattr(exc, "dropped_tables", []))
+                raise
     except Cancelled:
         duration = time.monotonic() - started
         roll_back_tables(execution.pk, "cancelled")
@@ -149,7 +144,7 @@ def execution_run(
             )
         return reload(execution)
 
-    report = build_report(execution, plan, result, [table_label(*t) for t in created])
+    report = build_report(execution, plan, result, list(result.created_tables))
     by_label = {t.name: t for t in result.tables}
     for label, pk in tables.items():
         t = by_label.get(label)
