@@ -3,13 +3,11 @@ options["read_only"] opens it read-only (recommended for sources)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from itertools import chain
 from typing import Any
 
@@ -17,26 +15,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masking.dberrors import connection_failed, database_error
-from masking.dialects import common, ddl, sqlite_arrow
+from masking.dialects import common, ddl, sqlite_arrow, sqlite_introspect, sqlite_values
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
 from masking.errors import ConnectionFailed
 from masking.schema import (
-    ColumnInfo,
-    ForeignKey,
     TableInfo,
     TableSummary,
     TypeCategory,
-    UniqueConstraint,
 )
 
-# Counting a huge table only to show an estimate is not worth it.
-ROW_ESTIMATE_CAP = 1_000_000
 # Rows per INSERT statement (each row binds one parameter per column).
 MAX_ROWS_PER_INSERT = 2000
 # Page cache (KiB) while a table loads; see begin_load.
 LOAD_CACHE_KIB = 16384
-_TYPE_ARGS = re.compile(r"\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
 
 
 class SQLiteDialect(Dialect):
@@ -108,137 +100,19 @@ class SQLiteDialect(Dialect):
             return "SQLite " + sqlite3.sqlite_version
 
         def classify(exc: BaseException, raw: str) -> str:
-            if "not a database" in raw:
-                return "database_not_found"
-            return common.classify(raw)
+            return "database_not_found" if "not a database" in raw else common.classify(raw)
 
         return TestResult(*common.timed_test(self.connect, probe, [], classify))
 
-    # --- introspection ------------------------------------------------------------------------
+    # --- introspection (sqlite_introspect), values to and from Arrow (sqlite_values) ----------
     def list_schemas(self) -> list[str]:
         return ["main"]
 
     def list_tables(self, schema: str) -> list[TableSummary]:
-        rows = (
-            self.connect()
-            .execute(
-                "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
-                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-            )
-            .fetchall()
-        )
-        return [
-            TableSummary("main", name, self._estimate(name) if kind == "table" else None, kind)
-            for name, kind in rows
-        ]
-
-    def _estimate(self, table: str) -> int:
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM {self.quote(table)} LIMIT ?)"
-        return int(self.connect().execute(sql, (ROW_ESTIMATE_CAP,)).fetchone()[0])
+        return sqlite_introspect.list_tables(self.connect(), self.quote)
 
     def describe_table(self, schema: str, table: str) -> TableInfo:
-        conn = self.connect()
-        row = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).fetchone()
-        if row is None:
-            raise common.not_found(schema or "main", table)
-        without_rowid = bool(re.search(r"\)\s*without\s+rowid\s*;?\s*$", row[0] or "", re.I))
-        info = conn.execute(
-            'SELECT cid, name, type, "notnull", dflt_value, pk, hidden '
-            "FROM pragma_table_xinfo(?) ORDER BY cid",
-            (table,),
-        ).fetchall()
-        pk_cols = [r for r in info if r[5]]
-        pk_cols.sort(key=lambda r: r[5])
-        primary_key = tuple(r[1] for r in pk_cols)
-        rowid_alias = (
-            len(pk_cols) == 1 and pk_cols[0][2].strip().upper() == "INTEGER" and not without_rowid
-        )
-        columns = []
-        for i, (_cid, name, declared, notnull, default, pk, hidden) in enumerate(info):
-            if hidden == 1:
-                continue
-            native = declared.lower().strip()
-            base = native.split("(")[0].strip()
-            m = _TYPE_ARGS.search(native)
-            category = sqlite_category(native)
-            max_length = precision = scale = None
-            if m:
-                if category is TypeCategory.NUMERIC:
-                    precision = int(m.group(1))
-                    scale = int(m.group(2)) if m.group(2) else 0
-                elif category in (TypeCategory.STRING, TypeCategory.BINARY):
-                    max_length = int(m.group(1))
-            columns.append(
-                ColumnInfo(
-                    name=name,
-                    native_type=base,
-                    category=category,
-                    # A PK column in a rowid table may hold NULL unless declared NOT NULL, but an
-                    # INTEGER PRIMARY KEY never does.
-                    nullable=not notnull and not (pk and (rowid_alias or without_rowid)),
-                    max_length=max_length,
-                    precision=precision,
-                    scale=scale,
-                    default=default,
-                    is_identity=bool(pk) and rowid_alias,
-                    is_primary_key=bool(pk),
-                    is_computed=hidden in (2, 3),
-                    ordinal=i + 1,
-                )
-            )
-        fks: dict[int, list[Any]] = {}
-        for fid, _seq, ref_table, frm, to in conn.execute(
-            'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?) '
-            "ORDER BY id, seq",
-            (table,),
-        ):
-            fks.setdefault(fid, []).append((ref_table, frm, to))
-        foreign_keys = []
-        for fid, parts in sorted(fks.items()):
-            ref_table = parts[0][0]
-            ref_cols = [p[2] for p in parts]
-            if any(c is None for c in ref_cols):  # REFERENCES parent without columns
-                ref_cols = self._pk_of(ref_table)
-            foreign_keys.append(
-                ForeignKey(
-                    f"fk_{table}_{fid}",
-                    tuple(p[1] for p in parts),
-                    "main",
-                    ref_table,
-                    tuple(ref_cols),
-                )
-            )
-        uniques = []
-        for name, unique, origin, partial in conn.execute(
-            'SELECT name, "unique", origin, partial FROM pragma_index_list(?) ORDER BY name',
-            (table,),
-        ):
-            if not unique or origin == "pk" or partial:
-                continue
-            cols = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT name FROM pragma_index_info(?) ORDER BY seqno", (name,)
-                )
-            ]
-            if None in cols:  # expression index
-                continue
-            uniques.append(UniqueConstraint(name, tuple(cols)))
-        return TableInfo(
-            "main",
-            table,
-            tuple(columns),
-            primary_key,
-            tuple(foreign_keys),
-            tuple(uniques),
-            self._estimate(table),
-        )
-
-    def _pk_of(self, table: str) -> list[str]:
-        rows = self.connect().execute("SELECT name, pk FROM pragma_table_info(?)", (table,))
-        return [r[0] for r in sorted((r for r in rows if r[1]), key=lambda r: r[1])]
+        return sqlite_introspect.describe_table(self.connect(), self.quote, schema, table)
 
     # --- reading ------------------------------------------------------------------------------
     def count_rows(self, table: TableInfo, where: str | None = None) -> int:
@@ -268,7 +142,7 @@ class SQLiteDialect(Dialect):
         )
         base, order = f"SELECT {', '.join(select)}", " ORDER BY " + ", ".join(keys)
         conn = self.connect()
-        fast = _row_converter(
+        fast = sqlite_values.row_converter(
             wanted, [table.column(k) for k in extra] + ([] if table.primary_key else [None])
         )
         raw = [f.type for f in fast.struct] if fast is not None else []
@@ -315,7 +189,10 @@ class SQLiteDialect(Dialect):
                     if batch is None:
                         by_column: list[tuple] = list(zip(*rows, strict=True))
                         batch = common.columns_to_batch(
-                            [_decode_column(by_column[i], c) for i, c in enumerate(wanted)],
+                            [
+                                sqlite_values.decode_column(by_column[i], c)
+                                for i, c in enumerate(wanted)
+                            ],
                             wanted,
                         )
                 yield batch
@@ -362,7 +239,9 @@ class SQLiteDialect(Dialect):
         order = getattr(self, "_load_order", {}).get(table.name)
         if order is not None and batch.column(order[0]).null_count == 0:
             batch = batch.take(pc.sort_indices(batch, [(c, "ascending") for c in order[1]]))
-        values = [_encode_column(batch.column(batch.schema.get_field_index(c))) for c in cols]
+        values = [
+            sqlite_values.encode_column(batch.column(batch.schema.get_field_index(c))) for c in cols
+        ]
         try:
             full = head + ", ".join(one for _ in range(min(per_stmt, n)))
             for start in range(0, n, per_stmt):
@@ -517,220 +396,3 @@ class SQLiteDialect(Dialect):
             quote=self.quote,
             identity_clause=lambda c: "",
         )
-
-
-def _encode(v: Any) -> Any:
-    """Values sqlite3 cannot bind natively, in the text forms SQLite's date functions read."""
-    if isinstance(v, Decimal):
-        return str(v)
-    if isinstance(v, dt.datetime):
-        return v.isoformat(sep=" ")
-    if isinstance(v, (dt.date, dt.time)):
-        return v.isoformat()
-    return v
-
-
-def _decode_value(v: Any, c: ColumnInfo) -> Any:
-    """SQLite stores dates, times and decimals as text or numbers; parse one back."""
-    if v is not None and isinstance(v, str):
-        if c.category is TypeCategory.DATE:
-            v = dt.date.fromisoformat(v[:10])
-        elif c.category is TypeCategory.DATETIME:
-            v = dt.datetime.fromisoformat(v)
-        elif c.category is TypeCategory.TIME:
-            v = dt.time.fromisoformat(v)
-        elif c.category is TypeCategory.BOOLEAN:
-            v = v.strip().lower() in ("1", "true", "t", "yes", "y")
-    elif (
-        c.category is TypeCategory.NUMERIC
-        and isinstance(v, float)
-        and (c.native_type in ("numeric", "decimal") and c.precision)
-    ):
-        v = Decimal(repr(v))
-    elif c.category is TypeCategory.DATETIME and isinstance(v, (int, float)):
-        v = dt.datetime.fromtimestamp(v, dt.timezone.utc).replace(tzinfo=None)
-    return v
-
-
-_NONE = type(None)
-_FRACTION = r"\.000000$"
-# Python's date/datetime range, which is what the per-value forms can represent.
-_MIN_DAY = (dt.date(1, 1, 1) - dt.date(1970, 1, 1)).days
-_MAX_DAY = (dt.date(9999, 12, 31) - dt.date(1970, 1, 1)).days
-_US_PER_DAY = 86_400_000_000
-_MIN_US, _MAX_US = _MIN_DAY * _US_PER_DAY, (_MAX_DAY + 1) * _US_PER_DAY - 1
-
-
-def _in_range(values: pa.Array, low: int, high: int) -> bool:
-    bounds = pc.min_max(values)
-    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
-    return lo is None or (lo >= low and hi <= high)
-
-
-def _encode_column(arr: pa.Array) -> list[Any]:
-    """One column in the storage form `_encode` gives each value, computed by Arrow where the
-    text renderings are identical (ISO dates and times without a zero fraction, plain decimals)."""
-    typ = arr.type
-    if pa.types.is_date32(typ) and _in_range(arr.cast(pa.int32()), _MIN_DAY, _MAX_DAY):
-        return arr.cast(pa.string()).to_pylist()
-    if (
-        pa.types.is_timestamp(typ)
-        and typ.unit == "us"
-        and typ.tz in (None, "UTC")
-        and _in_range(arr.cast(pa.int64()), _MIN_US, _MAX_US)
-    ):
-        if typ.tz is None:
-            try:
-                # Whole seconds (a lossless cast) print without a fraction, as isoformat does.
-                return arr.cast(pa.timestamp("s")).cast(pa.string()).to_pylist()
-            except pa.ArrowInvalid:
-                pass
-        text = arr.cast(pa.string())
-        if typ.tz is None:
-            return pc.replace_substring_regex(text, _FRACTION, "").to_pylist()
-        text = pc.replace_substring_regex(text, r"Z$", "+00:00")
-        return pc.replace_substring_regex(text, r"\.000000\+00:00$", "+00:00").to_pylist()
-    if pa.types.is_time64(typ) and typ.unit == "us":
-        return pc.replace_substring_regex(arr.cast(pa.string()), _FRACTION, "").to_pylist()
-    if pa.types.is_decimal128(typ) and 0 <= typ.scale <= 6:
-        # str(Decimal) switches to exponent notation only below 1e-6.
-        return arr.cast(pa.string()).to_pylist()
-    if (
-        pa.types.is_integer(typ)
-        or pa.types.is_floating(typ)
-        or pa.types.is_boolean(typ)
-        or pa.types.is_string(typ)
-        or pa.types.is_binary(typ)
-    ):
-        return arr.to_pylist()
-    return [_encode(v) for v in arr.to_pylist()]
-
-
-def _decode_column(values: Sequence[Any], col: ColumnInfo) -> Any:
-    """A fetched column, parsed back from SQLite's storage forms (see `_decode_value`): by
-    Arrow when every value has the plain form, otherwise value by value."""
-    cat = col.category
-    decimal = (
-        cat is TypeCategory.NUMERIC
-        and col.native_type in ("numeric", "decimal")
-        and bool(col.precision)
-    )
-    if (
-        cat
-        not in (TypeCategory.DATE, TypeCategory.DATETIME, TypeCategory.TIME, TypeCategory.BOOLEAN)
-        and not decimal
-    ):
-        return values
-    kinds = set(map(type, values))
-    if decimal:
-        if float not in kinds:
-            return values
-    elif cat is TypeCategory.DATETIME:
-        if not kinds & {str, int, float, bool}:
-            return values
-    elif str not in kinds and not (cat is TypeCategory.BOOLEAN and int in kinds):
-        return values
-    typ = common.arrow_type(col)
-    try:
-        if cat is TypeCategory.BOOLEAN and kinds <= {int, _NONE}:
-            return pc.not_equal(pa.array(values, pa.int64()), 0)
-        if kinds <= {str, _NONE} and cat is TypeCategory.DATE:
-            text = pc.utf8_slice_codeunits(pa.array(values, pa.string()), 0, 10)
-            if pc.all(pc.match_substring_regex(text, _ISO_DATE)).as_py() is not False:
-                days = text.cast(pa.date32())
-                if _in_range(days.cast(pa.int32()), _MIN_DAY, _MAX_DAY):
-                    return days
-        elif kinds <= {str, _NONE} and cat is TypeCategory.DATETIME and typ.tz is None:
-            text = pa.array(values, pa.string())
-            if pc.all(pc.match_substring_regex(text, _ISO_DATETIME)).as_py() is not False:
-                stamps = text.cast(typ)
-                if _in_range(stamps.cast(pa.int64()), _MIN_US, _MAX_US):
-                    return stamps
-        elif decimal and kinds <= {int, float, _NONE} and pa.types.is_decimal(typ):
-            text = pa.array([v if v is None else repr(v) for v in values], pa.string())
-            if pc.all(pc.match_substring_regex(text, _PLAIN_NUMBER)).as_py() is not False:
-                return text.cast(typ)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    return [_decode_value(v, col) for v in values]
-
-
-# Forms that Arrow and Python's fromisoformat read identically.
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-_ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
-_PLAIN_NUMBER = r"^-?\d+(\.\d+)?$"
-
-
-def _row_converter(
-    cols: list[ColumnInfo], keys: list[ColumnInfo | None]
-) -> common.RowsToArrow | None:
-    """Fetched rows to Arrow in one pass (common.RowsToArrow), for columns whose storage form
-    is known from the declared type: integers, floats, text, blobs, and dates, datetimes,
-    booleans and fixed-point decimals in the forms `_decode_column` reads with Arrow. None when
-    a column has no such form; `keys` are the trailing paging columns, None for the rowid."""
-    raw = []
-    for c in [*cols, *keys]:
-        if c is None:
-            raw.append(pa.int64())
-            continue
-        typ = common.arrow_type(c)
-        cat = c.category
-        if cat is TypeCategory.BOOLEAN:
-            raw.append(pa.int64())
-        elif cat in (TypeCategory.DATE, TypeCategory.DATETIME):
-            if not (
-                pa.types.is_date32(typ)
-                or (pa.types.is_timestamp(typ) and typ.unit == "us" and typ.tz is None)
-            ):
-                return None
-            raw.append(pa.string())
-        elif pa.types.is_decimal(typ):
-            if not (
-                cat is TypeCategory.NUMERIC
-                and c.native_type in ("numeric", "decimal")
-                and c.precision
-            ):
-                return None
-            raw.append(pa.float64())
-        elif (
-            pa.types.is_integer(typ)
-            or pa.types.is_floating(typ)
-            or pa.types.is_string(typ)
-            or pa.types.is_binary(typ)
-        ):
-            raw.append(typ)
-        else:
-            return None
-    schema = common.arrow_schema(cols)
-    return common.RowsToArrow(
-        schema, raw, lambda i, arr: _decode_array(arr, cols[i], schema.field(i).type)
-    )
-
-
-def _decode_array(arr: pa.Array, col: ColumnInfo, typ: pa.DataType) -> pa.Array | None:
-    """`_decode_column`'s Arrow forms, from the raw array; None when a value has another."""
-    try:
-        if pa.types.is_boolean(typ):
-            return pc.not_equal(arr, 0)
-        if pa.types.is_date32(typ):
-            text = pc.utf8_slice_codeunits(arr, 0, 10)
-            if pc.all(pc.match_substring_regex(text, _ISO_DATE)).as_py() is not False:
-                days = text.cast(pa.date32())
-                if _in_range(days.cast(pa.int32()), _MIN_DAY, _MAX_DAY):
-                    return days
-            return None
-        if pa.types.is_timestamp(typ):
-            if pc.all(pc.match_substring_regex(arr, _ISO_DATETIME)).as_py() is not False:
-                stamps = arr.cast(typ)
-                if _in_range(stamps.cast(pa.int64()), _MIN_US, _MAX_US):
-                    return stamps
-            return None
-        if pa.types.is_decimal(typ):
-            # Arrow and repr() both print a float's shortest round-trip digits.
-            text = arr.cast(pa.string())
-            if pc.all(pc.match_substring_regex(text, _PLAIN_NUMBER)).as_py() is not False:
-                return text.cast(typ)
-            return None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return None
