@@ -161,7 +161,7 @@ if DATABASES["default"]["ENGINE"] in ("mssql", "sql_server.pyodbc"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "core:dashboard"
+LOGIN_REDIRECT_URL = "dashboard:index"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 PASSWORD_HASHERS = ["apps.accounts.hashers.BCrypt12PasswordHasher"]

@@ -27,7 +27,7 @@ urlpatterns = [
     path("workflows/", include("apps.workflows.urls")),
     path("executions/", include("apps.executions.urls")),
     path("audit/", include("apps.audit.urls")),
-    path("", include("apps.core.urls")),
+    path("", include("apps.executions.dashboard")),
 ]
 
 handler403 = "apps.core.views.permission_denied"

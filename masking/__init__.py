@@ -39,16 +39,43 @@ _EXPORTS = {
     "Cancelled": "masking.errors",
     "PreflightFailed": "masking.errors",
     "ValidationFailed": "masking.errors",
+    "ParamError": "masking.errors",
+    # connections and introspection
+    "ConnectionParams": "masking.dialects.base",
+    "TestResult": "masking.dialects.base",
+    "TableInfo": "masking.schema",
+    "database_error": "masking.dberrors",
+    "detect_table": "masking.detect",
+    # what a plan would do to a few sample rows, and the PII suggestions
+    "preview": "masking.samples",
+    "suggest": "masking.samples",
+    # row filters
+    "RowFilterError": "masking.rowfilter",
+    "validate_row_filter": "masking.rowfilter",
+    # the technique catalogue
+    "LOCALES": "masking.techniques.registry",
+    "MaskContext": "masking.techniques.registry",
+    "catalogue": "masking.techniques.registry",
+    "get_technique": "masking.techniques.registry",
+    "techniques_for": "masking.techniques.registry",
+    "validate_params": "masking.techniques.registry",
+    "fits_column": "masking.techniques.registry",
+    "make_masker": "masking.techniques.masker",
+    "unmask": "masking.techniques.masker",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from masking.consistency import consistency_groups
+    from masking.dberrors import database_error
+    from masking.detect import detect_table
+    from masking.dialects.base import ConnectionParams, TestResult
     from masking.engine import connect, run
     from masking.errors import (
         Cancelled,
         MaskingError,
+        ParamError,
         PreflightFailed,
         TerminalError,
         TransientError,
@@ -57,10 +84,22 @@ if TYPE_CHECKING:
     from masking.pipeline import LeakCheck, Problem, RunResult, TableResult, preflight
     from masking.plan import ColumnRule, Plan, TablePlan, plan_hash
     from masking.progress import NullProgress, Progress, ProgressUpdate
-    from masking.schema import ColumnSpec
+    from masking.rowfilter import RowFilterError, validate_row_filter
+    from masking.samples import preview, suggest
+    from masking.schema import ColumnSpec, TableInfo
     from masking.subset.engine import SubsetCount
     from masking.subset.engine import estimate as subset_estimate
     from masking.subset.spec import Relationship, Subset, SubsetRoot
+    from masking.techniques.masker import make_masker, unmask
+    from masking.techniques.registry import (
+        LOCALES,
+        MaskContext,
+        catalogue,
+        fits_column,
+        get_technique,
+        techniques_for,
+        validate_params,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -15,14 +15,14 @@ User = get_user_model()
 @require_http_methods(["GET", "POST"])
 def login_view(request):
     if request.user.is_authenticated:
-        return redirect("core:dashboard")
+        return redirect("dashboard:index")
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         login(request, form.user)
         target = request.POST.get("next") or request.GET.get("next") or ""
         if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
             target = ""
-        return redirect(target or "core:dashboard")
+        return redirect(target or "dashboard:index")
     status = 400 if request.method == "POST" else 200
     return render(
         request,

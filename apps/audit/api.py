@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from apps.audit import selectors
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_verify_chain
-from apps.audit.unmask import UnmaskError, UnmaskRateLimited, unmask_value
+from apps.audit.unmask import UnmaskError, UnmaskRateLimited, unmask_value, workflow_model
 from apps.core.envelope import fail, ok
 from apps.core.permissions import IsAdmin
 
@@ -133,8 +133,7 @@ class UnmaskAPI(APIView):
         ),
     )
     def post(self, request, pk: int):
-        from apps.workflows.models import Workflow
-
+        Workflow = workflow_model()
         data = UnmaskInput(data=request.data if isinstance(request.data, dict) else {})
         data.is_valid(raise_exception=True)
         workflow = get_object_or_404(Workflow, pk=pk)

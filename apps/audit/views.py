@@ -16,7 +16,13 @@ from apps.audit import selectors
 from apps.audit.csvexport import SafeWriter
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record, audit_verify_chain
-from apps.audit.unmask import UnmaskError, UnmaskRateLimited, tokenized_columns, unmask_value
+from apps.audit.unmask import (
+    UnmaskError,
+    UnmaskRateLimited,
+    tokenized_columns,
+    unmask_value,
+    workflow_model,
+)
 from apps.core.permissions import admin_required
 
 PAGE_SIZE = 50
@@ -144,8 +150,7 @@ def audit_export(request, fmt: str):
 @admin_required
 @require_http_methods(["GET", "POST"])
 def unmask_page(request):
-    from apps.workflows.models import Workflow
-
+    Workflow = workflow_model()
     workflows = list(Workflow.objects.order_by("name").prefetch_related("mappings"))
     choices = [{"workflow": w, "columns": tokenized_columns(w)} for w in workflows]
     form = {"workflow": "", "column": "", "value": "", "reason": ""}

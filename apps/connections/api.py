@@ -8,6 +8,7 @@ from apps.connections import services
 from apps.connections.models import Connection, Dialect, RoleHint
 from apps.core.envelope import fail, ok
 from apps.core.permissions import can_modify
+from masking import TerminalError
 
 MASK = "******"
 
@@ -172,8 +173,6 @@ def _browse(request, pk, fn, what, **kwargs):
     except services.ConnectionInputError as exc:
         return _input_error(exc)
     except Exception as exc:
-        from masking.errors import TerminalError
-
         if isinstance(exc, TerminalError) and "not found" in str(exc):
             return fail(404, "Table not found.")
         return fail(

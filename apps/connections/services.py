@@ -12,14 +12,15 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+import masking
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.connections.destination import RETYPE_PASSWORD, destination_changed
 from apps.connections.models import DEFAULT_PORTS, Connection, Dialect, RoleHint
 from apps.core.logging import redact_text
-from masking.dialects import sqlserver_options
-from masking.dialects.base import ConnectionParams, TestResult
-from masking.schema import TableInfo
+from masking import TableInfo
+from masking.dialects import ConnectionParams, TestResult, sqlserver_options
+from masking.dialects import Dialect as Database
 
 OPTION_KEYS: dict[str, dict[str, type]] = {
     # `object`: checked by masking.dialects.sqlserver_options.problems, not by type alone.
@@ -339,12 +340,24 @@ def web_timeout(timeout: int) -> int:
     return max(1, min(int(timeout), int(getattr(settings, "CONNECTION_WEB_TIMEOUT", 15))))
 
 
-def run_test(params: ConnectionParams) -> TestResult:
-    from masking.dialects import get_dialect
+def dialect_open(params: ConnectionParams) -> Database:
+    """The one place the apps open a database: the engine's front door."""
+    return masking.connect(params)
 
+
+def connection_open(conn: Connection, *, web: bool = False) -> Database:
+    """A connection to `conn`'s database (use it with `with`). `web`: a request is waiting, so
+    the timeout is capped (web_timeout)."""
+    params = connection_params(conn)
+    if web:
+        params = replace(params, timeout=web_timeout(params.timeout))
+    return dialect_open(params)
+
+
+def run_test(params: ConnectionParams) -> TestResult:
     params = replace(params, timeout=web_timeout(params.timeout))
     try:
-        dialect = get_dialect(params)
+        dialect = dialect_open(params)
     except Exception as exc:  # unknown dialect / driver import problems are reported, not raised
         return TestResult(False, "driver_missing", redact_text(str(exc)))
     try:
@@ -441,10 +454,7 @@ def _introspect(conn: Connection, what: str, *args: str, refresh: bool = False):
         hit = cache.get(key)
         if hit is not None:
             return hit
-    from masking.dialects import get_dialect
-
-    params = connection_params(conn)
-    with get_dialect(replace(params, timeout=web_timeout(params.timeout))) as dialect:
+    with connection_open(conn, web=True) as dialect:
         value = getattr(dialect, what)(*args)
     cache.set(key, value, SCHEMA_CACHE_SECONDS)
     return value

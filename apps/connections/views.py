@@ -8,6 +8,7 @@ from apps.connections import services
 from apps.connections.forms import ConnectionForm
 from apps.connections.models import Connection
 from apps.core.permissions import can_modify
+from masking import TerminalError
 
 
 @login_required
@@ -118,8 +119,6 @@ def connection_delete(request, pk: int):
 
 # --- schema browser: page, then one HTMX partial per level --------------------------------------
 def _browse_error(request, exc):
-    from masking.errors import TerminalError
-
     if isinstance(exc, services.ConnectionInputError):
         message = "; ".join(exc.errors.values())
     elif isinstance(exc, TerminalError):

@@ -24,7 +24,7 @@ class CoreConfig(AppConfig):
         from django.conf import settings
 
         try:
-            from masking.dialects.odbc import register_bundled_driver
+            from masking.dialects import register_bundled_driver
 
             register_bundled_driver(settings.DATA_DIR / "odbc")
         except (

@@ -12,6 +12,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.core import signals
+
 logger = logging.getLogger("maskflow.api")
 
 ERROR_CODES = {
@@ -86,10 +88,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("unhandled API error")
-        from apps.core.views import audit_server_error
-
         request = context.get("request")
-        audit_server_error(getattr(request, "_request", request))
+        signals.server_error.send(sender=None, request=getattr(request, "_request", request))
         return fail(500, "An internal error occurred.")
     code = response.status_code
     if isinstance(exc, exceptions.ValidationError):

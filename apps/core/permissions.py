@@ -34,3 +34,9 @@ class IsAdmin(BasePermission):
 
     def has_permission(self, request, view):
         return is_admin(request.user)
+
+
+def scope_to_user(qs, user, owner_field: str):
+    """Rows a user may see of a per-user resource: admins every row, other users the rows whose
+    `owner_field` is theirs (executions: the runs they started)."""
+    return qs if is_admin(user) else qs.filter(**{owner_field: user.pk})

@@ -3,7 +3,6 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -11,32 +10,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from apps.core import signals
 from apps.core.envelope import fail, json_error, ok
 
 logger = logging.getLogger("maskflow.health")
-
-
-@login_required
-def dashboard(request):
-    """Counts, success rate, rows masked per day (30 days) and recent runs. Executions are the
-    user's own (all of them for admins); connections and workflows are visible to every user."""
-    from apps.connections.models import Connection
-    from apps.executions.selectors import execution_active, execution_recent, execution_stats
-    from apps.workflows.models import Workflow
-
-    stats = execution_stats(user=request.user, days=30)
-    stats.update(connections=Connection.objects.count(), workflows=Workflow.objects.count())
-    return render(
-        request,
-        "core/dashboard.html",
-        {
-            "stats": stats,
-            "chart": stats["chart"],
-            "recent": list(execution_recent(user=request.user, limit=8)),
-            "active": execution_active(user=request.user),
-            "nav": "dashboard",
-        },
-    )
 
 
 def api_docs(request):
@@ -106,20 +83,8 @@ def not_found(request, exception=None):
 
 
 def audit_server_error(request) -> None:
-    from apps.audit.models import AuditEvent
-    from apps.audit.services import audit_record
-
-    try:
-        audit_record(
-            action="server.error",
-            status=AuditEvent.Status.ERROR,
-            request=request,
-            resource_type="path",
-            resource_id=request.path[:64],
-            details={"method": request.method, "status": 500},
-        )
-    except Exception:  # the audit must never turn one error into two
-        logger.exception("could not record a 500 in the audit trail")
+    """Tell the layers above that this request failed (the audit app records it)."""
+    signals.server_error.send(sender=None, request=request)
 
 
 def server_error(request):

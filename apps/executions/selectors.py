@@ -10,15 +10,13 @@ from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
-from apps.core.permissions import is_admin
+from apps.core.permissions import is_admin, scope_to_user
 from apps.executions.models import Execution, ExecutionStatus
 
 
 def execution_visible(*, user) -> QuerySet[Execution]:
     qs = Execution.objects.select_related("workflow", "executed_by")
-    if is_admin(user):
-        return qs
-    return qs.filter(executed_by_id=user.pk)
+    return scope_to_user(qs, user, "executed_by_id")
 
 
 def _parse_date(value: Any) -> dt.date | None:
@@ -135,9 +133,3 @@ def execution_active(*, user, limit: int = 20) -> list[Execution]:
         .order_by("status", "queued_at", "pk")
     )
     return list(runs[:limit])
-
-
-def execution_for_workflow(*, user, workflow, limit: int = 20) -> QuerySet[Execution]:
-    return (
-        execution_visible(user=user).filter(workflow=workflow).order_by("-queued_at", "-pk")[:limit]
-    )

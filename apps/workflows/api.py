@@ -12,7 +12,7 @@ from apps.workflows import selectors, services
 from apps.workflows.models import Workflow
 from apps.workflows.subsetting import workflow_subset_estimate
 from apps.workflows.validation import WorkflowInvalid
-from masking.techniques import catalogue
+from masking import catalogue
 
 # `pii_attribute` was the name of `technique` up to version 0.x; it is accepted on input and
 # repeated on output for one more release, then removed.

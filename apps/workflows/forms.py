@@ -2,7 +2,7 @@ from django import forms
 
 from apps.connections.models import Connection
 from apps.workflows.models import LeakAction, TargetMode, Workflow
-from masking.techniques.registry import LOCALES
+from masking import LOCALES
 
 
 class BasicsForm(forms.Form):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from apps.workflows.models import Workflow
-from masking.plan import ColumnRule, Plan, TablePlan
-from masking.subset import Subset
+from masking import ColumnRule, Plan, Subset, TablePlan
 
 
 def workflow_build_plan(*, workflow: Workflow) -> Plan:

@@ -2,10 +2,24 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, Subquery
 
-from apps.executions.selectors import execution_visible
+from apps.core.permissions import scope_to_user
 from apps.workflows.models import Workflow
 from apps.workflows.preview import preview
 from apps.workflows.validation import Introspector, WorkflowInvalid, workflow_clean
+
+
+def workflow_runs(*, user, workflow: Workflow | None = None, limit: int | None = None):
+    """The runs of workflows `user` may see (their own; admins all), newest first. Read through
+    the reverse relation `Workflow.executions`, so this app needs no import of the executions
+    app (which sits above it)."""
+    run_model = Workflow._meta.get_field("executions").related_model
+    qs = scope_to_user(
+        run_model.objects.select_related("workflow", "executed_by"), user, "executed_by_id"
+    )
+    if workflow is not None:
+        qs = qs.filter(workflow=workflow)
+    qs = qs.order_by("-queued_at", "-pk")
+    return qs[:limit] if limit else qs
 
 
 def workflow_list(*, user):
@@ -15,7 +29,7 @@ def workflow_list(*, user):
         "source_connection", "target_connection", "created_by"
     ).annotate(table_count=Count("mappings"))
     # The list shows each workflow's last run that `user` may see.
-    last = execution_visible(user=user).filter(workflow=OuterRef("pk")).order_by("-queued_at")
+    last = workflow_runs(user=user).filter(workflow=OuterRef("pk")).order_by("-queued_at")
     qs = qs.annotate(
         last_status=Subquery(last.values("status")[:1]),
         last_run=Subquery(last.values("queued_at")[:1]),

@@ -9,8 +9,7 @@ from typing import Any
 
 from apps.workflows.models import Workflow
 from apps.workflows.validation import Introspector, WorkflowInvalid
-from masking.rowfilter import RowFilterError, validate_row_filter
-from masking.subset import Subset
+from masking import RowFilterError, Subset, validate_row_filter
 
 
 def subset_clean(
@@ -62,11 +61,10 @@ def subset_clean(
 def workflow_subset_estimate(*, workflow: Workflow, subset: dict | None = None) -> dict:
     """Rows kept per table by the saved subset, or by `subset` (not yet saved), computed on
     the source. Counts and table names only, never a value."""
-    from apps.connections.services import connection_params
+    from apps.connections.services import connection_open
     from apps.workflows.plans import workflow_build_plan
     from masking import Subset as SubsetSpec
     from masking import subset_estimate
-    from masking.dialects import get_dialect
 
     plan = workflow_build_plan(workflow=workflow)
     if subset is not None:
@@ -78,7 +76,7 @@ def workflow_subset_estimate(*, workflow: Workflow, subset: dict | None = None) 
         from dataclasses import replace
 
         plan = replace(plan, subset=spec)
-    source = get_dialect(connection_params(workflow.source_connection))
+    source = connection_open(workflow.source_connection)
     try:
         counts, problems = subset_estimate(plan, source)
     finally:

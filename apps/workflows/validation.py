@@ -7,13 +7,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.connections.models import Connection
-from apps.connections.services import connection_params
+from apps.connections.services import connection_open
 from apps.workflows.models import TargetMode, Workflow, WorkflowStatus
-from masking.errors import ParamError, TerminalError
-from masking.rowfilter import RowFilterError, validate_row_filter
-from masking.schema import ColumnSpec, TableInfo
-from masking.techniques import fits_column, get_technique, validate_params
-from masking.techniques.registry import LOCALES
+from masking import (
+    LOCALES,
+    ColumnSpec,
+    ParamError,
+    RowFilterError,
+    TableInfo,
+    TerminalError,
+    fits_column,
+    get_technique,
+    validate_params,
+    validate_row_filter,
+)
 
 KEEP = "keep"
 
@@ -63,10 +70,8 @@ class Introspector:
     """Caches describe_table per connection for one validation pass."""
 
     def __init__(self, conn: Connection):
-        from masking.dialects import get_dialect
-
         self.conn = conn
-        self.dialect = get_dialect(connection_params(conn))
+        self.dialect = connection_open(conn)
         self._tables: dict[tuple[str, str], TableInfo | None] = {}
 
     def table(self, schema: str, name: str) -> TableInfo | None:

@@ -29,9 +29,7 @@ def workflow_detail(request, pk: int):
     drift = (
         selectors.workflow_drift(workflow=workflow) if request.GET.get("drift", "1") == "1" else []
     )
-    from apps.executions.selectors import execution_for_workflow
-
-    executions = list(execution_for_workflow(user=request.user, workflow=workflow))
+    executions = list(selectors.workflow_runs(user=request.user, workflow=workflow, limit=20))
     return render(
         request,
         "workflows/detail.html",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
 from masking.dialects.ddl import transpile_type
 from masking.dialects.mysql import MySQLDialect
+from masking.dialects.odbc import register_bundled_driver
 from masking.dialects.postgresql import PostgreSQLDialect
 from masking.dialects.sqlite import SQLiteDialect
 from masking.dialects.sqlserver import SQLServerDialect
@@ -36,5 +37,6 @@ __all__ = [
     "Dialect",
     "TestResult",
     "get_dialect",
+    "register_bundled_driver",
     "transpile_type",
 ]

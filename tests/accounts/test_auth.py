@@ -24,8 +24,8 @@ def test_login_page_success_redirects_to_dashboard_and_is_audited(client, owner)
         reverse("accounts:login"), {"username": owner.username, "password": TEST_PASSWORD}
     )
     assert response.status_code == 302
-    assert response.url == reverse("core:dashboard")
-    assert client.get(reverse("core:dashboard")).status_code == 200
+    assert response.url == reverse("dashboard:index")
+    assert client.get(reverse("dashboard:index")).status_code == 200
     event = events("auth.login", "success").get()
     assert event.actor_username == owner.username and event.details == {"channel": "page"}
 
@@ -39,7 +39,7 @@ def test_login_page_failure_shows_error_and_is_audited_without_password(client, 
     event = events("auth.login", "failure").get()
     assert event.actor_username == owner.username
     assert "wrong-password-123" not in str(event.details)
-    assert client.get(reverse("core:dashboard")).status_code == 302
+    assert client.get(reverse("dashboard:index")).status_code == 302
 
 
 def test_login_page_rejects_offsite_next(client, owner):
@@ -47,7 +47,7 @@ def test_login_page_rejects_offsite_next(client, owner):
         reverse("accounts:login") + "?next=https://evil.example/",
         {"username": owner.username, "password": TEST_PASSWORD, "next": "https://evil.example/"},
     )
-    assert response.status_code == 302 and response.url == reverse("core:dashboard")
+    assert response.status_code == 302 and response.url == reverse("dashboard:index")
 
 
 def test_repeated_failures_lock_the_account_temporarily(client, owner, settings):
@@ -69,7 +69,7 @@ def test_logout_requires_post_and_is_audited(client, owner):
     response = client.post(reverse("accounts:logout"))
     assert response.status_code == 302
     assert events("auth.logout").filter(actor_username=owner.username).count() == 1
-    assert client.get(reverse("core:dashboard")).status_code == 302
+    assert client.get(reverse("dashboard:index")).status_code == 302
 
 
 def test_login_form_has_csrf_protection(owner):

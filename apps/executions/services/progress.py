@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.utils import timezone
 
 from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
-from masking.progress import ProgressUpdate
+from masking import ProgressUpdate
 
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes
 CANCEL_POLL_INTERVAL = 0.5  # seconds between reads of cancel_requested

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 import masking
 from apps.audit.models import AuditEvent
-from apps.connections.services import connection_params
+from apps.connections.services import connection_open
 from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
 from apps.executions.services.outcome import (
     audit_end,
@@ -82,8 +82,8 @@ def execution_run(
         deadline = time.monotonic() + timeout if timeout else None
         progress = ExecutionProgress(execution.pk, tables, on_update=on_update, deadline=deadline)
         with (
-            masking.connect(connection_params(workflow.source_connection)) as source,
-            masking.connect(connection_params(workflow.target_connection)) as target,
+            connection_open(workflow.source_connection) as source,
+            connection_open(workflow.target_connection) as target,
         ):
             try:
                 result = masking.run(

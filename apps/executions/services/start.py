@@ -12,7 +12,7 @@ from apps.executions.models import Execution, ExecutionStatus, Trigger
 from apps.executions.services.permissions import can_execute
 from apps.workflows.models import WorkflowStatus
 from apps.workflows.plans import workflow_build_plan, workflow_tables_to_create
-from masking.plan import plan_hash
+from masking import plan_hash
 
 
 class ExecutionRefused(Exception):

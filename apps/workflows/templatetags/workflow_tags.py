@@ -1,6 +1,6 @@
 from django import template
 
-from masking.techniques import get_technique
+from masking import get_technique
 
 register = template.Library()
 

@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from apps.connections.services import connection_params
+from apps.connections.services import connection_open
 from apps.workflows.preview import preview
 from apps.workflows.wizard.state import (
     describe,
@@ -20,7 +20,7 @@ from apps.workflows.wizard.state import (
     wizard_urls,
     workflow_for_edit,
 )
-from masking.techniques import get_technique
+from masking import RowFilterError, database_error, get_technique, validate_row_filter
 
 
 @login_required
@@ -153,13 +153,11 @@ def row_count_partial(request, pk: int | None = None):
     state, source, key, table = _posted_table(request, pk)
     if table is None:
         return HttpResponse("", status=404)
-    from masking.dialects import get_dialect
-    from masking.rowfilter import RowFilterError, validate_row_filter
 
     info = describe(source, table["schema"], table["table"])
     text = request.POST.get(f"filter:{key}", "").strip()
     try:
-        with get_dialect(connection_params(source)) as dialect:
+        with connection_open(source) as dialect:
             try:
                 where = (
                     validate_row_filter(
@@ -175,8 +173,6 @@ def row_count_partial(request, pk: int | None = None):
             selected = dialect.count_rows(info, where)
             total = dialect.count_rows(info, None)
     except Exception as exc:  # the driver's text may quote a row: only rule and column shown
-        from masking.dberrors import database_error
-
         error = database_error(
             exc, table=key, stage="count", columns=[c.name for c in info.columns]
         )

@@ -15,8 +15,7 @@ from apps.core.permissions import can_modify
 from apps.workflows import services
 from apps.workflows.models import Workflow
 from apps.workflows.validation import Introspector
-from masking.schema import TableInfo
-from masking.techniques import get_technique
+from masking import TableInfo, get_technique
 
 STEPS = ("Basics", "Source tables", "Masking rules", "Target & review")
 

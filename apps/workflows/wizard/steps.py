@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from apps.connections.models import Connection
-from apps.connections.services import connection_params
+from apps.connections.services import connection_open
 from apps.workflows import services
 from apps.workflows.forms import BasicsForm, TargetModeForm
 from apps.workflows.preview import suggest
@@ -30,9 +30,16 @@ from apps.workflows.wizard.state import (
     workflow_for_edit,
 )
 from apps.workflows.wizard.subset import SubsetFormError, subset_form, subset_from_post
-from masking import ColumnRule, ColumnSpec, consistency_groups
-from masking.schema import TableInfo
-from masking.techniques import get_technique, techniques_for
+from masking import (
+    ColumnRule,
+    ColumnSpec,
+    ParamError,
+    TableInfo,
+    consistency_groups,
+    get_technique,
+    techniques_for,
+    validate_params,
+)
 
 
 # --- step 1 -------------------------------------------------------------------------------------
@@ -197,9 +204,6 @@ def _column_rows(state: dict, source: Connection) -> list[dict]:
 
 def _rules_from_post(request, state: dict) -> list[str]:
     errors = []
-    from masking.errors import ParamError
-    from masking.techniques import validate_params
-
     for t in state.get("tables", []):
         key = f"{t['schema']}.{t['table']}"
         rules = state.setdefault("rules", {}).setdefault(key, {})
@@ -299,9 +303,7 @@ MODE_DEFAULTS = (("target_mode", "truncate"), ("leak_max_share", 0.0), ("leak_ac
 def _ddl_for(
     source: Connection, target: Connection, info: TableInfo, schema: str, name: str
 ) -> str:
-    from masking.dialects import get_dialect
-
-    with get_dialect(connection_params(target)) as dialect:
+    with connection_open(target) as dialect:
         try:
             return dialect.create_table_sql(info, schema, name, source_dialect=source.dialect)
         except Exception as exc:

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from apps.connections.services import connection_params
+from apps.connections.services import connection_open
 from apps.workflows.wizard.state import load_state, state_connection, workflow_for_edit
 from masking import Plan, Subset, TablePlan, subset_estimate
 
@@ -103,10 +103,8 @@ def subset_estimate_partial(request, pk: int | None = None):
         secret=secret,
         subset=Subset.from_dict(subset),
     )
-    from masking.dialects import get_dialect
-
     try:
-        with get_dialect(connection_params(source)) as dialect:
+        with connection_open(source) as dialect:
             counts, problems = subset_estimate(plan, dialect)
     except Exception as exc:  # noqa: BLE001 - the driver's text may quote a row
         return render(
