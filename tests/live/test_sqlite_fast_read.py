@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import masking.dialects.sqlite as sqlite_dialect
+import masking.dialects.sqlite_values as sqlite_values
 from masking.dialects import get_dialect
 from masking.dialects.common import arrow_schema
 from masking.errors import TerminalError
@@ -61,12 +62,12 @@ def _read(d, t, cols, size):  # type: ignore[no-untyped-def]
 
 
 def _reference(d, t, cols, size):  # type: ignore[no-untyped-def]
-    original = sqlite_dialect._row_converter
-    sqlite_dialect._row_converter = lambda *a: None
+    original = sqlite_values.row_converter
+    sqlite_values.row_converter = lambda *a: None
     try:
         return _read(d, t, cols, size)
     finally:
-        sqlite_dialect._row_converter = original
+        sqlite_values.row_converter = original
 
 
 @pytest.mark.parametrize("key", ["k INTEGER PRIMARY KEY", "k TEXT PRIMARY KEY", "k INT"])
@@ -113,13 +114,13 @@ def test_plain_pages_convert_in_one_pass_and_odd_pages_fall_back(sqlite_db, monk
     )
     t = lite.describe_table("main", "t")
     fallbacks = []
-    original = sqlite_dialect._decode_column
+    original = sqlite_values.decode_column
 
     def counted(values, col):  # type: ignore[no-untyped-def]
         fallbacks.append(col.name)
         return original(values, col)
 
-    monkeypatch.setattr(sqlite_dialect, "_decode_column", counted)
+    monkeypatch.setattr(sqlite_values, "decode_column", counted)
     cols = ["k", "i", "b", "n", "d", "ts"]
     got = [r for b in lite.read_batches(t, cols, 2) for r in b.to_pylist()]
     assert got == [
