@@ -233,7 +233,7 @@ def run_unit(
     return UnitResult(unit.index, rt.label, rows, rows if masked else 0, time.monotonic() - started)
 
 
-def _unit_column(n: int, index: int):  # type: ignore[no-untyped-def]
+def _unit_column(n: int, index: int):
     import pyarrow as pa
 
     return pa.array([index] * n, pa.int32())
@@ -337,7 +337,7 @@ def _leak_samplers(
                 with source.snapshot_reads(layout.snapshot):
                     batches = extract_batches(source, for_unit(source, rt, unit), per)
                     first = next(iter(batches), None)
-                    batches.close()
+                    getattr(batches, "close", lambda: None)()  # a generator: end its read
                 if first is None:
                     continue
                 sampler.observe(first, mask_batch(rt, first, maskers), seen)
