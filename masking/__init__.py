@@ -48,6 +48,7 @@ _EXPORTS = {
     "detect_table": "masking.detect",
     # what a plan would do to a few sample rows, and the PII suggestions
     "preview": "masking.samples",
+    "staging_tables": "masking.staging",
     "suggest": "masking.samples",
     # row filters
     "RowFilterError": "masking.rowfilter",
@@ -87,6 +88,7 @@ if TYPE_CHECKING:
     from masking.rowfilter import RowFilterError, validate_row_filter
     from masking.samples import preview, suggest
     from masking.schema import ColumnSpec, TableInfo
+    from masking.staging import staging_tables
     from masking.subset.engine import SubsetCount
     from masking.subset.engine import estimate as subset_estimate
     from masking.subset.spec import Relationship, Subset, SubsetRoot

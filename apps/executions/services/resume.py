@@ -20,8 +20,7 @@ from apps.audit.services import audit_record
 from apps.executions.models import Execution, ExecutionStatus, ExecutionUnit, UnitStatus
 from apps.executions.services.permissions import can_cancel
 from apps.executions.services.units import _dialects, _fail, _load, _plan
-from masking import staged
-from masking.staging import staging_tables
+from masking import staged, staging_tables
 
 logger = logging.getLogger("maskflow.executions")
 RESUMABLE = (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.connections.models import Connection
-from apps.connections.services import connection_params
+from apps.connections.services import connection_open
 from apps.executions.models import (
     Execution,
     ExecutionStatus,
@@ -30,13 +30,15 @@ from apps.executions.models import (
     ExecutionUnit,
     UnitStatus,
 )
-from apps.executions.services.outcome import audit_end, build_report, finish, safe_message
+from apps.executions.services.outcome import (
+    audit_end,
+    build_report,
+    finish,
+    safe_message,
+    table_label,
+)
 from apps.executions.services.run import refuse_on_drift
-from apps.executions.services.targets import table_label
-from masking import staged
-from masking.dialects import get_dialect
-from masking.errors import Cancelled
-from masking.plan import Plan
+from masking import Cancelled, Plan, staged
 
 logger = logging.getLogger("maskflow.executions")
 NO_SHARED_SNAPSHOT = (
@@ -57,8 +59,8 @@ def _load(execution_id: int) -> Execution:
 def _dialects(execution: Execution):  # type: ignore[no-untyped-def]
     workflow = execution.workflow
     return (
-        get_dialect(connection_params(workflow.source_connection)),
-        get_dialect(connection_params(workflow.target_connection)),
+        connection_open(workflow.source_connection),
+        connection_open(workflow.target_connection),
     )
 
 
