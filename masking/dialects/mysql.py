@@ -6,27 +6,22 @@ write UTC wall-clock values."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from masking.dberrors import connection_failed, database_error
-from masking.dialects import common, ddl
+from masking.dialects import common, ddl, mysql_catalog, mysql_values
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import MYSQL_TYPES
 from masking.errors import ConnectionFailed
 from masking.schema import (
     ColumnInfo,
-    ForeignKey,
     TableInfo,
     TableSummary,
-    TypeCategory,
-    UniqueConstraint,
 )
 
 _ERRNO_CATEGORY = {
@@ -42,18 +37,8 @@ _ERRNO_CATEGORY = {
     2026: "tls",
     2059: "driver_missing",
 }
-_UNBOUNDED = {"longtext", "longblob", "json"}
 # Rows per INSERT also stay well under max_allowed_packet for ordinary rows.
 MAX_ROWS_PER_INSERT = 1000
-
-_COLUMNS = """
-SELECT column_name, lower(data_type), lower(column_type), is_nullable = 'YES',
-       character_maximum_length, numeric_precision, numeric_scale, column_default,
-       lower(extra), ordinal_position
-FROM information_schema.columns
-WHERE table_schema = %s AND table_name = %s
-ORDER BY ordinal_position
-"""
 
 
 class MySQLDialect(Dialect):
@@ -143,143 +128,10 @@ class MySQLDialect(Dialect):
         return [self.params.database]
 
     def list_tables(self, schema: str) -> list[TableSummary]:
-        rows = self._rows(
-            "SELECT table_name, table_rows, table_type FROM information_schema.tables "
-            "WHERE table_schema = %s ORDER BY table_name",
-            (schema or self.params.database,),
-        )
-        # Sorted here: the server's order depends on the catalog collation.
-        return [
-            TableSummary(
-                schema,
-                name,
-                None if est is None else int(est),
-                "view" if "VIEW" in kind else "table",
-            )
-            for name, est, kind in sorted(rows, key=lambda r: r[0])
-        ]
+        return mysql_catalog.list_tables(self._rows, self.params.database, schema)
 
     def describe_table(self, schema: str, table: str) -> TableInfo:
-        schema = schema or self.params.database
-        found = self._rows(
-            "SELECT table_rows FROM information_schema.tables "
-            "WHERE table_schema = %s AND table_name = %s",
-            (schema, table),
-        )
-        if not found:
-            raise common.not_found(schema, table)
-        keys: dict[str, list[str]] = {}
-        for index, col in self._rows(
-            "SELECT index_name, column_name FROM information_schema.statistics "
-            "WHERE table_schema = %s AND table_name = %s AND non_unique = 0 "
-            "AND column_name IS NOT NULL ORDER BY index_name, seq_in_index",
-            (schema, table),
-        ):
-            keys.setdefault(index, []).append(col)
-        primary_key = tuple(keys.pop("PRIMARY", ()))
-        uniques = tuple(UniqueConstraint(n, tuple(c)) for n, c in sorted(keys.items()))
-        fks: dict[str, list[Any]] = {}
-        for name, col, ref_schema, ref_table, ref_col in self._rows(
-            "SELECT constraint_name, column_name, referenced_table_schema, "
-            "referenced_table_name, referenced_column_name "
-            "FROM information_schema.key_column_usage "
-            "WHERE table_schema = %s AND table_name = %s AND referenced_table_name IS NOT NULL "
-            "ORDER BY constraint_name, ordinal_position",
-            (schema, table),
-        ):
-            fks.setdefault(name, []).append((col, ref_schema, ref_table, ref_col))
-        foreign_keys = tuple(
-            ForeignKey(
-                n, tuple(p[0] for p in parts), parts[0][1], parts[0][2], tuple(p[3] for p in parts)
-            )
-            for n, parts in sorted(fks.items())
-        )
-        json_cols = self._json_columns(schema, table)
-        columns = tuple(
-            self._column(r, primary_key, json_cols) for r in self._rows(_COLUMNS, (schema, table))
-        )
-        est = found[0][0]
-        return TableInfo(
-            schema,
-            table,
-            columns,
-            primary_key,
-            foreign_keys,
-            uniques,
-            None if est is None else int(est),
-        )
-
-    def _json_columns(self, schema: str, table: str) -> set[str]:
-        """MariaDB's JSON is LONGTEXT plus a json_valid() check; recover the intent."""
-        try:
-            rows = self._rows(
-                "SELECT check_clause FROM information_schema.check_constraints "
-                "WHERE constraint_schema = %s AND table_name = %s",
-                (schema, table),
-            )
-        except Exception:  # noqa: BLE001 - MySQL 5.7 has no such view
-            return set()
-        found = set()
-        for (clause,) in rows:
-            m = re.fullmatch(r"\s*json_valid\(`((?:[^`]|``)+)`\)\s*", clause or "", re.I)
-            if m:
-                found.add(m.group(1).replace("``", "`"))
-        return found
-
-    def _column(
-        self, r: tuple[Any, ...], primary_key: tuple[str, ...], json_cols: set[str]
-    ) -> ColumnInfo:
-        (
-            name,
-            data_type,
-            column_type,
-            nullable,
-            char_len,
-            num_prec,
-            num_scale,
-            default,
-            extra,
-            ordinal,
-        ) = r
-        native = data_type
-        if column_type.startswith("tinyint(1)") and "unsigned" not in column_type:
-            native = "tinyint(1)"
-        elif column_type == "bit(1)":
-            native = "bit(1)"
-        elif "unsigned" in column_type and data_type in (
-            "tinyint",
-            "smallint",
-            "mediumint",
-            "int",
-            "integer",
-            "bigint",
-        ):
-            native = f"{data_type} unsigned"
-        if name in json_cols:
-            native = "json"
-        category = MYSQL_TYPES.get(native, TypeCategory.OTHER)
-        max_length = None
-        if category in (TypeCategory.STRING, TypeCategory.BINARY) and native not in _UNBOUNDED:
-            max_length = int(char_len) if char_len is not None else None
-        if native == "bit":
-            max_length = int(num_prec) if num_prec is not None else None  # width in bits
-        is_decimal = native in ("decimal", "numeric")
-        if isinstance(default, str) and default.upper() == "NULL":
-            default = None  # MariaDB reports "no default" as the text NULL
-        return ColumnInfo(
-            name=name,
-            native_type=native,
-            category=category,
-            nullable=bool(nullable),
-            max_length=max_length,
-            precision=int(num_prec) if is_decimal else None,
-            scale=int(num_scale) if is_decimal else None,
-            default=default,
-            is_identity="auto_increment" in extra,
-            is_primary_key=name in primary_key,
-            is_computed="generated" in extra and "default_generated" not in extra,
-            ordinal=int(ordinal),
-        )
+        return mysql_catalog.describe_table(self._rows, self.params.database, schema, table)
 
     # --- reading ------------------------------------------------------------------------------
     def count_rows(self, table: TableInfo, where: str | None = None) -> int:
@@ -300,7 +152,11 @@ class MySQLDialect(Dialect):
         # Dates, datetimes and decimals are read as their text and parsed by Arrow; a page
         # holding any other form (zero dates, out-of-range years, more digits than Arrow's
         # decimal holds) is read again with driver conversion.
-        text_idx = [i for i, c in enumerate(wanted) if _text_temporal(c) or _text_decimal(c)]
+        text_idx = [
+            i
+            for i, c in enumerate(wanted)
+            if mysql_values.text_temporal(c) or mysql_values.text_decimal(c)
+        ]
         text_select = [f"CAST({s} AS CHAR)" if i in text_idx else s for i, s in enumerate(select)]
         text_base = (
             f"SELECT {', '.join(text_select)} FROM {self.qualified(table.schema, table.name)}"
@@ -310,10 +166,10 @@ class MySQLDialect(Dialect):
             for k in table.primary_key
         ]
         fast = bool(text_idx)
-        one_pass: common.RowsToArrow | None = _row_converter(
+        one_pass: common.RowsToArrow | None = mysql_values.row_converter(
             wanted, [c for c in (table.column(k) for k in extra) if c is not None], text_idx
         )
-        plain_pass: common.RowsToArrow | None = _row_converter(
+        plain_pass: common.RowsToArrow | None = mysql_values.row_converter(
             wanted, [c for c in (table.column(k) for k in extra) if c is not None], []
         )
         last: list[Any] | None = None
@@ -326,7 +182,7 @@ class MySQLDialect(Dialect):
                     if batch is None:
                         one_pass = None
                 if batch is None:
-                    batch = _text_batch(rows, wanted, text_idx)
+                    batch = mysql_values.text_batch(rows, wanted, text_idx)
                 fast = batch is not None
             if batch is None:
                 rows = self._keyset_page(base, table, last, batch_size, where)
@@ -417,7 +273,7 @@ class MySQLDialect(Dialect):
             f"INSERT INTO {self.qualified(table.schema, table.name)} "
             f"({', '.join(self.quote(c) for c in cols)}) VALUES "
         )
-        rows = _row_literals(
+        rows = mysql_values.row_literals(
             [batch.column(batch.schema.get_field_index(c)) for c in cols],
             backslash_escapes=self._backslash_escapes(),
         )
@@ -429,7 +285,8 @@ class MySQLDialect(Dialect):
                     cur.execute(head + ", ".join(rows[start : min(start + per_stmt, n)]))
             else:
                 values = [
-                    _encode_column(batch.column(batch.schema.get_field_index(c))) for c in cols
+                    mysql_values.encode_column(batch.column(batch.schema.get_field_index(c)))
+                    for c in cols
                 ]
                 one = "(" + ", ".join("%s" for _ in cols) + ")"
                 for start in range(0, n, per_stmt):
@@ -520,156 +377,3 @@ class MySQLDialect(Dialect):
             )
             + " DEFAULT CHARSET=utf8mb4"
         )
-
-
-def _encode_column(arr: pa.Array) -> list[Any]:
-    """One column as Python values to bind. Time-zone-aware timestamps become naive UTC, which
-    is what the server expects in the UTC session (Arrow stores them as UTC already, so
-    dropping the zone keeps the UTC wall-clock time)."""
-    if pa.types.is_timestamp(arr.type) and arr.type.tz is not None:
-        arr = arr.cast(pa.timestamp(arr.type.unit))
-    return arr.to_pylist()
-
-
-def _row_literals(arrays: Sequence[pa.Array], *, backslash_escapes: bool) -> list[str] | None:
-    """Each row as its SQL VALUES tuple text, e.g. `(1, 'O''Hara', NULL)`, rendered by Arrow;
-    None when a column has a type (or value, such as a non-finite float or a year Arrow prints
-    differently) this does not render, and the driver quotes the batch value by value."""
-    parts = []
-    for arr in arrays:
-        text = _literal_column(arr, backslash_escapes)
-        if text is None:
-            return None
-        parts.append(text)
-    if not parts:
-        return None
-    joined = pc.binary_join_element_wise(*parts, ", ") if len(parts) > 1 else parts[0]
-    return pc.binary_join_element_wise("(", joined, ")", "").to_pylist()
-
-
-def _literal_column(arr: pa.Array, backslash_escapes: bool) -> pa.Array | None:
-    typ = arr.type
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    quoted = False
-    if pa.types.is_integer(typ):
-        text = arr.cast(pa.string())
-    elif pa.types.is_floating(typ):
-        values = arr.cast(pa.float64())  # as the driver binds them: widened to double
-        if pc.all(pc.is_finite(values)).as_py() is False:
-            return None
-        text = values.cast(pa.string())
-    elif pa.types.is_boolean(typ):
-        text = arr.cast(pa.int8()).cast(pa.string())
-    elif pa.types.is_decimal(typ):
-        # Plain notation only: Arrow switches to an exponent below 1e-6.
-        if not 0 <= typ.scale <= 6:
-            return None
-        text = arr.cast(pa.string())
-    elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
-        text = arr.cast(pa.string())
-        if backslash_escapes:
-            text = pc.replace_substring(text, "\\", "\\\\")
-        text = pc.replace_substring(text, "'", "''")
-        quoted = True
-    elif pa.types.is_date32(typ):
-        if not _years_printable(arr.cast(pa.int32()), 86_400):
-            return None
-        text, quoted = arr.cast(pa.string()), True
-    elif pa.types.is_timestamp(typ) and typ.unit == "us":
-        naive = arr.cast(pa.timestamp("us"))  # zone-aware: UTC wall time (see _encode_column)
-        if not _years_printable(naive.cast(pa.int64()), 1 / 1_000_000):
-            return None
-        text, quoted = naive.cast(pa.string()), True
-    elif pa.types.is_time64(typ) and typ.unit == "us":
-        text, quoted = arr.cast(pa.string()), True
-    else:
-        return None
-    if quoted:
-        text = pc.binary_join_element_wise("'", text, "'", "")
-    return pc.fill_null(text, "NULL")
-
-
-# Seconds from 1970-01-01 to 0001-01-01 and to 10000-01-01: Arrow prints four-digit years only.
-_FIRST_YEAR_S, _YEAR_10000_S = -62_135_596_800, 253_402_300_800
-
-
-def _years_printable(values: pa.Array, seconds_per_unit: float) -> bool:
-    bounds = pc.min_max(values)
-    lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
-    return lo is None or (
-        lo * seconds_per_unit >= _FIRST_YEAR_S and hi * seconds_per_unit < _YEAR_10000_S
-    )
-
-
-def _text_temporal(col: ColumnInfo) -> bool:
-    return (col.category is TypeCategory.DATE and col.native_type == "date") or (
-        col.category is TypeCategory.DATETIME and col.native_type in ("datetime", "timestamp")
-    )
-
-
-def _text_decimal(col: ColumnInfo) -> bool:
-    # Only where Arrow's decimal holds every value the column can: Arrow's text cast wraps
-    # around silently beyond 38 digits.
-    return (
-        col.category is TypeCategory.NUMERIC
-        and col.native_type in ("decimal", "numeric")
-        and col.precision is not None
-        and col.precision <= 38
-        and pa.types.is_decimal(common.arrow_type(col))
-    )
-
-
-def _parse_text(arr: pa.Array, typ: pa.DataType) -> pa.Array | None:
-    """A text column read for `typ`: ISO dates/datetimes, or plain decimals that fit exactly
-    (the server prints them with the column's scale); None for anything else."""
-    if not pa.types.is_decimal(typ):
-        return common.parse_iso_array(arr, typ)
-    try:
-        return arr.cast(typ)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
-
-
-def _text_batch(
-    rows: list[tuple[Any, ...]], cols: list[ColumnInfo], text_idx: list[int]
-) -> pa.RecordBatch | None:
-    """A page whose date, datetime and decimal columns arrived as text; None if any does not
-    parse exactly."""
-    if not rows:
-        return common.rows_to_batch(rows, cols)
-    columns: list[Any] = list(zip(*rows, strict=True))[: len(cols)]
-    for i in text_idx:
-        typ = common.arrow_type(cols[i])
-        if not set(map(type, columns[i])) <= {str, type(None)}:
-            return None
-        parsed = _parse_text(pa.array(columns[i], pa.string()), typ)
-        if parsed is None:
-            return None
-        columns[i] = parsed
-    return common.columns_to_batch(columns, cols)
-
-
-def _row_converter(
-    cols: list[ColumnInfo], keys: list[ColumnInfo], text_idx: list[int]
-) -> common.RowsToArrow:
-    """Fetched rows to Arrow in one pass (common.RowsToArrow): each column as
-    `pa.array(values, type)` would give it, 0/1 booleans by truthiness, and the columns read
-    as text (dates, datetimes, decimals; `text_idx`) parsed by Arrow. Trailing paging keys
-    (primary-key columns not asked for) are converted, then dropped."""
-    raw = []
-    for i, typ in enumerate(common.arrow_type(c) for c in [*cols, *keys]):
-        if i in text_idx:
-            raw.append(pa.string())
-        elif pa.types.is_boolean(typ):
-            raw.append(pa.int64())
-        else:
-            raw.append(typ)
-    schema = common.arrow_schema(cols)
-
-    def fix(i: int, arr: pa.Array) -> pa.Array | None:
-        if i in text_idx:
-            return _parse_text(arr, schema.field(i).type)
-        return pc.not_equal(arr, 0)  # 0/1 into a boolean
-
-    return common.RowsToArrow(schema, raw, fix)

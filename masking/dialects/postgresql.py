@@ -13,21 +13,18 @@ from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from masking.dberrors import connection_failed
-from masking.dialects import common, ddl, pgpublish
+from masking.dialects import common, ddl, pgpublish, postgresql_catalog, postgresql_read
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.pgcopy import CopyStream
 from masking.dialects.typemaps import POSTGRESQL_TYPES
 from masking.errors import ConnectionFailed
 from masking.schema import (
     ColumnInfo,
-    ForeignKey,
     TableInfo,
     TableSummary,
     TypeCategory,
-    UniqueConstraint,
 )
 
 _SQLSTATE_CATEGORY = {
@@ -38,74 +35,6 @@ _SQLSTATE_CATEGORY = {
     "08001": "unreachable",
     "08006": "unreachable",
 }
-
-_TABLE_OID = """
-SELECT c.oid, greatest(c.reltuples, -1)::bigint
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-"""
-
-_COLUMNS = """
-SELECT c.column_name, lower(c.data_type), c.udt_name, t.typtype,
-       pg_catalog.format_type(a.atttypid, a.atttypmod), c.is_nullable = 'YES',
-       c.character_maximum_length, c.numeric_precision, c.numeric_scale, c.column_default,
-       c.is_identity = 'YES' OR coalesce(c.column_default, '') LIKE 'nextval(%%',
-       c.is_generated = 'ALWAYS', c.ordinal_position
-FROM information_schema.columns c
-JOIN pg_catalog.pg_attribute a ON a.attrelid = %s AND a.attname = c.column_name
-JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-WHERE c.table_schema = %s AND c.table_name = %s
-ORDER BY c.ordinal_position
-"""
-
-_CONSTRAINTS = """
-SELECT con.conname, con.contype,
-       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
-             ORDER BY k.o)::text[],
-       fn.nspname, fc.relname,
-       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
-             ORDER BY k.o)::text[]
-FROM pg_catalog.pg_constraint con
-LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid
-LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
-WHERE con.conrelid = %s AND con.contype IN ('p', 'u', 'f')
-ORDER BY con.contype, con.conname
-"""
-
-# Unique indexes that are not backing a constraint, on plain columns and without a predicate.
-_UNIQUE_INDEXES = """
-SELECT i.relname,
-       ARRAY(SELECT a.attname FROM unnest(ix.indkey::int2[]) WITH ORDINALITY k(n, o)
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.n
-             ORDER BY k.o)::text[]
-FROM pg_catalog.pg_index ix JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid
-WHERE ix.indrelid = %s AND ix.indisunique AND NOT ix.indisprimary
-  AND ix.indpred IS NULL AND ix.indexprs IS NULL
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = ix.indexrelid)
-ORDER BY i.relname
-"""
-
-# Unique constraints and indexes a load may build afterwards: every one but the primary key and
-# those a foreign key references (partial and expression indexes included: each is re-created
-# from its own definition).
-_DEFERRABLE_UNIQUE = """
-SELECT con.conname, pg_catalog.pg_get_constraintdef(con.oid), NULL
-FROM pg_catalog.pg_constraint con
-WHERE con.conrelid = %s AND con.contype = 'u'
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
-                  WHERE f.contype = 'f' AND f.conindid = con.conindid)
-UNION ALL
-SELECT i.relname, NULL, pg_catalog.pg_get_indexdef(ix.indexrelid)
-FROM pg_catalog.pg_index ix JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid
-WHERE ix.indrelid = %s AND ix.indisunique AND NOT ix.indisprimary
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = ix.indexrelid)
-"""
-
-_OWNS_TABLE = """
-SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE') FROM pg_catalog.pg_class c WHERE c.oid = %s
-"""
 
 
 class PostgreSQLDialect(Dialect):
@@ -181,101 +110,13 @@ class PostgreSQLDialect(Dialect):
 
     # --- introspection ------------------------------------------------------------------------
     def list_schemas(self) -> list[str]:
-        return [
-            r[0]
-            for r in self._rows(
-                "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
-                "AND nspname <> 'information_schema' ORDER BY nspname"
-            )
-        ]
+        return postgresql_catalog.list_schemas(self._rows)
 
     def list_tables(self, schema: str) -> list[TableSummary]:
-        kinds = {"r": "table", "p": "table", "v": "view", "m": "view", "f": "table"}
-        rows = self._rows(
-            "SELECT c.relname, c.reltuples::bigint, c.relkind FROM pg_catalog.pg_class c "
-            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
-            "AND NOT c.relispartition ORDER BY c.relname",
-            (schema,),
-        )
-        # reltuples is -1 until the table is first analysed: unknown, not empty.
-        return [
-            TableSummary(schema, name, est if est >= 0 else None, kinds[kind])
-            for name, est, kind in rows
-        ]
+        return postgresql_catalog.list_tables(self._rows, schema)
 
     def describe_table(self, schema: str, table: str) -> TableInfo:
-        found = self._rows(_TABLE_OID, (schema, table))
-        if not found:
-            raise common.not_found(schema, table)
-        oid, estimate = found[0]
-        primary_key: tuple[str, ...] = ()
-        fks: list[ForeignKey] = []
-        uniques: list[UniqueConstraint] = []
-        for name, kind, cols, ref_schema, ref_table, ref_cols in self._rows(_CONSTRAINTS, (oid,)):
-            if kind == "p":
-                primary_key = tuple(cols)
-            elif kind == "u":
-                uniques.append(UniqueConstraint(name, tuple(cols)))
-            else:
-                fks.append(ForeignKey(name, tuple(cols), ref_schema, ref_table, tuple(ref_cols)))
-        for name, cols in self._rows(_UNIQUE_INDEXES, (oid,)):
-            uniques.append(UniqueConstraint(name, tuple(cols)))
-        columns = [self._column(r, primary_key) for r in self._rows(_COLUMNS, (oid, schema, table))]
-        return TableInfo(
-            schema,
-            table,
-            tuple(columns),
-            primary_key,
-            tuple(fks),
-            tuple(uniques),
-            estimate if estimate >= 0 else None,
-        )
-
-    def _column(self, r: tuple[Any, ...], primary_key: tuple[str, ...]) -> ColumnInfo:
-        (
-            name,
-            data_type,
-            udt,
-            typtype,
-            formatted,
-            nullable,
-            char_len,
-            num_prec,
-            num_scale,
-            default,
-            identity,
-            generated,
-            ordinal,
-        ) = r
-        if data_type == "array":
-            native, category = re.sub(r"\(.*?\)", "", formatted), TypeCategory.OTHER
-        elif data_type == "user-defined":
-            if typtype == "e":
-                native, category = "user-defined", TypeCategory.STRING
-            else:
-                native = udt.lower()
-                category = POSTGRESQL_TYPES.get(native, TypeCategory.OTHER)
-        else:
-            native = data_type
-            category = POSTGRESQL_TYPES.get(native, TypeCategory.OTHER)
-        is_decimal = native in ("numeric", "decimal")
-        return ColumnInfo(
-            name=name,
-            native_type=native,
-            category=category,
-            nullable=bool(nullable),
-            max_length=char_len
-            if category is TypeCategory.STRING or native in ("bit", "bit varying")
-            else None,
-            precision=num_prec if is_decimal else None,
-            scale=num_scale if is_decimal else None,
-            default=default,
-            is_identity=bool(identity),
-            is_primary_key=name in primary_key,
-            is_computed=bool(generated),
-            ordinal=int(ordinal),
-        )
+        return postgresql_catalog.describe_table(self._rows, schema, table)
 
     # --- reading ------------------------------------------------------------------------------
     def count_rows(self, table: TableInfo, where: str | None = None) -> int:
@@ -309,19 +150,23 @@ class PostgreSQLDialect(Dialect):
         read_cols = wanted + [c for c in (table.column(k) for k in extra) if c is not None]
         fast = (
             len(read_cols) == len(select)
-            and all(_csv_readable(c) for c in read_cols)
+            and all(postgresql_read.readable(c) for c in read_cols)
             and self._utf8()
         )
         last: list[Any] | None = None
         while True:
             batch = (
-                self._read_page_csv(base, read_cols, table, last, batch_size, where)
+                postgresql_read.read_page(
+                    self.connect(), self.quote, base, read_cols, table, last, batch_size, where
+                )
                 if fast
                 else None
             )
             if batch is None:
                 fast = False
-                rows = self._read_page(base, table, last, batch_size, where)
+                rows = postgresql_read.cursor_page(
+                    self.connect(), self.quote, base, table, last, batch_size, where
+                )
                 if not rows:
                     return
                 count = len(rows)
@@ -335,93 +180,6 @@ class PostgreSQLDialect(Dialect):
                 yield batch.select(range(len(wanted)))
             if count < batch_size:
                 return
-
-    def _read_page(
-        self,
-        base: str,
-        table: TableInfo,
-        last: list[Any] | None,
-        batch_size: int,
-        where: str | None,
-    ) -> list[tuple[Any, ...]]:
-        """One keyset page through a cursor (driver values)."""
-        # Statements here carry parameters, so literal `%` must be doubled first.
-        keys = [_esc(self.quote(k)) for k in table.primary_key]
-        conds = [f"({_esc(where)})"] if where else []
-        params: list[Any] = []
-        if last is not None:
-            conds.append(common.keyset_predicate(keys, "%s", tuples=True))
-            params = list(last)
-        sql = (
-            _esc(base)
-            + (" WHERE " + " AND ".join(conds) if conds else "")
-            + " ORDER BY "
-            + ", ".join(keys)
-            + " LIMIT %s"
-        )
-        with self.connect().cursor() as cur:
-            cur.execute(sql, (*params, batch_size))
-            return cur.fetchall()
-
-    def _read_page_csv(
-        self,
-        base: str,
-        cols: list[ColumnInfo],
-        table: TableInfo,
-        last: list[Any] | None,
-        batch_size: int,
-        where: str | None,
-    ) -> pa.RecordBatch | None:
-        """One keyset page as `COPY (SELECT ...) TO STDOUT` CSV, parsed by Arrow; None when a
-        value has a form Arrow does not read exactly like the driver (then use _read_page)."""
-        from psycopg import sql as pgsql
-
-        conn = self.connect()
-        keys = [self.quote(k) for k in table.primary_key]
-        conds = [f"({where})"] if where else []
-        if last is not None:
-            literals = [pgsql.Literal(v).as_string(conn) for v in last]
-            if len(keys) == 1:
-                conds.append(f"{keys[0]} > {literals[0]}")
-            else:
-                conds.append(f"({', '.join(keys)}) > ({', '.join(literals)})")
-        query = (
-            base
-            + (" WHERE " + " AND ".join(conds) if conds else "")
-            + " ORDER BY "
-            + ", ".join(keys)
-            + f" LIMIT {int(batch_size)}"
-        )
-        data = bytearray()
-        with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
-            for block in copy:
-                data += block
-        schema = common.arrow_schema(cols)
-        if not data:
-            return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
-        names = [f"c{i}" for i in range(len(cols))]
-        try:
-            parsed = pa_csv.read_csv(
-                pa.py_buffer(data),
-                read_options=pa_csv.ReadOptions(
-                    column_names=names, block_size=max(1 << 20, len(data) + 1)
-                ),
-                parse_options=pa_csv.ParseOptions(
-                    newlines_in_values=True, ignore_empty_lines=False
-                ),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types={n: f.type for n, f in zip(names, schema, strict=True)},
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=False,
-                    true_values=["t"],
-                    false_values=["f"],
-                ),
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return None
-        arrays = [parsed.column(i).combine_chunks() for i in range(len(cols))]
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     def _utf8(self) -> bool:
         return str(self.connect().info.encoding).lower().replace("_", "-") in ("utf-8", "utf8")
@@ -474,9 +232,9 @@ class PostgreSQLDialect(Dialect):
             return []
         oid = self._oid(table)
         # Dropping needs ownership; a login that may only insert loads with the indexes on.
-        if not self._rows(_OWNS_TABLE, (oid,))[0][0]:
+        if not self._rows(postgresql_catalog.OWNS_TABLE, (oid,))[0][0]:
             return []
-        found = self._rows(_DEFERRABLE_UNIQUE, (oid, oid))
+        found = self._rows(postgresql_catalog.DEFERRABLE_UNIQUE, (oid, oid))
         out = []
         for name, condef, indexdef in found:
             if condef is not None:
@@ -522,7 +280,7 @@ class PostgreSQLDialect(Dialect):
         self.execute(f"{'DELETE FROM' if referenced else 'TRUNCATE'} {target}")
 
     def _oid(self, table: TableInfo) -> int:
-        found = self._rows(_TABLE_OID, (table.schema, table.name))
+        found = self._rows(postgresql_catalog.TABLE_OID, (table.schema, table.name))
         if not found:
             raise common.not_found(table.schema, table.name)
         return int(found[0][0])
@@ -544,9 +302,10 @@ class PostgreSQLDialect(Dialect):
             seq = self._rows("SELECT pg_catalog.pg_get_serial_sequence(%s, %s)", (target, name))
             if not seq or seq[0][0] is None:
                 continue
+            esc = postgresql_read.esc
             sql = (
                 f"SELECT pg_catalog.setval(%s::regclass, "
-                f"coalesce(max({_esc(self.quote(name))}), 0) + 1, false) FROM {_esc(target)}"
+                f"coalesce(max({esc(self.quote(name))}), 0) + 1, false) FROM {esc(target)}"
             )
             self._rows(sql, (seq[0][0],))
 
@@ -626,46 +385,3 @@ class PostgreSQLDialect(Dialect):
 
 
 _SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+$")
-
-
-def _esc(sql: str) -> str:
-    return sql.replace("%", "%%")
-
-
-# Types whose COPY CSV text Arrow reads to exactly the values the driver returns. Anything else
-# (time zones, times, binary, money, BC or infinite dates) goes through the cursor.
-_CSV_STRING_TYPES = frozenset(
-    {"character varying", "varchar", "text", "character", "char", "bpchar", "user-defined"}
-)
-_CSV_NUMERIC_TYPES = frozenset(
-    {
-        "smallint",
-        "integer",
-        "bigint",
-        "int2",
-        "int4",
-        "int8",
-        "real",
-        "double precision",
-        "float4",
-        "float8",
-        "numeric",
-        "decimal",
-    }
-)
-_CSV_TEMPORAL_TYPES = frozenset({"date", "timestamp without time zone", "timestamp"})
-
-
-def _csv_readable(col: ColumnInfo) -> bool:
-    cat = col.category
-    if cat in (TypeCategory.OTHER, TypeCategory.UUID):
-        return True  # selected as text
-    if cat is TypeCategory.STRING:
-        return col.native_type in _CSV_STRING_TYPES
-    if cat is TypeCategory.NUMERIC:
-        return col.native_type in _CSV_NUMERIC_TYPES
-    if cat is TypeCategory.BOOLEAN:
-        return col.native_type == "boolean"
-    if cat in (TypeCategory.DATE, TypeCategory.DATETIME):
-        return col.native_type in _CSV_TEMPORAL_TYPES
-    return False

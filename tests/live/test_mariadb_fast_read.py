@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import masking.dialects.mysql as mysql_dialect
+import masking.dialects.mysql_values as mysql_values
 from masking.dialects import common, get_dialect
 from masking.errors import TerminalError
 
@@ -49,8 +49,8 @@ def test_one_pass_text_read_matches_driver_conversion(mariadb_db, monkeypatch):
 
     def driver_only(d, cols, size):  # type: ignore[no-untyped-def]
         with monkeypatch.context() as m:
-            m.setattr(mysql_dialect, "_text_temporal", lambda c: False)
-            m.setattr(mysql_dialect, "_text_decimal", lambda c: False)
+            m.setattr(mysql_values, "text_temporal", lambda c: False)
+            m.setattr(mysql_values, "text_decimal", lambda c: False)
             m.setattr(common.RowsToArrow, "batch", lambda self, rows: None)
             return _read(d, t, cols, size)
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import masking.dialects.mysql as mysql_dialect
+import masking.dialects.mysql_values as mysql_values
 from masking.dialects import get_dialect
 from masking.dialects.common import arrow_schema
 
@@ -107,9 +107,9 @@ def _load(
     )
     with monkeypatch.context() as m:
         if driver:
-            m.setattr(mysql_dialect, "_row_literals", lambda *a, **k: None)
+            m.setattr(mysql_values, "row_literals", lambda *a, **k: None)
         else:
-            m.setattr(mysql_dialect, "_encode_column", _no_driver)
+            m.setattr(mysql_values, "encode_column", _no_driver)
         with d.transaction():
             d.write_batch(t, cols, batch)
     return d._rows(f"SELECT {', '.join(cols)} FROM lit ORDER BY k")
@@ -166,11 +166,11 @@ def test_a_binary_column_goes_through_the_driver(pair, monkeypatch):  # type: ig
 
 def test_rendering_is_used_and_falls_back_for_types_it_does_not_render():
     plain = [pa.array([1]), pa.array(["x"]), pa.array([Decimal("1.5")], pa.decimal128(5, 1))]
-    assert mysql_dialect._row_literals(plain, backslash_escapes=True) == ["(1, 'x', 1.5)"]
+    assert mysql_values.row_literals(plain, backslash_escapes=True) == ["(1, 'x', 1.5)"]
     for other in (
         pa.array([b"\x00"]),
         pa.array([float("inf")]),
         pa.array([Decimal("1E-10")], pa.decimal128(20, 10)),
         pa.array([dt.datetime(1, 1, 1) - dt.timedelta(0)], pa.timestamp("s")),
     ):
-        assert mysql_dialect._row_literals([plain[0], other], backslash_escapes=True) is None
+        assert mysql_values.row_literals([plain[0], other], backslash_escapes=True) is None
