@@ -161,10 +161,8 @@ class LeakSampler:
         for m in self.masked:
             name = m.rule.target_column
             if actual is not None:
-                pos = self.rt.target_columns.index(name)
-                got = [
-                    actual.get(_key(k), (None,) * len(self.rt.target_columns)) for k in self.keys
-                ]
+                pos = self._read_columns().index(name)
+                got = [actual.get(_key(k), (None,) * len(self._read_columns())) for k in self.keys]
                 values = [row[pos] for row in got]
             else:
                 values = self.written[name]
@@ -197,10 +195,16 @@ class LeakSampler:
             )
         return out
 
+    def _read_columns(self) -> list[str]:
+        """The key and masked columns only: the others may have types a driver cannot fetch
+        raw (SQL Server's datetimeoffset through pyodbc), and the check has no use for them."""
+        masked = [m.rule.target_column for m in self.masked]
+        return list(dict.fromkeys([*self.key_cols, *masked]))
+
     def _read_target(self, target: Dialect) -> dict[tuple, tuple]:
-        """Target rows of the sampled keys, keyed by normalised key."""
+        """Target rows of the sampled keys (key and masked columns), keyed by normalised key."""
         mark = placeholder(target)
-        cols = self.rt.target_columns
+        cols = self._read_columns()
         pos = [cols.index(k) for k in self.key_cols]
         table = target.qualified(self.rt.target.schema, self.rt.target.name)
         select = ", ".join(target.quote(c) for c in cols)
