@@ -16,11 +16,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.envfiles import read_setting
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    """The variable's value; a secret setting may come from the file `NAME_FILE` names."""
+    return read_setting(name, default)
 
 
 def env_bool(name: str, default: bool) -> bool:
