@@ -2,6 +2,8 @@
 
     python bench/etl.py --rows 100000,1000000 --repeat 3 [--pairs pg-pg,sqlite-sqlite,mariadb-pg]
 
+SQL Server pairs (pg-mssql, mssql-pg, mssql-mssql) and their baselines: bench/etl_mssql.py.
+
 For each pair: seed a source table (12 mixed-type columns), then in fresh child processes
 (so each peak RSS is its own) copy it raw into the target, and run the masking pipeline with
 four deterministic techniques (first_name, last_name, phone, and email on a unique column).
@@ -168,6 +170,10 @@ def params(kind: str, db: str, workdir: str) -> Any:
         return ConnectionParams(
             "postgresql", PG["host"], PG["port"], db, PG["user"], PG["password"]
         )
+    if kind == "mssql":
+        from bench.etl_mssql import params as mssql_params
+
+        return mssql_params(db)
     if kind == "mariadb":
         return ConnectionParams("mysql", MY["host"], MY["port"], db, MY["user"], MY["password"])
     return ConnectionParams(
@@ -192,6 +198,11 @@ def mysql_conn(db: str | None = None) -> Any:
 
 def prepare(kind: str, db: str, workdir: str, rows: int | None) -> None:
     """(Re)create the database and the table; insert `rows` rows when given."""
+    if kind == "mssql":
+        from bench import etl_mssql
+
+        etl_mssql.prepare(db, TABLE, COLUMNS, rows, batches)
+        return
     if kind == "pg":
         import psycopg
 
@@ -465,11 +476,27 @@ def stages(pair: str, workdir: str, batch: int) -> list[Stage]:
         out.append(("baseline: SSCursor→COPY", baseline_mariadb_pg, (), _MY + _PG))
     elif pair == "pg-mariadb":
         out.append(("baseline: fetchmany→executemany", baseline_pg_mariadb, (), _MY + _PG))
+    elif "mssql" in pair:
+        out.append(_mssql_baseline(pair))
     out.append((f"maskflow run() (batch {batch})", pipeline, (pair, workdir, batch), _PIPELINE))
     if pair in ("pg-pg", "mariadb-pg"):
         staged = ("masking.staged",)
         out.append(("maskflow staged run", pipeline, (pair, workdir, batch, True), staged))
     return out
+
+
+def _mssql_baseline(pair: str) -> Stage:
+    from bench import etl_mssql as ms
+
+    imports = ("bench.etl_mssql", "mssql_python", "mssql_py_core", "pyarrow") + _ADBC_PG + _PG
+    if pair == "pg-mssql":
+        args: tuple = (pg_uri(SRC_DB), TGT_DB, TABLE, COLUMNS)
+        return ("baseline: ADBC read→bulk copy", ms.baseline_pg_mssql, args, imports)
+    if pair == "mssql-pg":
+        args = (SRC_DB, pg_uri(TGT_DB), TABLE, COLUMNS)
+        return ("baseline: fetchmany→ADBC ingest", ms.baseline_mssql_pg, args, imports)
+    args = (SRC_DB, TGT_DB, TABLE, COLUMNS)
+    return ("baseline: fetchmany→bulk copy", ms.baseline_mssql_mssql, args, imports)
 
 
 def bench_pair(pair: str, rows: int, batch: int, workdir: str, repeat: int) -> list[tuple]:
@@ -509,7 +536,7 @@ def main() -> None:
     ap.add_argument(
         "--pairs",
         default="pg-pg,sqlite-sqlite,mariadb-pg",
-        help="comma-separated; pg-mariadb (a MariaDB target) is also available",
+        help="comma-separated; also available: pg-mariadb, pg-mssql, mssql-pg, mssql-mssql",
     )
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument(
@@ -580,6 +607,11 @@ def main() -> None:
 
 
 def cleanup(pairs: str) -> None:
+    if "mssql" in pairs:
+        from bench.etl_mssql import drop
+
+        for db in (SRC_DB, TGT_DB):
+            drop(db)
     if "pg" in pairs:
         import psycopg
 
