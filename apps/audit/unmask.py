@@ -5,20 +5,17 @@ never the token nor the clear value."""
 
 from __future__ import annotations
 
-import time
-
 from django.apps import apps
 from django.conf import settings
-from django.core.cache import cache
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.permissions import is_admin
+from apps.core.ratelimit import RateLimited, rate_check
 from masking import MaskContext, unmask
 
 MIN_REASON = 10
 DEFAULT_RATE = "10/min"
-_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
 
 class UnmaskError(Exception):
@@ -33,31 +30,20 @@ class UnmaskRateLimited(Exception):
         super().__init__("too many unmask requests")
 
 
-def _rate() -> tuple[int, int]:
-    raw = (
+def _rate() -> str:
+    return str(
         getattr(settings, "UNMASK_RATE", None)
         or settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get("unmask")
         or DEFAULT_RATE
     )
-    count, _, period = str(raw).partition("/")
-    return int(count), _PERIODS.get(period.strip().lower(), 60)
 
 
 def unmask_rate_check(user) -> None:
     """Fixed window per admin, shared by the page and the API; raises UnmaskRateLimited."""
-    limit, period = _rate()
-    window = int(time.time() // period)
-    key = f"unmask-rate:{user.pk}:{window}"
-    if cache.add(key, 1, period + 1):
-        used = 1
-    else:
-        try:
-            used = cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, period + 1)
-            used = 1
-    if used > limit:
-        raise UnmaskRateLimited(int(period - time.time() % period) + 1)
+    try:
+        rate_check("unmask", user.pk, _rate())
+    except RateLimited as exc:
+        raise UnmaskRateLimited(exc.retry_after) from None
 
 
 def workflow_model():
