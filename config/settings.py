@@ -354,3 +354,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# Where connections may point (apps/connections/hostpolicy.py): host names, `*.domain`, CIDRs
+# and addresses, each with an optional `:port` or `:low-high`. Link-local and cloud metadata
+# addresses are always refused.
+CONNECTION_ALLOWED_HOSTS = env_list("CONNECTION_ALLOWED_HOSTS")
+CONNECTION_DENIED_HOSTS = env_list("CONNECTION_DENIED_HOSTS")
+# Test connection, per user (page and API share it): above it, HTTP 429.
+CONNECTION_TEST_RATE = env("CONNECTION_TEST_RATE", "10/min")

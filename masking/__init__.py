@@ -37,6 +37,7 @@ _EXPORTS = {
     "TerminalError": "masking.errors",
     "TransientError": "masking.errors",
     "Cancelled": "masking.errors",
+    "ConnectionFailed": "masking.errors",
     "PreflightFailed": "masking.errors",
     "ValidationFailed": "masking.errors",
     "ParamError": "masking.errors",
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     from masking.engine import connect, run
     from masking.errors import (
         Cancelled,
+        ConnectionFailed,
         MaskingError,
         ParamError,
         PreflightFailed,

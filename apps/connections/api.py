@@ -8,6 +8,7 @@ from apps.connections import services
 from apps.connections.models import Connection, Dialect, RoleHint
 from apps.core.envelope import fail, ok
 from apps.core.permissions import can_modify
+from apps.core.ratelimit import RateLimited
 from masking import TerminalError
 
 MASK = "******"
@@ -108,6 +109,14 @@ class ConnectionListAPI(APIView):
         return ok(ConnectionOutput(conn).data, "Connection created successfully", 201)
 
 
+def _rate_limited(exc: RateLimited):
+    response = fail(
+        429, "Too many connection tests; try again later.", {"retry_after": exc.retry_after}
+    )
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 class ConnectionTestUnsavedAPI(APIView):
     @extend_schema(
         request=ConnectionInput, responses=LastTestOutput, operation_id="connections_test_unsaved"
@@ -119,6 +128,8 @@ class ConnectionTestUnsavedAPI(APIView):
             )
         except services.ConnectionInputError as exc:
             return _input_error(exc)
+        except RateLimited as exc:
+            return _rate_limited(exc)
         return ok(_test_output(result), "Connection OK" if result.ok else "Connection failed")
 
 
@@ -161,7 +172,10 @@ class ConnectionTestAPI(APIView):
     @extend_schema(request=None, responses=LastTestOutput)
     def post(self, request, pk: int):
         conn = get_object_or_404(Connection, pk=pk)
-        result = services.connection_test(conn=conn, by=request.user, request=request)
+        try:
+            result = services.connection_test(conn=conn, by=request.user, request=request)
+        except RateLimited as exc:
+            return _rate_limited(exc)
         return ok(_test_output(result), "Connection OK" if result.ok else "Connection failed")
 
 

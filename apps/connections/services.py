@@ -15,10 +15,12 @@ from django.utils import timezone
 import masking
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.connections import hostpolicy
 from apps.connections.destination import RETYPE_PASSWORD, destination_changed
 from apps.connections.models import DEFAULT_PORTS, Connection, Dialect, RoleHint
 from apps.core.logging import redact_text
-from masking import TableInfo
+from apps.core.ratelimit import rate_check
+from masking import ConnectionFailed, TableInfo
 from masking.dialects import ConnectionParams, TestResult, sqlserver_options
 from masking.dialects import Dialect as Database
 
@@ -75,7 +77,12 @@ def clean_identifier(value: str, what: str) -> str:
 
 
 def connection_clean(
-    data: dict[str, Any], *, instance: Connection | None = None, check_name: bool = True
+    data: dict[str, Any],
+    *,
+    instance: Connection | None = None,
+    check_name: bool = True,
+    by=None,
+    request=None,
 ) -> dict[str, Any]:
     """Validate create/update input; returns cleaned values or raises ConnectionInputError
     listing every problem. `password` is optional on update (blank keeps the stored one)."""
@@ -150,6 +157,12 @@ def connection_clean(
             errors["username"] = "Ensure this field has no more than 128 characters."
         if port is None and "port" not in errors:
             port = DEFAULT_PORTS[dialect]
+        if host and "host" not in errors and "port" not in errors:
+            try:
+                hostpolicy.check(host, port, must_resolve=False)
+            except hostpolicy.HostRefused as exc:
+                errors["host"] = f"Refused: {exc}."
+                _audit_refusal(str(exc), dialect, by=by, request=request)
 
     options = merged.get("options") or {}
     if not isinstance(options, dict):
@@ -255,9 +268,14 @@ def _changes(before: dict, after: dict) -> dict:
     }
 
 
-@transaction.atomic
 def connection_create(*, data: dict, by, request=None) -> Connection:
-    cleaned = connection_clean(data)
+    # Cleaned outside the transaction: a refusal by the host policy is audited, and stays so.
+    cleaned = connection_clean(data, by=by, request=request)
+    with transaction.atomic():
+        return _create(cleaned, by=by, request=request)
+
+
+def _create(cleaned: dict, *, by, request) -> Connection:
     password = cleaned.pop("password") or ""
     conn = Connection(**cleaned, created_by=by)
     conn.set_password(password)
@@ -278,10 +296,14 @@ def connection_create(*, data: dict, by, request=None) -> Connection:
     return conn
 
 
-@transaction.atomic
 def connection_update(*, conn: Connection, data: dict, by, request=None) -> Connection:
     before = {f: getattr(conn, f) for f in FIELDS}
-    cleaned = connection_clean(data, instance=conn)
+    cleaned = connection_clean(data, instance=conn, by=by, request=request)  # see create
+    with transaction.atomic():
+        return _update(conn, before, cleaned, by=by, request=request)
+
+
+def _update(conn: Connection, before: dict, cleaned: dict, *, by, request) -> Connection:
     stored_password_for(instance=conn, cleaned=cleaned)  # refuses a new destination untyped
     password = cleaned.pop("password")
     for field, value in cleaned.items():
@@ -340,8 +362,25 @@ def web_timeout(timeout: int) -> int:
     return max(1, min(int(timeout), int(getattr(settings, "CONNECTION_WEB_TIMEOUT", 15))))
 
 
+def _audit_refusal(reason: str, dialect: str, *, at: str = "save", by=None, request=None) -> None:
+    audit_record(
+        action="connection.refused",
+        request=request,
+        actor=by,
+        resource_type="connection",
+        status=AuditEvent.Status.FAILURE,
+        details={"dialect": dialect, "at": at, "reason": reason},
+    )
+
+
 def dialect_open(params: ConnectionParams) -> Database:
-    """The one place the apps open a database: the engine's front door."""
+    """The one place the apps open a database: the engine's front door. The host policy is
+    applied here, at every connect, and the connection goes to the address it checked."""
+    try:
+        params = hostpolicy.pinned_params(params)
+    except hostpolicy.HostRefused as exc:
+        _audit_refusal(str(exc), params.dialect, at="connect")
+        raise ConnectionFailed("permission_denied", str(exc)) from None
     return masking.connect(params)
 
 
@@ -358,6 +397,8 @@ def run_test(params: ConnectionParams) -> TestResult:
     params = replace(params, timeout=web_timeout(params.timeout))
     try:
         dialect = dialect_open(params)
+    except ConnectionFailed as exc:  # refused by the host policy
+        return TestResult(False, exc.category, exc.message)
     except Exception as exc:  # unknown dialect / driver import problems are reported, not raised
         return TestResult(False, "driver_missing", redact_text(str(exc)))
     try:
@@ -376,7 +417,14 @@ def run_test(params: ConnectionParams) -> TestResult:
     )
 
 
+def test_rate_check(by) -> None:
+    """Test connection is rate-limited per user (page and API together): its answer tells what
+    listens at a host and port, so it must not serve as a fast scanner. Raises RateLimited."""
+    rate_check("connection-test", by.pk, getattr(settings, "CONNECTION_TEST_RATE", "10/min"))
+
+
 def connection_test(*, conn: Connection, by, request=None) -> TestResult:
+    test_rate_check(by)
     result = run_test(connection_params(conn))
     Connection.objects.filter(pk=conn.pk).update(
         last_test_ok=result.ok,
@@ -404,7 +452,8 @@ def connection_test_unsaved(
 ) -> TestResult:
     """Test from the form before saving. Editing without retyping the password uses the stored
     one, and only while the destination is the one it was saved for."""
-    cleaned = connection_clean(data, instance=instance, check_name=False)
+    cleaned = connection_clean(data, instance=instance, check_name=False, by=by, request=request)
+    test_rate_check(by)
     password = stored_password_for(instance=instance, cleaned=cleaned)
     params = ConnectionParams(
         dialect=cleaned["dialect"],

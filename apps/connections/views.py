@@ -8,6 +8,7 @@ from apps.connections import services
 from apps.connections.forms import ConnectionForm
 from apps.connections.models import Connection
 from apps.core.permissions import can_modify
+from apps.core.ratelimit import RateLimited
 from masking import TerminalError
 
 
@@ -62,6 +63,13 @@ def connection_form(request, pk: int | None = None):
     )
 
 
+def _too_many_tests(request, exc: RateLimited):
+    """HTMX swaps only successful answers: the partial says it with 200; other clients get 429."""
+    message = f"Too many connection tests; try again in {exc.retry_after} s."
+    status = 200 if request.htmx else 429
+    return render(request, "connections/_test_result.html", {"error": message}, status=status)
+
+
 @login_required
 @require_POST
 def connection_test_form(request, pk: int | None = None):
@@ -84,6 +92,8 @@ def connection_test_form(request, pk: int | None = None):
         return render(
             request, "connections/_test_result.html", {"error": "; ".join(exc.errors.values())}
         )
+    except RateLimited as exc:
+        return _too_many_tests(request, exc)
     return render(request, "connections/_test_result.html", {"result": result})
 
 
@@ -91,7 +101,12 @@ def connection_test_form(request, pk: int | None = None):
 @require_POST
 def connection_test(request, pk: int):
     conn = get_object_or_404(Connection, pk=pk)
-    services.connection_test(conn=conn, by=request.user, request=request)
+    try:
+        services.connection_test(conn=conn, by=request.user, request=request)
+    except RateLimited as exc:
+        if not request.htmx:
+            return _too_many_tests(request, exc)
+        messages.error(request, f"Too many connection tests; try again in {exc.retry_after} s.")
     if request.htmx:
         return render(request, "connections/_row.html", {"c": conn})
     return redirect("connections:list")
