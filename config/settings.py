@@ -362,3 +362,7 @@ CONNECTION_ALLOWED_HOSTS = env_list("CONNECTION_ALLOWED_HOSTS")
 CONNECTION_DENIED_HOSTS = env_list("CONNECTION_DENIED_HOSTS")
 # Test connection, per user (page and API share it): above it, HTTP 429.
 CONNECTION_TEST_RATE = env("CONNECTION_TEST_RATE", "10/min")
+# Connection passwords given as `env:NAME` / `file:/path` (apps/connections/passwordref.py):
+# the variables (names, or `PREFIX*`) and folders they may name. Empty: no references.
+CONNECTION_PASSWORD_ENV = env_list("CONNECTION_PASSWORD_ENV")
+CONNECTION_PASSWORD_FILE_DIRS = env_list("CONNECTION_PASSWORD_FILE_DIRS")

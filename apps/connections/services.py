@@ -15,7 +15,7 @@ from django.utils import timezone
 import masking
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.connections import hostpolicy
+from apps.connections import hostpolicy, passwordref
 from apps.connections.destination import RETYPE_PASSWORD, destination_changed
 from apps.connections.models import DEFAULT_PORTS, Connection, Dialect, RoleHint
 from apps.core.logging import redact_text
@@ -211,6 +211,11 @@ def connection_clean(
         errors["password"] = "Must not contain a NUL character."
     elif password and len(password) > 512:
         errors["password"] = "Ensure this field has no more than 512 characters."
+    elif password and passwordref.is_reference(password):
+        try:
+            passwordref.check(password)
+        except passwordref.PasswordRefError as exc:
+            errors["password"] = f"{exc}."
 
     if errors:
         raise ConnectionInputError(errors)
@@ -237,11 +242,19 @@ def connection_params(
         port=conn.port,
         database=conn.database,
         username=conn.username,
-        password=conn.get_password() if password is None else password,
+        password=_password(conn) if password is None else passwordref.resolve(password),
         options=options,
         timeout=timeout or int(options.get("timeout", 10)),
         allowed_dirs=_allowed_dirs(conn.dialect),
     )
+
+
+def _password(conn: Connection) -> str:
+    """The stored password, or the value its reference names (read here, never stored)."""
+    try:
+        return passwordref.resolve(conn.get_password())
+    except passwordref.PasswordRefError as exc:
+        raise ConnectionFailed("login_failed", str(exc)) from None
 
 
 def _allowed_dirs(dialect: str) -> tuple[str, ...]:
@@ -425,7 +438,10 @@ def test_rate_check(by) -> None:
 
 def connection_test(*, conn: Connection, by, request=None) -> TestResult:
     test_rate_check(by)
-    result = run_test(connection_params(conn))
+    try:
+        result = run_test(connection_params(conn))
+    except ConnectionFailed as exc:  # a password reference that names nothing here
+        result = TestResult(False, exc.category, exc.message)
     Connection.objects.filter(pk=conn.pk).update(
         last_test_ok=result.ok,
         last_test_category=result.category,
@@ -455,6 +471,10 @@ def connection_test_unsaved(
     cleaned = connection_clean(data, instance=instance, check_name=False, by=by, request=request)
     test_rate_check(by)
     password = stored_password_for(instance=instance, cleaned=cleaned)
+    try:
+        password = passwordref.resolve(password)
+    except passwordref.PasswordRefError as exc:
+        return TestResult(False, "login_failed", str(exc))
     params = ConnectionParams(
         dialect=cleaned["dialect"],
         host=cleaned["host"],
