@@ -19,6 +19,7 @@ SECRET_SETTINGS = frozenset(
         "CELERY_BROKER_URL",
         "CELERY_RESULT_BACKEND",
         "CACHE_URL",
+        "AUDIT_HMAC_KEYS",
     }
 )
 MAX_BYTES = 64 * 1024

@@ -76,6 +76,9 @@ SECRET_KEY = env("SECRET_KEY") or ("" if PRODUCTION else install_secret("secret_
 # Development key (id "dev") so secrets can be stored with no configuration at all.
 DEV_FIELD_ENCRYPTION_KEYS = "dev:ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UtMzI="
 FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", DEV_FIELD_ENCRYPTION_KEYS)
+# Signs the audit chain (apps/audit/keys.py): key-id:base64(32+ bytes), first signs, all verify.
+DEV_AUDIT_HMAC_KEYS = "dev:ZGV2LW9ubHktYXVkaXQtY2hhaW4ta2V5LWRvLW5vdC11c2U="
+AUDIT_HMAC_KEYS = env("AUDIT_HMAC_KEYS", DEV_AUDIT_HMAC_KEYS)
 
 # Off unless asked for: debug pages list every URL pattern and settings, and the demo needs none.
 DEBUG = env_bool("DEBUG", False)
@@ -90,6 +93,8 @@ if PRODUCTION:
         problems.append("SECRET_KEY must be set to a random value of at least 50 characters")
     if FIELD_ENCRYPTION_KEYS == DEV_FIELD_ENCRYPTION_KEYS:
         problems.append("FIELD_ENCRYPTION_KEYS must be set (see README: key-id:base64-32-bytes)")
+    if AUDIT_HMAC_KEYS == DEV_AUDIT_HMAC_KEYS:
+        problems.append("AUDIT_HMAC_KEYS must be set (see README: key-id:base64-32-bytes)")
     if not ALLOWED_HOSTS:
         problems.append("ALLOWED_HOSTS must list the host names this server answers to")
     if problems:

@@ -1,6 +1,7 @@
-"""Append-only, hash-chained audit trail.
+"""Append-only, keyed hash-chained audit trail.
 
-Each event stores the hash of the previous one; the chain head (last sequence number and hash) is
+Each event stores the link (an HMAC under a key outside the database, see keys.py) of the
+previous one; the chain head (last sequence number and hash) is
 kept in its own row, so an edited, deleted, re-ordered or appended-out-of-band event is detected.
 """
 
@@ -39,7 +40,8 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=256, blank=True, default="")
     details = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)  # HMAC-SHA256 under the key `key_id` names
+    key_id = models.CharField(max_length=32, default="")
 
     objects = AuditQuerySet.as_manager()
 

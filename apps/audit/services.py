@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.audit import keys
 from apps.audit.models import AuditChainHead, AuditEvent
 from apps.core.logging import redact_text
 
@@ -51,6 +51,7 @@ def event_fields(event: AuditEvent) -> dict:
         "user_agent": event.user_agent,
         "details": event.details,
         "prev_hash": event.prev_hash,
+        "key_id": event.key_id,
     }
 
 
@@ -59,7 +60,15 @@ def canonical(event: AuditEvent) -> str:
 
 
 def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(canonical(event).encode()).hexdigest()
+    """The event's link: HMAC-SHA256 of its canonical form under its key ("" if that key is
+    not configured, which never matches a stored link)."""
+    return keys.sign(event.key_id, canonical(event)) or ""
+
+
+def _altered(event: AuditEvent) -> str:
+    if keys.sign(event.key_id, "") is None:
+        return f"event #{event.seq} is signed with key {event.key_id!r}, which is not configured"
+    return f"event #{event.seq} was altered"
 
 
 def client_ip(request) -> str:
@@ -103,6 +112,7 @@ def audit_record(
             user_agent=redact_text(user_agent),
             details=clean_details,
             prev_hash=head.hash,
+            key_id=keys.current_key_id(),
         )
         event.hash = compute_hash(event)
         event.save()
@@ -179,7 +189,7 @@ def audit_verify_chain() -> ChainStatus:
                 False, checked, event.seq, f"event #{event.seq} does not link to its predecessor"
             )
         if compute_hash(event) != event.hash:
-            return ChainStatus(False, checked, event.seq, f"event #{event.seq} was altered")
+            return ChainStatus(False, checked, event.seq, _altered(event))
         prev_hash = event.hash
         expected_seq = event.seq + 1
         checked += 1
@@ -204,7 +214,7 @@ def _walk_from(seq: int, prev_hash: str) -> ChainStatus | None:
                 False, checked, event.seq, f"event #{event.seq} does not link to its predecessor"
             )
         if compute_hash(event) != event.hash:
-            return ChainStatus(False, checked, event.seq, f"event #{event.seq} was altered")
+            return ChainStatus(False, checked, event.seq, _altered(event))
         prev_hash, seq, checked = event.hash, event.seq + 1, checked + 1
     head = AuditChainHead.objects.filter(id=1).first()
     if head is not None and head.seq != seq - 1:

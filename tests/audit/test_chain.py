@@ -79,8 +79,9 @@ def test_inserted_forged_event_is_detected(chain):
     _sql(
         "INSERT INTO audit_events (seq, timestamp, actor_id, actor_username, role, action, "
         "resource_type,"
-        " resource_id, status, ip, user_agent, details, prev_hash, hash)"
-        " VALUES (6, %s, NULL, 'mallory', '', 'forged', '', '', 'success', '', '', '{}', %s, %s)",
+        " resource_id, status, ip, user_agent, details, prev_hash, hash, key_id)"
+        " VALUES (6, %s, NULL, 'mallory', '', 'forged', '', '', 'success', '', '', '{}', %s, %s,"
+        " 'dev')",
         [last.timestamp, last.hash, "f" * 64],
     )
     assert audit_verify_chain().broken_seq == 6

@@ -185,9 +185,9 @@ TAMPERING = [
         lambda: _sql(
             "INSERT INTO audit_events (seq, timestamp, actor_id, actor_username, role, action, "
             "resource_type,"
-            " resource_id, status, ip, user_agent, details, prev_hash, hash)"
+            " resource_id, status, ip, user_agent, details, prev_hash, hash, key_id)"
             " SELECT 0, timestamp, NULL, 'mallory', '', 'forged', '', '', 'success', '', '', '{}', "
-            "prev_hash, hash"
+            "prev_hash, hash, key_id"
             " FROM audit_events WHERE seq = 1"
         ),
         1,

@@ -86,6 +86,7 @@ def test_production_settings_take_their_secrets_from_files(tmp_path):
     files = {"SECRET_KEY": secret, "FIELD_ENCRYPTION_KEYS": keys, "DATABASE_URL": f"sqlite:///{db}"}
     env = {"MASKFLOW_ENV": "production", "ALLOWED_HOSTS": "example.org"}
     env["MASKFLOW_DATA_DIR"] = str(tmp_path)
+    env["AUDIT_HMAC_KEYS"] = "a1:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
     for name, value in files.items():
         (tmp_path / name).write_text(value + "\n")
         env[f"{name}_FILE"] = str(tmp_path / name)

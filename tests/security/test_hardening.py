@@ -24,6 +24,7 @@ def production_env(tmp_path, **over) -> dict:
         MASKFLOW_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(64)[:64],
         FIELD_ENCRYPTION_KEYS="k1:" + base64.b64encode(os.urandom(32)).decode(),
+        AUDIT_HMAC_KEYS="a1:" + base64.b64encode(os.urandom(32)).decode(),
         ALLOWED_HOSTS="maskflow.example.com",
         MASKFLOW_DATA_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -85,6 +86,7 @@ def test_full_deploy_check_reports_nothing(tmp_path):
             "FIELD_ENCRYPTION_KEYS",
         ),
         ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS"),
+        ({"AUDIT_HMAC_KEYS": None}, "AUDIT_HMAC_KEYS"),
     ],
 )
 def test_production_refuses_default_secrets(tmp_path, over, message):
