@@ -371,3 +371,5 @@ CONNECTION_TEST_RATE = env("CONNECTION_TEST_RATE", "10/min")
 # the variables (names, or `PREFIX*`) and folders they may name. Empty: no references.
 CONNECTION_PASSWORD_ENV = env_list("CONNECTION_PASSWORD_ENV")
 CONNECTION_PASSWORD_FILE_DIRS = env_list("CONNECTION_PASSWORD_FILE_DIRS")
+# A signed audit checkpoint every this many events (apps/audit/checkpoints.py); 0: on demand only.
+AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000)

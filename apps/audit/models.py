@@ -73,3 +73,20 @@ class AuditChainHead(models.Model):
 
     class Meta:
         db_table = "audit_chain_head"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement that the chain had reached event `seq`, whose link was `hash`.
+    Written every AUDIT_CHECKPOINT_EVERY events and on demand, and sent to the
+    `maskflow.audit.checkpoint` logger, which can ship it out of the database (syslog), so that
+    deleting the chain's tail, or the checkpoints themselves, is detected."""
+
+    seq = models.BigIntegerField(db_index=True)
+    hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "audit_checkpoints"
+        ordering = ["-seq"]

@@ -7,14 +7,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from apps.audit import keys
-from apps.audit.models import AuditChainHead, AuditEvent
+from apps.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from apps.core.logging import redact_text
 
 logger = logging.getLogger("maskflow.audit")
+checkpoint_log = logging.getLogger("maskflow.audit.checkpoint")
 
 GENESIS = "0" * 64
 _SECRET_KEYS = ("password", "secret", "token", "key", "authorization", "cookie")
@@ -118,7 +120,43 @@ def audit_record(
         event.save()
         head.seq, head.hash = event.seq, event.hash
         head.save(update_fields=["seq", "hash"])
+        every = int(getattr(settings, "AUDIT_CHECKPOINT_EVERY", 1000) or 0)
+        if every > 0 and event.seq % every == 0:
+            write_checkpoint(event.seq, event.hash)
     return event
+
+
+def checkpoint_message(seq: int, link: str) -> str:
+    return f"maskflow-audit-checkpoint:{seq}:{link}"
+
+
+def write_checkpoint(seq: int, link: str) -> AuditCheckpoint:
+    """Sign "the chain reached `seq` with link `link`", store it and log it."""
+    kid = keys.current_key_id()
+    checkpoint = AuditCheckpoint.objects.create(
+        seq=seq,
+        hash=link,
+        key_id=kid,
+        signature=keys.sign(kid, checkpoint_message(seq, link)) or "",
+        created_at=timezone.now(),
+    )
+    checkpoint_log.info(
+        "audit checkpoint seq=%s hash=%s key_id=%s signature=%s",
+        seq,
+        link,
+        kid,
+        checkpoint.signature,
+    )
+    return checkpoint
+
+
+def audit_checkpoint_now() -> AuditCheckpoint | None:
+    """A checkpoint at the current head (on demand); None while the chain is empty."""
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().filter(id=1).first()
+        if head is None or head.seq == 0:
+            return None
+        return write_checkpoint(head.seq, head.hash)
 
 
 @dataclass(frozen=True)

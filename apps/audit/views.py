@@ -13,9 +13,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.audit import selectors
+from apps.audit.checkpoints import verify_since_checkpoint
 from apps.audit.csvexport import SafeWriter
 from apps.audit.models import AuditEvent
-from apps.audit.services import audit_record, audit_verify_chain
+from apps.audit.services import audit_record
 from apps.audit.unmask import (
     UnmaskError,
     UnmaskRateLimited,
@@ -51,7 +52,7 @@ def audit_list(request):
             "events": page.object_list,
             "filters": filters,
             "filter_error": error,
-            "chain": audit_verify_chain(),
+            "chain": verify_since_checkpoint(),
             "statuses": AuditEvent.Status.choices,
             "actions": selectors.audit_actions(),
             "querystring": querystring,
@@ -70,7 +71,7 @@ def audit_detail(request, seq: int):
         {
             "event": event,
             "details_json": json.dumps(event.details, indent=2, sort_keys=True),
-            "chain": audit_verify_chain(),
+            "chain": verify_since_checkpoint(),
             "nav": "audit",
         },
     )
@@ -140,7 +141,7 @@ def audit_export(request, fmt: str):
         response = StreamingHttpResponse(_csv_rows(qs), content_type="text/csv; charset=utf-8")
     else:
         response = StreamingHttpResponse(
-            _json_rows(qs, audit_verify_chain()), content_type="application/json"
+            _json_rows(qs, verify_since_checkpoint()), content_type="application/json"
         )
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{fmt}"'
     response["Cache-Control"] = "no-store"
