@@ -159,7 +159,14 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A worker and the web server share the file: wait for locks instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # WAL lets readers go on while one process writes. IMMEDIATE takes the write lock when a
+    # transaction begins, where the busy timeout applies: a deferred transaction that reads
+    # and then writes (the audit chain's append) would fail at once with "database is locked"
+    # when another writer got in between.
+    sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    sqlite_options["timeout"] = 30
+    sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
+    sqlite_options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
 if DATABASES["default"]["ENGINE"] in ("mssql", "sql_server.pyodbc"):
     DATABASES["default"]["ENGINE"] = "mssql"
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
