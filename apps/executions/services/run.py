@@ -27,12 +27,19 @@ from apps.workflows.selectors import workflow_drift
 from masking import Cancelled, Plan, ProgressUpdate, TerminalError
 
 logger = logging.getLogger("maskflow.executions")
+UNREACHABLE = "could not introspect the databases"
 
 
 def refuse_on_drift(workflow) -> None:
     """The databases changed since the workflow was saved: refuse before anything is written.
     The same check blocks the Run button's workflow page, so both say the same thing."""
     problems = workflow_drift(workflow=workflow)
+    unreachable = [p for p in problems if p.startswith(UNREACHABLE)]
+    if unreachable:  # no drift found: the check itself could not be made
+        raise TerminalError(
+            "The databases could not be reached to check the workflow against them: "
+            + unreachable[0].removeprefix(UNREACHABLE).strip(" ()")
+        )
     if problems:
         raise TerminalError(
             "Schema drift since the workflow was saved; edit the workflow to fix: "
