@@ -4,9 +4,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from apps.connections import services
+from apps.connections import browse, probe, services
 from apps.connections.models import Connection, Dialect, RoleHint
 from apps.core.envelope import fail, ok
+from apps.core.logging import redact_text
 from apps.core.permissions import can_modify
 from apps.core.ratelimit import RateLimited
 from masking import TerminalError
@@ -123,7 +124,7 @@ class ConnectionTestUnsavedAPI(APIView):
     )
     def post(self, request):
         try:
-            result = services.connection_test_unsaved(
+            result = probe.connection_test_unsaved(
                 data=_payload(request), by=request.user, request=request
             )
         except services.ConnectionInputError as exc:
@@ -173,7 +174,7 @@ class ConnectionTestAPI(APIView):
     def post(self, request, pk: int):
         conn = get_object_or_404(Connection, pk=pk)
         try:
-            result = services.connection_test(conn=conn, by=request.user, request=request)
+            result = probe.connection_test(conn=conn, by=request.user, request=request)
         except RateLimited as exc:
             return _rate_limited(exc)
         return ok(_test_output(result), "Connection OK" if result.ok else "Connection failed")
@@ -191,10 +192,10 @@ def _browse(request, pk, fn, what, **kwargs):
             return fail(404, "Table not found.")
         return fail(
             502,
-            "Could not read the database schema: " + services.redact_text(type(exc).__name__),
+            "Could not read the database schema: " + redact_text(type(exc).__name__),
             code="SOURCE_UNAVAILABLE",
         )
-    services.connection_audit_browse(
+    browse.connection_audit_browse(
         conn=conn, request=request, what=what, **{k: v for k, v in kwargs.items()}
     )
     return value
@@ -203,14 +204,14 @@ def _browse(request, pk, fn, what, **kwargs):
 class SchemasAPI(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int):
-        value = _browse(request, pk, services.connection_schemas, "schemas")
+        value = _browse(request, pk, browse.connection_schemas, "schemas")
         return value if hasattr(value, "status_code") else ok(value)
 
 
 class TablesAPI(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int, schema: str):
-        value = _browse(request, pk, services.connection_tables, "tables", schema=schema)
+        value = _browse(request, pk, browse.connection_tables, "tables", schema=schema)
         if hasattr(value, "status_code"):
             return value
         return ok(
@@ -224,9 +225,7 @@ class TablesAPI(APIView):
 class ColumnsAPI(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, pk: int, schema: str, table: str):
-        value = _browse(
-            request, pk, services.connection_table, "columns", schema=schema, table=table
-        )
+        value = _browse(request, pk, browse.connection_table, "columns", schema=schema, table=table)
         if hasattr(value, "status_code"):
             return value
-        return ok(services.table_as_dict(value))
+        return ok(browse.table_as_dict(value))

@@ -4,9 +4,10 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.connections import services
+from apps.connections import browse, probe, services
 from apps.connections.forms import ConnectionForm
 from apps.connections.models import Connection
+from apps.core.logging import redact_text
 from apps.core.permissions import can_modify
 from apps.core.ratelimit import RateLimited
 from masking import TerminalError
@@ -85,7 +86,7 @@ def connection_test_form(request, pk: int | None = None):
             {"error": "Fill in the connection fields first."},
         )
     try:
-        result = services.connection_test_unsaved(
+        result = probe.connection_test_unsaved(
             data=form.to_data(), by=request.user, request=request, instance=conn
         )
     except services.ConnectionInputError as exc:
@@ -102,7 +103,7 @@ def connection_test_form(request, pk: int | None = None):
 def connection_test(request, pk: int):
     conn = get_object_or_404(Connection, pk=pk)
     try:
-        services.connection_test(conn=conn, by=request.user, request=request)
+        probe.connection_test(conn=conn, by=request.user, request=request)
     except RateLimited as exc:
         if not request.htmx:
             return _too_many_tests(request, exc)
@@ -137,7 +138,7 @@ def _browse_error(request, exc):
     if isinstance(exc, services.ConnectionInputError):
         message = "; ".join(exc.errors.values())
     elif isinstance(exc, TerminalError):
-        message = services.redact_text(str(exc))
+        message = redact_text(str(exc))
     else:
         message = (
             f"Could not read the schema ({type(exc).__name__}). Test the connection for details."
@@ -150,12 +151,12 @@ def schema_browser(request, pk: int):
     conn = get_object_or_404(Connection, pk=pk)
     refresh = request.GET.get("refresh") == "1"
     try:
-        schemas = services.connection_schemas(conn=conn, refresh=refresh)
+        schemas = browse.connection_schemas(conn=conn, refresh=refresh)
     except Exception as exc:
         schemas, error = [], _browse_error(request, exc).content.decode()
     else:
         error = ""
-        services.connection_audit_browse(conn=conn, request=request, what="schemas")
+        browse.connection_audit_browse(conn=conn, request=request, what="schemas")
     return render(
         request,
         "connections/browser.html",
@@ -168,10 +169,10 @@ def schema_tables(request, pk: int):
     conn = get_object_or_404(Connection, pk=pk)
     schema = request.GET.get("schema", "")
     try:
-        tables = services.connection_tables(conn=conn, schema=schema)
+        tables = browse.connection_tables(conn=conn, schema=schema)
     except Exception as exc:
         return _browse_error(request, exc)
-    services.connection_audit_browse(conn=conn, request=request, what="tables", schema=schema)
+    browse.connection_audit_browse(conn=conn, request=request, what="tables", schema=schema)
     return render(
         request, "connections/_tables.html", {"conn": conn, "schema": schema, "tables": tables}
     )
@@ -182,10 +183,10 @@ def schema_columns(request, pk: int):
     conn = get_object_or_404(Connection, pk=pk)
     schema, table = request.GET.get("schema", ""), request.GET.get("table", "")
     try:
-        info = services.connection_table(conn=conn, schema=schema, table=table)
+        info = browse.connection_table(conn=conn, schema=schema, table=table)
     except Exception as exc:
         return _browse_error(request, exc)
-    services.connection_audit_browse(
+    browse.connection_audit_browse(
         conn=conn, request=request, what="columns", schema=schema, table=table
     )
     fk_by_col = {c: fk for fk in info.foreign_keys for c in fk.columns}

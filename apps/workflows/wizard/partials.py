@@ -30,7 +30,8 @@ def tables_partial(request, pk: int | None = None):
     state = load_state(request, pk)
     source = state_connection(state, "source")
     schema = request.GET.get("schema", "")
-    from apps.connections.services import ConnectionInputError, clean_identifier, connection_tables
+    from apps.connections.browse import connection_tables
+    from apps.connections.clean import ConnectionInputError, clean_identifier
 
     try:
         clean_identifier(schema, "schema")
