@@ -329,6 +329,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Every worker marks runs whose worker died as failed this often (with or without beat).
 EXECUTION_REAP_SECONDS = env_int("EXECUTION_REAP_SECONDS", 30)
+# A running execution with no heartbeat for this long lost its worker (or, split into units,
+# its task messages with a broker that kept none) and is failed by the reaper.
+EXECUTION_STALE_SECONDS = env_int("EXECUTION_STALE_SECONDS", 60)
+# A worker waits this long for an unreachable app database before a run commits and while it
+# records the outcome; past it, the target is rolled back (see apps/executions/services/appdb).
+EXECUTION_APP_DB_WAIT_SECONDS = env_int("EXECUTION_APP_DB_WAIT_SECONDS", 45)
 # Rows per work unit: above 0, runs are split into units that any worker runs, staged in the
 # target and published in one short transaction (0: each run is one task, one transaction).
 EXECUTION_UNIT_ROWS = env_int("EXECUTION_UNIT_ROWS", 0)

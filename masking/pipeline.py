@@ -36,7 +36,7 @@ from masking.extract import (
 from masking.leaks import LeakCheck, LeakSampler
 from masking.load import TableLoader, clear_tables, count_target_rows, wrap_error
 from masking.plan import Plan, plan_hash
-from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle
+from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle, before_commit
 from masking.rowfilter import row_filter_problem
 from masking.schema import TypeCategory
 from masking.subset.engine import SubsetCount, closure_for
@@ -380,6 +380,7 @@ def run(
                     "leak_check",
                     f"masked values equal to their source in: {names}",
                 )
+            before_commit(progress)
     except MaskingError:
         raise
     except Exception as exc:  # a driver, a progress callback, a masker: wrapped and scrubbed

@@ -40,6 +40,15 @@ class Progress(Protocol):
         """Polled between batches; True makes the run roll back and raise Cancelled."""
 
 
+def before_commit(progress: object) -> None:
+    """A Progress may also define `before_commit()`: called once, inside the target transaction,
+    after every check passed and just before the commit. Raising there rolls the run back (the
+    app records the outcome: if it cannot, nothing should be committed that it cannot report)."""
+    hook = getattr(progress, "before_commit", None)
+    if callable(hook):
+        hook()
+
+
 class NullProgress:
     """The default: nobody listens, nothing cancels."""
 

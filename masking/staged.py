@@ -28,7 +28,7 @@ from masking.load import TableLoader, clear_tables, wrap_error
 from masking.pipeline import Problem, RunResult, TableResult, _analyse, _guaranteed_unique
 from masking.pipeline import _verify_foreign_keys as verify_foreign_keys
 from masking.plan import Plan, plan_hash
-from masking.progress import NullProgress, Progress
+from masking.progress import NullProgress, Progress, before_commit
 from masking.staging import (
     UNIT_COLUMN,
     check_staged,
@@ -247,9 +247,11 @@ def finish(
     *,
     started: float | None = None,
     leak_sample: int = LEAK_SAMPLE,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Verify the staged units and publish them in one target transaction; the staging is
-    dropped whatever happens. `started`: time.time() when the run began (for its duration)."""
+    dropped whatever happens. `started`: time.time() when the run began (for its duration);
+    `progress`: its before_commit(), if any, is called just before the publish commits."""
     t0 = time.time() if started is None else started
     order, maskers = _resolved(plan, source, target)
     tdef = target.capabilities.default_schema
@@ -293,6 +295,7 @@ def finish(
                     "leak_check",
                     f"masked values equal to their source in: {names}",
                 )
+            before_commit(progress)
         lock = time.monotonic() - lock_start
     finally:
         discard(layout, target)

@@ -22,7 +22,7 @@ def run_execution(execution_id: int) -> str:
 
 
 @shared_task(name="maskflow.reap_executions")
-def reap_executions(stale_after_seconds: int = 60) -> list[int]:
+def reap_executions(stale_after_seconds: int | None = None) -> list[int]:
     reaped = execution_reap(stale_after_seconds=stale_after_seconds)
     staging_reap()
     return reaped

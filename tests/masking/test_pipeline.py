@@ -379,6 +379,37 @@ def test_cancel_mid_run_rolls_back(pair) -> None:  # type: ignore[no-untyped-def
     assert snapshot(tgt) == before
 
 
+class Gate(Recorder):
+    """A progress that refuses the commit after every check passed (the app cannot record it)."""
+
+    def __init__(self, refuse: bool):
+        super().__init__()
+        self.refuse, self.calls = refuse, 0
+        self.updates_at_call = -1
+
+    def before_commit(self) -> None:
+        self.calls += 1
+        self.updates_at_call = len(self.updates)
+        if self.refuse:
+            raise TerminalError("the outcome cannot be recorded")
+
+
+def test_before_commit_is_the_last_word_before_the_commit(pair) -> None:  # type: ignore
+    src, tgt = pair
+    seed(src)
+    seed(tgt, with_data=False)
+    before = _prefill(tgt)
+    refused = Gate(refuse=True)
+    with pytest.raises(TerminalError, match="cannot be recorded"):
+        run(make_plan(src, tgt), src, tgt, refused)
+    assert refused.calls == 1 and snapshot(tgt) == before  # rolled back, after verification
+    assert refused.updates[-1].phase == "verify"
+    allowed = Gate(refuse=False)
+    run(make_plan(src, tgt), src, tgt, allowed)
+    assert allowed.calls == 1 and snapshot(tgt) != before
+    assert fetch(tgt, "SELECT COUNT(*) FROM orders") == [(700,)]
+
+
 def test_truncate_replaces_and_append_adds(pair) -> None:  # type: ignore[no-untyped-def]
     src, tgt = pair
     seed(src, customers=50, orders=80)

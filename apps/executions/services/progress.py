@@ -8,7 +8,8 @@ from collections.abc import Callable
 from django.utils import timezone
 
 from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
-from masking import ProgressUpdate
+from apps.executions.services.appdb import APP_DB_ERRORS, APP_DB_LOST, patiently, tolerantly
+from masking import Cancelled, ProgressUpdate, TerminalError
 
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes
 CANCEL_POLL_INTERVAL = 0.5  # seconds between reads of cancel_requested
@@ -42,13 +43,17 @@ class ExecutionProgress:
         if not boundary and now - self._last_write < PROGRESS_INTERVAL:
             return
         self._last_write = now
-        stamp = timezone.now()
+        tolerantly(lambda: self._write(update), what="writing progress", default=None)
+        if self.on_update is not None:
+            self.on_update(update)
+
+    def _write(self, update: ProgressUpdate) -> None:
         Execution.objects.filter(pk=self.execution_id, status=ExecutionStatus.RUNNING).update(
             rows_processed=update.rows_done,
             rows_total=update.rows_total,
             current_table=update.table[:300],
             rows_per_second=round(update.rows_per_s, 1),
-            heartbeat_at=stamp,
+            heartbeat_at=timezone.now(),
         )
         table_pk = self.tables.get(update.table)
         if table_pk is not None:
@@ -56,8 +61,6 @@ class ExecutionProgress:
             ExecutionTable.objects.filter(pk=table_pk).update(
                 position=update.table_index, status=status, rows_read=update.table_rows_done
             )
-        if self.on_update is not None:
-            self.on_update(update)
 
     def should_cancel(self) -> bool:
         now = time.monotonic()
@@ -66,16 +69,38 @@ class ExecutionProgress:
             return True
         if now - self._last_poll >= CANCEL_POLL_INTERVAL:
             self._last_poll = now
-            row = (
-                Execution.objects.filter(pk=self.execution_id)
-                .values_list("cancel_requested", "status")
-                .first()
+            # An unreachable app database cancels nothing: the run goes on, and proves it can
+            # record its outcome before it commits (before_commit).
+            self._cancel = tolerantly(
+                self._read_cancel, what="reading the cancel flag", default=self._cancel
             )
-            self._cancel = row is None or bool(row[0]) or row[1] != ExecutionStatus.RUNNING
             if now - self._last_write >= PROGRESS_INTERVAL:
                 # Long batches with no progress call still prove the worker is alive.
                 self._last_write = now
-                Execution.objects.filter(
-                    pk=self.execution_id, status=ExecutionStatus.RUNNING
-                ).update(heartbeat_at=timezone.now())
+                tolerantly(self._heartbeat, what="writing the heartbeat", default=0)
         return self._cancel
+
+    def _read_cancel(self) -> bool:
+        row = (
+            Execution.objects.filter(pk=self.execution_id)
+            .values_list("cancel_requested", "status")
+            .first()
+        )
+        return row is None or bool(row[0]) or row[1] != ExecutionStatus.RUNNING
+
+    def _heartbeat(self) -> int:
+        return Execution.objects.filter(
+            pk=self.execution_id, status=ExecutionStatus.RUNNING
+        ).update(heartbeat_at=timezone.now())
+
+    def before_commit(self) -> None:
+        """Called by the engine after verification, inside the target transaction: the commit
+        goes ahead only if the app database can record it, and nobody cancelled meanwhile."""
+        try:
+            alive = patiently(self._heartbeat, what="checking in before the commit")
+            cancelled = patiently(self._read_cancel, what="reading the cancel flag")
+        except APP_DB_ERRORS:
+            raise TerminalError(APP_DB_LOST) from None
+        if alive != 1 or cancelled:
+            self._cancel = True
+            raise Cancelled("")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -21,9 +22,11 @@ from apps.executions.services.outcome import WORKER_LOST, audit_end
 logger = logging.getLogger("maskflow.executions")
 
 
-def execution_reap(*, stale_after_seconds: int = 60) -> list[int]:
-    """Mark running executions whose heartbeat stopped as failed (their worker died: the target
-    transaction died with it). Returns the ids reaped."""
+def execution_reap(*, stale_after_seconds: int | None = None) -> list[int]:
+    """Mark running executions whose heartbeat stopped for EXECUTION_STALE_SECONDS as failed
+    (their worker died: the target transaction died with it). Returns the ids reaped."""
+    if stale_after_seconds is None:
+        stale_after_seconds = settings.EXECUTION_STALE_SECONDS
     now = timezone.now()
     cutoff = now - timedelta(seconds=stale_after_seconds)
     stale = Execution.objects.filter(status=ExecutionStatus.RUNNING).filter(

@@ -12,6 +12,7 @@ import masking
 from apps.audit.models import AuditEvent
 from apps.connections.services import connection_open
 from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
+from apps.executions.services.appdb import patiently
 from apps.executions.services.outcome import (
     audit_end,
     build_report,
@@ -106,28 +107,32 @@ def execution_run(
                 raise
     except Cancelled:
         duration = time.monotonic() - started
-        roll_back_tables(execution.pk, "cancelled")
+        patiently(lambda: roll_back_tables(execution.pk, "cancelled"), what="recording a cancel")
         timed_out = bool(progress and progress.timed_out)
         reason = (
             f"Stopped after the {timeout:g} s time limit" if timed_out else "Cancelled on request"
         )
-        if finish(
-            execution.pk,
-            ExecutionStatus.CANCELLED,
-            rows_masked=0,
-            error_message=f"{reason}; the target was rolled back{dropped_text(dropped)}.",
+        if patiently(
+            lambda: finish(
+                execution.pk,
+                ExecutionStatus.CANCELLED,
+                rows_masked=0,
+                error_message=f"{reason}; the target was rolled back{dropped_text(dropped)}.",
+            ),
+            what="recording a cancel",
         ):
-            audit_end(
-                execution,
-                "execution.cancel",
-                AuditEvent.Status.SUCCESS,
-                {
-                    "stage": "timeout" if timed_out else "stopped",
-                    "duration_seconds": round(duration, 3),
-                    **({"dropped_tables": dropped} if dropped else {}),
-                },
+            details = {
+                "stage": "timeout" if timed_out else "stopped",
+                "duration_seconds": round(duration, 3),
+                **({"dropped_tables": dropped} if dropped else {}),
+            }
+            patiently(
+                lambda: audit_end(
+                    execution, "execution.cancel", AuditEvent.Status.SUCCESS, details
+                ),
+                what="auditing a cancel",
             )
-        return reload(execution)
+        return patiently(lambda: reload(execution), what="reading the outcome")
     except Exception as exc:  # every failure ends the run as failed, with a value-free message
         duration = time.monotonic() - started
         message = safe_message(exc)
@@ -136,21 +141,33 @@ def execution_run(
                 f"{message[:3600].rstrip('.')}; the target was rolled back{dropped_text(dropped)}."
             )
         logger.warning("execution %s failed: %s", execution.pk, message)
-        roll_back_tables(execution.pk, "failed")
-        if finish(execution.pk, ExecutionStatus.FAILED, rows_masked=0, error_message=message):
-            audit_end(
-                execution,
-                "execution.fail",
-                AuditEvent.Status.FAILURE,
-                {
-                    "error": message,
-                    "error_type": type(exc).__name__,
-                    "duration_seconds": round(duration, 3),
-                    **({"dropped_tables": dropped} if dropped else {}),
-                },
+        patiently(lambda: roll_back_tables(execution.pk, "failed"), what="recording a failure")
+        if patiently(
+            lambda: finish(
+                execution.pk, ExecutionStatus.FAILED, rows_masked=0, error_message=message
+            ),
+            what="recording a failure",
+        ):
+            details = {
+                "error": message,
+                "error_type": type(exc).__name__,
+                "duration_seconds": round(duration, 3),
+                **({"dropped_tables": dropped} if dropped else {}),
+            }
+            patiently(
+                lambda: audit_end(execution, "execution.fail", AuditEvent.Status.FAILURE, details),
+                what="auditing a failure",
             )
-        return reload(execution)
+        return patiently(lambda: reload(execution), what="reading the outcome")
 
+    # The target has committed: from here on, the record must catch up with it.
+    patiently(lambda: _record_success(execution, plan, result, tables), what="recording success")
+    return patiently(lambda: reload(execution), what="reading the outcome")
+
+
+def _record_success(execution: Execution, plan: Plan, result, tables: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    """Idempotent, so a retry after a lost app-database connection repeats it safely: the
+    audit event is written only by the call whose UPDATE moved the execution to success."""
     report = build_report(execution, plan, result, list(result.created_tables))
     by_label = {t.name: t for t in result.tables}
     for label, pk in tables.items():
@@ -179,17 +196,19 @@ def execution_run(
         error_message="",
     )
     if finished:
-        audit_end(
-            execution,
-            "execution.finish",
-            AuditEvent.Status.SUCCESS,
-            {
-                "rows_processed": result.rows_processed,
-                "rows_masked": result.rows_masked,
-                "duration_seconds": round(result.duration, 3),
-                "tables": len(result.tables),
-                "leak_ok": report["leak_ok"],
-                "fk_ok": result.fk_ok,
-            },
+        patiently(
+            lambda: audit_end(
+                execution,
+                "execution.finish",
+                AuditEvent.Status.SUCCESS,
+                {
+                    "rows_processed": result.rows_processed,
+                    "rows_masked": result.rows_masked,
+                    "duration_seconds": round(result.duration, 3),
+                    "tables": len(result.tables),
+                    "leak_ok": report["leak_ok"],
+                    "fk_ok": result.fk_ok,
+                },
+            ),
+            what="auditing success",
         )
-    return reload(execution)

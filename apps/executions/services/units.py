@@ -30,6 +30,7 @@ from apps.executions.models import (
     ExecutionUnit,
     UnitStatus,
 )
+from apps.executions.services.appdb import APP_DB_ERRORS, APP_DB_LOST, patiently, tolerantly
 from apps.executions.services.outcome import (
     audit_end,
     build_report,
@@ -38,7 +39,7 @@ from apps.executions.services.outcome import (
     table_label,
 )
 from apps.executions.services.run import refuse_on_drift
-from masking import Cancelled, Plan, staged
+from masking import Cancelled, Plan, TerminalError, staged
 
 logger = logging.getLogger("maskflow.executions")
 NO_SHARED_SNAPSHOT = (
@@ -134,11 +135,23 @@ class _Cancel:
         if now - self.checked < 1.0:
             return False
         self.checked = now
-        # The heartbeat says the unit's worker is alive (the reaper fails runs without one).
-        alive = Execution.objects.filter(
+        # The heartbeat says the unit's worker is alive (the reaper fails runs without one);
+        # an app database out of reach for a moment stops nothing (the publish checks in).
+        return tolerantly(self._heartbeat, what="writing a unit's heartbeat", default=1) != 1
+
+    def _heartbeat(self) -> int:
+        return Execution.objects.filter(
             pk=self.execution_id, status=ExecutionStatus.RUNNING, cancel_requested=False
         ).update(heartbeat_at=timezone.now())
-        return alive != 1
+
+    def before_commit(self) -> None:
+        """The publish commits only if the app database can record it and nobody cancelled."""
+        try:
+            alive = patiently(self._heartbeat, what="checking in before the publish")
+        except APP_DB_ERRORS:
+            raise TerminalError(APP_DB_LOST) from None
+        if alive != 1:
+            raise Cancelled("")
 
 
 def unit_run(*, execution_id: int, index: int, worker: str = "") -> str:
@@ -153,6 +166,8 @@ def unit_run(*, execution_id: int, index: int, worker: str = "") -> str:
         return "done"
     execution = _load(execution_id)
     if not _claim(execution, unit, worker or worker_name()):
+        # waiting for a reader slot on the source is alive, not lost: keep the heartbeat
+        running.update(heartbeat_at=timezone.now())
         return "busy"
     layout = staged.Layout.from_dict(execution.layout)
     try:
@@ -232,13 +247,24 @@ def unit_publish(*, execution_id: int) -> str:
             return ExecutionStatus.CANCELLED
         plan = _plan(execution)
         started = execution.started_at.timestamp() if execution.started_at else None
-        result = staged.finish(plan, layout, source, target, started=started)
+        result = staged.finish(
+            plan, layout, source, target, started=started, progress=_Cancel(execution_id)
+        )
     except Exception as exc:
         _fail(execution, exc, layout=None)
         return ExecutionStatus.FAILED
     finally:
         source.close()
         target.close()
+    # The target has committed: from here on, the record must catch up with it.
+    patiently(lambda: _record_publish(execution, plan, layout, result), what="recording success")
+    return ExecutionStatus.SUCCESS
+
+
+def _record_publish(execution: Execution, plan: Plan, layout: staged.Layout, result) -> None:  # type: ignore[no-untyped-def]
+    """Idempotent (retried after a lost app-database connection): only the call whose UPDATE
+    moved the execution to success writes the audit event."""
+    execution_id = execution.pk
     report = build_report(execution, plan, result, [])
     report["lock_seconds"] = round(result.lock_seconds, 3)
     report["units"] = len(layout.units)
@@ -284,7 +310,6 @@ def unit_publish(*, execution_id: int) -> str:
                 "workers": len(report["workers"]),
             },
         )
-    return ExecutionStatus.SUCCESS
 
 
 def _fail(execution: Execution, exc: BaseException, layout: staged.Layout | None) -> None:
