@@ -12,8 +12,8 @@ from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
 from masking import MaskingError
 
 WORKER_LOST = (
-    "The worker running this execution stopped responding (worker lost); "
-    "the target was rolled back."
+    "The worker running this execution stopped responding (worker lost, or its task messages "
+    "lost with the broker); the target was rolled back."
 )
 UNEXPECTED = "The run failed unexpectedly ({name}); the target was rolled back. See the worker log."
 
