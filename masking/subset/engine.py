@@ -124,7 +124,7 @@ class SubsetClosure:
                 if rel is not None:
                     named.add(id(rel))
                 policy = rel.children if rel else self.subset.children
-                edge = _Edge(child, parent, fk, policy, rel.limit if rel else None)
+                edge = _Edge(child, parent, fk, policy, rel.limit if rel else self.subset.limit)
                 self.edges.append(edge)
                 child.edges_out.append(edge)
         for rel in self.subset.relationships:

@@ -93,11 +93,14 @@ class Relationship:
 class Subset:
     roots: tuple[SubsetRoot, ...]
     relationships: tuple[Relationship, ...] = ()
-    children: str = "all"  # the policy of relationships not listed (never "limited")
+    children: str = "all"  # the policy of relationships not listed
+    limit: int | None = None  # with children "limited": at most this many per parent row
 
     def __post_init__(self) -> None:
-        if self.children not in ("all", "none"):
-            raise ValueError("the default for children must be 'all' or 'none'")
+        if self.children not in CHILD_POLICIES:
+            raise ValueError(f"children must be one of {', '.join(CHILD_POLICIES)}")
+        if self.children == "limited" and (self.limit is None or self.limit < 1):
+            raise ValueError("limited children need a limit of at least 1")
 
     def policy(self, schema: str, table: str, columns: tuple[str, ...]) -> Relationship | None:
         for rel in self.relationships:
@@ -114,6 +117,7 @@ class Subset:
             "roots": [r.to_dict() for r in self.roots],
             "relationships": [r.to_dict() for r in self.relationships],
             "children": self.children,
+            **({"limit": self.limit} if self.children == "limited" else {}),
         }
 
     @classmethod
@@ -124,4 +128,5 @@ class Subset:
             roots=tuple(SubsetRoot.from_dict(r) for r in data["roots"]),
             relationships=tuple(Relationship.from_dict(r) for r in data.get("relationships") or ()),
             children=data.get("children") or "all",
+            limit=int(limit) if (limit := data.get("limit")) not in (None, "") else None,
         )

@@ -145,6 +145,27 @@ def test_children_none_and_limited_per_relationship(demo) -> None:
     assert ids(q, "payments") == ids(s, "payments", f"WHERE order_id IN ({orders})")
 
 
+def test_a_default_of_at_most_n_children_per_parent(demo) -> None:
+    """children "limited" with a limit holds for every relationship not listed."""
+    src, tgt, src_path, tgt_path = demo
+    subset = ten_percent(
+        children="limited",
+        limit=1,
+        relationships=(Relationship("", "addresses", ("customer_id",), "none"),),
+    )
+    assert Subset.from_dict(subset.to_dict()) == subset
+    run(demo_plan(subset), src, tgt)
+    q, s = sqlite_query(tgt_path), sqlite_query(src_path)
+    kept = ids(q, "customers")
+    where = f"WHERE customer_id IN ({','.join(map(str, kept))})"
+    assert ids(q, "orders") == {
+        r[0] for r in s(f"SELECT MIN(id) FROM orders {where} GROUP BY customer_id")
+    }
+    assert ids(q, "addresses") == set()
+    with pytest.raises(ValueError, match="limit of at least 1"):
+        ten_percent(children="limited")
+
+
 def test_a_row_count_and_a_condition(demo) -> None:
     src, tgt, src_path, tgt_path = demo
     subset = Subset(roots=(SubsetRoot("", "customers", where="id <= 200", rows=7),))

@@ -76,6 +76,28 @@ def test_estimates_then_step_two_keeps_the_subset(page, owner, demo_conns):
     }
 
 
+def test_at_most_n_children_per_parent_from_the_wizard(page, owner, demo_conns):
+    source, target = demo_conns
+    client = page(owner)
+    start(client, source, target)
+    form = {**STEP2, "subset_root": "main.customers", "subset_size": "rows", "subset_amount": "4"}
+    every = kept(
+        client.post(reverse("workflows:create_subset"), form).content.decode(), "main.orders"
+    )[0]
+    limited = {**form, "subset_children": "limited", "subset_limit": "1"}
+    one_each = client.post(reverse("workflows:create_subset"), limited).content.decode()
+    assert kept(one_each, "main.orders")[0] <= 4 < every
+    refused = client.post(
+        reverse("workflows:create_subset"), {**limited, "subset_limit": "0"}
+    ).content.decode()
+    assert "limit of at least 1" in refused
+    assert client.post(reverse("workflows:create_step", args=[2]), limited).status_code == 302
+    shown = client.get(reverse("workflows:create_step", args=[2])).content.decode()
+    assert 'value="limited" selected' in shown and 'name="subset_limit" value="1"' in shown
+    state = next(v for k, v in client.session.items() if isinstance(v, dict) and "basics" in v)
+    assert (state["subset"]["children"], state["subset"]["limit"]) == ("limited", "1")
+
+
 def test_subset_outside_the_chosen_tables_is_refused(page, owner, demo_conns):
     source, target = demo_conns
     client = page(owner)

@@ -156,6 +156,7 @@ def _posted_or(request, state: dict) -> dict | None:
         if root
         else [],
         "children": request.POST.get("subset_children", "all"),
+        "limit": request.POST.get("subset_limit", ""),
     }
 
 

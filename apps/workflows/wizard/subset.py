@@ -39,11 +39,15 @@ def subset_from_post(post, tables: list[dict]) -> dict | None:
         ],
         "children": post.get("subset_children", "all"),
     }
+    if data["children"] == "limited":
+        data["limit"] = post.get("subset_limit", "").strip() or None
     try:
         Subset.from_dict(data)
     except (TypeError, ValueError) as exc:
         raise SubsetFormError(
-            str(exc) if "subset" in str(exc) or "children" in str(exc) else "Give a number."
+            str(exc)
+            if "subset" in str(exc) or "children" in str(exc) or "limit" in str(exc)
+            else "Give a number."
         ) from None
     return data
 
@@ -58,6 +62,7 @@ def subset_form(state: dict) -> dict:
         "amount": root.get("rows") if root.get("rows") is not None else root.get("percent") or "",
         "where": root.get("where") or "",
         "children": subset.get("children", "all"),
+        "limit": subset.get("limit") or "",
     }
 
 
