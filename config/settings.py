@@ -343,6 +343,8 @@ EXECUTION_UNIT_ROWS = env_int("EXECUTION_UNIT_ROWS", 0)
 EXECUTION_MAX_SOURCE_READERS = env_int("EXECUTION_MAX_SOURCE_READERS", 0)
 # A failed or cancelled run's staging tables stay this long for a resume, then are dropped.
 EXECUTION_STAGING_KEEP_SECONDS = env_int("EXECUTION_STAGING_KEEP_SECONDS", 86400)
+# A PostgreSQL source's snapshot, shared by a run's units, is held at most this long.
+EXECUTION_SNAPSHOT_MAX_SECONDS = env_int("EXECUTION_SNAPSHOT_MAX_SECONDS", 86400)
 
 # SQLite databases may only be registered from these folders (a connection must not become a way
 # to read arbitrary files on the server).

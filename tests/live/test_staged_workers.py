@@ -251,6 +251,8 @@ def test_killed_worker_then_resume_runs_only_incomplete_units(tmp_path, pg_db_fa
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     # only the units not complete ran again (the one the worker died in among them)
     assert f"{total - done_before} unit(s) to run" in resumed.stdout, resumed.stdout
+    report = query(app_db, "SELECT report FROM executions WHERE id = ?", pk)[0][0]
+    assert "read a later snapshot" in report  # the first try's snapshot died with its worker
     with get_dialect(tgt_params) as tgt:
         after_resume = S.checksums(tgt)
     assert after_resume["items"][0] == sizes["items"]
@@ -259,3 +261,71 @@ def test_killed_worker_then_resume_runs_only_incomplete_units(tmp_path, pg_db_fa
     assert whole.returncode == 0, whole.stdout[-2000:] + whole.stderr[-2000:]
     with get_dialect(tgt_params) as tgt:
         assert S.checksums(tgt) == after_resume  # equal to an uninterrupted run
+
+
+def test_units_on_two_workers_read_one_snapshot_of_the_source(tmp_path, pg_db_factory):
+    """Rows changed and added in the source while the units run reach no unit: every unit
+    reads the snapshot exported when the run was planned."""
+    import psycopg
+
+    services.require_service("Redis", "127.0.0.1", 6379)
+    sizes = {"customers": 5_000, "orders": 20_000, "items": 300_000, "payments": 10_000}
+    src_params, tgt_params = pg_db_factory(), pg_db_factory()
+    with get_dialect(src_params) as src, get_dialect(tgt_params) as tgt:
+        S.create(src, seed=True, sizes=sizes)
+        S.create(tgt, seed=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    app_db = data / "app.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "MASKFLOW_DATA_DIR": str(data),
+        "DATABASE_URL": f"sqlite:///{app_db}",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/0",
+        "CELERY_QUEUE": f"maskflow_t_{uuid.uuid4().hex[:10]}",
+        "EXECUTION_UNIT_ROWS": "20000",
+    }
+    assert manage(env, "migrate", "--noinput").returncode == 0
+    seed = SEED.format(
+        host=src_params.host, port=src_params.port, user=src_params.username,
+        password=src_params.password, src=src_params.database, tgt=tgt_params.database,
+    )  # fmt: skip
+    seeded = manage(env, "shell", "-c", seed)
+    assert seeded.returncode == 0, seeded.stderr
+    pk = int(seeded.stdout.split("EXECUTION")[1].split()[0])
+    done = "SELECT count(*) FROM execution_units WHERE execution_id = ? AND status = 'done'"
+    workers = [start_worker(env, f"s{n}-{uuid.uuid4().hex[:6]}") for n in (1, 2)]
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and query(app_db, done, pk)[0][0] < 1:
+            time.sleep(0.1)
+        total = query(app_db, "SELECT count(*) FROM execution_units WHERE execution_id = ?", pk)
+        assert query(app_db, done, pk)[0][0] < total[0][0]  # most units are still to read
+        with psycopg.connect(services.postgres_dsn(src_params.database), autocommit=True) as c:
+            c.execute("UPDATE items SET sku = 'CHANGED'")
+            c.execute(
+                "INSERT INTO items OVERRIDING SYSTEM VALUE"
+                " SELECT 10000000 + g, 1, 'NEW' FROM generate_series(1, 500) g"
+            )
+        status = "running"
+        while time.monotonic() < deadline and status in ("queued", "running"):
+            time.sleep(0.5)
+            status = query(app_db, "SELECT status FROM executions WHERE id = ?", pk)[0][0]
+    finally:
+        for w in workers:
+            os.killpg(w.pid, signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(w.pid, signal.SIGKILL)
+    row = query(app_db, "SELECT status, error_message, report FROM executions WHERE id = ?", pk)
+    assert row[0][0] == "success", row
+    assert "read_consistency" not in row[0][2]  # one shared snapshot: nothing to warn about
+    with psycopg.connect(services.postgres_dsn(tgt_params.database)) as c:
+        skus = dict(
+            c.execute("SELECT sku = 'CHANGED' OR sku = 'NEW', count(*) FROM items GROUP BY 1")
+        )
+    assert skus == {False: sizes["items"]}

@@ -8,6 +8,7 @@ or a cancel drops it) means every unit runs again."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.executions.models import Execution, ExecutionStatus, ExecutionUnit, UnitStatus
 from apps.executions.services.permissions import can_cancel
+from apps.executions.services.snapshots import snapshot_export, snapshot_hold
 from apps.executions.services.units import _dialects, _fail, _load, _plan
 from masking import staged, staging_tables
 
@@ -92,9 +94,18 @@ def unit_resume(*, execution_id: int) -> list[list[int]]:
             else:
                 fresh = _prepare_again(plan, source, target, layout)
                 layout, pending = fresh, {u.index for u in fresh.units}
+            # The first try's snapshot ended with it: the units run again read a new one.
+            holder = snapshot_export(source)
+            layout = replace(
+                layout,
+                snapshot=holder.token if holder else None,
+                read_consistency="snapshot" if holder else layout.read_consistency,
+            )
         finally:
             source.close()
             target.close()
+        if holder is not None:
+            snapshot_hold(execution_id, holder)
     except Exception as exc:
         _fail(execution, exc, layout=None)
         return []
@@ -104,6 +115,10 @@ def unit_resume(*, execution_id: int) -> list[list[int]]:
     done_rows = sum(units.exclude(index__in=pending).values_list("rows", flat=True))
     report = dict(execution.report or {})
     report["units_rerun"] = len(pending)
+    if layout.snapshot and pending and len(pending) < len(layout.units):
+        report["resumed_snapshot"] = (
+            "the units run again read a later snapshot of the source than the units kept"
+        )
     Execution.objects.filter(pk=execution_id).update(
         layout=layout.to_dict(), rows_processed=done_rows, report=report
     )

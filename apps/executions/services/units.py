@@ -5,8 +5,9 @@ unit: run one unit (any worker); a failure ends the run as failed and drops the 
 publish: verify and publish the staged units in one target transaction, record the outcome.
 The Celery tasks chain a group of units per dependency level and end with the publish.
 
-Units read the source each in a consistent snapshot of its own (a snapshot exported by one
-task cannot outlive it); the execution's report says so."""
+On PostgreSQL every unit reads the snapshot `begin` exported, held open by its worker
+(services.snapshots); elsewhere each unit reads a snapshot of its own, or none, and the
+execution's report says so."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from apps.executions.services.outcome import (
     table_label,
 )
 from apps.executions.services.run import refuse_on_drift
+from apps.executions.services.snapshots import snapshot_export, snapshot_hold
 from masking import Cancelled, Plan, TerminalError, staged
 
 logger = logging.getLogger("maskflow.executions")
@@ -96,17 +98,26 @@ def unit_begin(*, execution_id: int, unit_rows: int | None = None) -> list[list[
         refuse_on_drift(execution.workflow)
         plan = _plan(execution)
         source, target = _dialects(execution)
+        holder = None
         try:
+            holder = snapshot_export(source)
             layout = staged.prepare(
                 plan,
                 source,
                 target,
                 run_id(execution_id),
                 unit_rows=unit_rows or settings.EXECUTION_UNIT_ROWS or staged.DEFAULT_UNIT_ROWS,
+                snapshot=holder,
             )
+        except BaseException:
+            if holder is not None:
+                holder.close()
+            raise
         finally:
             source.close()
             target.close()
+        if holder is not None:
+            snapshot_hold(execution_id, holder)
     except Exception as exc:
         _fail(execution, exc, layout=None)
         return []
@@ -268,8 +279,9 @@ def _record_publish(execution: Execution, plan: Plan, layout: staged.Layout, res
     report = build_report(execution, plan, result, [])
     report["lock_seconds"] = round(result.lock_seconds, 3)
     report["units"] = len(layout.units)
-    if "units_rerun" in (execution.report or {}):  # a resumed run: how many ran again
-        report["units_rerun"] = execution.report["units_rerun"]
+    for key in ("units_rerun", "resumed_snapshot"):  # a resumed run: what ran again, how
+        if key in (execution.report or {}):
+            report[key] = execution.report[key]
     report["workers"] = sorted(
         set(
             ExecutionUnit.objects.filter(execution_id=execution_id).values_list("worker", flat=True)
