@@ -20,6 +20,7 @@ SECRET_SETTINGS = frozenset(
         "CELERY_RESULT_BACKEND",
         "CACHE_URL",
         "AUDIT_HMAC_KEYS",
+        "EMAIL_HOST_PASSWORD",
     }
 )
 MAX_BYTES = 64 * 1024

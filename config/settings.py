@@ -109,12 +109,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "drf_spectacular",
+    "django_celery_beat",
     "apps.core",
     "apps.accounts",
     "apps.audit",
     "apps.connections",
     "apps.workflows",
     "apps.executions",
+    "apps.schedules",
+    "apps.notifications",
 ]
 
 MIDDLEWARE = [
@@ -327,6 +330,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Schedules live in the app database (apps.schedules keeps django-celery-beat's entries);
+# run `celery -A config beat` once per install, or `worker -B` on one worker.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
 # Every worker marks runs whose worker died as failed this often (with or without beat).
 EXECUTION_REAP_SECONDS = env_int("EXECUTION_REAP_SECONDS", 30)
 # A running execution with no heartbeat for this long lost its worker (or, split into units,
@@ -345,6 +352,31 @@ EXECUTION_MAX_SOURCE_READERS = env_int("EXECUTION_MAX_SOURCE_READERS", 0)
 EXECUTION_STAGING_KEEP_SECONDS = env_int("EXECUTION_STAGING_KEEP_SECONDS", 86400)
 # A PostgreSQL source's snapshot, shared by a run's units, is held at most this long.
 EXECUTION_SNAPSHOT_MAX_SECONDS = env_int("EXECUTION_SNAPSHOT_MAX_SECONDS", 86400)
+
+# --- Notifications -------------------------------------------------------------------------------
+# Links in notifications point here (the address users open the app at).
+MASKFLOW_BASE_URL = env("MASKFLOW_BASE_URL", "http://localhost:8000")
+# Webhooks may only call these hosts (names, *.suffix, addresses or CIDRs, optional :port or
+# :from-to); empty: no webhook can be saved or sent. The deny list wins; link-local and cloud
+# metadata addresses are always refused.
+NOTIFY_WEBHOOK_ALLOWED_HOSTS = env_list("NOTIFY_WEBHOOK_ALLOWED_HOSTS")
+NOTIFY_WEBHOOK_DENIED_HOSTS = env_list("NOTIFY_WEBHOOK_DENIED_HOSTS")
+NOTIFY_WEBHOOK_TIMEOUT = env_int("NOTIFY_WEBHOOK_TIMEOUT", 10)
+NOTIFY_WEBHOOK_RETRIES = env_int("NOTIFY_WEBHOOK_RETRIES", 5)
+# E-mail through Django's backends: SMTP when EMAIL_HOST is set, else the console (the demo).
+EMAIL_HOST = env("EMAIL_HOST", "")
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "maskflow@localhost")
 
 # SQLite databases may only be registered from these folders (a connection must not become a way
 # to read arbitrary files on the server).

@@ -13,6 +13,8 @@ api_patterns = [
     path("", include("apps.connections.api_urls")),
     path("", include("apps.workflows.api_urls")),
     path("", include("apps.executions.api_urls")),
+    path("", include("apps.schedules.api_urls")),
+    path("", include("apps.notifications.api_urls")),
     path("", include("apps.audit.api_urls")),
     # Last: any other /api/ path answers the JSON envelope, also with DEBUG on (where Django
     # would show its HTML page instead of calling handler404).
@@ -26,6 +28,8 @@ urlpatterns = [
     path("connections/", include("apps.connections.urls")),
     path("workflows/", include("apps.workflows.urls")),
     path("executions/", include("apps.executions.urls")),
+    path("schedules/", include("apps.schedules.urls")),
+    path("notifications/", include("apps.notifications.urls")),
     path("audit/", include("apps.audit.urls")),
     path("", include("apps.executions.dashboard")),
 ]

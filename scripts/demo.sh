@@ -13,8 +13,9 @@ $PY manage.py migrate --noinput
 $PY manage.py seed_demo --rows "$ROWS" --keep
 
 echo "==> starting the Celery worker"
-# The worker marks runs whose worker died as failed on its own schedule (no beat needed).
-.venv/bin/celery -A config worker --loglevel INFO --pool solo \
+# The worker marks runs whose worker died as failed on its own schedule; -B runs beat inside
+# it, which fires the workflows' schedules.
+.venv/bin/celery -A config worker -B --loglevel INFO --pool solo \
   --concurrency 1 --without-gossip --without-mingle &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM

@@ -11,7 +11,16 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("core", "audit", "accounts", "connections", "workflows", "executions")
+APPS = (
+    "core",
+    "audit",
+    "accounts",
+    "connections",
+    "workflows",
+    "executions",
+    "schedules",
+    "notifications",
+)
 # Each app may import the apps listed before it, never one after it.
 LAYERS = {name: set(APPS[:i]) for i, name in enumerate(APPS)}
 FRONT_DOOR = {"masking", "masking.dialects"}

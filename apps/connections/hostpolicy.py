@@ -111,16 +111,28 @@ def resolve(host: str, port: int | None) -> list[Address]:
     return list(dict.fromkeys(ipaddress.ip_address(f[4][0].split("%")[0]) for f in found))
 
 
-def check(host: str, port: int | None, *, must_resolve: bool = True) -> list[Address]:
+def check(
+    host: str,
+    port: int | None,
+    *,
+    must_resolve: bool = True,
+    allowed_setting: str = "CONNECTION_ALLOWED_HOSTS",
+    denied_setting: str = "CONNECTION_DENIED_HOSTS",
+    policy: str = "connection",
+    allow_list_required: bool = False,
+) -> list[Address]:
     """The addresses `host` resolves to, all of them allowed for `port`; else HostRefused.
     `must_resolve=False` (on save: the worker may sit in another network) lets a name that
-    does not resolve here pass; it is checked again at every connect."""
+    does not resolve here pass; it is checked again at every connect. Other outbound calls
+    (webhooks) pass their own settings; `allow_list_required`: an empty allow list refuses."""
     name = host.split("\\")[0].strip().lower().rstrip(".")  # SQL Server: host\instance
-    denied = _rules([*ALWAYS_DENIED, *_setting("CONNECTION_DENIED_HOSTS")])
-    allowed = _rules(_setting("CONNECTION_ALLOWED_HOSTS"))
+    denied = _rules([*ALWAYS_DENIED, *_setting(denied_setting)])
+    allowed = _rules(_setting(allowed_setting))
     where = f"{name}:{port}" if port else name
+    if allow_list_required and not allowed:
+        raise HostRefused(f"{where}: no host is allowed until {allowed_setting} is set")
     if any(r.matches_name(name) and r.matches_port(port) for r in denied):
-        raise HostRefused(f"{where} is denied by the connection host policy")
+        raise HostRefused(f"{where} is denied by the {policy} host policy")
     try:
         addresses = resolve(name, port)
     except HostRefused:
@@ -132,16 +144,16 @@ def check(host: str, port: int | None, *, must_resolve: bool = True) -> list[Add
         and allowed
         and not any(r.matches_name(name) and r.matches_port(port) for r in allowed)
     ):
-        raise HostRefused(f"{where} is not in the allowed hosts of the connection policy")
+        raise HostRefused(f"{where} is not in the allowed hosts of the {policy} policy")
     for address in addresses:
         mapped = getattr(address, "ipv4_mapped", None) or address
         if any(r.matches_address(mapped) and r.matches_port(port) for r in denied):
-            raise HostRefused(f"{where} is denied by the connection host policy")
+            raise HostRefused(f"{where} is denied by the {policy} host policy")
         if allowed and not any(
             (r.matches_name(name) or r.matches_address(mapped)) and r.matches_port(port)
             for r in allowed
         ):
-            raise HostRefused(f"{where} is not in the allowed hosts of the connection policy")
+            raise HostRefused(f"{where} is not in the allowed hosts of the {policy} policy")
     return addresses
 
 

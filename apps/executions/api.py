@@ -41,6 +41,7 @@ class ExecutionOutput(serializers.Serializer):
     workflow = serializers.SerializerMethodField()
     status = serializers.CharField()
     trigger = serializers.CharField()
+    schedule_id = serializers.IntegerField(allow_null=True, help_text="the schedule that fired it")
     executed_by = serializers.SerializerMethodField()
     rows_processed = serializers.IntegerField()
     rows_masked = serializers.IntegerField()

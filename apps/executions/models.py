@@ -35,6 +35,14 @@ class Execution(models.Model):
         db_index=True,
     )
     trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.UI)
+    # The schedule that fired the run (trigger "schedule"); kept as history if it is deleted.
+    schedule = models.ForeignKey(
+        "schedules.Schedule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="executions",
+    )
     executed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="executions"
     )

@@ -64,6 +64,8 @@ def fuzz_world(transactional_db, settings, tmp_path, monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
     from apps.executions.models import Execution
+    from apps.notifications.models import Notification
+    from apps.schedules.models import Schedule
     from tests.executions.scenario import make_workflow
     from tests.factories import AdminFactory, UserFactory
 
@@ -85,7 +87,13 @@ def fuzz_world(transactional_db, settings, tmp_path, monkeypatch):
         rows_masked=5,
         report={"tables": []},
     )
+    schedule = Schedule.objects.create(workflow=workflow, cron="0 2 * * 1", created_by=user)
+    notification = Notification.objects.create(
+        workflow=workflow, channel="email", emails="qa@example.com", created_by=user
+    )
     ids = {
+        "schedules": schedule.pk,
+        "notifications": notification.pk,
         "connections": workflow.source_connection_id,
         "workflows": workflow.pk,
         "executions": execution.pk,

@@ -27,6 +27,8 @@ TRACKED = (
     "workflows.TableMapping",
     "executions.Execution",
     "executions.ExecutionTable",
+    "schedules.Schedule",
+    "notifications.Notification",
 )
 
 
@@ -39,6 +41,8 @@ class World:
     spare: dict = field(default_factory=dict)  # actor -> a connection no workflow uses
     workflows: dict = field(default_factory=dict)
     executions: dict = field(default_factory=dict)
+    schedules: dict = field(default_factory=dict)
+    notifications: dict = field(default_factory=dict)
 
     def whose(self, actor: str, target: str) -> str:
         if target == "own":
@@ -51,6 +55,8 @@ class World:
 @pytest.fixture
 def world(settings, tmp_path, admin_user, owner, other_user):
     from apps.executions.models import Execution
+    from apps.notifications.models import Notification
+    from apps.schedules.models import Schedule
     from tests.connections.factories import ConnectionFactory, make_sqlite_file
     from tests.executions.scenario import make_workflow
 
@@ -68,6 +74,10 @@ def world(settings, tmp_path, admin_user, owner, other_user):
         )
         w.executions[actor] = Execution.objects.create(
             workflow=wf, executed_by=user, status="success", rows_processed=5, rows_masked=5
+        )
+        w.schedules[actor] = Schedule.objects.create(workflow=wf, cron="0 2 * * 1", created_by=user)
+        w.notifications[actor] = Notification.objects.create(
+            workflow=wf, channel="email", emails="qa@example.com", created_by=user
         )
     return w
 
@@ -585,6 +595,183 @@ ROWS = [
         target="others",
         mutates=True,
     ),
+    # --- Schedules --------------------------------------------------------------------------------
+    Row(
+        "Schedule own workflow",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(
+            f"/schedules/workflow/{w.workflows[o].pk}/add/", {"cron": "0 3 * * *"}
+        ),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Schedule own workflow",
+        A,
+        (201, 201, 201, 401),
+        lambda c, w, a, o: c.post(
+            f"/api/workflows/{w.workflows[o].pk}/schedules", {"cron": "0 3 * * *"}, format="json"
+        ),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Schedule others' workflow",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(
+            f"/schedules/workflow/{w.workflows[o].pk}/add/", {"cron": "0 3 * * *"}
+        ),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Schedule others' workflow",
+        A,
+        (201, 403, 403, 401),
+        lambda c, w, a, o: c.post(
+            f"/api/workflows/{w.workflows[o].pk}/schedules", {"cron": "0 3 * * *"}, format="json"
+        ),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "View schedules",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get(f"/api/workflows/{w.workflows[o].pk}/schedules"),
+        target="others",
+    ),
+    Row(
+        "Change own schedule",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(f"/schedules/{w.schedules[o].pk}/pause/"),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Change own schedule",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.patch(
+            f"/api/schedules/{w.schedules[o].pk}", {"paused": True}, format="json"
+        ),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Change others' schedule",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(f"/schedules/{w.schedules[o].pk}/pause/"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Change others' schedule",
+        A,
+        (200, 403, 403, 401),
+        lambda c, w, a, o: c.patch(
+            f"/api/schedules/{w.schedules[o].pk}", {"cron": "5 4 * * *"}, format="json"
+        ),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Delete others' schedule",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(f"/schedules/{w.schedules[o].pk}/delete/"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Delete others' schedule",
+        A,
+        (200, 403, 403, 401),
+        lambda c, w, a, o: c.delete(f"/api/schedules/{w.schedules[o].pk}"),
+        target="others",
+        mutates=True,
+    ),
+    # --- Notifications ----------------------------------------------------------------------------
+    Row(
+        "Add notification to own workflow",
+        P,
+        (302, 302, 302, 302),
+        lambda c, w, a, o: c.post(
+            f"/notifications/workflow/{w.workflows[o].pk}/add/",
+            {"channel": "email", "when": "both", "target": "dba@example.com"},
+        ),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Add notification to own workflow",
+        A,
+        (201, 201, 201, 401),
+        lambda c, w, a, o: c.post(
+            f"/api/workflows/{w.workflows[o].pk}/notifications",
+            {"channel": "email", "when": "both", "target": "dba@example.com"},
+            format="json",
+        ),
+        target="own",
+        mutates=True,
+    ),
+    Row(
+        "Add notification to others' workflow",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(
+            f"/notifications/workflow/{w.workflows[o].pk}/add/",
+            {"channel": "email", "when": "both", "target": "dba@example.com"},
+        ),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Add notification to others' workflow",
+        A,
+        (201, 403, 403, 401),
+        lambda c, w, a, o: c.post(
+            f"/api/workflows/{w.workflows[o].pk}/notifications",
+            {"channel": "email", "when": "both", "target": "dba@example.com"},
+            format="json",
+        ),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "View notifications",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get(f"/api/workflows/{w.workflows[o].pk}/notifications"),
+        target="others",
+    ),
+    Row(
+        "Remove others' notification",
+        P,
+        (302, 403, 403, 302),
+        lambda c, w, a, o: c.post(f"/notifications/{w.notifications[o].pk}/delete/"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "Remove others' notification",
+        A,
+        (200, 403, 403, 401),
+        lambda c, w, a, o: c.delete(f"/api/notifications/{w.notifications[o].pk}"),
+        target="others",
+        mutates=True,
+    ),
+    Row(
+        "View a run's deliveries",
+        A,
+        (200, 404, 404, 401),
+        lambda c, w, a, o: c.get(f"/api/executions/{w.executions[o].pk}/deliveries"),
+        target="others",
+    ),
     # --- Executions -------------------------------------------------------------------------------
     Row(
         "View all execution history",
@@ -730,6 +917,20 @@ def test_every_seed_row_is_covered():
         "Manage users",
         "Change system settings",
         "View audit trail",
+    }
+    # beyond the seed: schedules (owner or admin changes them; running rights to add one)
+    seed_rows |= {
+        "Schedule own workflow",
+        "Schedule others' workflow",
+        "View schedules",
+        "Change own schedule",
+        "Change others' schedule",
+        "Delete others' schedule",
+        "Add notification to own workflow",
+        "Add notification to others' workflow",
+        "View notifications",
+        "Remove others' notification",
+        "View a run's deliveries",
     }
     assert {row.matrix for row in ROWS} == seed_rows
     api_rows = {row.matrix for row in ROWS if row.channel == "api"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.utils import timezone
@@ -9,7 +10,10 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core.logging import redact_text
 from apps.executions.models import Execution, ExecutionStatus, ExecutionTable
+from apps.executions.signals import execution_ended
 from masking import MaskingError
+
+logger = logging.getLogger("maskflow.executions")
 
 WORKER_LOST = (
     "The worker running this execution stopped responding (worker lost, or its task messages "
@@ -99,6 +103,7 @@ def reload(execution: Execution) -> Execution:
 
 
 def audit_end(execution: Execution, action: str, status: str, details: dict) -> None:
+    """Audit a run's end, then tell whoever listens (notifications) that it ended."""
     audit_record(
         action=action,
         status=status,
@@ -112,6 +117,11 @@ def audit_end(execution: Execution, action: str, status: str, details: dict) -> 
             **details,
         },
     )
+    for receiver, error in execution_ended.send_robust(Execution, execution_id=execution.pk):
+        if isinstance(error, Exception):
+            logger.warning(
+                "execution %s: %s failed (%s)", execution.pk, receiver, type(error).__name__
+            )
 
 
 def table_label(schema: str, table: str) -> str:
