@@ -24,7 +24,7 @@ from masking.dialects import get_dialect
 from tests import services
 from tests.live import staged_schema as S
 from tests.live.fixtures import pg_db_factory  # noqa: F401
-from tests.live.test_staged_workers import SEED, manage, query, start_worker
+from tests.live.test_staged_workers import manage, query, start_worker, units_run
 
 pytestmark = pytest.mark.live
 
@@ -78,33 +78,16 @@ def redis_server():
 
 
 def setup(tmp_path, pg_db_factory, port: int, sizes: dict, **extra: str):  # noqa: F811
-    src_params, tgt_params = pg_db_factory(), pg_db_factory()
-    with get_dialect(src_params) as src, get_dialect(tgt_params) as tgt:
-        S.create(src, seed=True, sizes=sizes)
-        S.create(tgt, seed=False)
-    data = tmp_path / "data"
-    data.mkdir()
-    app_db = data / "app.sqlite3"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "MASKFLOW_DATA_DIR": str(data),
-        "DATABASE_URL": f"sqlite:///{app_db}",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
-        "CELERY_RESULT_BACKEND": f"redis://127.0.0.1:{port}/0",
-        "CELERY_QUEUE": f"maskflow_t_{uuid.uuid4().hex[:10]}",
-        "EXECUTION_REAP_SECONDS": "2",
-        "EXECUTION_STALE_SECONDS": "15",
+    return units_run(
+        tmp_path,
+        pg_db_factory,
+        sizes,
+        CELERY_BROKER_URL=f"redis://127.0.0.1:{port}/0",
+        CELERY_RESULT_BACKEND=f"redis://127.0.0.1:{port}/0",
+        EXECUTION_REAP_SECONDS="2",
+        EXECUTION_STALE_SECONDS="15",
         **extra,
-    }
-    assert manage(env, "migrate", "--noinput").returncode == 0
-    seed = SEED.format(
-        host=src_params.host, port=src_params.port, user=src_params.username,
-        password=src_params.password, src=src_params.database, tgt=tgt_params.database,
-    )  # fmt: skip
-    seeded = manage(env, "shell", "-c", seed)
-    assert seeded.returncode == 0, seeded.stderr
-    return env, app_db, tgt_params, int(seeded.stdout.split("EXECUTION")[1].split()[0])
+    )
 
 
 def wait_for(app_db: Path, sql: str, pk: int, until, seconds: float) -> object:  # type: ignore[no-untyped-def]
@@ -122,7 +105,7 @@ STATUS = "SELECT status FROM executions WHERE id = ?"
 def test_a_run_in_one_task_rides_out_a_broker_restart(tmp_path, pg_db_factory, redis_server):  # noqa: F811
     port, restart = redis_server
     sizes = {"customers": 20_000, "orders": 60_000, "items": 600_000, "payments": 40_000}
-    env, app_db, tgt_params, pk = setup(
+    env, app_db, _, tgt_params, pk = setup(
         tmp_path, pg_db_factory, port, sizes, EXECUTION_UNIT_ROWS="0"
     )
     worker = start_worker(env, f"r-{uuid.uuid4().hex[:6]}")
@@ -143,7 +126,7 @@ def test_a_run_in_one_task_rides_out_a_broker_restart(tmp_path, pg_db_factory, r
 def test_a_run_in_units_fails_within_a_minute_and_resumes(tmp_path, pg_db_factory, redis_server):  # noqa: F811
     port, restart = redis_server
     sizes = {"customers": 5_000, "orders": 20_000, "items": 300_000, "payments": 10_000}
-    env, app_db, tgt_params, pk = setup(
+    env, app_db, _, tgt_params, pk = setup(
         tmp_path, pg_db_factory, port, sizes, EXECUTION_UNIT_ROWS="20000"
     )
     with get_dialect(tgt_params) as tgt:

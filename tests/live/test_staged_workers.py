@@ -103,12 +103,26 @@ def start_worker(env: dict, name: str) -> subprocess.Popen:
     )
 
 
-def test_two_workers_publish_what_one_transaction_writes(tmp_path, pg_db_factory):
-    services.require_service("Redis", "127.0.0.1", 6379)
-    src_params, tgt_params = pg_db_factory(), pg_db_factory()
-    with get_dialect(src_params) as src, get_dialect(tgt_params) as tgt:
-        S.create(src, seed=True, sizes=SIZES)
-        S.create(tgt, seed=False)
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for w in workers:
+        os.killpg(w.pid, signal.SIGTERM)
+    for w in workers:
+        try:
+            w.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(w.pid, signal.SIGKILL)
+
+
+def wait_until_ended(app_db: Path, pk: int, deadline: float) -> str:
+    status = "queued"
+    while time.monotonic() < deadline and status in ("queued", "running"):
+        time.sleep(0.5)
+        status = query(app_db, "SELECT status FROM executions WHERE id = ?", pk)[0][0]
+    return status
+
+
+def app_env(tmp_path: Path, **extra: str) -> tuple[dict, Path]:
+    """The environment of worker and command processes sharing a file app database."""
     data = tmp_path / "data"
     data.mkdir()
     app_db = data / "app.sqlite3"
@@ -120,36 +134,42 @@ def test_two_workers_publish_what_one_transaction_writes(tmp_path, pg_db_factory
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
         "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/0",
         "CELERY_QUEUE": f"maskflow_t_{uuid.uuid4().hex[:10]}",
-        "EXECUTION_UNIT_ROWS": str(UNIT_ROWS),
+        **extra,
     }
     assert manage(env, "migrate", "--noinput").returncode == 0
+    return env, app_db
+
+
+def units_run(tmp_path: Path, pg_db_factory, sizes: dict, **extra: str):  # type: ignore[no-untyped-def]
+    """The four-table schema seeded in a new source, an empty target, and a queued run of the
+    workflow masking it: (env, app database, source, target, execution id)."""
+    src_params, tgt_params = pg_db_factory(), pg_db_factory()
+    with get_dialect(src_params) as src, get_dialect(tgt_params) as tgt:
+        S.create(src, seed=True, sizes=sizes)
+        S.create(tgt, seed=False)
+    env, app_db = app_env(tmp_path, **extra)
     seed = SEED.format(
-        host=src_params.host,
-        port=src_params.port,
-        user=src_params.username,
-        password=src_params.password,
-        src=src_params.database,
-        tgt=tgt_params.database,
-    )
+        host=src_params.host, port=src_params.port, user=src_params.username,
+        password=src_params.password, src=src_params.database, tgt=tgt_params.database,
+    )  # fmt: skip
     seeded = manage(env, "shell", "-c", seed)
     assert seeded.returncode == 0, seeded.stderr
     pk = int(seeded.stdout.split("EXECUTION")[1].split()[0])
+    return env, app_db, src_params, tgt_params, pk
+
+
+def test_two_workers_publish_what_one_transaction_writes(tmp_path, pg_db_factory):
+    services.require_service("Redis", "127.0.0.1", 6379)
+    env, app_db, src_params, tgt_params, pk = units_run(
+        tmp_path, pg_db_factory, SIZES, EXECUTION_UNIT_ROWS=str(UNIT_ROWS)
+    )
 
     workers = [start_worker(env, f"w{n}-{uuid.uuid4().hex[:6]}") for n in (1, 2)]
     try:
         deadline = time.monotonic() + 900
-        status = "queued"
-        while time.monotonic() < deadline and status in ("queued", "running"):
-            time.sleep(1)
-            status = query(app_db, "SELECT status FROM executions WHERE id = ?", pk)[0][0]
+        wait_until_ended(app_db, pk, deadline)
     finally:
-        for w in workers:
-            os.killpg(w.pid, signal.SIGTERM)
-        for w in workers:
-            try:
-                w.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(w.pid, signal.SIGKILL)
+        stop_workers(workers)
     row = query(
         app_db,
         "SELECT status, error_message, lock_seconds, rows_processed FROM executions WHERE id = ?",
@@ -186,36 +206,11 @@ def test_two_workers_publish_what_one_transaction_writes(tmp_path, pg_db_factory
 def test_killed_worker_then_resume_runs_only_incomplete_units(tmp_path, pg_db_factory):
     services.require_service("Redis", "127.0.0.1", 6379)
     sizes = {"customers": 5_000, "orders": 20_000, "items": 300_000, "payments": 10_000}
-    src_params, tgt_params = pg_db_factory(), pg_db_factory()
-    with get_dialect(src_params) as src, get_dialect(tgt_params) as tgt:
-        S.create(src, seed=True, sizes=sizes)
-        S.create(tgt, seed=False)
-        empty = S.checksums(tgt)
-    data = tmp_path / "data"
-    data.mkdir()
-    app_db = data / "app.sqlite3"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "MASKFLOW_DATA_DIR": str(data),
-        "DATABASE_URL": f"sqlite:///{app_db}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
-        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/0",
-        "CELERY_QUEUE": f"maskflow_t_{uuid.uuid4().hex[:10]}",
-        "EXECUTION_UNIT_ROWS": "20000",
-    }
-    assert manage(env, "migrate", "--noinput").returncode == 0
-    seed = SEED.format(
-        host=src_params.host,
-        port=src_params.port,
-        user=src_params.username,
-        password=src_params.password,
-        src=src_params.database,
-        tgt=tgt_params.database,
+    env, app_db, src_params, tgt_params, pk = units_run(
+        tmp_path, pg_db_factory, sizes, EXECUTION_UNIT_ROWS="20000"
     )
-    seeded = manage(env, "shell", "-c", seed)
-    assert seeded.returncode == 0, seeded.stderr
-    pk = int(seeded.stdout.split("EXECUTION")[1].split()[0])
+    with get_dialect(tgt_params) as tgt:
+        empty = S.checksums(tgt)
     count = "SELECT count(*) FROM execution_units WHERE execution_id = ? AND status = 'done'"
 
     worker = start_worker(env, f"k-{uuid.uuid4().hex[:6]}")
@@ -270,31 +265,9 @@ def test_units_on_two_workers_read_one_snapshot_of_the_source(tmp_path, pg_db_fa
 
     services.require_service("Redis", "127.0.0.1", 6379)
     sizes = {"customers": 5_000, "orders": 20_000, "items": 300_000, "payments": 10_000}
-    src_params, tgt_params = pg_db_factory(), pg_db_factory()
-    with get_dialect(src_params) as src, get_dialect(tgt_params) as tgt:
-        S.create(src, seed=True, sizes=sizes)
-        S.create(tgt, seed=False)
-    data = tmp_path / "data"
-    data.mkdir()
-    app_db = data / "app.sqlite3"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "MASKFLOW_DATA_DIR": str(data),
-        "DATABASE_URL": f"sqlite:///{app_db}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
-        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6379/0",
-        "CELERY_QUEUE": f"maskflow_t_{uuid.uuid4().hex[:10]}",
-        "EXECUTION_UNIT_ROWS": "20000",
-    }
-    assert manage(env, "migrate", "--noinput").returncode == 0
-    seed = SEED.format(
-        host=src_params.host, port=src_params.port, user=src_params.username,
-        password=src_params.password, src=src_params.database, tgt=tgt_params.database,
-    )  # fmt: skip
-    seeded = manage(env, "shell", "-c", seed)
-    assert seeded.returncode == 0, seeded.stderr
-    pk = int(seeded.stdout.split("EXECUTION")[1].split()[0])
+    env, app_db, src_params, tgt_params, pk = units_run(
+        tmp_path, pg_db_factory, sizes, EXECUTION_UNIT_ROWS="20000"
+    )
     done = "SELECT count(*) FROM execution_units WHERE execution_id = ? AND status = 'done'"
     workers = [start_worker(env, f"s{n}-{uuid.uuid4().hex[:6]}") for n in (1, 2)]
     try:
@@ -309,18 +282,9 @@ def test_units_on_two_workers_read_one_snapshot_of_the_source(tmp_path, pg_db_fa
                 "INSERT INTO items OVERRIDING SYSTEM VALUE"
                 " SELECT 10000000 + g, 1, 'NEW' FROM generate_series(1, 500) g"
             )
-        status = "running"
-        while time.monotonic() < deadline and status in ("queued", "running"):
-            time.sleep(0.5)
-            status = query(app_db, "SELECT status FROM executions WHERE id = ?", pk)[0][0]
+        wait_until_ended(app_db, pk, deadline)
     finally:
-        for w in workers:
-            os.killpg(w.pid, signal.SIGTERM)
-        for w in workers:
-            try:
-                w.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(w.pid, signal.SIGKILL)
+        stop_workers(workers)
     row = query(app_db, "SELECT status, error_message, report FROM executions WHERE id = ?", pk)
     assert row[0][0] == "success", row
     assert "read_consistency" not in row[0][2]  # one shared snapshot: nothing to warn about
