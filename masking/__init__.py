@@ -16,13 +16,13 @@ _EXPORTS = {
     "TablePlan": "masking.plan",
     "ColumnRule": "masking.plan",
     "plan_hash": "masking.plan",
-    "preflight": "masking.pipeline",
+    "preflight": "masking.checks",
     "run": "masking.engine",
     "connect": "masking.engine",
     "RunResult": "masking.pipeline",
     "TableResult": "masking.pipeline",
     "LeakCheck": "masking.pipeline",
-    "Problem": "masking.pipeline",
+    "Problem": "masking.checks",
     "ColumnSpec": "masking.schema",
     "Subset": "masking.subset.spec",
     "SubsetRoot": "masking.subset.spec",
@@ -69,6 +69,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from masking.checks import Problem, preflight
     from masking.consistency import consistency_groups
     from masking.dberrors import database_error
     from masking.detect import detect_table
@@ -84,7 +85,7 @@ if TYPE_CHECKING:
         TransientError,
         ValidationFailed,
     )
-    from masking.pipeline import LeakCheck, Problem, RunResult, TableResult, preflight
+    from masking.pipeline import LeakCheck, RunResult, TableResult
     from masking.plan import ColumnRule, Plan, TablePlan, plan_hash
     from masking.progress import NullProgress, Progress, ProgressUpdate
     from masking.rowfilter import RowFilterError, validate_row_filter

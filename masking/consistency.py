@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
-from masking.dialects.common import arrow_type
+from masking.dialects.arrowconv import arrow_type
 from masking.extract import ResolvedTable
 from masking.plan import ColumnRule
 from masking.schema import ColumnInfo, ColumnSpec

@@ -86,7 +86,7 @@ class ValidationFailed(TerminalError):
 class PreflightFailed(TerminalError):
     """The plan cannot run; `problems` lists every problem found (not just the first)."""
 
-    def __init__(self, problems: list):  # list[masking.pipeline.Problem]
+    def __init__(self, problems: list):  # list[masking.checks.Problem]
         self.problems = list(problems)
         lines = "; ".join(str(p) for p in self.problems[:20])
         more = f" (+{len(self.problems) - 20} more)" if len(self.problems) > 20 else ""

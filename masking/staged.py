@@ -20,12 +20,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from masking.checks import Problem, _analyse
 from masking.dialects.base import Dialect
 from masking.errors import Cancelled, MaskingError, PreflightFailed, ValidationFailed
 from masking.extract import ResolvedTable, extract_batches, load_order
 from masking.leaks import LeakSampler
 from masking.load import TableLoader, clear_tables, wrap_error
-from masking.pipeline import Problem, RunResult, TableResult, _analyse, _guaranteed_unique
+from masking.pipeline import RunResult, TableResult, _guaranteed_unique
 from masking.pipeline import _verify_foreign_keys as verify_foreign_keys
 from masking.plan import Plan, plan_hash
 from masking.progress import NullProgress, Progress, before_commit

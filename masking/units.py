@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from masking.dialects.arrowconv import arrow_type
 from masking.dialects.base import Dialect
-from masking.dialects.common import arrow_type
 from masking.extract import ResolvedTable, count_source_rows, parents_of
 from masking.load import wrap_error
 

@@ -14,8 +14,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from masking.dialects.arrowconv import arrow_type
 from masking.dialects.base import Dialect
-from masking.dialects.common import arrow_type
 from masking.errors import ValidationFailed
 from masking.extract import ResolvedTable, table_key
 from masking.schema import ColumnInfo, TypeCategory

@@ -137,7 +137,7 @@ class Dialect(ABC):
         SQLite keyset on rowid), drained with fetchmany: memory stays bounded by the batch
         size, but the order is unspecified.
 
-        Arrow types come from the column categories (masking.dialects.common.arrow_type)."""
+        Arrow types come from the column categories (masking.dialects.arrowconv.arrow_type)."""
 
     # --- writing ------------------------------------------------------------------------------
     @contextmanager

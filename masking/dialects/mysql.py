@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from masking.dberrors import connection_failed, database_error
-from masking.dialects import common, ddl, mysql_catalog, mysql_values
+from masking.dialects import arrowconv, common, ddl, mysql_catalog, mysql_values
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import MYSQL_TYPES
 from masking.errors import ConnectionFailed
@@ -166,10 +166,10 @@ class MySQLDialect(Dialect):
             for k in table.primary_key
         ]
         fast = bool(text_idx)
-        one_pass: common.RowsToArrow | None = mysql_values.row_converter(
+        one_pass: arrowconv.RowsToArrow | None = mysql_values.row_converter(
             wanted, [c for c in (table.column(k) for k in extra) if c is not None], text_idx
         )
-        plain_pass: common.RowsToArrow | None = mysql_values.row_converter(
+        plain_pass: arrowconv.RowsToArrow | None = mysql_values.row_converter(
             wanted, [c for c in (table.column(k) for k in extra) if c is not None], []
         )
         last: list[Any] | None = None
@@ -189,7 +189,7 @@ class MySQLDialect(Dialect):
                 batch = plain_pass.batch(rows) if plain_pass is not None and rows else None
                 if batch is None:
                     plain_pass = None
-                    batch = common.rows_to_batch(rows, wanted) if rows else None
+                    batch = arrowconv.rows_to_batch(rows, wanted) if rows else None
             if not rows or batch is None:
                 return
             # Text-read keys take their parsed value (what the driver would have returned).
@@ -237,7 +237,7 @@ class MySQLDialect(Dialect):
             cur = conn.cursor(MySQLdb.cursors.SSCursor)
             cur.execute(base + (f" WHERE ({where})" if where else ""))
             while rows := cur.fetchmany(batch_size):
-                yield common.rows_to_batch(rows, wanted)
+                yield arrowconv.rows_to_batch(rows, wanted)
             cur.close()
         finally:
             conn.close()

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from masking.dialects import common
+from masking.dialects import arrowconv
 from masking.schema import ColumnInfo, TypeCategory
 
 
@@ -108,7 +108,7 @@ def text_decimal(col: ColumnInfo) -> bool:
         and col.native_type in ("decimal", "numeric")
         and col.precision is not None
         and col.precision <= 38
-        and pa.types.is_decimal(common.arrow_type(col))
+        and pa.types.is_decimal(arrowconv.arrow_type(col))
     )
 
 
@@ -116,7 +116,7 @@ def _parse_text(arr: pa.Array, typ: pa.DataType) -> pa.Array | None:
     """A text column read for `typ`: ISO dates/datetimes, or plain decimals that fit exactly
     (the server prints them with the column's scale); None for anything else."""
     if not pa.types.is_decimal(typ):
-        return common.parse_iso_array(arr, typ)
+        return arrowconv.parse_iso_array(arr, typ)
     try:
         return arr.cast(typ)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -129,39 +129,39 @@ def text_batch(
     """A page whose date, datetime and decimal columns arrived as text; None if any does not
     parse exactly."""
     if not rows:
-        return common.rows_to_batch(rows, cols)
+        return arrowconv.rows_to_batch(rows, cols)
     columns: list[Any] = list(zip(*rows, strict=True))[: len(cols)]
     for i in text_idx:
-        typ = common.arrow_type(cols[i])
+        typ = arrowconv.arrow_type(cols[i])
         if not set(map(type, columns[i])) <= {str, type(None)}:
             return None
         parsed = _parse_text(pa.array(columns[i], pa.string()), typ)
         if parsed is None:
             return None
         columns[i] = parsed
-    return common.columns_to_batch(columns, cols)
+    return arrowconv.columns_to_batch(columns, cols)
 
 
 def row_converter(
     cols: list[ColumnInfo], keys: list[ColumnInfo], text_idx: list[int]
-) -> common.RowsToArrow:
-    """Fetched rows to Arrow in one pass (common.RowsToArrow): each column as
+) -> arrowconv.RowsToArrow:
+    """Fetched rows to Arrow in one pass (arrowconv.RowsToArrow): each column as
     `pa.array(values, type)` would give it, 0/1 booleans by truthiness, and the columns read
     as text (dates, datetimes, decimals; `text_idx`) parsed by Arrow. Trailing paging keys
     (primary-key columns not asked for) are converted, then dropped."""
     raw = []
-    for i, typ in enumerate(common.arrow_type(c) for c in [*cols, *keys]):
+    for i, typ in enumerate(arrowconv.arrow_type(c) for c in [*cols, *keys]):
         if i in text_idx:
             raw.append(pa.string())
         elif pa.types.is_boolean(typ):
             raw.append(pa.int64())
         else:
             raw.append(typ)
-    schema = common.arrow_schema(cols)
+    schema = arrowconv.arrow_schema(cols)
 
     def fix(i: int, arr: pa.Array) -> pa.Array | None:
         if i in text_idx:
             return _parse_text(arr, schema.field(i).type)
         return pc.not_equal(arr, 0)  # 0/1 into a boolean
 
-    return common.RowsToArrow(schema, raw, fix)
+    return arrowconv.RowsToArrow(schema, raw, fix)

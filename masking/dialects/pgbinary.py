@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from masking.dialects import common
+from masking.dialects import arrowconv
 from masking.errors import TerminalError
 from masking.schema import ColumnInfo
 
@@ -266,7 +266,7 @@ def encoder_for(col: ColumnInfo) -> Encoder | None:
         return _fixed(*_FLOAT[t])
     if t in ("numeric", "decimal"):
         # Read with the Arrow type arrow_type() gives, so encode with the same precision/scale.
-        arrow = common.arrow_type(col)
+        arrow = arrowconv.arrow_type(col)
         if 0 <= arrow.scale <= arrow.precision:
             return _numeric(arrow.precision, arrow.scale)
         return None

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from masking.dberrors import connection_failed
-from masking.dialects import common, ddl, pgpublish, postgresql_catalog, postgresql_read
+from masking.dialects import arrowconv, common, ddl, pgpublish, postgresql_catalog, postgresql_read
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.pgcopy import CopyStream
 from masking.dialects.typemaps import POSTGRESQL_TYPES
@@ -171,7 +171,7 @@ class PostgreSQLDialect(Dialect):
                     return
                 count = len(rows)
                 last = [rows[-1][i] for i in key_idx]
-                yield common.rows_to_batch(rows, wanted)
+                yield arrowconv.rows_to_batch(rows, wanted)
             else:
                 count = batch.num_rows
                 if not count:
@@ -194,7 +194,7 @@ class PostgreSQLDialect(Dialect):
             cur.itersize = batch_size
             cur.execute(sql)
             while rows := cur.fetchmany(batch_size):
-                yield common.rows_to_batch(rows, wanted)
+                yield arrowconv.rows_to_batch(rows, wanted)
 
     # --- writing ------------------------------------------------------------------------------
     @contextmanager

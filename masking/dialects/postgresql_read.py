@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from masking.dialects import common
+from masking.dialects import arrowconv, common
 from masking.schema import ColumnInfo, TableInfo, TypeCategory
 
 # Types whose COPY CSV text Arrow reads to exactly the values the driver returns. Anything else
@@ -86,7 +86,7 @@ def read_page(
     with conn.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
         for block in copy:
             data += block
-    schema = common.arrow_schema(cols)
+    schema = arrowconv.arrow_schema(cols)
     if not data:
         return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
     names = [f"c{i}" for i in range(len(cols))]

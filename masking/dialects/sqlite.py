@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from masking.dberrors import connection_failed, database_error
-from masking.dialects import common, ddl, sqlite_arrow, sqlite_introspect, sqlite_values
+from masking.dialects import arrowconv, common, ddl, sqlite_arrow, sqlite_introspect, sqlite_values
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
 from masking.errors import ConnectionFailed
@@ -188,7 +188,7 @@ class SQLiteDialect(Dialect):
                             fast = None  # mixed storage forms: value by value from here on
                     if batch is None:
                         by_column: list[tuple] = list(zip(*rows, strict=True))
-                        batch = common.columns_to_batch(
+                        batch = arrowconv.columns_to_batch(
                             [
                                 sqlite_values.decode_column(by_column[i], c)
                                 for i, c in enumerate(wanted)

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from masking.dialects import common
+from masking.dialects import arrowconv
 from masking.schema import ColumnInfo, TypeCategory
 
 
@@ -126,7 +126,7 @@ def decode_column(values: Sequence[Any], col: ColumnInfo) -> Any:
             return values
     elif str not in kinds and not (cat is TypeCategory.BOOLEAN and int in kinds):
         return values
-    typ = common.arrow_type(col)
+    typ = arrowconv.arrow_type(col)
     try:
         if cat is TypeCategory.BOOLEAN and kinds <= {int, _NONE}:
             return pc.not_equal(pa.array(values, pa.int64()), 0)
@@ -159,8 +159,8 @@ _PLAIN_NUMBER = r"^-?\d+(\.\d+)?$"
 
 def row_converter(
     cols: list[ColumnInfo], keys: list[ColumnInfo | None]
-) -> common.RowsToArrow | None:
-    """Fetched rows to Arrow in one pass (common.RowsToArrow), for columns whose storage form
+) -> arrowconv.RowsToArrow | None:
+    """Fetched rows to Arrow in one pass (arrowconv.RowsToArrow), for columns whose storage form
     is known from the declared type: integers, floats, text, blobs, and dates, datetimes,
     booleans and fixed-point decimals in the forms `decode_column` reads with Arrow. None when
     a column has no such form; `keys` are the trailing paging columns, None for the rowid."""
@@ -169,7 +169,7 @@ def row_converter(
         if c is None:
             raw.append(pa.int64())
             continue
-        typ = common.arrow_type(c)
+        typ = arrowconv.arrow_type(c)
         cat = c.category
         if cat is TypeCategory.BOOLEAN:
             raw.append(pa.int64())
@@ -197,8 +197,8 @@ def row_converter(
             raw.append(typ)
         else:
             return None
-    schema = common.arrow_schema(cols)
-    return common.RowsToArrow(
+    schema = arrowconv.arrow_schema(cols)
+    return arrowconv.RowsToArrow(
         schema, raw, lambda i, arr: _decode_array(arr, cols[i], schema.field(i).type)
     )
 

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from masking.dberrors import classify, connection_failed, database_error
-from masking.dialects import common, ddl, odbc
+from masking.dialects import arrowconv, common, ddl, odbc
 from masking.dialects import sqlserver_bulk as bulk
 from masking.dialects import sqlserver_options as opts
 from masking.dialects import sqlserver_sql as q
@@ -169,7 +169,7 @@ class SQLServerDialect(Dialect):
             if not rows:
                 return
             last = [rows[-1][i] for i in key_idx]
-            yield common.rows_to_batch(rows, wanted)
+            yield arrowconv.rows_to_batch(rows, wanted)
             if len(rows) < batch_size:
                 return
 
@@ -182,7 +182,7 @@ class SQLServerDialect(Dialect):
         try:
             cur.execute(q.scan_select(table, wanted, where))
             while rows := cur.fetchmany(batch_size):
-                yield common.rows_to_batch([tuple(r) for r in rows], wanted)
+                yield arrowconv.rows_to_batch([tuple(r) for r in rows], wanted)
         finally:
             cur.close()
 
@@ -230,7 +230,7 @@ class SQLServerDialect(Dialect):
             except Exception as exc:  # noqa: BLE001 - scrubbed just below
                 raise _refused(exc, table, "bulk copy") from exc
             return batch.num_rows
-        rows = [tuple(bulk.encode(v) for v in r) for r in common.batch_rows(batch, cols)]
+        rows = [tuple(bulk.encode(v) for v in r) for r in arrowconv.batch_rows(batch, cols)]
         cur = self.connect().cursor()
         # Parameters are bound column-wise in arrays and sent in bulk, not row by row.
         cur.fast_executemany = True

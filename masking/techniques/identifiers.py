@@ -18,10 +18,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from masking.schema import ColumnSpec
 from masking.techniques.fpe import renumber
 from masking.techniques.keyed import below, luhn_check_digit, mix64
-from masking.techniques.registry import Impl, S, Technique, register
+from masking.techniques.registry import Impl, S, Technique, min_length, register
 from masking.techniques.strings import (
     as_series,
     digit_rows,
@@ -92,15 +91,6 @@ def _limit(m) -> int | None:
     return m.ctx.column.max_length
 
 
-def _min_len(n: int, what: str):
-    def check(params: dict, column: ColumnSpec) -> list[str]:
-        if column.max_length is not None and column.max_length < n:
-            return [f"{what} needs at least {n} characters, column allows {column.max_length}"]
-        return []
-
-    return check
-
-
 # -- SSN ---------------------------------------------------------------------------------
 SSN_SIZE = 898 * 99 * 9999  # areas 001-899 without 666, groups 01-99, serials 0001-9999
 
@@ -141,7 +131,7 @@ register(
         description="Valid area (001-899, not 666), group and serial; keeps separators. "
         + _PERMUTED.format(what="SSNs"),
     ),
-    Impl(render=_ssn_render, space=lambda p, c: SSN_SIZE, check=_min_len(9, "SSN")),
+    Impl(render=_ssn_render, space=lambda p, c: SSN_SIZE, check=min_length(9, "SSN")),
 )
 
 
@@ -181,7 +171,7 @@ register(
         description="Luhn-valid 9-digit SIN (first digit 1-7 or 9); keeps separators. "
         + _PERMUTED.format(what="SINs"),
     ),
-    Impl(render=_sin_render, space=lambda p, c: SIN_SIZE, check=_min_len(9, "SIN")),
+    Impl(render=_sin_render, space=lambda p, c: SIN_SIZE, check=min_length(9, "SIN")),
 )
 
 
@@ -235,7 +225,7 @@ register(
         "account digits between the prefix and the check digit go through a keyed permutation "
         "without fixed points, so different cards never share an output.",
     ),
-    Impl(render=_card_render, space=lambda p, c: 10**9, check=_min_len(12, "card numbers")),
+    Impl(render=_card_render, space=lambda p, c: 10**9, check=min_length(12, "card numbers")),
 )
 
 
@@ -323,7 +313,7 @@ register(
         "go through a keyed permutation without fixed points, so different IBANs never share "
         "an output; other inputs get one drawn from their key.",
     ),
-    Impl(render=_iban_render, space=lambda p, c: 10**10, check=_min_len(22, "IBAN")),
+    Impl(render=_iban_render, space=lambda p, c: 10**10, check=min_length(22, "IBAN")),
 )
 
 
@@ -387,6 +377,6 @@ register(
         "DE C01X00T47).",
     ),
     Impl(
-        render=_passport_render, space=lambda p, c: 26 * 26 * 10**6, check=_min_len(9, "passport")
+        render=_passport_render, space=lambda p, c: 26 * 26 * 10**6, check=min_length(9, "passport")
     ),
 )

@@ -282,6 +282,17 @@ def fits_column(name: str, params: dict | None, column: ColumnSpec) -> list[str]
     return reasons
 
 
+def min_length(n: int, what: str):
+    """An Impl check: the column must hold at least `n` characters."""
+
+    def check(params: dict, column: ColumnSpec) -> list[str]:
+        if column.max_length is not None and column.max_length < n:
+            return [f"{what} needs at least {n} characters, column allows {column.max_length}"]
+        return []
+
+    return check
+
+
 _loaded = False
 
 
@@ -296,6 +307,7 @@ def _load() -> None:
         fake,
         identifiers,
         misc,
+        network,  # after fake: the catalogue keeps its order
         numbers,
         text,
         tokenize,

@@ -131,6 +131,6 @@ def test_create_table_in_other_dialect(source, target, request, tmp_path):
 
 
 def _target_schema(dialect, table, cols):
-    from masking.dialects.common import arrow_schema
+    from masking.dialects.arrowconv import arrow_schema
 
     return arrow_schema([table.column(c) for c in cols])

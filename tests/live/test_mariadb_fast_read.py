@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import masking.dialects.mysql_values as mysql_values
-from masking.dialects import common, get_dialect
+from masking.dialects import arrowconv, get_dialect
 from masking.errors import TerminalError
 
 pytestmark = pytest.mark.live
@@ -51,7 +51,7 @@ def test_one_pass_text_read_matches_driver_conversion(mariadb_db, monkeypatch):
         with monkeypatch.context() as m:
             m.setattr(mysql_values, "text_temporal", lambda c: False)
             m.setattr(mysql_values, "text_decimal", lambda c: False)
-            m.setattr(common.RowsToArrow, "batch", lambda self, rows: None)
+            m.setattr(arrowconv.RowsToArrow, "batch", lambda self, rows: None)
             return _read(d, t, cols, size)
 
     @settings(

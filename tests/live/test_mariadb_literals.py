@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import masking.dialects.mysql_values as mysql_values
 from masking.dialects import get_dialect
-from masking.dialects.common import arrow_schema
+from masking.dialects.arrowconv import arrow_schema
 
 pytestmark = pytest.mark.live
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from masking.dialects import get_dialect
-from masking.dialects.common import arrow_schema
+from masking.dialects.arrowconv import arrow_schema
 from masking.errors import TerminalError
 
 pytestmark = pytest.mark.live

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from masking.dialects import get_dialect
-from masking.dialects.common import arrow_schema
+from masking.dialects.arrowconv import arrow_schema
 from masking.errors import TerminalError
 from masking.schema import ForeignKey, UniqueConstraint
 from masking.schema import TypeCategory as C

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from masking.dialects import get_dialect
-from masking.dialects.common import arrow_schema
+from masking.dialects.arrowconv import arrow_schema
 from masking.errors import TerminalError
 
 pytestmark = pytest.mark.live

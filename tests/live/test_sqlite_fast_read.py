@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import masking.dialects.sqlite as sqlite_dialect
 import masking.dialects.sqlite_values as sqlite_values
 from masking.dialects import get_dialect
-from masking.dialects.common import arrow_schema
+from masking.dialects.arrowconv import arrow_schema
 from masking.errors import TerminalError
 
 pytestmark = pytest.mark.live

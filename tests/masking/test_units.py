@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from masking.checks import _analyse
 from masking.dialects import get_dialect
 from masking.dialects.base import ConnectionParams
 from masking.errors import Cancelled
 from masking.extract import extract_batches, load_order
-from masking.pipeline import _analyse
 from masking.plan import ColumnRule, Plan, TablePlan
 from masking.staged import run_staged
 from masking.units import Unit, dependency_levels, for_unit, plan_units, unit_filter

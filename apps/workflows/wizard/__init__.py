@@ -1,4 +1,5 @@
-"""The workflow wizard: four steps (steps.py) and their HTMX partials (partials.py)."""
+"""The workflow wizard: four steps (steps.py, the last in target.py) and their HTMX partials
+(partials.py, subset.py)."""
 
 from apps.workflows.wizard.partials import (
     columns_partial,
@@ -7,8 +8,9 @@ from apps.workflows.wizard.partials import (
     rule_row_partial,
     tables_partial,
 )
-from apps.workflows.wizard.steps import step_basics, step_rules, step_tables, step_target
+from apps.workflows.wizard.steps import step_basics, step_rules, step_tables
 from apps.workflows.wizard.subset import subset_estimate_partial
+from apps.workflows.wizard.target import step_target
 
 __all__ = [
     "columns_partial",

@@ -10,14 +10,8 @@ import pyarrow as pa
 import pytest
 
 from masking.dialects import ConnectionParams, get_dialect, transpile_type
-from masking.dialects.common import (
-    arrow_type,
-    batch_rows,
-    classify,
-    keyset_params,
-    keyset_predicate,
-    rows_to_batch,
-)
+from masking.dialects.arrowconv import arrow_type, batch_rows, rows_to_batch
+from masking.dialects.common import classify, keyset_params, keyset_predicate
 from masking.errors import TerminalError
 from masking.schema import ColumnInfo
 from masking.schema import TypeCategory as C

@@ -12,7 +12,7 @@ import pytest
 
 from masking.dialects import ConnectionParams, get_dialect, odbc
 from masking.dialects import sqlserver_sql as q
-from masking.dialects.common import arrow_schema
+from masking.dialects.arrowconv import arrow_schema
 from masking.schema import ColumnInfo, TableInfo, UniqueConstraint
 from masking.schema import TypeCategory as C
 

@@ -12,7 +12,7 @@ import pytest
 
 from masking.dialects import ConnectionParams, get_dialect
 from masking.dialects import sqlserver_bulk as bulk
-from masking.dialects.common import arrow_schema
+from masking.dialects.arrowconv import arrow_schema
 from masking.errors import MaskingError
 from masking.schema import ColumnInfo, TableInfo
 from masking.schema import TypeCategory as C
