@@ -61,6 +61,14 @@ def _live_context(request, execution) -> dict:
         "report": execution.report or {},
         "units": units,
         "workers": workers,
+        # each unit with the worker that ran it (the first 100: a longer list helps nobody)
+        "unit_rows": list(
+            execution.units.order_by("index").values(
+                "index", "table", "status", "worker", "rows", "seconds"
+            )[:100]
+        )
+        if units
+        else [],
     }
 
 
