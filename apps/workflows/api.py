@@ -59,6 +59,14 @@ class WorkflowInput(serializers.Serializer):
     locale = serializers.CharField(required=False)
     leak_max_share = serializers.FloatField(required=False, min_value=0, max_value=1)
     leak_action = serializers.ChoiceField(choices=["fail", "flag"], required=False)
+    max_source_readers = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=1000,
+        help_text="Units of a run split into units that may read the source at once "
+        "(null: the install's EXECUTION_MAX_SOURCE_READERS).",
+    )
     subset = serializers.JSONField(required=False, allow_null=True)
     mappings = MappingInput(many=True)
 
@@ -77,6 +85,7 @@ def workflow_output(w: Workflow, *, detail: bool = False) -> dict:
         "locale": w.locale,
         "leak_max_share": w.leak_max_share,
         "leak_action": w.leak_action,
+        "max_source_readers": w.max_source_readers,
         "subset": w.subset,
         "created_by": {"id": w.created_by_id, "username": w.created_by.username},
         "created_at": w.created_at.isoformat(),

@@ -63,3 +63,10 @@ class TargetModeForm(forms.Form):
     leak_action = forms.ChoiceField(
         required=False, choices=LeakAction.choices, initial=LeakAction.FAIL, label="Over that share"
     )
+    max_source_readers = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        label="Units reading the source at once (runs split into units)",
+        help_text="Empty: the install's limit. Spares a production source.",
+    )

@@ -50,6 +50,9 @@ class Workflow(models.Model):
     leak_action = models.CharField(
         max_length=10, choices=LeakAction.choices, default=LeakAction.FAIL
     )
+    # At most this many units of runs split into units read this workflow's source at once
+    # (null: the install's EXECUTION_MAX_SOURCE_READERS), to spare a production source.
+    max_source_readers = models.PositiveIntegerField(null=True, blank=True, default=None)
     # Copy a referentially whole part of the source (masking.subset.Subset as JSON), or all.
     subset = models.JSONField(null=True, blank=True, default=None)
     secret_encrypted = models.TextField()

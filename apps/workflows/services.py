@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from apps.audit.services import audit_record
 from apps.workflows.leakpolicy import leak_policy_apply, leak_policy_clean
 from apps.workflows.models import TableMapping, Workflow, WorkflowStatus
+from apps.workflows.readerlimit import readers_clean
 from apps.workflows.subsetting import subset_clean
 from apps.workflows.validation import WorkflowInvalid, workflow_clean
 
@@ -66,9 +67,11 @@ def _write_mappings(workflow: Workflow, mappings: list[dict]) -> None:
 def workflow_create(*, data: dict[str, Any], by, request=None) -> Workflow:
     clean = workflow_clean(data)
     leak_share, leak_action = leak_policy_clean(data)
+    readers = readers_clean(data)
     subset = subset_clean(data, source=clean.source, mappings=clean.mappings)
     workflow = Workflow(
         subset=subset,
+        max_source_readers=readers,
         leak_max_share=leak_share,
         leak_action=leak_action,
         name=clean.name,
@@ -119,10 +122,12 @@ def workflow_update(*, workflow: Workflow, data: dict[str, Any], by, request=Non
             "leak_max_share",
             "leak_action",
             "subset",
+            "max_source_readers",
         )
     }
     clean = workflow_clean(data, instance=workflow)
     leak_policy_apply(workflow, data)
+    workflow.max_source_readers = readers_clean(data, workflow)
     workflow.subset = subset_clean(
         data, source=clean.source, mappings=clean.mappings, instance=workflow
     )
@@ -217,6 +222,7 @@ def workflow_as_input(workflow: Workflow) -> dict[str, Any]:
         "locale": workflow.locale,
         "leak_max_share": workflow.leak_max_share,
         "leak_action": workflow.leak_action,
+        "max_source_readers": workflow.max_source_readers,
         "subset": workflow.subset,
         "source_connection_id": workflow.source_connection_id,
         "target_connection_id": workflow.target_connection_id,

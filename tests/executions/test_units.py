@@ -11,6 +11,7 @@ from apps.audit.models import AuditEvent
 from apps.executions import services
 from apps.executions.models import ExecutionStatus, UnitStatus
 from apps.executions.services import units as unit_services
+from apps.workflows.services import workflow_as_input
 from tests.executions.scenario import dump
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +151,25 @@ def test_source_reader_limit_makes_units_wait(scenario, owner, settings):
     settings.EXECUTION_MAX_SOURCE_READERS = 0
     execution.units.filter(index=first).update(status=UnitStatus.RUNNING)
     assert unit_services.unit_run(execution_id=execution.pk, index=levels[0][2]) == "done"
+
+
+def test_a_workflow_limits_its_own_source_readers(scenario, owner, settings, api):
+    workflow, _, _ = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    settings.EXECUTION_MAX_SOURCE_READERS = 0  # no limit for the install
+    body = {**workflow_as_input(workflow), "max_source_readers": 0.5}
+    refused = api(owner).put(f"/api/workflows/{workflow.pk}", body, format="json")
+    assert refused.status_code == 400
+    body["max_source_readers"] = 1
+    saved = api(owner).put(f"/api/workflows/{workflow.pk}", body, format="json")
+    assert saved.status_code == 200 and saved.json()["data"]["max_source_readers"] == 1
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    levels = unit_services.unit_begin(execution_id=execution.pk)
+    first, second = levels[0][:2]
+    execution.units.filter(index=first).update(status=UnitStatus.RUNNING, worker="w1@host")
+    assert unit_services.unit_run(execution_id=execution.pk, index=second) == "busy"
+    settings.EXECUTION_MAX_SOURCE_READERS = 5  # the smaller limit holds
+    assert unit_services.unit_run(execution_id=execution.pk, index=second) == "busy"
+    body["max_source_readers"] = None  # back to the install's limit
+    assert api(owner).put(f"/api/workflows/{workflow.pk}", body, format="json").status_code == 200
+    assert unit_services.unit_run(execution_id=execution.pk, index=second) == "done"

@@ -88,11 +88,15 @@ def test_edit_wizard_is_prefilled_and_saves_changes(page, owner, workflow):
         "table:main.customers": "customers",
         "filter:main.customers": "id <= 20",
         "copy:main.customers": "on",
+        "max_source_readers": "3",
         "action": "save",
     }
     response = client.post(reverse("workflows:edit_step", args=[workflow.pk, 4]), target)
     assert response.status_code == 302, response.context["issues"]
     workflow.refresh_from_db()
+    assert workflow.max_source_readers == 3
+    shown = client.get(reverse("workflows:detail", args=[workflow.pk]) + "?drift=0")
+    assert "at most 3 units at once" in shown.content.decode()
     mapping = workflow.mappings.get()
     assert (
         workflow.name == "Renamed workflow"

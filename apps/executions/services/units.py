@@ -218,9 +218,11 @@ def unit_run(*, execution_id: int, index: int, worker: str = "") -> str:
 
 
 def _claim(execution: Execution, unit: ExecutionUnit, worker: str) -> bool:
-    """Mark the unit running, unless EXECUTION_MAX_SOURCE_READERS units already read from the
-    same source connection (claims are serialised on the connection's row)."""
-    limit = settings.EXECUTION_MAX_SOURCE_READERS
+    """Mark the unit running, unless as many units as allowed already read from the same
+    source connection: the workflow's max_source_readers or EXECUTION_MAX_SOURCE_READERS,
+    the smaller of those set (claims are serialised on the connection's row)."""
+    limits = (execution.workflow.max_source_readers, settings.EXECUTION_MAX_SOURCE_READERS)
+    limit = min((n for n in limits if n), default=0)
     with transaction.atomic():
         if limit > 0:
             source_id = execution.workflow.source_connection_id

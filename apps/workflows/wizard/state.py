@@ -86,6 +86,7 @@ def state_from_workflow(workflow: Workflow) -> dict:
         "target_mode": data["target_mode"],
         "leak_max_share": data.get("leak_max_share", 0.0),
         "leak_action": data.get("leak_action", "fail"),
+        "max_source_readers": data.get("max_source_readers"),
         "status": data["status"],
         "subset": data.get("subset"),
         "preview_secret": secrets.token_hex(16),

@@ -65,13 +65,19 @@ def _build_input(state: dict) -> dict:
         "target_mode": state.get("target_mode", "truncate"),
         "leak_max_share": state.get("leak_max_share", 0.0),
         "leak_action": state.get("leak_action", "fail"),
+        "max_source_readers": state.get("max_source_readers"),
         "status": state.get("status", "active"),
         "subset": state.get("subset"),
         "mappings": mappings,
     }
 
 
-MODE_DEFAULTS = (("target_mode", "truncate"), ("leak_max_share", 0.0), ("leak_action", "fail"))
+MODE_DEFAULTS = (
+    ("target_mode", "truncate"),
+    ("leak_max_share", 0.0),
+    ("leak_action", "fail"),
+    ("max_source_readers", None),
+)
 
 
 def _ddl_for(
@@ -99,6 +105,7 @@ def step_target(request, pk: int | None = None, step: int = 4):
             "target_mode": state.get("target_mode", "truncate"),
             "leak_max_share": state.get("leak_max_share", 0.0),
             "leak_action": state.get("leak_action", "fail"),
+            "max_source_readers": state.get("max_source_readers"),
         },
     )
     if request.method == "POST":
