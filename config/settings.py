@@ -339,6 +339,8 @@ EXECUTION_REAP_SECONDS = env_int("EXECUTION_REAP_SECONDS", 30)
 # A running execution with no heartbeat for this long lost its worker (or, split into units,
 # its task messages with a broker that kept none) and is failed by the reaper.
 EXECUTION_STALE_SECONDS = env_int("EXECUTION_STALE_SECONDS", 60)
+# A run still queued after this long was never taken by a worker and is failed (0: never).
+EXECUTION_QUEUE_TIMEOUT_SECONDS = env_int("EXECUTION_QUEUE_TIMEOUT_SECONDS", 86400)
 # A worker waits this long for an unreachable app database before a run commits and while it
 # records the outcome; past it, the target is rolled back (see apps/executions/services/appdb).
 EXECUTION_APP_DB_WAIT_SECONDS = env_int("EXECUTION_APP_DB_WAIT_SECONDS", 45)

@@ -29,6 +29,7 @@ from apps.schedules.models import Firing, Schedule
 logger = logging.getLogger("maskflow.schedules")
 TASK = "maskflow.fire_schedule"
 FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+KEEP_FIRINGS = 200  # firings kept per schedule
 
 
 class ScheduleInvalid(Exception):
@@ -245,6 +246,10 @@ def schedule_fire(*, schedule_id: int) -> Firing | None:
         reason=reason[:300],
         execution=execution,
     )
+    # Keep the recent history only: a schedule firing every minute would otherwise add half
+    # a million rows a year (the runs themselves stay in the execution history).
+    old = Firing.objects.filter(schedule=schedule).order_by("-fired_at", "-pk")[KEEP_FIRINGS:]
+    Firing.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()
     if execution is None:
         audit_record(
             action="schedule.skip",

@@ -323,6 +323,24 @@ def test_reaper_fails_stale_running_only(scenario, owner):
     assert services.execution_reap(stale_after_seconds=60) == []
 
 
+def test_a_run_no_worker_ever_started_is_failed_after_the_queue_timeout(scenario, owner, settings):
+    workflow, _, _ = scenario
+    settings.EXECUTION_QUEUE_TIMEOUT_SECONDS = 3600
+    lost = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    Execution.objects.filter(pk=lost.pk).update(queued_at=timezone.now() - dt.timedelta(hours=2))
+    assert services.execution_reap() == [lost.pk]
+    lost.refresh_from_db()
+    assert lost.status == ExecutionStatus.FAILED and "No worker started" in lost.error_message
+    assert events("execution.fail", lost)[0].details["reason"] == "never_started"
+    waiting = services.execution_start(workflow=workflow, by=owner, enqueue=False)  # unblocked
+    settings.EXECUTION_QUEUE_TIMEOUT_SECONDS = 0
+    Execution.objects.filter(pk=waiting.pk).update(queued_at=timezone.now() - dt.timedelta(days=9))
+    assert services.execution_reap() == []
+    settings.EXECUTION_QUEUE_TIMEOUT_SECONDS = 3600
+    Execution.objects.filter(pk=waiting.pk).update(queued_at=timezone.now())
+    assert services.execution_reap() == []  # queued for less than the timeout: left alone
+
+
 def test_permissions_and_refusals(scenario, owner, other_user):
     workflow, _, _ = scenario
     with pytest.raises(PermissionDenied):

@@ -234,3 +234,11 @@ def test_command_adds_lists_pauses_and_deletes(workflow, owner, capsys):
         call_command("schedules", "add", workflow.name, "nope")
     call_command("schedules", "delete", str(schedule.pk))
     assert not Schedule.objects.exists()
+
+
+def test_only_the_recent_firings_are_kept(workflow, owner, monkeypatch):
+    monkeypatch.setattr(services, "KEEP_FIRINGS", 3)
+    schedule = services.schedule_create(workflow=workflow, by=owner, cron="* * * * *")
+    services.schedule_set_paused(schedule=schedule, by=owner, paused=True)
+    fired = [services.schedule_fire(schedule_id=schedule.pk).pk for _ in range(5)]
+    assert list(schedule.firings.values_list("pk", flat=True)) == fired[:1:-1]

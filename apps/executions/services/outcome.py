@@ -19,6 +19,10 @@ WORKER_LOST = (
     "The worker running this execution stopped responding (worker lost, or its task messages "
     "lost with the broker); the target was rolled back."
 )
+NEVER_STARTED = (
+    "No worker started this execution (its task message was lost, or no worker serves the "
+    "queue); the target was not touched. Start it again."
+)
 UNEXPECTED = "The run failed unexpectedly ({name}); the target was rolled back. See the worker log."
 
 

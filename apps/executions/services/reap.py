@@ -17,7 +17,7 @@ from apps.executions.models import (
     ExecutionUnit,
     UnitStatus,
 )
-from apps.executions.services.outcome import WORKER_LOST, audit_end
+from apps.executions.services.outcome import NEVER_STARTED, WORKER_LOST, audit_end
 
 logger = logging.getLogger("maskflow.executions")
 
@@ -64,7 +64,35 @@ def execution_reap(*, stale_after_seconds: int | None = None) -> list[int]:
         )
     if reaped:
         logger.warning("reaped executions with a stale heartbeat: %s", reaped)
-    return reaped
+    return reaped + _reap_never_started(now)
+
+
+def _reap_never_started(now) -> list[int]:  # type: ignore[no-untyped-def]
+    """Fail runs queued for EXECUTION_QUEUE_TIMEOUT_SECONDS: no worker took them (their task
+    message was lost, say with a broker that kept none, or no worker serves the queue)."""
+    limit = settings.EXECUTION_QUEUE_TIMEOUT_SECONDS
+    if limit <= 0:
+        return []
+    old = Execution.objects.filter(
+        status=ExecutionStatus.QUEUED, queued_at__lt=now - timedelta(seconds=limit)
+    )
+    failed = []
+    for execution in old.select_related("executed_by"):
+        claimed = Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED).update(
+            status=ExecutionStatus.FAILED, finished_at=now, error_message=NEVER_STARTED
+        )
+        if claimed != 1:
+            continue
+        failed.append(execution.pk)
+        audit_end(
+            execution,
+            "execution.fail",
+            AuditEvent.Status.FAILURE,
+            {"error": NEVER_STARTED, "reason": "never_started"},
+        )
+    if failed:
+        logger.warning("failed executions no worker started: %s", failed)
+    return failed
 
 
 def execution_reap_quietly() -> None:
