@@ -218,8 +218,8 @@ class PostgreSQLDialect(Dialect):
             self._stream = CopyStream(self, table, columns, threaded=True)
 
     def _defer_unique_indexes(self, table: TableInfo) -> list[tuple[str, str]]:
-        """Into an empty table, inside the run's transaction: drop its unique constraints and
-        indexes (except the primary key and any a foreign key relies on) until end_load.
+        """Into an empty table, inside the run's transaction: drop its primary key, unique
+        constraints and unique indexes (except those a foreign key relies on) until end_load.
 
         Masked keys arrive in random order, and inserting them one by one into a B-tree costs
         far more than building the index once, sorted, after the load. The DDL is part of the

@@ -78,7 +78,7 @@ ORDER BY i.relname
 DEFERRABLE_UNIQUE = """
 SELECT con.conname, pg_catalog.pg_get_constraintdef(con.oid), NULL
 FROM pg_catalog.pg_constraint con
-WHERE con.conrelid = %s AND con.contype = 'u'
+WHERE con.conrelid = %s AND con.contype IN ('u', 'p')
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
                   WHERE f.contype = 'f' AND f.conindid = con.conindid)
 UNION ALL
