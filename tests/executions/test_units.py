@@ -114,6 +114,32 @@ def test_cancel_before_publish_leaves_target_and_drops_staging(scenario, owner, 
     assert _staging(tgt) == []
 
 
+def test_a_cancel_during_the_publish_rolls_it_back(scenario, owner, settings, monkeypatch):
+    """Cancelled after the publish began: its last check before the commit sees it."""
+    from masking import staged
+
+    workflow, _, tgt = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    before = {t: dump(tgt, t) for t in ("customers", "orders")}
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    levels = unit_services.unit_begin(execution_id=execution.pk)
+    for index in [i for level in levels for i in level]:
+        assert unit_services.unit_run(execution_id=execution.pk, index=index) == "done"
+    publish = staged.finish
+
+    def cancelled_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        services.execution_cancel(execution=execution, by=owner)
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(staged, "finish", cancelled_meanwhile)
+    assert unit_services.unit_publish(execution_id=execution.pk) == ExecutionStatus.CANCELLED
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.CANCELLED
+    assert execution.error_message == "Cancelled on request; the target was not changed."
+    assert {t: dump(tgt, t) for t in ("customers", "orders")} == before
+    assert _staging(tgt) == []
+
+
 def test_dashboard_shows_runs_going_on_now(scenario, owner, other_user, settings, page):
     workflow, _, _ = scenario
     settings.EXECUTION_UNIT_ROWS = 20

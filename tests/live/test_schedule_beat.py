@@ -9,7 +9,6 @@ embedded set-up (SQLite app database, file-system broker: no server needed):
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.live.test_broker_restart import stop
 from tests.live.test_staged_workers import manage, query, start_worker
 
 pytestmark = pytest.mark.live
@@ -40,17 +40,6 @@ def start_beat(env: dict, folder: Path) -> subprocess.Popen:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
-
-
-def stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
 
 
 def write(app_db: Path, sql: str, *params) -> None:

@@ -250,19 +250,14 @@ def unit_publish(*, execution_id: int) -> str:
     try:
         if execution.cancel_requested:
             staged.discard(layout, target)
-            if finish(
-                execution_id,
-                ExecutionStatus.CANCELLED,
-                rows_masked=0,
-                error_message="Cancelled on request; the target was not changed.",
-            ):
-                audit_end(execution, "execution.cancel", AuditEvent.Status.SUCCESS, {})
-            return ExecutionStatus.CANCELLED
+            return _cancelled(execution)
         plan = _plan(execution)
         started = execution.started_at.timestamp() if execution.started_at else None
         result = staged.finish(
             plan, layout, source, target, started=started, progress=_Cancel(execution_id)
         )
+    except Cancelled:  # asked during the publish: rolled back, and finish() dropped the staging
+        return _cancelled(execution)
     except Exception as exc:
         _fail(execution, exc, layout=None)
         return ExecutionStatus.FAILED
@@ -272,6 +267,17 @@ def unit_publish(*, execution_id: int) -> str:
     # The target has committed: from here on, the record must catch up with it.
     patiently(lambda: _record_publish(execution, plan, layout, result), what="recording success")
     return ExecutionStatus.SUCCESS
+
+
+def _cancelled(execution: Execution) -> str:
+    if finish(
+        execution.pk,
+        ExecutionStatus.CANCELLED,
+        rows_masked=0,
+        error_message="Cancelled on request; the target was not changed.",
+    ):
+        audit_end(execution, "execution.cancel", AuditEvent.Status.SUCCESS, {})
+    return ExecutionStatus.CANCELLED
 
 
 def _record_publish(execution: Execution, plan: Plan, layout: staged.Layout, result) -> None:  # type: ignore[no-untyped-def]
