@@ -17,6 +17,8 @@ _EXPORTS = {
     "ColumnRule": "masking.plan",
     "plan_hash": "masking.plan",
     "preflight": "masking.checks",
+    "check": "masking.checks",
+    "Checked": "masking.checks",
     "run": "masking.engine",
     "connect": "masking.engine",
     "RunResult": "masking.pipeline",
@@ -69,7 +71,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from masking.checks import Problem, preflight
+    from masking.checks import Checked, Problem, check, preflight
     from masking.consistency import consistency_groups
     from masking.dberrors import database_error
     from masking.detect import detect_table

@@ -2,20 +2,26 @@
 
 Every table, column, rule, foreign key and row filter of the plan is resolved against the
 source's and the target's catalogs, and every problem is reported at once (names of tables,
-columns and rules, never a value). `_analyse` also returns the resolved tables the run and the
-staged units go on with."""
+columns and rules, never a value). It is the one validator of tables, columns and keys: the
+app checks a workflow with it when it is saved, when its databases may have drifted, and the
+run before it moves a row. `check` also returns the resolved tables the run and the staged
+units go on with, and what the app records of the source (its column types).
+
+A table the caller will create when it is missing (`create`) is checked against the source table
+it mirrors while it does not exist yet, and as it is once it does."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 from masking.dialects.base import Dialect
 from masking.errors import MaskingError, ParamError, TerminalError
 from masking.extract import ResolvedTable, describe, effective_rules, table_key
 from masking.load import count_target_rows
-from masking.plan import Plan
+from masking.plan import ColumnRule, Plan
 from masking.rowfilter import row_filter_problem
-from masking.schema import TypeCategory
+from masking.schema import TableInfo, TypeCategory
 from masking.subset.engine import closure_for
 from masking.techniques import fits_column, get_technique, validate_params
 from masking.techniques.registry import get_impl
@@ -40,8 +46,19 @@ class Problem:
         return f"{where} [{self.rule}]: {self.message}"
 
 
+def _describe_or_none(dialect: Dialect, schema: str, name: str) -> TableInfo | None:
+    try:
+        return describe(dialect, schema, name)
+    except TerminalError:
+        return None
+
+
 def _resolve(
-    plan: Plan, source: Dialect, target: Dialect
+    plan: Plan,
+    source: Dialect,
+    target: Dialect,
+    create: set[tuple[str, str]],
+    found: Checked,
 ) -> tuple[list[ResolvedTable], list[Problem]]:
     problems: list[Problem] = []
     resolved: list[ResolvedTable] = []
@@ -57,26 +74,36 @@ def _resolve(
             )
             continue
         seen.add(key)
-        infos = []
-        for side, dialect, schema, name in (
-            ("source", source, tp.source_schema, tp.source_table),
-            ("target", target, tp.target_schema, tp.target_table),
-        ):
-            try:
-                infos.append(describe(dialect, schema, name))
-            except TerminalError:  # connection failures are not plan problems: they propagate
-                problems.append(
-                    Problem(
-                        tp.label,
-                        "",
-                        f"{side}_table",
-                        f"{side} table '{name}' not found or not readable",
-                    )
+        # connection failures are not plan problems: they propagate
+        src = _describe_or_none(source, tp.source_schema, tp.source_table)
+        tgt = _describe_or_none(target, tp.target_schema, tp.target_table)
+        if src is not None:
+            found.sources[tp.label] = src
+        else:
+            problems.append(
+                Problem(
+                    tp.label,
+                    "",
+                    "source_table",
+                    f"source table '{tp.source_table}' not found or not readable",
                 )
-        if len(infos) == 2:
-            resolved.append(
-                ResolvedTable(tp, infos[0], infos[1], effective_rules(tp, infos[0], infos[1]))
             )
+        if key in create:
+            if tgt is not None:
+                found.existing.append(tp.label)
+            else:
+                tgt = src  # a table still to be created mirrors its source
+        elif tgt is None:
+            problems.append(
+                Problem(
+                    tp.label,
+                    "",
+                    "target_table",
+                    f"target table '{tp.target_table}' not found or not readable",
+                )
+            )
+        if src is not None and tgt is not None:
+            resolved.append(ResolvedTable(tp, src, tgt, effective_rules(tp, src, tgt)))
     return resolved, problems
 
 
@@ -150,7 +177,25 @@ def _check_rule(rt: ResolvedTable, rule_idx: int, problems: list[Problem]) -> No
                     label, column, "category", f"source is {src.category}, target is {tgt.category}"
                 )
             )
+        elif src.max_length and tgt.max_length and src.max_length > tgt.max_length:
+            problems.append(
+                Problem(
+                    label,
+                    column,
+                    "length",
+                    f"target holds {tgt.max_length} characters, the source {src.max_length}",
+                )
+            )
         return
+    if not rule.deterministic and _is_key(rt, rule):
+        problems.append(
+            Problem(
+                label,
+                column,
+                "deterministic",
+                "key and foreign-key columns must be masked deterministically",
+            )
+        )
     try:
         technique = get_technique(rule.technique)
     except MaskingError:
@@ -170,7 +215,9 @@ def _check_rule(rt: ResolvedTable, rule_idx: int, problems: list[Problem]) -> No
     try:
         validate_params(rule.technique, dict(rule.params))
     except ParamError as exc:
-        problems.append(Problem(label, column, "params", str(exc)))
+        problems.extend(
+            Problem(label, column, f"params.{name}", reason) for name, reason in exc.errors.items()
+        )
         return
     for reason in fits_column(rule.technique, dict(rule.params), column_spec(rt, rule)):
         problems.append(Problem(label, column, "fits_column", reason))
@@ -190,46 +237,110 @@ def _check_rule(rt: ResolvedTable, rule_idx: int, problems: list[Problem]) -> No
         )
 
 
+def _is_key(rt: ResolvedTable, rule: ColumnRule) -> bool:
+    """The column identifies rows or points at rows, on either side."""
+    return (
+        rt.is_unique_target(rule)
+        or any(rule.source_column in fk.columns for fk in rt.source.foreign_keys)
+        or any(rule.target_column in fk.columns for fk in rt.target.foreign_keys)
+    )
+
+
 def _check_foreign_keys(
-    resolved: list[ResolvedTable], default_schema: str, problems: list[Problem]
+    resolved: list[ResolvedTable], source: Dialect, target: Dialect, problems: list[Problem]
 ) -> None:
-    """A FK column and the key it references must be masked identically, or joins break."""
-    by_key = {t.key(default_schema): t for t in resolved}
-    for rt in resolved:
-        rules = {r.target_column: r for r in rt.rules}
-        for fk in rt.target.foreign_keys:
-            parent = by_key.get(table_key(fk.ref_schema, fk.ref_table, default_schema))
-            if parent is None:
-                continue
-            prules = {r.target_column: r for r in parent.rules}
-            for col, ref in zip(fk.columns, fk.ref_columns, strict=True):
-                mine, theirs = rules.get(col), prules.get(ref)
-                if mine is None or theirs is None:
-                    continue
-                if rule_signature(mine) != rule_signature(theirs):
-                    problems.append(
-                        Problem(
-                            rt.label,
-                            col,
-                            "foreign_key",
-                            f"masked differently from {parent.label}.{ref}, which it references",
+    """A FK column and the key it references must be masked identically, or joins break: the
+    target's foreign keys, and the source's (the joins the data had, kept in the copy)."""
+    found: list[Problem] = []
+    for side, dialect in (("target", target), ("source", source)):
+        default = dialect.capabilities.default_schema
+        by_key = {_side_key(t, side, default): t for t in resolved}
+        for rt in resolved:
+            if side == "target" and rt.target is rt.source:
+                continue  # still to be created: its keys are the source's, checked below
+            rules = _rules_by(rt, side)
+            for fk in getattr(rt, side).foreign_keys:
+                parent = by_key.get(table_key(fk.ref_schema, fk.ref_table, default))
+                prules = _rules_by(parent, side) if parent else {}
+                for col, ref in zip(fk.columns, fk.ref_columns, strict=True):
+                    mine, theirs = rules.get(col), prules.get(ref)
+                    if mine is None:
+                        continue
+                    if parent is None and mine.masked:
+                        message = (
+                            f"masked, but {fk.ref_table}, which it references, is not in the "
+                            "plan: the masked values would point at no row"
                         )
-                    )
-                elif mine.masked and not mine.deterministic:
-                    problems.append(
-                        Problem(
-                            rt.label,
-                            col,
-                            "foreign_key",
-                            "a key column must be masked deterministically to keep joins",
+                    elif parent is None or theirs is None:
+                        continue
+                    elif rule_signature(mine) != rule_signature(theirs):
+                        message = (
+                            f"masked differently from {parent.label}.{theirs.target_column}, "
+                            "which it references; use the same deterministic technique and "
+                            "parameters"
                         )
-                    )
+                    elif mine.masked and not mine.deterministic:
+                        message = "a key column must be masked deterministically to keep joins"
+                    else:
+                        continue
+                    found.append(Problem(rt.label, mine.target_column, "foreign_key", message))
+    problems.extend(dict.fromkeys(found))  # the same key on both sides is reported once
+
+
+def _side_key(rt: ResolvedTable, side: str, default: str) -> tuple[str, str]:
+    info: TableInfo = getattr(rt, side)
+    return table_key(info.schema, info.name, default)
+
+
+def _rules_by(rt: ResolvedTable, side: str) -> dict[str, ColumnRule]:
+    return {(r.target_column if side == "target" else r.source_column): r for r in rt.rules}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What `check` found: the problems, and the tables that resolved completely."""
+
+    problems: list[Problem]
+    tables: list[ResolvedTable] = field(default_factory=list)
+    # labels of the tables asked to be created that exist already (checked as they are)
+    existing: list[str] = field(default_factory=list)
+    sources: dict[str, TableInfo] = field(default_factory=dict)  # by label, each one found
+
+    def split(self) -> tuple[list[ResolvedTable], list[Problem]]:
+        return self.tables, self.problems
+
+    def source_of(self, label: str) -> TableInfo | None:
+        """The source table of the plan's table `label` as introspected, when it was found."""
+        return self.sources.get(label)
+
+
+def check(
+    plan: Plan,
+    source: Dialect,
+    target: Dialect,
+    *,
+    create: Iterable[Sequence[str]] = (),
+    data: bool = True,
+) -> Checked:
+    """Every reason the plan cannot run against the databases as they are now. `create` lists
+    the target tables ((schema, table)) the run will create; `data=False` leaves out what
+    depends on the rows rather than the structure (a target that must be empty)."""
+    tdef = target.capabilities.default_schema
+    creating = {table_key(schema, name, tdef) for schema, name in create}
+    found = Checked([])
+    usable, problems = _analyse(plan, source, target, creating, found, data)
+    return replace(found, problems=problems, tables=usable)
 
 
 def _analyse(
-    plan: Plan, source: Dialect, target: Dialect
+    plan: Plan,
+    source: Dialect,
+    target: Dialect,
+    create: set[tuple[str, str]],
+    found: Checked,
+    data: bool,
 ) -> tuple[list[ResolvedTable], list[Problem]]:
-    resolved, problems = _resolve(plan, source, target)
+    resolved, problems = _resolve(plan, source, target, create, found)
     usable = []
     for rt in resolved:
         complete = _check_columns(rt, problems)
@@ -242,11 +353,11 @@ def _analyse(
                 _check_rule(rt, i, problems)
         if complete:
             usable.append(rt)
-    _check_foreign_keys(resolved, target.capabilities.default_schema, problems)
+    _check_foreign_keys(resolved, source, target, problems)
     closure = closure_for(plan, source, usable)
     if closure is not None:
         problems.extend(Problem(p.table, "", p.rule, p.message) for p in closure.problems)
-    if plan.target_mode == "fail_if_not_empty":
+    if data and plan.target_mode == "fail_if_not_empty":
         for rt in usable:
             if count_target_rows(target, rt.label, rt.target) > 0:
                 problems.append(
@@ -262,10 +373,7 @@ def _analyse(
 
 def preflight(plan: Plan, source: Dialect, target: Dialect) -> list[Problem]:
     """Every reason the plan cannot run against the databases as they are now (empty = go)."""
-    return _analyse(plan, source, target)[1]
+    return check(plan, source, target).problems
 
 
-# --- run --------------------------------------------------------------------------------------
-
-
-__all__ = ["Problem", "preflight"]
+__all__ = ["Checked", "Problem", "check", "preflight"]

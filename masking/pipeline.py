@@ -15,7 +15,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
-from masking.checks import _analyse
+from masking.checks import check
 from masking.dialects.base import Dialect
 from masking.errors import (
     Cancelled,
@@ -82,7 +82,7 @@ def run(
     TerminalError/TransientError otherwise; in every failure case the target is rolled back."""
     progress = progress or NullProgress()
     started = time.monotonic()
-    resolved, problems = _analyse(plan, source, target)
+    resolved, problems = check(plan, source, target).split()
     if problems:
         raise PreflightFailed(problems)
     tdef = target.capabilities.default_schema

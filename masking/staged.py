@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from masking.checks import Problem, _analyse
+from masking.checks import Problem, check
 from masking.dialects.base import Dialect
 from masking.errors import Cancelled, MaskingError, PreflightFailed, ValidationFailed
 from masking.extract import ResolvedTable, extract_batches, load_order
@@ -125,7 +125,7 @@ def _resolved(plan: Plan, source: Dialect, target: Dialect) -> tuple[list[Resolv
     """Introspection and maskers once per process and plan, not once per unit."""
     key = f"{plan_hash(plan)}:{plan.key_version}:{id(source)}:{id(target)}"
     if key not in _CACHE:
-        resolved, problems = _analyse(plan, source, target)
+        resolved, problems = check(plan, source, target).split()
         if plan.subset is not None:  # its key tables live on one source connection
             problems.append(
                 Problem("", "", "subset", "a subset run is not split into units: run it whole")

@@ -40,9 +40,9 @@ TYPES = {
 }
 
 
-def ddl(dialect: str, *, note_len: int = 200, note_not_null: bool = False) -> list[str]:
+def ddl(dialect: str, *, note_len: int | None = 200, note_not_null: bool = False) -> list[str]:
     t = TYPES[dialect]
-    note = f"VARCHAR({note_len})" + (" NOT NULL" if note_not_null else "")
+    note = (f"VARCHAR({note_len})" if note_len else "TEXT") + (" NOT NULL" if note_not_null else "")
     return [
         f"""CREATE TABLE customers (
             id INTEGER NOT NULL PRIMARY KEY,
@@ -346,7 +346,7 @@ def test_failure_at_a_late_batch_rolls_back_everything(pair) -> None:  # type: i
 
 def test_length_violation_names_column_and_rule_without_value(pair) -> None:  # type: ignore
     src, tgt = pair
-    seed(src)
+    seed(src, note_len=None)  # no declared length: only the rows tell what fits
     seed(tgt, with_data=False, note_len=8)  # "order 100" is the first note too long
     before = _prefill(tgt)
     with pytest.raises(ValidationFailed) as err:
@@ -354,6 +354,19 @@ def test_length_violation_names_column_and_rule_without_value(pair) -> None:  # 
     exc = err.value
     assert (exc.table, exc.column, exc.rule) == ("orders", "note", "max_length")
     assert "row #100 (batch 2)" in str(exc) and "order 100" not in str(exc)
+    assert snapshot(tgt) == before
+
+
+def test_declared_length_wider_than_the_target_is_refused_before_any_row(pair) -> None:  # type: ignore
+    src, tgt = pair
+    seed(src)
+    seed(tgt, with_data=False, note_len=8)
+    before = _prefill(tgt)
+    with pytest.raises(PreflightFailed) as err:
+        run(make_plan(src, tgt), src, tgt)
+    assert [(p.table, p.column, p.rule) for p in err.value.problems] == [
+        ("orders", "note", "length")
+    ]
     assert snapshot(tgt) == before
 
 
@@ -497,7 +510,7 @@ def test_preflight_lists_every_problem_at_once(pair) -> None:  # type: ignore[no
     assert ("customers", "first_name", "technique") in found
     assert ("customers", "birth_date", "category") in found
     assert ("customers", "nope", "source_column") in found
-    assert ("customers", "phone", "params") in found
+    assert ("customers", "phone", "params.length") in found
     assert ("customers", "first_name", "not_null") not in found
     assert ("orders", "customer_code", "foreign_key") in found
     assert ("missing", "", "source_table") in found and ("missing", "", "target_table") in found

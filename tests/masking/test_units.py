@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from masking.checks import _analyse
+from masking.checks import check
 from masking.dialects import get_dialect
 from masking.dialects.base import ConnectionParams
 from masking.errors import Cancelled
@@ -82,7 +82,7 @@ def _read_keys(src, rt, unit):
 def test_units_partition_every_table(tmp_path_factory, ids, codes, unit_rows):
     path = tmp_path_factory.mktemp("u") / "s.db"
     src = _db(path, DDL, _rows(ids, codes))
-    order, problems = _analyse(_plan(), src, src)
+    order, problems = check(_plan(), src, src).split()
     assert problems == []
     units, totals = plan_units(src, order, "main", unit_rows)
     assert totals == {"main.parent": len(ids), "main.child": len(codes)} or totals == {
@@ -102,7 +102,7 @@ def test_units_partition_every_table(tmp_path_factory, ids, codes, unit_rows):
 
 def test_filter_keeps_row_filter_and_quotes_bounds(tmp_path):
     src = _db(tmp_path / "s.db", DDL, _rows([1, 2, 3], ["a'b", "c"]))
-    order, _ = _analyse(_plan(row_filter="v <> 'v1'"), src, src)
+    order, _ = check(_plan(row_filter="v <> 'v1'"), src, src).split()
     child = next(rt for rt in order if "child" in rt.label)
     text = unit_filter(src, child, Unit(child.label, 0, 1, "a'b", "c"))
     assert text == "(v <> 'v1') AND \"code\" >= 'a''b' AND \"code\" < 'c'"
@@ -112,7 +112,7 @@ def test_filter_keeps_row_filter_and_quotes_bounds(tmp_path):
 
 def test_levels_put_parents_first(tmp_path):
     src = _db(tmp_path / "s.db", DDL, _rows([1], ["a"]))
-    resolved, _ = _analyse(_plan(), src, src)
+    resolved, _ = check(_plan(), src, src).split()
     order = load_order(resolved, "main")
     levels = dependency_levels(order, "main")
     assert sorted(levels.values()) == [0, 1]
