@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 from django.db.models import Count, OuterRef, Subquery
 
+import masking
+from apps.connections.services import connection_open
 from apps.core.permissions import scope_to_user
+from apps.workflows.introspect import Introspector
 from apps.workflows.models import Workflow
+from apps.workflows.plans import workflow_build_plan, workflow_tables_to_create
 from apps.workflows.preview import preview
-from apps.workflows.validation import Introspector, WorkflowInvalid, workflow_clean
 
 
 def workflow_runs(*, user, workflow: Workflow | None = None, limit: int | None = None):
@@ -61,55 +66,41 @@ def workflow_preview(*, workflow: Workflow) -> dict:
     return {"tables": out}
 
 
-def workflow_drift(*, workflow: Workflow) -> list[str]:
-    """Differences between the saved mappings and the databases as they are now. An empty list
-    means the workflow can run; anything else blocks runs and is shown on the detail page."""
-    from apps.workflows.services import workflow_as_input
-
-    problems: list[str] = []
-    data = workflow_as_input(workflow)
+def workflow_drift(*, workflow: Workflow, source=None, target=None) -> list[str]:  # type: ignore[no-untyped-def]
+    """Differences between the saved mappings and the databases as they are now: one
+    `masking.check` of the workflow's plan, and the source types recorded at save. An empty list
+    means the workflow can run; anything else blocks runs and is shown on the detail page.
+    `source`/`target`: connections already open (a run checks on the ones it runs with)."""
+    plan = workflow_build_plan(workflow=workflow)
+    # A table the first run creates is checked against the source until it exists; once
+    # created it is an existing table like any other.
+    create = [(t[2], t[3]) for t in workflow_tables_to_create(workflow=workflow)]
     try:
-        tgt = Introspector(workflow.target_connection)
-        try:
-            for m in data["mappings"]:
-                # A table the first run creates is checked against the source until it exists;
-                # once created it is an existing table like any other.
-                m["create_target"] = tgt.table(m["target_schema"], m["target_table"]) is None
-        finally:
-            tgt.close()
-        workflow_clean(data, instance=workflow)
-    except WorkflowInvalid as exc:
-        problems.extend(f"{issue['field']}: {issue['issue']}" for issue in exc.issues)
+        with ExitStack() as stack:
+            src = source or stack.enter_context(connection_open(workflow.source_connection))
+            tgt = target or stack.enter_context(connection_open(workflow.target_connection))
+            checked = masking.check(plan, src, tgt, create=create, data=False)
     except Exception as exc:  # unreachable databases are reported, not raised
-        problems.append(f"could not introspect the databases ({type(exc).__name__})")
-    problems.extend(_type_changes(workflow))
-    return problems
+        return [f"could not introspect the databases ({type(exc).__name__})"]
+    return [str(p) for p in checked.problems] + _type_changes(workflow, checked)
 
 
-def _type_changes(workflow: Workflow) -> list[str]:
+def _type_changes(workflow: Workflow, checked: masking.Checked) -> list[str]:
     out = []
-    try:
-        src = Introspector(workflow.source_connection)
-    except Exception:
-        return out
-    try:
-        for m in workflow.mappings.all():
-            info = src.table(m.source_schema, m.source_table)
-            if info is None:
-                continue
-            mapped = {cm["source_column"] for cm in m.column_mappings}
-            for cm in m.column_mappings:
-                col = info.column(cm["source_column"])
-                if col is not None and cm.get("data_type") and col.native_type != cm["data_type"]:
-                    out.append(
-                        f"{m.source_table}.{col.name}: type changed from {cm['data_type']} to "
-                        f"{col.native_type}"
-                    )
-            added = [c.name for c in info.columns if c.name not in mapped]
-            if added and not m.copy_unmapped:
+    for m in workflow.mappings.all():
+        label = f"{m.target_schema}.{m.target_table}" if m.target_schema else m.target_table
+        info = checked.source_of(label)
+        if info is None:
+            continue
+        mapped = {cm["source_column"] for cm in m.column_mappings}
+        for cm in m.column_mappings:
+            col = info.column(cm["source_column"])
+            if col is not None and cm.get("data_type") and col.native_type != cm["data_type"]:
                 out.append(
-                    f"{m.source_table}: columns not mapped and not copied: {', '.join(added)}"
+                    f"{m.source_table}.{col.name}: type changed from {cm['data_type']} to "
+                    f"{col.native_type}"
                 )
-    finally:
-        src.close()
+        added = [c.name for c in info.columns if c.name not in mapped]
+        if added and not m.copy_unmapped:
+            out.append(f"{m.source_table}: columns not mapped and not copied: {', '.join(added)}")
     return out

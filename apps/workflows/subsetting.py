@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.workflows.introspect import Introspector
 from apps.workflows.models import Workflow
-from apps.workflows.validation import Introspector, WorkflowInvalid
+from apps.workflows.validation import WorkflowInvalid
 from masking import RowFilterError, Subset, validate_row_filter
 
 

@@ -81,6 +81,33 @@ def test_run_succeeds_with_counts_tables_and_report(scenario, owner):
     assert finish.details["duration_seconds"] >= 0 and finish.actor_id == owner.pk
 
 
+@pytest.mark.parametrize("units", [False, True], ids=["one-task", "units"])
+def test_a_run_opens_one_source_and_one_target_connection(scenario, owner, monkeypatch, units):
+    """The drift check, the plan's check and the copy all go through the same two connections
+    (a staged run's planning step, that is; each unit then opens its own)."""
+    from apps.connections import services as connections
+
+    workflow, _, _ = scenario
+    opened: list[str] = []
+    real = connections.dialect_open
+
+    def counting(params):  # type: ignore[no-untyped-def]
+        opened.append(params.database)
+        return real(params)
+
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    monkeypatch.setattr(connections, "dialect_open", counting)
+    if units:
+        from apps.executions.services.units import unit_begin
+
+        assert unit_begin(execution_id=execution.pk)
+    else:
+        done = services.execution_run(execution_id=execution.pk)
+        assert done is not None and done.status == ExecutionStatus.SUCCESS, done.error_message
+    source, target = workflow.source_connection.database, workflow.target_connection.database
+    assert sorted(opened) == sorted([source, target])
+
+
 def test_task_runs_eagerly_after_commit(scenario, owner, django_capture_on_commit_callbacks):
     from config.celery import app
 

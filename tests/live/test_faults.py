@@ -122,12 +122,12 @@ def test_a_session_lost_during_the_checks_is_not_called_schema_drift(monkeypatch
     monkeypatch.setattr(
         run_module,
         "workflow_drift",
-        lambda workflow: ["could not introspect the databases (AdminShutdown)"],
+        lambda workflow, **_: ["could not introspect the databases (AdminShutdown)"],
     )
     with pytest.raises(TerminalError) as caught:
-        run_module.refuse_on_drift(None)
+        run_module.refuse_on_drift(None, None, None)
     assert str(caught.value).startswith("The databases could not be reached")
     assert "AdminShutdown" in str(caught.value) and "drift" not in str(caught.value).lower()
-    monkeypatch.setattr(run_module, "workflow_drift", lambda workflow: ["people: gone"])
+    monkeypatch.setattr(run_module, "workflow_drift", lambda workflow, **_: ["people: gone"])
     with pytest.raises(TerminalError, match="Schema drift"):
-        run_module.refuse_on_drift(None)
+        run_module.refuse_on_drift(None, None, None)

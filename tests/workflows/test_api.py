@@ -134,6 +134,27 @@ CASES = [
     ),
     ("missing source table", dict(source_table="ghosts"), "mappings[0].source_table"),
     ("missing target table", dict(target_table="ghosts"), "mappings[0].target_table"),
+    ("create a table that exists", dict(create_target=True), "mappings[0].target_table"),
+    (
+        "column mapped twice",
+        dict(
+            column_mappings=[
+                {"source_column": "email", "technique": "email"},
+                {"source_column": "first_name", "target_column": "email", "technique": "email"},
+            ]
+        ),
+        "mappings[0].column_mappings[1].target_column",
+    ),
+    (
+        "copy into another category",
+        dict(column_mappings=[{"source_column": "credit_limit", "target_column": "email"}]),
+        "mappings[0].column_mappings[0].target_column",
+    ),
+    (
+        "column mapping without a source column",
+        dict(column_mappings=[{"technique": "email"}]),
+        "mappings[0].column_mappings[0].source_column",
+    ),
     (
         "random mode on key",
         dict(

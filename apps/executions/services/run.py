@@ -31,10 +31,11 @@ logger = logging.getLogger("maskflow.executions")
 UNREACHABLE = "could not introspect the databases"
 
 
-def refuse_on_drift(workflow) -> None:
+def refuse_on_drift(workflow, source, target) -> None:  # type: ignore[no-untyped-def]
     """The databases changed since the workflow was saved: refuse before anything is written.
-    The same check blocks the Run button's workflow page, so both say the same thing."""
-    problems = workflow_drift(workflow=workflow)
+    The same check blocks the Run button's workflow page, so both say the same thing. Checked
+    on the connections the run goes on with."""
+    problems = workflow_drift(workflow=workflow, source=source, target=target)
     unreachable = [p for p in problems if p.startswith(UNREACHABLE)]
     if unreachable:  # no drift found: the check itself could not be made
         raise TerminalError(
@@ -85,14 +86,14 @@ def execution_run(
                 )[:300],
             )
             tables[row.target_table] = row.pk
-        refuse_on_drift(workflow)
         plan = Plan.from_dict(snapshot, secret=workflow.get_secret())
         deadline = time.monotonic() + timeout if timeout else None
         progress = ExecutionProgress(execution.pk, tables, on_update=on_update, deadline=deadline)
-        with (
+        with (  # the run's one source and one target connection
             connection_open(workflow.source_connection) as source,
             connection_open(workflow.target_connection) as target,
         ):
+            refuse_on_drift(workflow, source, target)
             try:
                 result = masking.run(
                     plan,

@@ -95,11 +95,11 @@ def unit_begin(*, execution_id: int, unit_rows: int | None = None) -> list[list[
                     t.get("target_schema") or "", t.get("target_table") or t["source_table"]
                 )[:300],
             )
-        refuse_on_drift(execution.workflow)
         plan = _plan(execution)
         source, target = _dialects(execution)
         holder = None
         try:
+            refuse_on_drift(execution.workflow, source, target)
             holder = snapshot_export(source)
             layout = staged.prepare(
                 plan,

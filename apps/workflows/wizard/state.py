@@ -13,8 +13,8 @@ from django.urls import reverse
 from apps.connections.models import Connection
 from apps.core.permissions import can_modify
 from apps.workflows import services
+from apps.workflows.introspect import Introspector
 from apps.workflows.models import Workflow
-from apps.workflows.validation import Introspector
 from masking import TableInfo, get_technique
 
 STEPS = ("Basics", "Source tables", "Masking rules", "Target & review")

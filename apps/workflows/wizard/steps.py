@@ -12,8 +12,8 @@ from django.views.decorators.http import require_http_methods
 
 from apps.connections.models import Connection
 from apps.workflows.forms import BasicsForm
+from apps.workflows.introspect import Introspector
 from apps.workflows.preview import suggest
-from apps.workflows.validation import Introspector
 from apps.workflows.wizard.state import (
     describe,
     load_state,
