@@ -152,6 +152,56 @@ def test_wizard_save_lists_every_problem_and_saves_nothing(page, owner, target_w
     assert Workflow.objects.count() == 0
 
 
+def test_review_step_shows_what_the_save_would_refuse_before_saving(
+    page, owner, target_with_customers, monkeypatch
+):
+    """Step 4 checks the would-be workflow with the engine, on one connection to each
+    database, and shows each table's problems beside it; nothing is saved."""
+    from apps.connections import services as connections
+
+    source, target = target_with_customers
+    client = page(owner)
+    client.get(reverse("workflows:create") + "?restart=1")
+    client.post(
+        reverse("workflows:create"),
+        {
+            "name": "Review",
+            "source_connection_id": source.pk,
+            "target_connection_id": target.pk,
+            "locale": "en_US",
+        },
+    )
+    client.post(
+        reverse("workflows:create_step", args=[2]),
+        {"table": ["main.customers"], "col:main.customers": ["email", "first_name"]},
+    )
+    client.post(
+        reverse("workflows:create_step", args=[3]),
+        {"t:main.customers|email": "fixed_value", "p:main.customers|email:value": "a@b.c"},
+    )
+    opened = []
+    real = connections.dialect_open
+    monkeypatch.setattr(
+        connections, "dialect_open", lambda params: opened.append(params) or real(params)
+    )
+    response = client.post(
+        reverse("workflows:create_step", args=[4]),
+        {
+            "target_mode": "truncate",
+            "create:main.customers": "existing",
+            "schema:main.customers": "main",
+            "table:main.customers": "customers",
+            "action": "refresh",
+        },
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    block = html.split('data-testid="problems-customers"', 1)[1].split("</div>", 1)[0]
+    assert "&#x27;email&#x27;" in block and "cannot guarantee unique" in block
+    assert len(opened) == 2
+    assert Workflow.objects.count() == 0
+
+
 def test_basics_step_rejects_same_database(page, owner, target_with_customers):
     source, _ = target_with_customers
     response = page(owner).post(

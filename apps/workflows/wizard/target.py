@@ -12,11 +12,10 @@ from django.views.decorators.http import require_http_methods
 
 from apps.connections.models import Connection
 from apps.connections.services import connection_open
-from apps.workflows import services
+from apps.workflows import services, shapes
 from apps.workflows.forms import TargetModeForm
-from apps.workflows.validation import Introspector, WorkflowInvalid
+from apps.workflows.validation import WorkflowInvalid
 from apps.workflows.wizard.state import (
-    describe,
     load_state,
     save_state,
     state_connection,
@@ -28,7 +27,9 @@ from apps.workflows.wizard.state import (
 from masking import (
     ColumnRule,
     ColumnSpec,
+    ConnectionFailed,
     TableInfo,
+    TerminalError,
     consistency_groups,
 )
 
@@ -48,16 +49,7 @@ def _build_input(state: dict) -> dict:
                 "create_target": bool(target.get("create", False)),
                 "row_filter": target.get("row_filter", ""),
                 "copy_unmapped": bool(target.get("copy_unmapped", False)),
-                "column_mappings": [
-                    {
-                        "source_column": c,
-                        "technique": rules.get(c, {}).get("technique", "keep"),
-                        "target_column": c,
-                        "params": rules.get(c, {}).get("params", {}),
-                        "deterministic": rules.get(c, {}).get("deterministic", True),
-                    }
-                    for c in t["columns"]
-                ],
+                "column_mappings": _column_mappings(t, rules),
             }
         )
     return {
@@ -72,22 +64,25 @@ def _build_input(state: dict) -> dict:
     }
 
 
+def _column_mappings(t: dict, rules: dict) -> list[dict]:
+    return [
+        {
+            "source_column": c,
+            "technique": rules.get(c, {}).get("technique", "keep"),
+            "target_column": c,
+            "params": rules.get(c, {}).get("params", {}),
+            "deterministic": rules.get(c, {}).get("deterministic", True),
+        }
+        for c in t["columns"]
+    ]
+
+
 MODE_DEFAULTS = (
     ("target_mode", "truncate"),
     ("leak_max_share", 0.0),
     ("leak_action", "fail"),
     ("max_source_readers", None),
 )
-
-
-def _ddl_for(
-    source: Connection, target: Connection, info: TableInfo, schema: str, name: str
-) -> str:
-    with connection_open(target) as dialect:
-        try:
-            return dialect.create_table_sql(info, schema, name, source_dialect=source.dialect)
-        except Exception as exc:
-            return f"-- could not generate DDL ({type(exc).__name__})"
 
 
 @login_required
@@ -143,43 +138,8 @@ def step_target(request, pk: int | None = None, step: int = 4):
             else:
                 request.session.pop(state_key(pk), None)
                 return redirect("workflows:detail", saved.pk)
-    intro = Introspector(target)
-    try:
-        target_schemas = intro.dialect.list_schemas()
-        default_schema = intro.dialect.capabilities.default_schema
-        existing = {s: [t.name for t in intro.dialect.list_tables(s)] for s in target_schemas}
-    except Exception:
-        target_schemas, default_schema, existing = [], "", {}
-    finally:
-        intro.close()
-    rows = []
-    for t in state["tables"]:
-        key = f"{t['schema']}.{t['table']}"
-        tgt = state.get("targets", {}).get(key) or {}
-        schema = tgt.get("schema") or (t["schema"] if t["schema"] in existing else default_schema)
-        name = tgt.get("table") or t["table"]
-        exists = name in existing.get(schema, [])
-        create = tgt.get("create", not exists)
-        info = describe(source, t["schema"], t["table"])
-        ddl = _ddl_for(source, target, info, schema, name) if (create and info) else ""
-        target_info = describe(target, schema, name) if exists and not create else None
-        mismatches = _mismatches(info, target_info, t["columns"])
-        rows.append(
-            {
-                "key": key,
-                "t": t,
-                "schema": schema,
-                "name": name,
-                "exists": exists,
-                "create": create,
-                "ddl": ddl,
-                "row_filter": tgt.get("row_filter", ""),
-                "copy_unmapped": tgt.get("copy_unmapped", False),
-                "mismatches": mismatches,
-                "rules": state.get("rules", {}).get(key, {}),
-                "info": target_info or info,  # the columns the masked values land in
-            }
-        )
+    rows, existing, problems = _rows(state, source, target)
+    issues = issues or problems
     return render(
         request,
         "workflows/wizard_target.html",
@@ -217,21 +177,81 @@ def _joinable(rows: list[dict]) -> list[str]:
     return [g.describe() for g in consistency_groups(columns) if len(g.members) > 1]
 
 
-def _mismatches(
-    source: TableInfo | None, target: TableInfo | None, columns: list[str]
-) -> list[str]:
-    if source is None or target is None:
-        return []
-    out = []
-    for name in columns:
-        s, t = source.column(name), target.column(name)
-        if t is None:
-            out.append(f"'{name}' has no column of that name in the target")
-        elif s.category != t.category:
-            out.append(
-                f"'{name}': {s.native_type} → {t.native_type} ({s.category.value} vs "
-                f"{t.category.value})"
-            )
-        elif s.max_length and t.max_length and s.max_length > t.max_length:
-            out.append(f"'{name}': source length {s.max_length} > target length {t.max_length}")
-    return out
+def _rows(
+    state: dict, source: Connection, target: Connection
+) -> tuple[list[dict], dict[str, set[str]], list[dict]]:
+    """One row per table: where it lands, its DDL when the first run creates it, and what the
+    engine's check says the save would refuse, all on one connection to each database."""
+    try:
+        with connection_open(source) as src, connection_open(target) as tgt:
+            return _rows_on(state, src, tgt)
+    except ConnectionFailed as exc:
+        reason = f"The databases could not be reached to check the tables ({exc.category})."
+        return [], {}, [{"field": "connections", "issue": reason}]
+
+
+def _rows_on(state: dict, src, tgt):  # type: ignore[no-untyped-def]
+    default_schema = tgt.capabilities.default_schema
+    existing = {s: {t.name for t in tgt.list_tables(s)} for s in tgt.list_schemas()}
+    rows = []
+    for t in state["tables"]:
+        key = f"{t['schema']}.{t['table']}"
+        chosen = state.get("targets", {}).get(key) or {}
+        schema = chosen.get("schema") or (
+            t["schema"] if t["schema"] in existing else default_schema
+        )
+        name = chosen.get("table") or t["table"]
+        exists = name in existing.get(schema, set())
+        create = chosen.get("create", not exists)
+        info = _describe(src, t["schema"], t["table"])
+        target_info = _describe(tgt, schema, name) if exists and not create else None
+        rows.append(
+            {
+                "key": key,
+                "t": t,
+                "schema": schema,
+                "name": name,
+                "exists": exists,
+                "create": create,
+                "ddl": _ddl(tgt, src, info, schema, name) if (create and info) else "",
+                "row_filter": chosen.get("row_filter", ""),
+                "copy_unmapped": chosen.get("copy_unmapped", False),
+                "mismatches": [],
+                "rules": state.get("rules", {}).get(key, {}),
+                "info": target_info or info,  # the columns the masked values land in
+            }
+        )
+    mappings = [
+        {
+            "source_schema": r["t"]["schema"],
+            "source_table": r["t"]["table"],
+            "target_schema": r["schema"],
+            "target_table": r["name"],
+            "create_target": r["create"],
+            "row_filter": r["row_filter"],
+            "copy_unmapped": r["copy_unmapped"],
+            "column_mappings": _column_mappings(r["t"], r["rules"]),
+        }
+        for r in rows
+    ]
+    issues = shapes.Issues()
+    shapes.check_mappings(mappings, src, tgt, issues, target_mode=state.get("target_mode"))
+    for item in issues.items:  # what the save would refuse, shown beside its table
+        index = shapes.mapping_index(item["field"])
+        if index is not None:
+            rows[index]["mismatches"].append(item["issue"])
+    return rows, existing, []
+
+
+def _describe(dialect, schema: str, table: str) -> TableInfo | None:  # type: ignore[no-untyped-def]
+    try:
+        return dialect.describe_table(schema, table)
+    except TerminalError:
+        return None
+
+
+def _ddl(tgt, src, info: TableInfo, schema: str, name: str) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return tgt.create_table_sql(info, schema, name, source_dialect=src.name)
+    except Exception as exc:
+        return f"-- could not generate DDL ({type(exc).__name__})"
