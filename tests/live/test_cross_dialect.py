@@ -37,8 +37,14 @@ SOURCES = {
         "CREATE TABLE pairs (a INTEGER, b VARCHAR(10), v REAL, PRIMARY KEY (a, b))",
     ],
 }
-SCHEMA = {"postgresql": "public", "sqlite": "main"}
-FIXTURE = {"postgresql": "pg_db", "mysql": "mariadb_db", "sqlite": "sqlite_db"}
+SCHEMA = {"postgresql": "public", "sqlite": "main", "sqlserver": "dbo"}
+FIXTURE = {
+    "postgresql": "pg_db",
+    "mysql": "mariadb_db",
+    "sqlite": "sqlite_db",
+    "sqlserver": "sqlserver_db",
+}
+MSSQL = pytest.mark.sqlserver
 INSERTS = {
     "people": "INSERT INTO people (email, code, name, amount, score, n, big, born, woke, wake,"
     " ok, pic) VALUES ('a@x.org', 'abc', 'Ann', 12.5, 0.25, 3, 9000000000,"
@@ -62,6 +68,10 @@ def _compatible(src: C, dst: C) -> bool:
         ("sqlite", "mysql"),
         ("postgresql", "postgresql"),
         ("mysql", "mysql"),
+        # created target tables on SQL Server: the DDL transpiled from each other dialect
+        pytest.param("postgresql", "sqlserver", marks=MSSQL),
+        pytest.param("mysql", "sqlserver", marks=MSSQL),
+        pytest.param("sqlite", "sqlserver", marks=MSSQL),
     ],
 )
 def test_create_table_in_other_dialect(source, target, request, tmp_path):
