@@ -15,15 +15,14 @@ elsewhere no snapshot is shared (Layout.read_consistency says which)."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from masking.checks import Problem, check
 from masking.dialects.base import Dialect
 from masking.errors import Cancelled, MaskingError, PreflightFailed, ValidationFailed
 from masking.extract import ResolvedTable, extract_batches, load_order
+from masking.layout import Layout, SnapshotHolder, UnitResult
 from masking.leaks import LeakSampler
 from masking.load import TableLoader, clear_tables, wrap_error
 from masking.pipeline import RunResult, TableResult, _guaranteed_unique
@@ -44,78 +43,12 @@ from masking.staging import (
     stage_name,
     staging_tables,
 )
+from masking.targets import create_missing, drop_created, table_label
 from masking.transform import build_maskers, mask_batch
 from masking.units import DEFAULT_UNIT_ROWS, Unit, for_unit, plan_units
 from masking.validate import BatchValidator
 
 LEAK_SAMPLE = 1000
-
-
-@dataclass(frozen=True)
-class Layout:
-    run_id: str
-    schema: str  # target schema holding the staging tables
-    plan_hash: str
-    key_version: str
-    units: tuple[Unit, ...]
-    stages: dict[str, str]  # table label -> staging table name
-    totals: dict[str, int]  # rows each table's filter selected when the run was planned
-    snapshot: str | None = None
-    read_consistency: str = ""
-    created: float = field(default_factory=time.time)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["units"] = [u.to_dict() for u in self.units]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Layout:
-        d = dict(data)
-        d["units"] = tuple(Unit.from_dict(u) for u in d["units"])
-        return cls(**d)
-
-    def levels(self) -> list[list[Unit]]:
-        out: dict[int, list[Unit]] = {}
-        for unit in self.units:
-            out.setdefault(unit.level, []).append(unit)
-        return [out[k] for k in sorted(out)]
-
-    def matches(self, plan: Plan) -> bool:
-        """Staged units can be kept: same plan and same key."""
-        return self.plan_hash == plan_hash(plan) and self.key_version == plan.key_version
-
-
-@dataclass(frozen=True)
-class UnitResult:
-    index: int
-    table: str
-    rows_read: int
-    rows_masked: int
-    seconds: float
-
-
-class SnapshotHolder:
-    """Keeps the source snapshot the units read alive, on a connection of its own."""
-
-    def __init__(self, source: Dialect):
-        from masking.dialects import get_dialect
-
-        self.dialect = get_dialect(source.params)
-        try:
-            self.token = self.dialect.export_snapshot()
-        except Exception as exc:
-            self.dialect.close()
-            raise wrap_error(exc, table="", stage="export snapshot") from exc
-
-    def close(self) -> None:
-        self.dialect.close()
-
-    def __enter__(self) -> SnapshotHolder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 _CACHE: dict[str, tuple[list[ResolvedTable], dict]] = {}
@@ -147,6 +80,27 @@ def prepare(
     *,
     unit_rows: int = DEFAULT_UNIT_ROWS,
     snapshot: SnapshotHolder | None = None,
+    create_targets: Iterable[Sequence[str]] = (),
+) -> Layout:
+    """`create_targets`: the missing target tables to create first ((source schema, source
+    table, target schema, target table)), owned by the run until it publishes."""
+    created: list[tuple[str, str]] = []
+    try:
+        create_missing(source, target, create_targets, created)
+        return _prepare(plan, source, target, run_id, unit_rows, snapshot, tuple(created))
+    except BaseException as exc:
+        exc.dropped_tables = drop_created(target, created)  # type: ignore[attr-defined]
+        raise
+
+
+def _prepare(
+    plan: Plan,
+    source: Dialect,
+    target: Dialect,
+    run_id: str,
+    unit_rows: int,
+    snapshot: SnapshotHolder | None,
+    created: tuple[tuple[str, str], ...],
 ) -> Layout:
     order, _ = _resolved(plan, source, target)
     tdef = target.capabilities.default_schema
@@ -165,13 +119,14 @@ def prepare(
         totals,
         token,
         "snapshot" if token else ("unit" if source.read_consistency == "unit" else ""),
+        created_tables=created,
     )
     try:
         for rt in order:
             create_stage(target, rt, stages[rt.label])
         create_ledger(target, schema, run_id)
     except BaseException:
-        discard(layout, target)
+        drop_tables(target, layout.schema, staging_tables(target, layout.schema, run_id))
         raise
     return layout
 
@@ -298,9 +253,10 @@ def finish(
                 )
             before_commit(progress)
         lock = time.monotonic() - lock_start
-    finally:
-        discard(layout, target)
-    duration = time.time() - t0
+    except BaseException as exc:
+        exc.dropped_tables = discard(layout, target)  # type: ignore[attr-defined]
+        raise
+    discard(layout, target, published=True)
     total = sum(r.rows_read for r in results)
     return RunResult(
         results,
@@ -308,9 +264,10 @@ def finish(
         sum(r.rows_masked for r in results),
         leaks,
         fk_ok,
-        duration,
+        time.time() - t0,
         plan_hash(plan),
         lock_seconds=lock,
+        created_tables=tuple(table_label(*t) for t in layout.created_tables),
     )
 
 
@@ -350,9 +307,11 @@ def _leak_samplers(
     return out
 
 
-def discard(layout: Layout, target: Dialect) -> None:
-    """Drop the run's staging tables (and its ledger)."""
+def discard(layout: Layout, target: Dialect, *, published: bool = False) -> list[str]:
+    """Drop the run's staging tables (and its ledger), and, unless it published, the target
+    tables it created (those still empty). Returns the labels of the created tables dropped."""
     drop_tables(target, layout.schema, staging_tables(target, layout.schema, layout.run_id))
+    return [] if published else drop_created(target, list(layout.created_tables))
 
 
 def run_staged(

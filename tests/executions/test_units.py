@@ -199,3 +199,62 @@ def test_a_workflow_limits_its_own_source_readers(scenario, owner, settings, api
     body["max_source_readers"] = None  # back to the install's limit
     assert api(owner).put(f"/api/workflows/{workflow.pk}", body, format="json").status_code == 200
     assert unit_services.unit_run(execution_id=execution.pk, index=second) == "done"
+
+
+def _tables(path) -> set[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+
+
+def test_units_create_missing_target_tables_and_equal_a_run_in_one_task(
+    db, tmp_path, owner, eager, settings, django_capture_on_commit_callbacks
+):
+    """The run creates the missing tables before its units stage, and reports them."""
+    from tests.executions.scenario import make_workflow
+
+    workflow, _, tgt = make_workflow(tmp_path, owner, with_target=False, create_target=True)
+    settings.EXECUTION_UNIT_ROWS = 0
+    first = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    assert services.execution_run(execution_id=first.pk).status == ExecutionStatus.SUCCESS
+    expected = {t: dump(tgt, t) for t in ("customers", "orders")}
+    conn = sqlite3.connect(tgt)
+    conn.executescript("DROP TABLE orders; DROP TABLE customers;")
+    conn.close()
+
+    settings.EXECUTION_UNIT_ROWS = 20
+    with django_capture_on_commit_callbacks(execute=True):
+        execution = services.execution_start(workflow=workflow, by=owner)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS, execution.error_message
+    assert execution.units.count() == 9
+    assert sorted(execution.report["created_tables"]) == ["main.customers", "main.orders"]
+    assert {t: dump(tgt, t) for t in ("customers", "orders")} == expected
+    assert _staging(tgt) == []
+
+
+def test_a_failed_units_run_drops_the_tables_it_created(
+    db, tmp_path, owner, eager, monkeypatch, django_capture_on_commit_callbacks
+):
+    from tests.executions.scenario import make_workflow
+
+    workflow, _, tgt = make_workflow(tmp_path, owner, with_target=False, create_target=True)
+    before = _tables(tgt)
+    real = unit_services.staged.run_unit
+
+    def flaky(plan, layout, index, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if index == 4:
+            raise RuntimeError("boom")
+        return real(plan, layout, index, *args, **kwargs)
+
+    monkeypatch.setattr(unit_services.staged, "run_unit", flaky)
+    with django_capture_on_commit_callbacks(execute=True):
+        execution = services.execution_start(workflow=workflow, by=owner)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    message = execution.error_message
+    assert "The tables the run created were dropped: " in message, message
+    assert "main.customers" in message and "main.orders" in message
+    assert _tables(tgt) == before

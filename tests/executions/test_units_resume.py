@@ -158,3 +158,48 @@ def test_resume_from_api_and_page_checks_who_asks(
     assert api(admin_user).post(url).status_code == 409  # a success is not resumed
     html = page(owner).get(f"/executions/{execution.pk}/").content.decode()
     assert "resume-execution" not in html and 'data-unit="done">6<' in html
+
+
+def test_created_tables_go_with_the_staging_and_come_back_on_resume(
+    db, tmp_path, owner, settings, monkeypatch
+):
+    """A run that created its target tables: abandoned, the reaper drops them with its staging
+    (the target is as it was); failed and resumed, the resume creates them again."""
+    import sqlite3
+
+    from tests.executions.scenario import make_workflow
+
+    workflow, _, tgt = make_workflow(tmp_path, owner, with_target=False, create_target=True)
+
+    def tables() -> set[str]:
+        with sqlite3.connect(tgt) as conn:
+            return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+
+    before = tables()
+    settings.EXECUTION_UNIT_ROWS = 20
+    lost = _lost_midway(workflow, owner, done=4)
+    assert {"customers", "orders"} <= tables()  # created, kept for a resume meanwhile
+    assert resume_services.staging_reap(older_than_seconds=0) == [lost.pk]
+    assert tables() == before
+
+    real = unit_services.staged.run_unit
+
+    def flaky(plan, layout, index, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if index == 4:
+            raise RuntimeError("boom")
+        return real(plan, layout, index, *args, **kwargs)
+
+    monkeypatch.setattr(unit_services.staged, "run_unit", flaky)
+    failed = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    for level in unit_services.unit_begin(execution_id=failed.pk):
+        for index in level:
+            unit_services.unit_run(execution_id=failed.pk, index=index)
+    failed.refresh_from_db()
+    assert failed.status == ExecutionStatus.FAILED and tables() == before
+    monkeypatch.setattr(unit_services.staged, "run_unit", real)
+    call_command("run_workflow", "--resume", str(failed.pk), "--wait", stdout=StringIO())
+    failed.refresh_from_db()
+    assert failed.status == ExecutionStatus.SUCCESS, failed.error_message
+    assert failed.report["units_rerun"] == 9
+    assert sorted(failed.report["created_tables"]) == ["main.customers", "main.orders"]
+    assert len(dump(tgt, "customers")) == 50 and len(dump(tgt, "orders")) == 120

@@ -21,7 +21,7 @@ from apps.audit.services import audit_record
 from apps.executions.models import Execution, ExecutionStatus, ExecutionUnit, UnitStatus
 from apps.executions.services.permissions import can_cancel
 from apps.executions.services.snapshots import snapshot_export, snapshot_hold
-from apps.executions.services.units import _dialects, _fail, _load, _plan
+from apps.executions.services.units import _dialects, _fail, _load, _plan, create_targets
 from masking import staged, staging_tables
 
 logger = logging.getLogger("maskflow.executions")
@@ -92,7 +92,7 @@ def unit_resume(*, execution_id: int) -> list[list[int]]:
             if staging_tables(target, layout.schema, layout.run_id):
                 pending = {u.index for u in staged.pending_units(layout, target)}
             else:
-                fresh = _prepare_again(plan, source, target, layout)
+                fresh = _prepare_again(plan, source, target, layout, execution)
                 layout, pending = fresh, {u.index for u in fresh.units}
             # The first try's snapshot ended with it: the units run again read a new one.
             holder = snapshot_export(source)
@@ -125,9 +125,16 @@ def unit_resume(*, execution_id: int) -> list[list[int]]:
     return [[u.index for u in level if u.index in pending] for level in layout.levels()]
 
 
-def _prepare_again(plan, source, target, layout: staged.Layout) -> staged.Layout:
+def _prepare_again(plan, source, target, layout: staged.Layout, execution) -> staged.Layout:  # type: ignore[no-untyped-def]
     """The same units again (same bounds, same numbers), on new staging tables."""
-    fresh = staged.prepare(plan, source, target, layout.run_id, unit_rows=10**12)
+    fresh = staged.prepare(
+        plan,
+        source,
+        target,
+        layout.run_id,
+        unit_rows=10**12,
+        create_targets=create_targets(execution),
+    )
     # prepare() planned whole tables; the run keeps the units it started with.
     return staged.Layout(
         layout.run_id,
@@ -139,6 +146,7 @@ def _prepare_again(plan, source, target, layout: staged.Layout) -> staged.Layout
         layout.totals,
         None,
         fresh.read_consistency,
+        created_tables=fresh.created_tables,
     )
 
 

@@ -67,6 +67,11 @@ def _dialects(execution: Execution):  # type: ignore[no-untyped-def]
     )
 
 
+def create_targets(execution: Execution) -> list[list[str]]:
+    """The target tables the run creates when missing, as decided when it was started."""
+    return (execution.plan_snapshot or {}).get("create_targets") or []
+
+
 def _plan(execution: Execution) -> Plan:
     return Plan.from_dict(execution.plan_snapshot or {}, secret=execution.workflow.get_secret())
 
@@ -108,6 +113,7 @@ def unit_begin(*, execution_id: int, unit_rows: int | None = None) -> list[list[
                 run_id(execution_id),
                 unit_rows=unit_rows or settings.EXECUTION_UNIT_ROWS or staged.DEFAULT_UNIT_ROWS,
                 snapshot=holder,
+                create_targets=create_targets(execution),
             )
         except BaseException:
             if holder is not None:
@@ -284,7 +290,7 @@ def _record_publish(execution: Execution, plan: Plan, layout: staged.Layout, res
     """Idempotent (retried after a lost app-database connection): only the call whose UPDATE
     moved the execution to success writes the audit event."""
     execution_id = execution.pk
-    report = build_report(execution, plan, result, [])
+    report = build_report(execution, plan, result, list(result.created_tables))
     report["lock_seconds"] = round(result.lock_seconds, 3)
     report["units"] = len(layout.units)
     for key in ("units_rerun", "resumed_snapshot"):  # a resumed run: what ran again, how
@@ -333,17 +339,22 @@ def _record_publish(execution: Execution, plan: Plan, layout: staged.Layout, res
 
 
 def _fail(execution: Execution, exc: BaseException, layout: staged.Layout | None) -> None:
-    message = safe_message(exc)
-    logger.warning("execution %s failed: %s", execution.pk, message)
+    dropped = list(getattr(exc, "dropped_tables", []))
     if layout is not None:
         try:
             _, target = _dialects(execution)
             try:
-                staged.discard(layout, target)
+                dropped += staged.discard(layout, target)
             finally:
                 target.close()
         except Exception:  # the reaper drops what is left
             logger.warning("execution %s: staging not dropped", execution.pk)
+    message = safe_message(exc)
+    if dropped:
+        message = (
+            f"{message.rstrip('.')}. The tables the run created were dropped: {', '.join(dropped)}."
+        )
+    logger.warning("execution %s failed: %s", execution.pk, message)
     if finish(execution.pk, ExecutionStatus.FAILED, rows_masked=0, error_message=message):
         audit_end(
             execution,
