@@ -138,20 +138,21 @@ def check_staged(
     live = target.qualified(rt.target.schema, rt.target.name)
     for name in unique:
         col = target.quote(name)
-        dup = _rows(
+        dup = _exists(
             target,
-            f"SELECT 1 FROM {table} WHERE {col} IS NOT NULL GROUP BY {col}"
-            " HAVING COUNT(*) > 1 LIMIT 1",
+            f"SELECT 1 FROM {table} WHERE {col} IS NOT NULL GROUP BY {col} HAVING COUNT(*) > 1",
         )
         if not dup and append:
-            dup = _rows(
-                target,
-                f"SELECT 1 FROM {table} s JOIN {live} t ON s.{col} = t.{col} LIMIT 1",
-            )
+            dup = _exists(target, f"SELECT 1 FROM {table} s JOIN {live} t ON s.{col} = t.{col}")
         if dup:
             raise ValidationFailed(
                 rt.label, name, "", "unique", "the masked values repeat across units or rows"
             )
+
+
+def _exists(target: Dialect, query: str) -> bool:
+    """Whether `query` returns a row, in SQL every dialect reads (T-SQL has no LIMIT)."""
+    return bool(_rows(target, f"SELECT CASE WHEN EXISTS ({query}) THEN 1 ELSE 0 END")[0][0])
 
 
 def _rows(target: Dialect, sql: str) -> list[tuple[Any, ...]]:

@@ -21,14 +21,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from masking.dberrors import classify, connection_failed, database_error
+from masking.dberrors import classify, connection_failed
 from masking.dialects import arrowconv, common, ddl, odbc
 from masking.dialects import sqlserver_bulk as bulk
 from masking.dialects import sqlserver_options as opts
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
 from masking.dialects.typemaps import SQLSERVER_TYPES
-from masking.errors import ConnectionFailed, MaskingError
+from masking.errors import ConnectionFailed
 from masking.schema import TableInfo, TableSummary, TypeCategory
 
 log = logging.getLogger(__name__)
@@ -217,18 +217,18 @@ class SQLServerDialect(Dialect):
                 log.warning("a staging table could not be dropped (%s)", type(exc).__name__)
 
     def load_path(self, table: TableInfo) -> str:
-        return self._paths.get(_key(table), "")
+        return self._paths.get(bulk.key(table), "")
 
     def write_batch(self, table: TableInfo, columns: Sequence[str], batch: pa.RecordBatch) -> int:
         cols = common.insertable(table, columns)
         if not cols or batch.num_rows == 0:
             return 0
-        stage = self._stages.get(_key(table))
+        stage = self._stages.get(bulk.key(table))
         if stage is not None and stage.columns == cols:
             try:
                 stage.add(batch)
             except Exception as exc:  # noqa: BLE001 - scrubbed just below
-                raise _refused(exc, table, "bulk copy") from exc
+                raise bulk.refused(exc, table, "bulk copy") from exc
             return batch.num_rows
         rows = [tuple(bulk.encode(v) for v in r) for r in arrowconv.batch_rows(batch, cols)]
         cur = self.connect().cursor()
@@ -249,7 +249,7 @@ class SQLServerDialect(Dialect):
         try:
             yield
         except pyodbc.Error as exc:
-            raise _refused(exc, table, "write") from exc
+            raise bulk.refused(exc, table, "write") from exc
 
     def clear_table(self, table: TableInfo) -> None:
         self.execute(q.delete(table))
@@ -262,12 +262,12 @@ class SQLServerDialect(Dialect):
             self.execute(q.identity_insert(table, True))
         self._discard_stage(table)  # a stale stage of an earlier, unfinished load
         cols = common.insertable(table, columns)
-        self._paths[_key(table)] = "fast_executemany (bulk copy switched off or not installed)"
+        self._paths[bulk.key(table)] = "fast_executemany (bulk copy switched off or not installed)"
         if cols and self.bulk_copy_available():
             self._open_stage(table, cols)
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
-        stage = self._stages.pop(_key(table), None)
+        stage = self._stages.pop(bulk.key(table), None)
         try:
             if stage is not None:
                 self._move(stage, table)
@@ -283,7 +283,7 @@ class SQLServerDialect(Dialect):
         try:
             stage.flush()
         except Exception as exc:  # noqa: BLE001
-            raise _refused(exc, table, "bulk copy") from exc
+            raise bulk.refused(exc, table, "bulk copy") from exc
         cur = self.connect().cursor()
         try:
             with self._insert_errors(table):
@@ -350,15 +350,23 @@ class SQLServerDialect(Dialect):
                 type(exc).__name__,
                 rule,
             )
-            self._paths[_key(table)] = f"fast_executemany (bulk copy unavailable: {rule})"
+            self._paths[bulk.key(table)] = f"fast_executemany (bulk copy unavailable: {rule})"
             return
-        self._stages[_key(table)] = stage
-        self._paths[_key(table)] = stage.path
+        self._stages[bulk.key(table)] = stage
+        self._paths[bulk.key(table)] = stage.path
 
     def _discard_stage(self, table: TableInfo) -> None:
-        stage = self._stages.pop(_key(table), None)
+        stage = self._stages.pop(bulk.key(table), None)
         if stage is not None:
             stage.discard()
+
+    # --- staged runs: staging tables in the target, one INSERT ... SELECT each to publish ----
+    def create_stage_sql(self, stage: str, table: str, columns: str) -> str:
+        return q.create_stage(stage, table, columns)
+
+    def publish_from(self, stage: TableInfo, table: TableInfo, columns: Sequence[str]) -> None:
+        for sql in q.publish(stage, table, columns, self._has_identity(table, columns)):
+            self.execute(sql)
 
     def create_table_sql(
         self,
@@ -381,16 +389,3 @@ class SQLServerDialect(Dialect):
 
     def category_of(self, native_type: str) -> TypeCategory:
         return SQLSERVER_TYPES.get(native_type.lower().strip(), TypeCategory.OTHER)
-
-
-def _key(table: TableInfo) -> tuple[str, str]:
-    return (table.schema, table.name)
-
-
-def _refused(exc: BaseException, table: TableInfo, stage: str) -> MaskingError:
-    return database_error(
-        exc,
-        table=f"{table.schema}.{table.name}",
-        stage=stage,
-        columns=[c.name for c in table.columns],
-    )

@@ -32,7 +32,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from masking.dberrors import database_error
 from masking.dialects import sqlserver_sql as q
+from masking.errors import MaskingError
 from masking.schema import ColumnInfo, TableInfo, TypeCategory
 
 FLUSH_ROWS = 100_000
@@ -337,3 +339,17 @@ class StagedLoad:
                 core_execute(self.conn, sql)
             except Exception:  # noqa: BLE001 - the caller's error is the one to report
                 pass
+
+
+def key(table: TableInfo) -> tuple[str, str]:
+    return (table.schema, table.name)
+
+
+def refused(exc: BaseException, table: TableInfo, stage: str) -> MaskingError:
+    """A driver error of a load, as an engine error naming the table, never a value."""
+    return database_error(
+        exc,
+        table=f"{table.schema}.{table.name}",
+        stage=stage,
+        columns=[c.name for c in table.columns],
+    )

@@ -168,6 +168,28 @@ def identity_insert(table: TableInfo, on: bool) -> str:
     return f"SET IDENTITY_INSERT {qualified(table.schema, table.name)} {'ON' if on else 'OFF'}"
 
 
+def create_stage(stage: str, table: str, columns: str) -> str:
+    """An empty table of `columns` of `table` (all quoted). SELECT ... INTO copies an IDENTITY
+    property, which the staged rows must not have: a UNION drops it (and every constraint)."""
+    empty = f"SELECT {columns} FROM {table} WHERE 1 = 0"
+    return f"SELECT {columns} INTO {stage} FROM {table} WHERE 1 = 0 UNION ALL {empty}"
+
+
+def publish(
+    stage: TableInfo, table: TableInfo, columns: Sequence[str], identity: bool
+) -> list[str]:
+    """The staged rows into `table`, within the server; identity values kept (the server then
+    moves the seed past the largest)."""
+    cols = ", ".join(quote(c) for c in columns)
+    insert = (
+        f"INSERT INTO {qualified(table.schema, table.name)} ({cols})"
+        f" SELECT {cols} FROM {qualified(stage.schema, stage.name)}"
+    )
+    if not identity:
+        return [insert]
+    return [identity_insert(table, True), insert, identity_insert(table, False)]
+
+
 def delete(table: TableInfo) -> str:
     # TRUNCATE is refused for any table referenced by a foreign key, even an empty one.
     return f"DELETE FROM {qualified(table.schema, table.name)}"

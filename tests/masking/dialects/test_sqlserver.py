@@ -91,6 +91,26 @@ def test_insert_identity_insert_delete_statements():
     )
 
 
+def test_staging_table_drops_identity_and_publish_keeps_identity_values():
+    stage = TableInfo(schema="sales", name="mf_stage_e1_0", columns=ORDERS.columns)
+    sql = q.create_stage("[sales].[mf_stage_e1_0]", "[sales].[order]]lines]", "[id], [amount]")
+    # SELECT ... INTO alone would copy the IDENTITY property; the UNION drops it
+    assert sql == (
+        "SELECT [id], [amount] INTO [sales].[mf_stage_e1_0] FROM [sales].[order]]lines]"
+        " WHERE 1 = 0 UNION ALL SELECT [id], [amount] FROM [sales].[order]]lines] WHERE 1 = 0"
+    )
+    insert = (
+        "INSERT INTO [sales].[order]]lines] ([id], [amount])"
+        " SELECT [id], [amount] FROM [sales].[mf_stage_e1_0]"
+    )
+    assert q.publish(stage, ORDERS, ["id", "amount"], identity=False) == [insert]
+    assert q.publish(stage, ORDERS, ["id", "amount"], identity=True) == [
+        "SET IDENTITY_INSERT [sales].[order]]lines] ON",
+        insert,
+        "SET IDENTITY_INSERT [sales].[order]]lines] OFF",
+    ]
+
+
 def test_column_rows_convert_sizes_and_flags():
     row = ("name", "nvarchar", 1, 100, 0, 0, None, 0, 0, 2)
     col = q.column_from_row(row, (), C.STRING)
