@@ -27,6 +27,7 @@ from masking.dialects import sqlserver_bulk as bulk
 from masking.dialects import sqlserver_options as opts
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
+from masking.dialects.sqlserver_snapshot import SnapshotReads
 from masking.dialects.typemaps import SQLSERVER_TYPES
 from masking.errors import ConnectionFailed
 from masking.schema import TableInfo, TableSummary, TypeCategory
@@ -44,7 +45,7 @@ _SQLSTATE_CATEGORY = {
 }
 
 
-class SQLServerDialect(Dialect):
+class SQLServerDialect(SnapshotReads, Dialect):
     name = "sqlserver"
     capabilities = Capabilities(
         sqlglot_dialect="tsql",

@@ -107,3 +107,27 @@ def test_a_cancel_during_the_load_leaves_sql_server_as_it_was(source, target) ->
         )
     assert _rows(tgt) == before
     assert _staging(tgt) == []
+
+
+def test_each_unit_reads_one_snapshot_of_a_sql_server_source(sqlserver_db_factory) -> None:  # type: ignore[no-untyped-def]
+    params = sqlserver_db_factory()
+    src, writer = get_dialect(params), get_dialect(params)
+    try:
+        src.execute("CREATE TABLE dbo.t (id int PRIMARY KEY)")
+        src.execute("INSERT INTO dbo.t VALUES (1), (2)")
+        assert src.read_consistency == "unit"  # the database allows SNAPSHOT isolation
+        info = src.describe_table("dbo", "t")
+        with src.snapshot_reads(None):
+            assert src.count_rows(info) == 2
+            writer.execute("INSERT INTO dbo.t VALUES (3)")
+            assert src.count_rows(info) == 2  # the unit's view does not move
+        assert src.count_rows(info) == 3
+        cur = src.connect().cursor()
+        cur.execute(
+            "SELECT transaction_isolation_level FROM sys.dm_exec_sessions WHERE session_id = @@SPID"
+        )
+        assert cur.fetchone()[0] == 2  # back to READ COMMITTED for what follows
+        cur.close()
+    finally:
+        src.close()
+        writer.close()

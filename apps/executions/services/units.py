@@ -44,9 +44,11 @@ from apps.executions.services.snapshots import snapshot_export, snapshot_hold
 from masking import Cancelled, Plan, TerminalError, staged
 
 logger = logging.getLogger("maskflow.executions")
-NO_SHARED_SNAPSHOT = (
-    "no shared snapshot: each unit read a consistent snapshot of the source of its own"
-)
+NO_SHARED_SNAPSHOT = {  # by Layout.read_consistency
+    "unit": "no shared snapshot: each unit read a consistent snapshot of the source of its own",
+    "": "no snapshot: each unit read the source as it was while the unit ran (the source "
+    "database offers no consistent snapshot, e.g. SQL Server without ALLOW_SNAPSHOT_ISOLATION)",
+}
 
 
 def worker_name() -> str:
@@ -302,7 +304,7 @@ def _record_publish(execution: Execution, plan: Plan, layout: staged.Layout, res
         )
     )
     if layout.read_consistency != "snapshot":
-        report["read_consistency"] = NO_SHARED_SNAPSHOT
+        report["read_consistency"] = NO_SHARED_SNAPSHOT.get(layout.read_consistency, "")
     by_label = {t.name: t for t in result.tables}
     for row in ExecutionTable.objects.filter(execution_id=execution_id):
         t = by_label.get(row.target_table)
