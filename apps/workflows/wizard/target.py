@@ -28,6 +28,7 @@ from masking import (
     ColumnRule,
     ColumnSpec,
     ConnectionFailed,
+    MaskingError,
     TableInfo,
     TerminalError,
     consistency_groups,
@@ -185,14 +186,18 @@ def _rows(
     try:
         with connection_open(source) as src, connection_open(target) as tgt:
             return _rows_on(state, src, tgt)
-    except ConnectionFailed as exc:
-        reason = f"The databases could not be reached to check the tables ({exc.category})."
+    except MaskingError as exc:  # never a value: the category or the kind of error only
+        why = exc.category if isinstance(exc, ConnectionFailed) else type(exc).__name__
+        reason = f"The databases could not be reached to check the tables ({why})."
         return [], {}, [{"field": "connections", "issue": reason}]
 
 
 def _rows_on(state: dict, src, tgt):  # type: ignore[no-untyped-def]
     default_schema = tgt.capabilities.default_schema
-    existing = {s: {t.name for t in tgt.list_tables(s)} for s in tgt.list_schemas()}
+    try:
+        existing = {s: {t.name for t in tgt.list_tables(s)} for s in tgt.list_schemas()}
+    except MaskingError:  # a login that may not list everything still gets its tables checked
+        existing = {}
     rows = []
     for t in state["tables"]:
         key = f"{t['schema']}.{t['table']}"
