@@ -230,13 +230,14 @@ class SubsetClosure:
         assert self.sql is not None
         empty = f"SELECT {self._cols(node, 't')} FROM {self._table(node)} t WHERE 1 = 0"
         for attr, suffix in (("kept", "k"), ("down", "d"), ("scratch", "s")):
-            name = f"mf_subset_{node.index}_{suffix}"
+            base = f"mf_subset_{node.index}_{suffix}"
+            name = self.sql.temp_prefix + base
             self._exec(self.sql.drop_temp.format(name=name))
             self._exec(self.sql.create_temp.format(name=name, select=empty))
             made.append(name)
             setattr(node, attr, name)
             if suffix != "s":
-                self._exec(f"CREATE UNIQUE INDEX {name}_ix ON {name} ({self._cols(node)})")
+                self._exec(f"CREATE UNIQUE INDEX {base}_ix ON {name} ({self._cols(node)})")
 
     def _fill(self) -> None:
         for node, cond in self.roots:
@@ -261,7 +262,7 @@ class SubsetClosure:
         where = f" WHERE {' AND '.join(conds)}" if conds else ""
         select = f"SELECT {self._cols(node, 't')} FROM {self._table(node)} t{where}"
         if root.rows is not None:
-            select += f" ORDER BY {digest}, {', '.join(pk)} LIMIT {int(root.rows)}"
+            select = self.sql.first(select, f"{digest}, {', '.join(pk)}", int(root.rows))
             select = f"SELECT * FROM ({select}) r"
         return select
 
@@ -327,9 +328,14 @@ class SubsetClosure:
         )
 
     def _predicate(self, node: _Node) -> str:
+        """The read's condition: the row's key is kept (the read names its table unaliased)."""
+        assert self.sql is not None
         cols = self._cols(node)
-        left = cols if len(node.info.primary_key) == 1 else f"({cols})"
-        return f"{left} IN (SELECT {cols} FROM {node.kept})"
+        if len(node.info.primary_key) == 1 or self.sql.row_values:
+            left = cols if len(node.info.primary_key) == 1 else f"({cols})"
+            return f"{left} IN (SELECT {cols} FROM {node.kept})"
+        match = self._match("k", self._table(node), node.info.primary_key, node.info.primary_key)
+        return f"EXISTS (SELECT 1 FROM {node.kept} k WHERE {match})"
 
     def _exec(self, sql: str) -> int:
         cur = self.source.connect().cursor()

@@ -45,6 +45,13 @@ class SubsetSQL:
     # scratch table and INSERT IGNORE; elsewhere an anti-join keeps out what is there.
     insert_ignore: bool = False
     prepare: Callable[[Any], None] | None = None
+    temp_prefix: str = ""  # what names a temporary table (T-SQL: '#')
+    # The first `n` rows of `select` (no ORDER BY of its own) in `order`.
+    first: Callable[[str, str, int], str] = lambda select, order, n: (
+        f"{select} ORDER BY {order} LIMIT {n}"
+    )
+    # Whether (a, b) IN (SELECT a, b ...) is valid; T-SQL has no row values.
+    row_values: bool = True
 
 
 def _pg_hash(key: str, cols: list[str]) -> str:
@@ -60,6 +67,19 @@ def _mysql_hash(key: str, cols: list[str]) -> str:
 def _sqlite_hash(key: str, cols: list[str]) -> str:
     args = ", ".join([f"'{key}'", *cols])
     return f"{HASH_FUNCTION}({args})"
+
+
+def _tsql_hash(key: str, cols: list[str]) -> str:
+    # varchar, not the nvarchar CONCAT gives with a unicode key: MD5 over single-byte text, as
+    # the others hash UTF-8 (equal for ASCII keys); the first 4 bytes read as unsigned.
+    parts = ", '|', ".join([f"'{key}'", *cols])
+    digest = f"HASHBYTES('MD5', CONVERT(varchar(max), CONCAT({parts})))"
+    return f"CONVERT(bigint, CONVERT(binary(4), {digest}))"
+
+
+def _tsql_first(select: str, order: str, n: int) -> str:
+    assert select.startswith("SELECT ")
+    return f"SELECT TOP ({n}) {select[len('SELECT ') :]} ORDER BY {order}"
 
 
 DIALECTS: dict[str, SubsetSQL] = {
@@ -79,5 +99,15 @@ DIALECTS: dict[str, SubsetSQL] = {
         drop_temp="DROP TEMPORARY TABLE IF EXISTS {name}",
         hash_expr=_mysql_hash,
         insert_ignore=True,
+    ),
+    "tsql": SubsetSQL(
+        # SELECT ... INTO keeps an IDENTITY property, which key tables must not have: a UNION
+        # drops it ({select} returns no row).
+        create_temp="SELECT * INTO {name} FROM ({select} UNION ALL {select}) AS s",
+        drop_temp="DROP TABLE IF EXISTS {name}",
+        hash_expr=_tsql_hash,
+        temp_prefix="#",
+        first=_tsql_first,
+        row_values=False,
     ),
 }

@@ -287,3 +287,21 @@ def test_plan_snapshot_round_trips_the_subset() -> None:
         SubsetRoot("", "customers", percent=10, rows=5)
     with pytest.raises(ValueError):
         Relationship("", "orders", ("customer_id",), "limited")
+
+
+def test_t_sql_subset_statements() -> None:
+    from masking.subset.sql import DIALECTS
+
+    tsql = DIALECTS["tsql"]
+    assert tsql.temp_prefix == "#" and not tsql.row_values
+    assert tsql.first("SELECT t.[id] FROM [dbo].[c] t", "h, t.[id]", 5) == (
+        "SELECT TOP (5) t.[id] FROM [dbo].[c] t ORDER BY h, t.[id]"
+    )
+    assert tsql.hash_expr("k1", ["t.[id]"]) == (
+        "CONVERT(bigint, CONVERT(binary(4), "
+        "HASHBYTES('MD5', CONVERT(varchar(max), CONCAT('k1', '|', t.[id])))))"
+    )
+    empty = "SELECT t.[id] FROM [dbo].[c] t WHERE 1 = 0"
+    assert tsql.create_temp.format(name="#k", select=empty) == (
+        f"SELECT * INTO #k FROM ({empty} UNION ALL {empty}) AS s"
+    )
