@@ -28,6 +28,18 @@ def eager(settings):
     app.conf.task_always_eager = previous
 
 
+def fail_unit(monkeypatch, index: int, message: str = "boom") -> None:  # type: ignore[no-untyped-def]
+    """Make unit `index` of every run fail with a RuntimeError saying `message`."""
+    real = unit_services.staged.run_unit
+
+    def flaky(plan, layout, unit, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if unit == index:
+            raise RuntimeError(message)
+        return real(plan, layout, unit, *args, **kwargs)
+
+    monkeypatch.setattr(unit_services.staged, "run_unit", flaky)
+
+
 def _staging(path) -> list[str]:
     conn = sqlite3.connect(path)
     try:
@@ -75,14 +87,7 @@ def test_failed_unit_fails_the_run_and_drops_staging(
 ):
     workflow, _, tgt = scenario
     before = {t: dump(tgt, t) for t in ("customers", "orders")}
-    real = unit_services.staged.run_unit
-
-    def flaky(plan, layout, index, *args, **kwargs):
-        if index == 4:
-            raise RuntimeError("boom person@example.org")
-        return real(plan, layout, index, *args, **kwargs)
-
-    monkeypatch.setattr(unit_services.staged, "run_unit", flaky)
+    fail_unit(monkeypatch, 4, "boom person@example.org")
     with django_capture_on_commit_callbacks(execute=True):
         execution = services.execution_start(workflow=workflow, by=owner)
     execution.refresh_from_db()
@@ -243,14 +248,7 @@ def test_a_failed_units_run_drops_the_tables_it_created(
 
     workflow, _, tgt = make_workflow(tmp_path, owner, with_target=False, create_target=True)
     before = _tables(tgt)
-    real = unit_services.staged.run_unit
-
-    def flaky(plan, layout, index, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if index == 4:
-            raise RuntimeError("boom")
-        return real(plan, layout, index, *args, **kwargs)
-
-    monkeypatch.setattr(unit_services.staged, "run_unit", flaky)
+    fail_unit(monkeypatch, 4)
     with django_capture_on_commit_callbacks(execute=True):
         execution = services.execution_start(workflow=workflow, by=owner)
     execution.refresh_from_db()

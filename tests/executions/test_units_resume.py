@@ -18,7 +18,7 @@ from apps.executions.services import resume as resume_services
 from apps.executions.services import units as unit_services
 from apps.executions.services.outcome import WORKER_LOST
 from tests.executions.scenario import dump
-from tests.executions.test_units import _staging
+from tests.executions.test_units import _staging, fail_unit
 
 pytestmark = pytest.mark.django_db
 TABLES = ("customers", "orders")
@@ -183,13 +183,7 @@ def test_created_tables_go_with_the_staging_and_come_back_on_resume(
     assert tables() == before
 
     real = unit_services.staged.run_unit
-
-    def flaky(plan, layout, index, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if index == 4:
-            raise RuntimeError("boom")
-        return real(plan, layout, index, *args, **kwargs)
-
-    monkeypatch.setattr(unit_services.staged, "run_unit", flaky)
+    fail_unit(monkeypatch, 4)
     failed = services.execution_start(workflow=workflow, by=owner, enqueue=False)
     for level in unit_services.unit_begin(execution_id=failed.pk):
         for index in level:

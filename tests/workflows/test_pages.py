@@ -107,14 +107,13 @@ def test_edit_wizard_is_prefilled_and_saves_changes(page, owner, workflow):
     assert {r["source_column"]: r["technique"] for r in mapping.column_mappings}["email"] == "hash"
 
 
-def test_wizard_save_lists_every_problem_and_saves_nothing(page, owner, target_with_customers):
-    source, target = target_with_customers
-    client = page(owner)
+def _to_step_four(client, source, target, name: str, rules: dict) -> None:  # type: ignore[no-untyped-def]
+    """Steps 1-3 of a new workflow on main.customers' email and first_name."""
     client.get(reverse("workflows:create") + "?restart=1")
     client.post(
         reverse("workflows:create"),
         {
-            "name": "Broken",
+            "name": name,
             "source_connection_id": source.pk,
             "target_connection_id": target.pk,
             "locale": "en_US",
@@ -124,26 +123,34 @@ def test_wizard_save_lists_every_problem_and_saves_nothing(page, owner, target_w
         reverse("workflows:create_step", args=[2]),
         {"table": ["main.customers"], "col:main.customers": ["email", "first_name"]},
     )
-    client.post(
-        reverse("workflows:create_step", args=[3]),
-        {
-            "t:main.customers|email": "fixed_value",
-            "p:main.customers|email:value": "a@b.c",
-            "d:main.customers|email": "on",
-            "t:main.customers|first_name": "null_out",
-        },
-    )
-    response = client.post(
+    client.post(reverse("workflows:create_step", args=[3]), rules)
+
+
+def _step_four(client, action: str, **extra: str):  # type: ignore[no-untyped-def]
+    return client.post(
         reverse("workflows:create_step", args=[4]),
         {
             "target_mode": "truncate",
             "create:main.customers": "existing",
             "schema:main.customers": "main",
             "table:main.customers": "customers",
-            "filter:main.customers": "1=1; DROP TABLE customers",
-            "action": "save",
+            "action": action,
+            **extra,
         },
     )
+
+
+def test_wizard_save_lists_every_problem_and_saves_nothing(page, owner, target_with_customers):
+    source, target = target_with_customers
+    client = page(owner)
+    rules = {
+        "t:main.customers|email": "fixed_value",
+        "p:main.customers|email:value": "a@b.c",
+        "d:main.customers|email": "on",
+        "t:main.customers|first_name": "null_out",
+    }
+    _to_step_four(client, source, target, "Broken", rules)
+    response = _step_four(client, "save", **{"filter:main.customers": "1=1; DROP TABLE customers"})
     assert response.status_code == 400
     text = response.content.decode()
     assert (
@@ -161,39 +168,14 @@ def test_review_step_shows_what_the_save_would_refuse_before_saving(
 
     source, target = target_with_customers
     client = page(owner)
-    client.get(reverse("workflows:create") + "?restart=1")
-    client.post(
-        reverse("workflows:create"),
-        {
-            "name": "Review",
-            "source_connection_id": source.pk,
-            "target_connection_id": target.pk,
-            "locale": "en_US",
-        },
-    )
-    client.post(
-        reverse("workflows:create_step", args=[2]),
-        {"table": ["main.customers"], "col:main.customers": ["email", "first_name"]},
-    )
-    client.post(
-        reverse("workflows:create_step", args=[3]),
-        {"t:main.customers|email": "fixed_value", "p:main.customers|email:value": "a@b.c"},
-    )
+    rules = {"t:main.customers|email": "fixed_value", "p:main.customers|email:value": "a@b.c"}
+    _to_step_four(client, source, target, "Review", rules)
     opened = []
     real = connections.dialect_open
     monkeypatch.setattr(
         connections, "dialect_open", lambda params: opened.append(params) or real(params)
     )
-    response = client.post(
-        reverse("workflows:create_step", args=[4]),
-        {
-            "target_mode": "truncate",
-            "create:main.customers": "existing",
-            "schema:main.customers": "main",
-            "table:main.customers": "customers",
-            "action": "refresh",
-        },
-    )
+    response = _step_four(client, "refresh")
     assert response.status_code == 200
     html = response.content.decode()
     block = html.split('data-testid="problems-customers"', 1)[1].split("</div>", 1)[0]
