@@ -14,6 +14,7 @@ from apps.connections.models import Connection
 from apps.connections.services import connection_open
 from apps.workflows import services, shapes
 from apps.workflows.forms import TargetModeForm
+from apps.workflows.introspect import Introspector
 from apps.workflows.validation import WorkflowInvalid
 from apps.workflows.wizard.state import (
     load_state,
@@ -30,7 +31,6 @@ from masking import (
     ConnectionFailed,
     MaskingError,
     TableInfo,
-    TerminalError,
     consistency_groups,
 )
 
@@ -199,6 +199,7 @@ def _rows_on(state: dict, src, tgt):  # type: ignore[no-untyped-def]
     except MaskingError:  # a login that may not list everything still gets its tables checked
         existing = {}
     rows = []
+    sources, targets = Introspector(None, dialect=src), Introspector(None, dialect=tgt)
     for t in state["tables"]:
         key = f"{t['schema']}.{t['table']}"
         chosen = state.get("targets", {}).get(key) or {}
@@ -208,8 +209,8 @@ def _rows_on(state: dict, src, tgt):  # type: ignore[no-untyped-def]
         name = chosen.get("table") or t["table"]
         exists = name in existing.get(schema, set())
         create = chosen.get("create", not exists)
-        info = _describe(src, t["schema"], t["table"])
-        target_info = _describe(tgt, schema, name) if exists and not create else None
+        info = sources.table(t["schema"], t["table"])
+        target_info = targets.table(schema, name) if exists and not create else None
         rows.append(
             {
                 "key": key,
@@ -246,13 +247,6 @@ def _rows_on(state: dict, src, tgt):  # type: ignore[no-untyped-def]
         if index is not None:
             rows[index]["mismatches"].append(item["issue"])
     return rows, existing, []
-
-
-def _describe(dialect, schema: str, table: str) -> TableInfo | None:  # type: ignore[no-untyped-def]
-    try:
-        return dialect.describe_table(schema, table)
-    except TerminalError:
-        return None
 
 
 def _ddl(tgt, src, info: TableInfo, schema: str, name: str) -> str:  # type: ignore[no-untyped-def]
