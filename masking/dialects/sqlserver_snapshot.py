@@ -21,7 +21,10 @@ class SnapshotReads:
     @property
     def read_consistency(self) -> str:
         if self._snapshot_allowed is None:
-            rows = self._rows(SNAPSHOT_ALLOWED)  # type: ignore[attr-defined]
+            try:
+                rows = self._rows(SNAPSHOT_ALLOWED)  # type: ignore[attr-defined]
+            except Exception:  # noqa: BLE001 - a login that may not read it: no snapshot
+                rows = []
             self._snapshot_allowed = bool(rows and rows[0][0] == 1)
         return "unit" if self._snapshot_allowed else ""
 

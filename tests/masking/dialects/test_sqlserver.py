@@ -342,3 +342,23 @@ def test_create_table_sql_same_dialect_keeps_native_types():
         "  [price] decimal(9, 2),\n  [at] datetimeoffset,\n  [rv] timestamp,\n"
         "  PRIMARY KEY ([id]),\n  UNIQUE ([title])\n)"
     )
+
+
+def test_units_read_without_snapshot_when_the_database_setting_cannot_be_read():
+    from masking.dialects.sqlserver_snapshot import SnapshotReads
+
+    class Refused(SnapshotReads):
+        _conn = None
+        executed: list[str] = []
+
+        def _rows(self, sql):  # type: ignore[no-untyped-def]
+            raise RuntimeError("permission denied on sys.databases")
+
+        def execute(self, sql):  # type: ignore[no-untyped-def]
+            self.executed.append(sql)
+
+    reader = Refused()
+    assert reader.read_consistency == ""
+    with reader.snapshot_reads(None):
+        pass
+    assert reader.executed == []  # no SNAPSHOT isolation asked for
