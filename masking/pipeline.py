@@ -204,18 +204,23 @@ def _load_table(
     masked = [m for (label, _), m in maskers.items() if label == rt.label]
     sampler = LeakSampler(rt, masked, state.totals[rt.label], leak_sample, plan.leak_max_share)
     rows_read = 0
-    with TableLoader(target, rt.label, rt.target, rt.target_columns) as loader:
-        for batch_no, batch in enumerate(extract_batches(source, rt, plan.batch_size), start=1):
-            state.cancel_point()
-            out = mask_batch(rt, batch, maskers)
-            out = validator.conform(out, rows_read, batch_no)
-            validator.check(out, rows_read, batch_no, batch)
-            sampler.observe(batch, out, rows_read)
-            loader.write(out, batch_no)
-            rows_read += batch.num_rows
-            state.rows_done += batch.num_rows
-            state.table_rows = rows_read
-            state.report("load")
+    try:
+        with TableLoader(target, rt.label, rt.target, rt.target_columns) as loader:
+            batches = extract_batches(source, rt, plan.batch_size)
+            for batch_no, batch in enumerate(batches, start=1):
+                state.cancel_point()
+                out = mask_batch(rt, batch, maskers)
+                out = validator.conform(out, rows_read, batch_no)
+                validator.check(out, rows_read, batch_no, batch)
+                sampler.observe(batch, out, rows_read)
+                loader.write(out, batch_no)
+                rows_read += batch.num_rows
+                state.rows_done += batch.num_rows
+                state.table_rows = rows_read
+                state.report("load")
+            validator.finish()
+    finally:
+        validator.close()
     after = count_target_rows(target, rt.label, rt.target)
     if after - before != rows_read or loader.rows_written != rows_read:
         raise ValidationFailed(

@@ -170,6 +170,7 @@ def run_unit(
                     tag = _unit_column(out.num_rows, unit.index)
                     loader.write(out.append_column(UNIT_COLUMN, tag), batch_no)
                     rows += batch.num_rows
+                validator.finish()
             if loader.rows_written != rows:
                 raise ValidationFailed(
                     rt.label, "", "", "row_count", f"read {rows} rows, staged {loader.rows_written}"
@@ -186,6 +187,8 @@ def run_unit(
         raise
     except Exception as exc:
         raise wrap_error(exc, table=rt.label, stage="unit") from exc
+    finally:
+        validator.close()
     return UnitResult(unit.index, rt.label, rows, rows if masked else 0, time.monotonic() - started)
 
 

@@ -2,8 +2,9 @@
 
 Rules: `type` (the value converts to the target column's Arrow type), `precision` (decimals
 fit precision/scale), `not_null`, `max_length`, `unique` (single-column keys, within the run
-and, in append mode, against rows already in the target). Errors name table, column, a row
-ordinal and the rule; never a value."""
+and, in append mode, against rows already in the target; past ``masking.spill.MEMORY_KEYS``
+values a column's values spill to disk and are checked after the table's last batch). Errors
+name table, column, a row ordinal and the rule; never a value."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from masking.dialects.base import Dialect
 from masking.errors import ValidationFailed
 from masking.extract import ResolvedTable, table_key
 from masking.schema import ColumnInfo, TypeCategory
-from masking.techniques.hashset import SortedHashes
+from masking.spill import EXISTING, Owners
 
 _HASH_SEED = 0x5EED_0001
 
@@ -32,26 +33,6 @@ def row_key(offset: int, index: int, batch_no: int) -> str:
 def _first_true(mask: pa.Array) -> int | None:
     idx = pc.index(mask.fill_null(False), True).as_py()
     return None if idx < 0 else int(idx)
-
-
-class _Owners:
-    """Run-wide map of a unique column's 64-bit value hashes to the hash of the source value
-    that produced each (``SortedHashes``: about 16 bytes per row; lookups are vectorised
-    binary searches). A duplicate is then told apart: the same source value twice, two source
-    values masked alike (a collision of the technique), or a value already in the target. A
-    64-bit collision between different values reads as a duplicate (odds ~n²/2⁶⁵)."""
-
-    EXISTING = np.uint64(0)  # owner of the values already in the target (append mode)
-
-    def __init__(self) -> None:
-        self._map = SortedHashes(payload=True)
-
-    def lookup(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._map.lookup(h)
-
-    def add(self, h: np.ndarray, owners: np.ndarray) -> None:
-        if len(h):
-            self._map.insert(h, owners)
 
 
 def value_hashes(values: pa.Array) -> pl.Series:
@@ -72,16 +53,20 @@ class BatchValidator:
         rt: ResolvedTable,
         guaranteed: Iterable[str] = (),
         sources: dict[str, tuple[str, str]] | None = None,
+        memory_keys: int | None = None,
     ):
         """`guaranteed`: unique target columns whose values are unique across the run anyway
         (a copy of a source key): checked within each batch and against existing target rows,
         but not remembered, which keeps memory flat for the common case. `sources`: for a
-        masked unique column, (source column, technique), so a duplicate can be explained."""
+        masked unique column, (source column, technique), so a duplicate can be explained.
+        `memory_keys`: values per unique column kept in memory before they spill to disk
+        (default ``masking.spill.MEMORY_KEYS``); call ``finish`` after the last batch and
+        ``close`` always."""
         self.rt = rt
         self.columns: list[ColumnInfo] = [rt.target_column(c) for c in rt.target_columns]
         self.types = [arrow_type(c) for c in self.columns]
-        self.unique: dict[str, _Owners] = {
-            c.name: _Owners() for c in self.columns if rt.target.is_unique(c.name)
+        self.unique: dict[str, Owners] = {
+            c.name: Owners(memory_keys) for c in self.columns if rt.target.is_unique(c.name)
         }
         self.remember = {name for name in self.unique if name not in set(guaranteed)}
         self.sources = {k: v for k, v in (sources or {}).items() if k in self.unique}
@@ -105,7 +90,8 @@ class BatchValidator:
                     else values
                 )
                 h = _hashes(values.drop_null())
-                seen.add(h, np.full(len(h), _Owners.EXISTING, dtype=np.uint64))
+                zeros = np.zeros(len(h), dtype=np.uint64)
+                seen.add(h, np.full(len(h), EXISTING, dtype=np.uint64), zeros, 0)
 
     def conform(self, batch: pa.RecordBatch, offset: int, batch_no: int) -> pa.RecordBatch:
         """Cast each column to the target's Arrow type (decimals rounded to the target scale)."""
@@ -117,6 +103,8 @@ class BatchValidator:
             if values.type != typ:
                 values = self._cast(values, col, typ, offset, batch_no)
             arrays.append(values)
+        # anything after the columns (per-row offsets, masking.offsets) passes through
+        arrays.extend(batch.column(i) for i in range(len(arrays), batch.num_columns))
         return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
     def _cast(
@@ -220,7 +208,7 @@ class BatchValidator:
         self,
         name: str,
         values: pa.Array,
-        seen: _Owners,
+        seen: Owners,
         offset: int,
         batch_no: int,
         source: pa.Array | None,
@@ -238,15 +226,34 @@ class BatchValidator:
         earlier[order[1:]] = owner[order[:-1]]
         bad = valid & (found | repeat)
         idx = _first_true(pa.array(bad))
+        rows = np.flatnonzero(valid).astype(np.uint64) + np.uint64(offset + 1)
         if idx is not None:
+            if seen.spilled:  # a duplicate among the values on disk may come in an earlier row
+                seen.add(h[valid], owner[valid], rows, batch_no)
+                self._raise_spilled(name, seen, before=offset + idx + 1)
             other = prior[idx] if found[idx] else earlier[idx]
             detail = self._why(name, other, owner[idx])
             raise self._fail(name, "unique", offset, idx, batch_no, detail)
         if name in self.remember:
-            seen.add(h[valid], owner[valid])
+            seen.add(h[valid], owner[valid], rows, batch_no)
+
+    def finish(self) -> None:
+        """After the last batch: the check of the values that spilled to disk."""
+        for name, seen in self.unique.items():
+            self._raise_spilled(name, seen)
+
+    def _raise_spilled(self, name: str, seen: Owners, before: int | None = None) -> None:
+        dup = seen.finish()
+        if dup is not None and (before is None or dup.row <= before):
+            detail = self._why(name, dup.other, dup.owner)
+            raise self._fail(name, "unique", dup.row - 1, 0, dup.batch, detail)
+
+    def close(self) -> None:
+        for seen in self.unique.values():
+            seen.close()
 
     def _why(self, name: str, other: np.uint64, mine: np.uint64) -> str:
-        if other == _Owners.EXISTING:
+        if other == EXISTING:
             return "the value is already in a row of the target"
         origin = self.sources.get(name)
         if origin is None or other == mine:

@@ -13,14 +13,15 @@ from hypothesis import strategies as st
 from masking.extract import ResolvedTable, load_order, prefetch
 from masking.plan import ColumnRule, TablePlan
 from masking.schema import ColumnInfo, ForeignKey, TableInfo, TypeCategory
-from masking.validate import _hashes, _Owners
+from masking.spill import Owners
+from masking.validate import _hashes
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.integers(-50, 50), max_size=30), max_size=12))
 def test_owner_map_matches_python_dict(chunks: list[list[int]]) -> None:
     seen: dict[int, int] = {}
-    owners = _Owners()
+    owners = Owners()
     for n, chunk in enumerate(chunks):
         h = _hashes(pa.array(chunk, pa.int64()))
         found, prior = owners.lookup(h)
@@ -30,7 +31,8 @@ def test_owner_map_matches_python_dict(chunks: list[list[int]]) -> None:
         ]
         fresh = {v: n + 1 for v in chunk if v not in seen}
         keep = [i for i, v in enumerate(chunk) if v in fresh and chunk.index(v) == i]
-        owners.add(h[keep], np.full(len(keep), n + 1, dtype=np.uint64))
+        rows = np.ones(len(keep), np.uint64)
+        owners.add(h[keep], np.full(len(keep), n + 1, dtype=np.uint64), rows, n + 1)
         seen.update(fresh)
 
 
