@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from masking import offsets
 from masking.dialects.base import Dialect
 from masking.errors import MaskingError
 from masking.load import wrap_error
@@ -138,8 +139,13 @@ def extract_batches(
         if batch.num_rows == 0:
             continue
         if batch.schema.names != columns:
-            # Some read paths append paging keys; keep only what the rules asked for.
-            batch = pa.RecordBatch.from_arrays([batch.column(c) for c in columns], names=columns)
+            # Some read paths append paging keys; keep only what the rules asked for, and the
+            # per-row offsets of those columns (masking.offsets).
+            batch = offsets.with_companions(
+                pa.RecordBatch.from_arrays([batch.column(c) for c in columns], names=columns),
+                batch,
+                columns,
+            )
         yield batch
 
 

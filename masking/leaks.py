@@ -196,8 +196,8 @@ class LeakSampler:
         return out
 
     def _read_columns(self) -> list[str]:
-        """The key and masked columns only: the others may have types a driver cannot fetch
-        raw (SQL Server's datetimeoffset through pyodbc), and the check has no use for them."""
+        """The key and masked columns only, read in a form the driver can fetch (SQL Server's
+        datetimeoffset as its UTC instant): the check has no use for the others."""
         masked = [m.rule.target_column for m in self.masked]
         return list(dict.fromkeys([*self.key_cols, *masked]))
 
@@ -207,7 +207,10 @@ class LeakSampler:
         cols = self._read_columns()
         pos = [cols.index(k) for k in self.key_cols]
         table = target.qualified(self.rt.target.schema, self.rt.target.name)
-        select = ", ".join(target.quote(c) for c in cols)
+        select = ", ".join(
+            target.fetchable(info) if (info := self.rt.target.column(c)) else target.quote(c)
+            for c in cols
+        )
         per = max(1, min(500, target.capabilities.max_params_per_statement // len(self.key_cols)))
         found: dict[tuple, tuple] = {}
         cur = target.connect().cursor()

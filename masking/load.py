@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
+from masking import offsets
 from masking.dberrors import database_error
 from masking.dialects.base import Dialect
 from masking.errors import MaskingError
@@ -59,6 +60,8 @@ class TableLoader:
         return self
 
     def write(self, batch: pa.RecordBatch, batch_no: int) -> int:
+        if not self.target.keeps_offsets:
+            batch = offsets.strip(batch)
         try:
             written = self.target.write_batch(self.info, self.columns, batch)
         except Exception as exc:

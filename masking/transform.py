@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from masking import offsets
 from masking.consistency import column_spec, groups, member_spec, rule_signature
 from masking.extract import ResolvedTable
 from masking.plan import ColumnRule, Plan
@@ -88,7 +89,8 @@ def mask_batch(
         entity = batch.column(cm.entity_column) if cm.entity_column else None
         arrays.append(cm(values, entity))
     _redact_row_names(rt, batch, arrays, maskers)
-    return pa.RecordBatch.from_arrays(arrays, names=rt.target_columns)
+    out = pa.RecordBatch.from_arrays(arrays, names=rt.target_columns)
+    return offsets.with_companions(out, batch, {r.source_column: r.target_column for r in rt.rules})
 
 
 def _redact_row_names(

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from masking.dialects.background import BackgroundWriter
 from masking.errors import TerminalError
-from masking.schema import TableInfo, TableSummary, TypeCategory
+from masking.schema import ColumnInfo, TableInfo, TableSummary, TypeCategory
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ class Dialect(ABC):
     # Reads must go through this connection, not a second one of their own: their predicates
     # name its temporary tables (a subset's key tables).
     session_bound: bool = False
+    # Writes each datetimeoffset value at its own row's offset (masking.offsets); the batches
+    # of every other target lose the offset columns before they reach write_batch.
+    keeps_offsets: bool = False
 
     def __init__(self, params: ConnectionParams):
         self.params = params
@@ -96,6 +99,10 @@ class Dialect(ABC):
     def quote(self, identifier: str) -> str:
         c = self.capabilities
         return c.quote_open + identifier.replace(c.quote_close, c.quote_close * 2) + c.quote_close
+
+    def fetchable(self, col: ColumnInfo) -> str:
+        """A select-list item reading `col` in a form the driver can fetch (its own name)."""
+        return self.quote(col.name)
 
     def qualified(self, schema: str, table: str) -> str:
         if self.capabilities.supports_schemas and schema:

@@ -22,15 +22,16 @@ from typing import Any
 import pyarrow as pa
 
 from masking.dberrors import classify, connection_failed
-from masking.dialects import arrowconv, common, ddl, odbc
+from masking.dialects import common, ddl, odbc
 from masking.dialects import sqlserver_bulk as bulk
+from masking.dialects import sqlserver_offsets as tz
 from masking.dialects import sqlserver_options as opts
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
 from masking.dialects.sqlserver_snapshot import SnapshotReads
 from masking.dialects.typemaps import SQLSERVER_TYPES
 from masking.errors import ConnectionFailed
-from masking.schema import TableInfo, TableSummary, TypeCategory
+from masking.schema import ColumnInfo, TableInfo, TableSummary, TypeCategory
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ _SQLSTATE_CATEGORY = {
 
 class SQLServerDialect(SnapshotReads, Dialect):
     name = "sqlserver"
+    keeps_offsets = True
     capabilities = Capabilities(
         sqlglot_dialect="tsql",
         quote_open="[",
@@ -128,6 +130,9 @@ class SQLServerDialect(SnapshotReads, Dialect):
         finally:
             cur.close()
 
+    def fetchable(self, col: ColumnInfo) -> str:
+        return q.select_expr(col)
+
     def qualified(self, schema: str, table: str) -> str:
         return q.qualified(schema, table)
 
@@ -170,7 +175,7 @@ class SQLServerDialect(SnapshotReads, Dialect):
             if not rows:
                 return
             last = [rows[-1][i] for i in key_idx]
-            yield arrowconv.rows_to_batch(rows, wanted)
+            yield tz.read_batch(rows, wanted, len(wanted) + len(extra))
             if len(rows) < batch_size:
                 return
 
@@ -183,7 +188,7 @@ class SQLServerDialect(SnapshotReads, Dialect):
         try:
             cur.execute(q.scan_select(table, wanted, where))
             while rows := cur.fetchmany(batch_size):
-                yield arrowconv.rows_to_batch([tuple(r) for r in rows], wanted)
+                yield tz.read_batch([tuple(r) for r in rows], wanted, len(wanted))
         finally:
             cur.close()
 
@@ -231,7 +236,7 @@ class SQLServerDialect(SnapshotReads, Dialect):
             except Exception as exc:  # noqa: BLE001 - scrubbed just below
                 raise bulk.refused(exc, table, "bulk copy") from exc
             return batch.num_rows
-        rows = [tuple(bulk.encode(v) for v in r) for r in arrowconv.batch_rows(batch, cols)]
+        rows = tz.fallback_rows(batch, table, cols)
         cur = self.connect().cursor()
         # Parameters are bound column-wise in arrays and sent in bulk, not row by row.
         cur.fast_executemany = True

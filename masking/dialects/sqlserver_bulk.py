@@ -32,6 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from masking import offsets
 from masking.dberrors import database_error
 from masking.dialects import sqlserver_sql as q
 from masking.errors import MaskingError
@@ -148,12 +149,16 @@ def column_stage_create(schema: str, name: str, col: ColumnInfo) -> str:
     )
 
 
-def table_stage_create(table: TableInfo, columns: Sequence[ColumnInfo], name: str) -> str:
+def table_stage_create(
+    table: TableInfo, columns: Sequence[ColumnInfo], name: str, offsets: Sequence[str] = ()
+) -> str:
     """SELECT ... INTO copies types, lengths and collations; the UNION ALL keeps an IDENTITY
     property from being copied, so explicit key values go in unchanged. NOLOCK: the run's
     transaction may hold exclusive locks on the target; reading no row needs only a
-    schema-stability lock, which those do not block."""
-    items = ", ".join(q.stage_column(c) for c in columns)
+    schema-stability lock, which those do not block. `offsets`: smallint columns for the
+    per-row offsets of datetimeoffset columns."""
+    extra = [f"CAST(NULL AS smallint) AS {q.quote(n)}" for n in offsets]
+    items = ", ".join([*(q.stage_column(c) for c in columns), *extra])
     source = f"{q.qualified(table.schema, table.name)} AS t WITH (NOLOCK) WHERE 1 = 0"
     return (
         f"SELECT {items} INTO {q.qualified(table.schema, name)} FROM {source} "
@@ -161,20 +166,37 @@ def table_stage_create(table: TableInfo, columns: Sequence[ColumnInfo], name: st
     )
 
 
-def move_rows(table: TableInfo, columns: Sequence[str], names: Sequence[str], joined: bool) -> str:
+def move_rows(
+    table: TableInfo,
+    columns: Sequence[str],
+    names: Sequence[str],
+    joined: bool,
+    offsets: Sequence[tuple[int, str]] = (),
+) -> str:
     """INSERT ... SELECT from the staging table(s) into the target, in the run's transaction.
     No TABLOCK: inside a user transaction it gains no minimal logging under the full recovery
-    model and would wait for every concurrent reader first."""
+    model and would wait for every concurrent reader first. `offsets`: (column index, offset
+    column) for datetimeoffset columns; the column layout stages each offset column after the
+    columns, in that order. A staged instant is UTC and moves to its row's offset, if any."""
     target = q.qualified(table.schema, table.name)
     cols = ", ".join(q.quote(c) for c in columns)
+    if joined:
+        picks = [f"s{i}.[v]" for i in range(len(columns))]
+        shifts = [f"s{len(columns) + j}.[v]" for j in range(len(offsets))]
+    else:
+        picks = [q.quote(c) for c in columns]
+        shifts = [q.quote(n) for _, n in offsets]
+    for (i, _), shift in zip(offsets, shifts, strict=True):
+        picks[i] = (
+            f"CASE WHEN {shift} IS NULL THEN {picks[i]} ELSE SWITCHOFFSET({picks[i]}, {shift}) END"
+        )
     if not joined:
         source = q.qualified(table.schema, names[0])
-        return f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {source}"
-    picks = ", ".join(f"s{i}.[v]" for i in range(len(names)))
+        return f"INSERT INTO {target} ({cols}) SELECT {', '.join(picks)} FROM {source}"
     source = f"{q.qualified(table.schema, names[0])} AS s0"
     for i, name in enumerate(names[1:], start=1):
         source += f" JOIN {q.qualified(table.schema, name)} AS s{i} ON s{i}.[rn] = s0.[rn]"
-    return f"INSERT INTO {target} ({cols}) SELECT {picks} FROM {source}"
+    return f"INSERT INTO {target} ({cols}) SELECT {', '.join(picks)} FROM {source}"
 
 
 def drop_stage(schema: str, name: str) -> str:
@@ -192,7 +214,7 @@ def stage_batch(
     """Exactly `columns`, in order. Timestamps are UTC: tz-aware into datetimeoffset, naive
     elsewhere (bulk copy refuses to drop a zone)."""
     arrays, fields = [], []
-    for name, native in zip(columns, natives, strict=True):
+    for name, native in zip(columns, natives[: len(columns)], strict=True):
         arr = batch.column(batch.schema.get_field_index(name))
         if pa.types.is_timestamp(arr.type):
             if native == "datetimeoffset" and arr.type.tz is None:
@@ -268,6 +290,12 @@ class StagedLoad:
         self.joined, self.timeout, self.flush_rows = joined, timeout, flush_rows
         infos = [c for n in self.columns if (c := table.column(n)) is not None]
         self.natives = [c.native_type.lower().strip() for c in infos]
+        # per-row offsets of datetimeoffset columns, staged as smallint after the columns
+        self.offsets = [
+            (i, f"maskflow_offset_{i}") for i, n in enumerate(self.natives) if n == "datetimeoffset"
+        ]
+        infos += [ColumnInfo(n, "smallint", TypeCategory.NUMERIC) for _, n in self.offsets]
+        self.natives += ["smallint"] * len(self.offsets)
         self.names = stage_names(token, len(infos) if joined else None)
         self.arrow = True
         self.created: list[str] = []
@@ -278,14 +306,23 @@ class StagedLoad:
             if joined:
                 core_execute(conn, column_stage_create(table.schema, name, infos[i]))
             else:
-                core_execute(conn, table_stage_create(table, infos, name))
+                offset_names = [n for _, n in self.offsets]
+                stage_cols = infos[: len(infos) - len(offset_names)]
+                core_execute(conn, table_stage_create(table, stage_cols, name, offset_names))
 
     @property
     def path(self) -> str:
         return "bulk copy, one staging table per column" if self.joined else "bulk copy"
 
     def add(self, batch: pa.RecordBatch) -> None:
-        self._pending.append(stage_batch(batch, self.columns, self.natives))
+        data = stage_batch(batch, self.columns, self.natives)
+        found = offsets.companions(batch)
+        for i, name in self.offsets:
+            values = found.get(self.columns[i])
+            if values is None:
+                values = pa.nulls(batch.num_rows, offsets.TYPE)
+            data = data.append_column(pa.field(name, offsets.TYPE), [values])
+        self._pending.append(data)
         self._pending_rows += batch.num_rows
         if self._pending_rows >= self.flush_rows:
             self.flush()
@@ -326,7 +363,7 @@ class StagedLoad:
         self.arrow = arrow
 
     def move_statement(self) -> str:
-        return move_rows(self.table, self.columns, self.names, self.joined)
+        return move_rows(self.table, self.columns, self.names, self.joined, self.offsets)
 
     def drop_statements(self) -> list[str]:
         return [drop_stage(self.table.schema, n) for n in self.created]

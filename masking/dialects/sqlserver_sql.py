@@ -124,6 +124,16 @@ def select_expr(col: ColumnInfo) -> str:
     return q
 
 
+def offset_columns(wanted: Sequence[ColumnInfo]) -> list[ColumnInfo]:
+    """The datetimeoffset columns among `wanted`: their per-row offsets (minutes) are read at
+    the end of the select list, after any paging keys (see masking.offsets)."""
+    return [c for c in wanted if c.native_type.lower() == "datetimeoffset"]
+
+
+def _offset_exprs(wanted: Sequence[ColumnInfo]) -> list[str]:
+    return [f"DATEPART(TZOFFSET, {quote(c.name)})" for c in offset_columns(wanted)]
+
+
 def keyset_select(
     table: TableInfo,
     wanted: Sequence[ColumnInfo],
@@ -134,7 +144,7 @@ def keyset_select(
     """`SELECT TOP (?) ... ORDER BY pk`; after the first page the key predicate is the expanded
     OR-form, since T-SQL has no row-value comparison. Parameters: key values (see
     common.keyset_params) then the batch size."""
-    cols = [select_expr(c) for c in wanted] + [quote(k) for k in extra]
+    cols = [select_expr(c) for c in wanted] + [quote(k) for k in extra] + _offset_exprs(wanted)
     keys = [quote(k) for k in table.primary_key]
     conds = [f"({where})"] if where else []
     if after_key:
@@ -146,10 +156,8 @@ def keyset_select(
 
 
 def scan_select(table: TableInfo, wanted: Sequence[ColumnInfo], where: str | None) -> str:
-    sql = (
-        f"SELECT {', '.join(select_expr(c) for c in wanted)} FROM "
-        f"{qualified(table.schema, table.name)}"
-    )
+    cols = [select_expr(c) for c in wanted] + _offset_exprs(wanted)
+    sql = f"SELECT {', '.join(cols)} FROM {qualified(table.schema, table.name)}"
     return sql + (f" WHERE ({where})" if where else "")
 
 

@@ -50,11 +50,12 @@ NAMES = [
     "c_varbinary", "c_image", "c_xml", "c_variant", "email", "secret_code",
 ]  # fmt: skip
 
-# Read back in a form that compares exactly: datetimeoffset as the UTC instant in ISO text (a run
-# keeps the instant exactly and writes it with offset +00:00: Arrow has no per-row offset),
-# xml and sql_variant as text, text/ntext/image (not comparable in SQL) converted to (max) types.
+# Read back in a form that compares exactly: datetimeoffset as the UTC instant in ISO text and
+# its offset in minutes (both are kept), xml and sql_variant as text, text/ntext/image (not
+# comparable in SQL) converted to (max) types.
 READ = {
     "c_dto": "CONVERT(nvarchar(40), SWITCHOFFSET(c_dto, '+00:00'), 127)",
+    "c_dto_offset": "DATEPART(TZOFFSET, c_dto)",
     "c_xml": "CONVERT(nvarchar(max), c_xml)",
     "c_variant": "CONVERT(nvarchar(4000), c_variant)",
     "c_text": "CONVERT(varchar(max), c_text)",
@@ -62,7 +63,7 @@ READ = {
     "c_image": "CONVERT(varbinary(max), c_image)",
 }
 SET_IN_SQL = ("c_dto", "c_variant")
-KEPT = [n for n in NAMES if n not in ("email", "secret_code")] + ["c_computed"]
+KEPT = [n for n in NAMES if n not in ("email", "secret_code")] + ["c_dto_offset", "c_computed"]
 
 
 def _row(i: int) -> tuple:
@@ -87,8 +88,11 @@ def _seed(d: Dialect, rows: int) -> None:
     execute(d, f"INSERT INTO dbo.alltypes ({', '.join(names)}) VALUES ({marks})",
             [_row(i) for i in range(1, rows + 1)])  # fmt: skip
     # datetimeoffset (with a non-UTC offset) and sql_variant are set in SQL: no driver binds them.
-    execute(d, "UPDATE dbo.alltypes SET c_dto = TODATETIMEOFFSET(c_datetime2, '+05:30'), "
+    execute(d, "UPDATE dbo.alltypes SET c_dto = TODATETIMEOFFSET(c_datetime2, "
+               "CASE id % 3 WHEN 1 THEN '+05:30' ELSE '-08:00' END), "
                "c_variant = CAST(c_int AS sql_variant) WHERE id % 3 <> 0")  # fmt: skip
+    execute(d, "UPDATE dbo.alltypes SET c_dto = TODATETIMEOFFSET(c_datetime2, '+00:00') "
+               "WHERE id % 3 = 0")  # fmt: skip
     # A row of NULLs in every nullable column.
     execute(d, "INSERT INTO dbo.alltypes (c_int) VALUES (NULL)")
 

@@ -62,8 +62,8 @@ def test_first_keyset_page_uses_top_and_orders_by_key():
     assert sql == (
         "SELECT TOP (?) [amount], CONVERT(nvarchar(max), [doc]) AS [doc], "
         "[node].ToString() AS [node], CONVERT(datetime2(7), SWITCHOFFSET([at], '+00:00')) AS "
-        "[at], [region], [order_no], [line_no] FROM [sales].[order]]lines] "
-        "ORDER BY [region], [order_no], [line_no]"
+        "[at], [region], [order_no], [line_no], DATEPART(TZOFFSET, [at]) "
+        "FROM [sales].[order]]lines] ORDER BY [region], [order_no], [line_no]"
     )
 
 

@@ -61,6 +61,27 @@ def test_column_stages_number_rows_and_hold_any_value_of_the_column():
     assert bulk.column_stage_type(TABLE.column("id")) == "int"
 
 
+def test_a_moved_datetimeoffset_takes_its_rows_offset_where_one_was_staged():
+    off = [(1, "maskflow_offset_1")]
+    plain = bulk.move_rows(TABLE, ["id", "at"], ["stage"], joined=False, offsets=off)
+    assert plain == (
+        "INSERT INTO [sales].[order lines] ([id], [at]) SELECT [id], CASE WHEN "
+        "[maskflow_offset_1] IS NULL THEN [at] ELSE SWITCHOFFSET([at], [maskflow_offset_1]) END "
+        "FROM [sales].[stage]"
+    )
+    joined = bulk.move_rows(TABLE, ["id", "at"], ["s_0", "s_1", "s_2"], joined=True, offsets=off)
+    assert joined == (
+        "INSERT INTO [sales].[order lines] ([id], [at]) SELECT s0.[v], CASE WHEN s2.[v] IS NULL "
+        "THEN s1.[v] ELSE SWITCHOFFSET(s1.[v], s2.[v]) END FROM [sales].[s_0] AS s0 "
+        "JOIN [sales].[s_1] AS s1 ON s1.[rn] = s0.[rn] "
+        "JOIN [sales].[s_2] AS s2 ON s2.[rn] = s0.[rn]"
+    )
+    create = bulk.table_stage_create(TABLE, [TABLE.column("at")], "st", ["maskflow_offset_0"])
+    assert create.startswith(
+        "SELECT t.[at], CAST(NULL AS smallint) AS [maskflow_offset_0] INTO [sales].[st] FROM "
+    )
+
+
 def test_moving_rows_is_one_insert_select_and_joins_column_stages_on_rn():
     plain = bulk.move_rows(TABLE, ["id", "amount"], ["maskflow_stage_ab"], joined=False)
     assert plain == (
@@ -176,7 +197,7 @@ def test_rows_reach_the_target_only_inside_the_transaction(monkeypatch):
     assert d.load_path(TABLE) == "bulk copy"
     kinds = [e[0] for e in log]
     copy = kinds.index("copy")
-    assert log[copy][2:] == (3, LOADED)
+    assert log[copy][2:] == (3, [*LOADED, "maskflow_offset_2"])  # the offsets of "at"
     moves = [i for i, e in enumerate(log) if e[0] == "main" and e[1].startswith("INSERT INTO")]
     assert len(moves) == 1 and moves[0] > copy and log[-1] == ("main", "COMMIT")
     assert any(e[0] == "main" and "DROP TABLE" in e[1] for e in log[moves[0] :])
@@ -192,8 +213,8 @@ def test_a_server_without_the_concatenation_idiom_gets_one_stage_per_column(monk
         d.end_load(TABLE, COLS)
     assert d.load_path(TABLE) == "bulk copy, one staging table per column"
     copies = [e for e in log if e[0] == "copy"]
-    assert [c[3] for c in copies] == [["v"]] * len(LOADED)
-    assert sum(1 for e in log if e[0] == "aux" and e[1].startswith("CREATE TABLE")) == 4
+    assert [c[3] for c in copies] == [["v"]] * (len(LOADED) + 1)  # and the offsets of "at"
+    assert sum(1 for e in log if e[0] == "aux" and e[1].startswith("CREATE TABLE")) == 5
 
 
 def test_rollback_drops_the_staging_tables_it_brought_back(monkeypatch):
