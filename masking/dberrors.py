@@ -75,6 +75,7 @@ _ODBC_STATES.update({"42S22": "not_found", "HYT00": "timeout", "HYT01": "timeout
 _MSSQL_NUMBERS = {
     2627: "unique",
     2601: "unique",
+    1505: "unique",  # a unique index or constraint built over duplicate keys
     515: "not_null",
     547: "check",  # refined below: the same number covers foreign keys
     245: "type",

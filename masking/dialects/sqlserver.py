@@ -24,10 +24,12 @@ import pyarrow as pa
 from masking.dberrors import classify, connection_failed
 from masking.dialects import common, ddl, odbc
 from masking.dialects import sqlserver_bulk as bulk
+from masking.dialects import sqlserver_keys as keys
 from masking.dialects import sqlserver_offsets as tz
 from masking.dialects import sqlserver_options as opts
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
+from masking.dialects.sqlserver_keys import StagedPublish
 from masking.dialects.sqlserver_snapshot import SnapshotReads
 from masking.dialects.typemaps import SQLSERVER_TYPES
 from masking.errors import ConnectionFailed
@@ -46,7 +48,7 @@ _SQLSTATE_CATEGORY = {
 }
 
 
-class SQLServerDialect(SnapshotReads, Dialect):
+class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
     name = "sqlserver"
     keeps_offsets = True
     capabilities = Capabilities(
@@ -67,6 +69,7 @@ class SQLServerDialect(SnapshotReads, Dialect):
         self._aux: Any = None  # the bulk-copy connection, shared by every table of the run
         self._aux_joined: bool | None = None  # see sqlserver_bulk.describes_all_columns
         self._moved: list[str] = []  # DROPs of staging tables a rollback would bring back
+        self._keys: dict[tuple[str, str], list[str]] = {}  # keys to add back (sqlserver_keys)
 
     def connection_string(self, driver: str | None = None) -> str:
         driver = driver or self.params.options.get("driver") or odbc.find_driver() or ""
@@ -270,13 +273,16 @@ class SQLServerDialect(SnapshotReads, Dialect):
         cols = common.insertable(table, columns)
         self._paths[bulk.key(table)] = "fast_executemany (bulk copy switched off or not installed)"
         if cols and self.bulk_copy_available():
-            self._open_stage(table, cols)
+            self._open_stage(table, cols)  # first: its SELECT ... INTO reads the table's schema
+        self._keys[bulk.key(table)] = keys.defer(self, table)
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         stage = self._stages.pop(bulk.key(table), None)
         try:
             if stage is not None:
                 self._move(stage, table)
+            for sql in self._keys.pop(bulk.key(table), []):
+                self.execute(sql)  # a duplicate key surfaces here
             # With IDENTITY_INSERT the server already moves the seed past the largest value.
             if self._has_identity(table, columns):
                 self.execute(q.identity_insert(table, False))
@@ -304,6 +310,7 @@ class SQLServerDialect(SnapshotReads, Dialect):
 
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         self._discard_stage(table)
+        self._keys.pop(bulk.key(table), None)  # the rollback restores them
         if self._has_identity(table, columns):
             try:  # session state, not transactional: a rollback would leave it on
                 self.execute(q.identity_insert(table, False))
@@ -365,14 +372,6 @@ class SQLServerDialect(SnapshotReads, Dialect):
         stage = self._stages.pop(bulk.key(table), None)
         if stage is not None:
             stage.discard()
-
-    # --- staged runs: staging tables in the target, one INSERT ... SELECT each to publish ----
-    def create_stage_sql(self, stage: str, table: str, columns: str) -> str:
-        return q.create_stage(stage, table, columns)
-
-    def publish_from(self, stage: TableInfo, table: TableInfo, columns: Sequence[str]) -> None:
-        for sql in q.publish(stage, table, columns, self._has_identity(table, columns)):
-            self.execute(sql)
 
     def create_table_sql(
         self,
