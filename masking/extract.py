@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,12 +121,21 @@ def load_order(tables: list[ResolvedTable], default_schema: str) -> list[Resolve
 
 def extract_batches(
     source: Dialect, rt: ResolvedTable, batch_size: int
-) -> Iterator[pa.RecordBatch]:
-    """Source batches holding exactly the mapped source columns, in rule order."""
+) -> Generator[pa.RecordBatch, None, None]:
+    """Source batches holding exactly the mapped source columns, in rule order. Close it (or
+    exhaust it) before the source connection is used or closed again: the read runs in a
+    thread until then."""
     columns = rt.read_columns
     iterator = prefetch(
         source.read_batches(rt.source, columns, batch_size, where=rt.plan.row_filter)
     )
+    try:
+        yield from _extracted(iterator, rt, columns)
+    finally:
+        iterator.close()  # joins the read: the source connection is free again
+
+
+def _extracted(iterator: Iterator[Any], rt: ResolvedTable, columns: list[str]) -> Iterator[Any]:
     while True:
         try:
             batch = next(iterator)
@@ -163,7 +172,7 @@ def count_source_rows(source: Dialect, rt: ResolvedTable) -> int:
 _DONE = object()
 
 
-def prefetch(iterator: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+def prefetch(iterator: Iterator[Any], depth: int = 2) -> Generator[Any, None, None]:
     """Run `iterator` in a worker thread, `depth` items ahead of the consumer.
 
     The source read (network and driver time, mostly outside the GIL) then overlaps masking

@@ -12,7 +12,7 @@ keeps at most `leak_sample` rows per table."""
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field, replace
 
 from masking.checks import check
@@ -205,8 +205,10 @@ def _load_table(
     sampler = LeakSampler(rt, masked, state.totals[rt.label], leak_sample, plan.leak_max_share)
     rows_read = 0
     try:
-        with TableLoader(target, rt.label, rt.target, rt.target_columns) as loader:
-            batches = extract_batches(source, rt, plan.batch_size)
+        with (
+            TableLoader(target, rt.label, rt.target, rt.target_columns) as loader,
+            closing(extract_batches(source, rt, plan.batch_size)) as batches,
+        ):
             for batch_no, batch in enumerate(batches, start=1):
                 state.cancel_point()
                 out = mask_batch(rt, batch, maskers)

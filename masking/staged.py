@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import closing
 
 from masking.checks import Problem, check
 from masking.dialects.base import Dialect
@@ -159,8 +160,12 @@ def run_unit(
     try:
         with target.transaction(), source.snapshot_reads(layout.snapshot):
             clear_unit(target, stage, unit.index, ledger_name(layout.run_id))
-            with TableLoader(target, rt.label, stage, columns) as loader:
-                batches = extract_batches(source, for_unit(source, rt, unit), plan.batch_size)
+            with (
+                TableLoader(target, rt.label, stage, columns) as loader,
+                closing(
+                    extract_batches(source, for_unit(source, rt, unit), plan.batch_size)
+                ) as batches,
+            ):
                 for batch_no, batch in enumerate(batches, start=1):
                     if progress.should_cancel():
                         raise Cancelled(rt.label)
@@ -299,9 +304,8 @@ def _leak_samplers(
             seen = 0
             for unit in units:
                 with source.snapshot_reads(layout.snapshot):
-                    batches = extract_batches(source, for_unit(source, rt, unit), per)
-                    first = next(iter(batches), None)
-                    getattr(batches, "close", lambda: None)()  # a generator: end its read
+                    with closing(extract_batches(source, for_unit(source, rt, unit), per)) as b:
+                        first = next(b, None)  # closing ends its read
                 if first is None:
                     continue
                 sampler.observe(first, mask_batch(rt, first, maskers), seen)

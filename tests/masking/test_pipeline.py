@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -372,8 +373,12 @@ def test_cancel_mid_run_rolls_back(pair) -> None:  # type: ignore[no-untyped-def
     seed(src)
     seed(tgt, with_data=False)
     before = _prefill(tgt)
-    with pytest.raises(Cancelled):
+    with pytest.raises(Cancelled) as stopped:
         run(make_plan(src, tgt), src, tgt, Recorder(cancel_after=6))
+    # The source read has ended while the error (whose traceback holds the run's frames) is
+    # still alive: closing the source now cannot pull a connection from under a read.
+    assert stopped.value is not None
+    assert not any(t.name == "maskflow-extract" for t in threading.enumerate())
     assert snapshot(tgt) == before
 
 
