@@ -8,7 +8,8 @@ files in a private temporary directory, checked once the table's last batch is r
 partition at a time. A run's memory then stays flat however many rows a table has; its disk
 use is 28 bytes per spilled value, freed when the table is done.
 
-A duplicate is always reported at its later row, whichever of the two checks finds it.
+A duplicate is always reported at its later row, whichever of the two checks finds it. A
+64-bit collision between different values reads as a duplicate (odds about n²/2⁶⁵).
 """
 
 from __future__ import annotations
@@ -85,7 +86,6 @@ class HashSpill:
                 best = Duplicate(
                     int(rec["row"][i]), int(rec["batch"][i]), rec["owner"][i], rec["owner"][i - 1]
                 )
-            del rec
         return best
 
     def close(self) -> None:

@@ -35,6 +35,11 @@ def _first_true(mask: pa.Array) -> int | None:
     return None if idx < 0 else int(idx)
 
 
+def _rows(valid: np.ndarray, offset: int) -> np.ndarray:
+    """1-based rows, among the rows read, of a batch's non-NULL values."""
+    return np.flatnonzero(valid).astype(np.uint64) + np.uint64(offset + 1)
+
+
 def value_hashes(values: pa.Array) -> pl.Series:
     series = pl.from_arrow(values)
     assert isinstance(series, pl.Series)
@@ -226,16 +231,15 @@ class BatchValidator:
         earlier[order[1:]] = owner[order[:-1]]
         bad = valid & (found | repeat)
         idx = _first_true(pa.array(bad))
-        rows = np.flatnonzero(valid).astype(np.uint64) + np.uint64(offset + 1)
         if idx is not None:
             if seen.spilled:  # a duplicate among the values on disk may come in an earlier row
-                seen.add(h[valid], owner[valid], rows, batch_no)
+                seen.add(h[valid], owner[valid], _rows(valid, offset), batch_no)
                 self._raise_spilled(name, seen, before=offset + idx + 1)
             other = prior[idx] if found[idx] else earlier[idx]
             detail = self._why(name, other, owner[idx])
             raise self._fail(name, "unique", offset, idx, batch_no, detail)
         if name in self.remember:
-            seen.add(h[valid], owner[valid], rows, batch_no)
+            seen.add(h[valid], owner[valid], _rows(valid, offset), batch_no)
 
     def finish(self) -> None:
         """After the last batch: the check of the values that spilled to disk."""

@@ -294,9 +294,10 @@ class StagedLoad:
         self.offsets = [
             (i, f"maskflow_offset_{i}") for i, n in enumerate(self.natives) if n == "datetimeoffset"
         ]
-        infos += [ColumnInfo(n, "smallint", TypeCategory.NUMERIC) for _, n in self.offsets]
-        self.natives += ["smallint"] * len(self.offsets)
-        self.names = stage_names(token, len(infos) if joined else None)
+        shifts = [ColumnInfo(n, "smallint", TypeCategory.NUMERIC) for _, n in self.offsets]
+        self.natives += ["smallint"] * len(shifts)
+        staged = infos + shifts
+        self.names = stage_names(token, len(staged) if joined else None)
         self.arrow = True
         self.created: list[str] = []
         self._pending: list[pa.Table] = []
@@ -304,11 +305,10 @@ class StagedLoad:
         for i, name in enumerate(self.names):
             self.created.append(name)
             if joined:
-                core_execute(conn, column_stage_create(table.schema, name, infos[i]))
+                core_execute(conn, column_stage_create(table.schema, name, staged[i]))
             else:
-                offset_names = [n for _, n in self.offsets]
-                stage_cols = infos[: len(infos) - len(offset_names)]
-                core_execute(conn, table_stage_create(table, stage_cols, name, offset_names))
+                offset_names = [c.name for c in shifts]
+                core_execute(conn, table_stage_create(table, infos, name, offset_names))
 
     @property
     def path(self) -> str:
@@ -316,7 +316,7 @@ class StagedLoad:
 
     def add(self, batch: pa.RecordBatch) -> None:
         data = stage_batch(batch, self.columns, self.natives)
-        found = offsets.companions(batch)
+        found = offsets.companions(batch) if self.offsets else {}
         for i, name in self.offsets:
             values = found.get(self.columns[i])
             if values is None:
