@@ -1,60 +1,80 @@
 """The copy limit of a pair, and the staged run, as stages of bench/etl.py.
 
-The limit is what the machine can move with the pipeline's own shape of work: the source read
-and the target write run at the same time (two threads joined by a small queue of blocks),
-into a target table without indexes, whose primary key and unique index are built after the
-load, as the pipeline builds deferred indexes. Anything slower than this is the pipeline's own
-cost."""
+The limit is the fastest way this machine moves the same rows with the pipeline's shape of
+work: two `psql` processes joined by an OS pipe, binary COPY out of the source while binary
+COPY into the target, a table without indexes whose primary key and unique indexes are built
+after the load in the same transaction, as the pipeline builds deferred indexes (foreign keys
+after every table, as a publish adds them). No Python
+touches a row: an in-process copy through psycopg costs a Python call per row on both sides
+and runs at well under half this speed, so it would flatter the pipeline. Anything slower
+than this limit is the pipeline's own cost."""
 
 from __future__ import annotations
 
-import queue
-import threading
+import subprocess
+import tempfile
 from typing import Any
-
-_END = object()
 
 
 def pg_limit(src_dsn: str, tgt_dsn: str, table: str) -> int:
-    """PostgreSQL → PostgreSQL: binary COPY out → in, concurrently, indexes built after."""
+    """PostgreSQL → PostgreSQL, one table: `psql` COPY out | `psql` COPY in, indexes after.
+    Needs `psql` (Debian's postgresql-client) on the PATH."""
+    return pg_limit_tables(src_dsn, tgt_dsn, [table], jobs=1)
+
+
+def pg_limit_tables(src_dsn: str, tgt_dsn: str, tables: list[str], jobs: int) -> int:
+    """The limit for several tables: empty them and drop their keys (primary, unique, foreign),
+    then per table, `jobs` tables at a time, a `psql` pipe whose target session loads the rows
+    and builds that table's primary and unique keys; the foreign keys are added last, as the
+    publish adds them. Returns the rows loaded."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import psycopg
 
-    with psycopg.connect(src_dsn) as src, psycopg.connect(tgt_dsn) as tgt:
-        tgt.execute(f"TRUNCATE {table}")
-        indexes = tgt.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY contype",
-            (table,),
-        ).fetchall()
-        for name, _ in indexes:
-            tgt.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        blocks: queue.Queue[Any] = queue.Queue(maxsize=8)
-        failed: list[BaseException] = []
+    with psycopg.connect(tgt_dsn, autocommit=True) as tgt:
+        keys = {t: _constraints(tgt, t, "('p', 'u')") for t in tables}
+        foreign = [(t, n, d) for t in tables for n, d in _constraints(tgt, t, "('f')")]
+        with tgt.transaction():
+            tgt.execute(f"TRUNCATE {', '.join(tables)}")
+            for t, name, _ in foreign:
+                tgt.execute(f'ALTER TABLE {t} DROP CONSTRAINT "{name}"')
+            for t, found in keys.items():
+                for name, _ in found:
+                    tgt.execute(f'ALTER TABLE {t} DROP CONSTRAINT "{name}"')
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(lambda t: _pipe(src_dsn, tgt_dsn, t, keys[t]), tables))
+        with tgt.transaction():
+            for t, name, definition in foreign:
+                tgt.execute(f'ALTER TABLE {t} ADD CONSTRAINT "{name}" {definition}')
+        return sum(int(tgt.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables)
 
-        def read() -> None:
-            try:
-                with src.cursor().copy(f"COPY {table} TO STDOUT (FORMAT BINARY)") as out:
-                    for block in out:
-                        blocks.put(bytes(block))
-            except BaseException as exc:  # handed to the writer, which raises it
-                failed.append(exc)
-            finally:
-                blocks.put(_END)
 
-        reader = threading.Thread(target=read, name="limit-read")
-        reader.start()
-        try:
-            with tgt.cursor().copy(f"COPY {table} FROM STDIN (FORMAT BINARY)") as inp:
-                while (block := blocks.get()) is not _END:
-                    inp.write(block)
-        finally:
-            reader.join()
-        if failed:
-            raise failed[0]
-        for name, definition in indexes:
-            tgt.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        tgt.commit()
-        return int(tgt.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+def _constraints(conn: Any, table: str, kinds: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        f" WHERE conrelid = %s::regclass AND contype IN {kinds} ORDER BY contype, conname",
+        (table,),
+    ).fetchall()
+
+
+def _pipe(src_dsn: str, tgt_dsn: str, table: str, keys: list[tuple[str, str]]) -> None:
+    """One table: binary COPY out piped into one target transaction (psql -1) that loads it
+    from psql's own standard input (pstdin) and builds its keys."""
+    script = [f"\\copy {table} FROM pstdin (FORMAT binary)"]
+    script += [f'ALTER TABLE {table} ADD CONSTRAINT "{n}" {d};' for n, d in keys]
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as f:
+        f.write("\n".join(script) + "\n")
+        f.flush()
+        psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+        out = subprocess.Popen(
+            [*psql, "-d", src_dsn, "-c", f"COPY {table} TO STDOUT (FORMAT binary)"],
+            stdout=subprocess.PIPE,
+        )
+        assert out.stdout is not None
+        inp = subprocess.run([*psql, "-1", "-d", tgt_dsn, "-f", f.name], stdin=out.stdout)
+        out.stdout.close()
+        if out.wait() or inp.returncode:
+            raise RuntimeError(f"psql failed on {table}: out {out.returncode}, in {inp.returncode}")
 
 
 def staged(plan: Any, src: Any, tgt: Any, unit_rows: int, label: str) -> tuple[int, float]:

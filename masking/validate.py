@@ -40,6 +40,14 @@ def _rows(valid: np.ndarray, offset: int) -> np.ndarray:
     return np.flatnonzero(valid).astype(np.uint64) + np.uint64(offset + 1)
 
 
+def _repeats(h: np.ndarray) -> bool:
+    """Whether a hash occurs twice among `h`."""
+    if len(h) < 2:
+        return False
+    s = np.sort(h)
+    return bool((s[1:] == s[:-1]).any())
+
+
 def value_hashes(values: pa.Array) -> pl.Series:
     series = pl.from_arrow(values)
     assert isinstance(series, pl.Series)
@@ -220,26 +228,29 @@ class BatchValidator:
     ) -> None:
         h = _hashes(values)
         valid = values.is_valid().to_numpy(zero_copy_only=False)
+        found, prior = seen.lookup(h)
+        present = h[valid] if values.null_count else h
+        if not found[valid].any() and not _repeats(present):
+            # the common case: nothing to explain, so no owner is computed unless it is kept
+            if name in self.remember:
+                owner = (_hashes(source) if source is not None else h) | np.uint64(1)
+                seen.add(present, owner[valid], _rows(valid, offset), batch_no)
+            return
         # who produced each value: the source value's hash, or the value itself for a copy
         owner = (_hashes(source) if source is not None else h) | np.uint64(1)
-        found, prior = seen.lookup(h)
         order = np.lexsort((owner, h))
         sh = h[order]
         repeat = np.zeros(len(h), dtype=bool)
         repeat[order[1:]] = (sh[1:] == sh[:-1]) & valid[order[1:]] & valid[order[:-1]]
         earlier = np.zeros(len(h), dtype=np.uint64)
         earlier[order[1:]] = owner[order[:-1]]
-        bad = valid & (found | repeat)
-        idx = _first_true(pa.array(bad))
-        if idx is not None:
-            if seen.spilled:  # a duplicate among the values on disk may come in an earlier row
-                seen.add(h[valid], owner[valid], _rows(valid, offset), batch_no)
-                self._raise_spilled(name, seen, before=offset + idx + 1)
-            other = prior[idx] if found[idx] else earlier[idx]
-            detail = self._why(name, other, owner[idx])
-            raise self._fail(name, "unique", offset, idx, batch_no, detail)
-        if name in self.remember:
+        idx = int(np.flatnonzero(valid & (found | repeat))[0])
+        if seen.spilled:  # a duplicate among the values on disk may come in an earlier row
             seen.add(h[valid], owner[valid], _rows(valid, offset), batch_no)
+            self._raise_spilled(name, seen, before=offset + idx + 1)
+        other = prior[idx] if found[idx] else earlier[idx]
+        detail = self._why(name, other, owner[idx])
+        raise self._fail(name, "unique", offset, idx, batch_no, detail)
 
     def finish(self) -> None:
         """After the last batch: the check of the values that spilled to disk."""
