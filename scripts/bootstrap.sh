@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(pkg-config libmariadb-dev unixodbc)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium)
+  packages+=(chromium postgresql-client)  # psql: the copy limit in bench/limits.py
 fi
 missing=()
 for pkg in "${packages[@]}"; do

@@ -100,7 +100,7 @@ def test_postgresql_pair_runs_every_stage() -> None:
         [
             "baseline: psycopg binary COPY",
             "baseline: ADBC read→ingest",
-            "limit: concurrent COPY, idx after",
+            "limit: psql COPY pipe, idx after",
         ],
         ("maskflow staged run",),
     )
