@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import closing
+from typing import Any
 
 from masking.checks import Problem, check
 from masking.dialects.base import Dialect
@@ -225,29 +226,21 @@ def finish(
         if missing:
             raise ValidationFailed("", "", "", "units", f"{len(missing)} unit(s) not complete")
         stages = {rt.label: stage_info(target, rt, layout.stages[rt.label]) for rt in order}
-        results = []
+        counts = []
         for rt in order:
             mine = [done[u.index] for u in layout.units if u.table == rt.label]
             rows, masked = sum(r for r, _ in mine), sum(m for _, m in mine)
             unique = _unique_columns(rt)
             check_staged(target, rt, stages[rt.label], rows, unique, plan.target_mode == "append")
-            results.append(TableResult(rt.label, rows, rows, masked, 0.0, 0.0, "staged"))
+            counts.append((rt.label, rows, masked))
         samplers = _leak_samplers(plan, layout, source, order, maskers, leak_sample)
+        swap = _prepared_swap(plan, layout, target, order, stages)
         lock_start = time.monotonic()
         with target.transaction():
-            try:
-                deferred = target.defer_foreign_keys([rt.target for rt in order])
-            except Exception as exc:
-                raise wrap_error(exc, table="", stage="publish") from exc
-            if plan.target_mode == "truncate":
-                clear_tables(target, [(rt.label, rt.target) for rt in reversed(order)])
-            for rt in order:
-                try:
-                    target.publish_from(stages[rt.label], rt.target, rt.target_columns)
-                except Exception as exc:
-                    raise wrap_error(exc, table=rt.label, stage="publish") from exc
-            target.restore_foreign_keys(deferred)
-            fk_ok = verify_foreign_keys(target, order, tdef)
+            swapped = swap is not None and not swap.reason and target.swap_in(swap)
+            fk_ok = True  # a swap's foreign keys were checked as they were added
+            if not swapped:
+                fk_ok = _insert_select(plan, target, order, stages, tdef)
             leaks = [c for s in samplers for c in s.check(target)]
             bad = [c for c in leaks if not c.ok]
             if bad and plan.leak_action == "fail":
@@ -261,6 +254,8 @@ def finish(
                 )
             before_commit(progress)
         lock = time.monotonic() - lock_start
+        path = _publish_path(swap, swapped)
+        results = [TableResult(t, rows, rows, m, 0.0, 0.0, path) for t, rows, m in counts]
     except BaseException as exc:
         exc.dropped_tables = discard(layout, target)  # type: ignore[attr-defined]
         raise
@@ -277,6 +272,52 @@ def finish(
         lock_seconds=lock,
         created_tables=tuple(table_label(*t) for t in layout.created_tables),
     )
+
+
+def _prepared_swap(
+    plan: Plan, layout: Layout, target: Dialect, order: list[ResolvedTable], stages: dict
+) -> Any:
+    """A truncate-mode run: the replacements of its tables, built outside the publish (None,
+    or a reason, when the database or a table allows no swap)."""
+    if plan.target_mode != "truncate" or not order:
+        return None
+    try:
+        return target.prepare_swap(
+            [rt.target for rt in order],
+            [stages[rt.label] for rt in order],
+            [rt.target_columns for rt in order],
+            [f"{layout.stages[rt.label]}_swap" for rt in order],
+        )
+    except Exception as exc:
+        raise wrap_error(exc, table="", stage="publish") from exc
+
+
+def _insert_select(
+    plan: Plan, target: Dialect, order: list[ResolvedTable], stages: dict, tdef: str
+) -> bool:
+    """The publish without a swap, inside its transaction: every staged row moved into its
+    table by the server, foreign keys checked once after."""
+    try:
+        deferred = target.defer_foreign_keys([rt.target for rt in order])
+    except Exception as exc:
+        raise wrap_error(exc, table="", stage="publish") from exc
+    if plan.target_mode == "truncate":
+        clear_tables(target, [(rt.label, rt.target) for rt in reversed(order)])
+    for rt in order:
+        try:
+            target.publish_from(stages[rt.label], rt.target, rt.target_columns)
+        except Exception as exc:
+            raise wrap_error(exc, table=rt.label, stage="publish") from exc
+    target.restore_foreign_keys(deferred)
+    return verify_foreign_keys(target, order, tdef)
+
+
+def _publish_path(swap: Any, swapped: bool) -> str:
+    """How the rows reached the target, as the execution shows it."""
+    if swapped:
+        return "staged, swapped in"
+    why = getattr(swap, "reason", "") or ("a table changed during the run" if swap else "")
+    return "staged, INSERT … SELECT" + (f" (no swap: {why})" if why else "")
 
 
 def _unique_columns(rt: ResolvedTable) -> list[str]:

@@ -111,13 +111,20 @@ def staging_tables(target: Dialect, schema: str, run_id: str | None = None) -> l
 
 
 def drop_tables(target: Dialect, schema: str, names: Sequence[str]) -> None:
-    for name in names:
-        if not name.startswith(PREFIX):  # never anything but staging
-            continue
-        try:
-            target.execute(f"DROP TABLE IF EXISTS {target.qualified(schema, name)}")
-        except Exception as exc:
-            raise wrap_error(exc, table=name, stage="drop staging") from exc
+    """Drop staging tables (never anything else). Tables built for a swap may reference each
+    other: one that another still references is dropped in a later round."""
+    pending = [n for n in names if n.startswith(PREFIX)]
+    while pending:
+        failed: list[tuple[str, Exception]] = []
+        for name in pending:
+            try:
+                target.execute(f"DROP TABLE IF EXISTS {target.qualified(schema, name)}")
+            except Exception as exc:
+                failed.append((name, exc))
+        if len(failed) == len(pending):
+            first, error = failed[0]
+            raise wrap_error(error, table=first, stage="drop staging") from error
+        pending = [name for name, _ in failed]
 
 
 def check_staged(

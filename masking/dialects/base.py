@@ -273,6 +273,25 @@ class Dialect(ABC):
             raise
         self.end_load(table, columns)
 
+    def prepare_swap(
+        self,
+        tables: Sequence[TableInfo],
+        stages: Sequence[TableInfo],
+        columns: Sequence[Sequence[str]],
+        names: Sequence[str],
+    ) -> Any:
+        """Before a truncate-mode publish, outside its transaction: build a replacement for
+        each of `tables` (parents first) from its staging table, named `names`, for
+        swap_in() to put in place. None when this database publishes only with INSERT ...
+        SELECT; an object whose `reason` says why when these tables cannot be swapped."""
+        return None
+
+    def swap_in(self, swap: Any) -> bool:
+        """Inside the publish transaction: put the replacements of prepare_swap() in place of
+        their tables. False, having changed nothing, when a table changed since they were
+        built: the caller then publishes with publish_from()."""
+        return False
+
     def defer_foreign_keys(self, tables: Sequence[TableInfo]) -> list[tuple[str, str]]:
         """In the publish transaction, before the inserts: set aside the foreign keys of
         `tables` where checking them once after is cheaper; returns what restore_foreign_keys

@@ -15,7 +15,15 @@ from typing import Any
 import pyarrow as pa
 
 from masking.dberrors import connection_failed
-from masking.dialects import arrowconv, common, ddl, pgpublish, postgresql_catalog, postgresql_read
+from masking.dialects import (
+    arrowconv,
+    common,
+    ddl,
+    pgpublish,
+    pgswap,
+    postgresql_catalog,
+    postgresql_read,
+)
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.pgcopy import CopyStream
 from masking.dialects.typemaps import POSTGRESQL_TYPES
@@ -334,6 +342,18 @@ class PostgreSQLDialect(Dialect):
         except psycopg.Error:
             self._deferred = []  # the rollback restores them
             raise
+
+    def prepare_swap(
+        self,
+        tables: Sequence[TableInfo],
+        stages: Sequence[TableInfo],
+        columns: Sequence[Sequence[str]],
+        names: Sequence[str],
+    ) -> pgswap.Swap:
+        return pgswap.build(self, tables, stages, columns, names)
+
+    def swap_in(self, swap: pgswap.Swap) -> bool:
+        return pgswap.swap_in(self, swap)
 
     def defer_foreign_keys(self, tables: Sequence[TableInfo]) -> list[tuple[str, str]]:
         return pgpublish.defer_foreign_keys(self, tables)

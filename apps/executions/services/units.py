@@ -310,7 +310,7 @@ def _record_publish(execution: Execution, plan: Plan, layout: staged.Layout, res
         t = by_label.get(row.target_table)
         if t is not None:
             row.status, row.rows_read, row.rows_written = "success", t.rows_read, t.rows_written
-            row.rows_masked, row.load_path = t.rows_masked, "staged, INSERT … SELECT"
+            row.rows_masked, row.load_path = t.rows_masked, t.load_path[:200]
             row.save()
     rate = result.rows_processed / result.duration if result.duration > 0 else 0
     if finish(

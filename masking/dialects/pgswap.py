@@ -1,0 +1,278 @@
+"""PostgreSQL publish by swap: a truncate-mode staged run builds each target table's
+replacement beside it, outside the publish, and the publish only exchanges the tables.
+
+Before the publish, for every table of the run: a table `LIKE` the target (columns, defaults,
+NOT NULL and CHECK constraints, generated and identity columns, storage, compression,
+statistics targets, column comments), filled from the staging table; the target's owner,
+privileges and table comment; its primary key, unique constraints and indexes, built under
+temporary names; its foreign keys, to the other replacements or to parents outside the run,
+checked as they are added; then ANALYZE. The publish transaction locks the targets, checks
+that their definitions are still those the replacements copied, drops them (children first),
+renames each replacement, its keys and its identity sequences to the target's names (a serial
+column's sequence is handed over to the replacement's column) and commits: the lock lasts for
+catalog changes only, whatever the size of the data. A rollback restores every table.
+
+Only tables whose every property is reproduced are swapped. A table is not eligible when it is
+partitioned or inherited, unlogged or temporary, has table or index storage options or a
+tablespace of its own, a replica identity other than the default, row security, triggers, rules,
+policies, publication membership, extended statistics, security labels, column privileges,
+comments on its constraints or indexes, or when any object other than a foreign key from a
+table of the same run depends on it (a view, a function taking its row type, a foreign key from
+another table). The login must be a member of the table's owner and may create in its schema.
+When one table of a run is not eligible, the whole run publishes with `INSERT ... SELECT`
+(Dialect.publish_from), as it does when a definition changed between the build and the
+publish."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from masking.dialects import pgswap_sql as sql
+from masking.dialects.postgresql_read import esc
+from masking.errors import ValidationFailed
+from masking.schema import TableInfo
+
+
+def _eligible_sql(d: Any) -> str:
+    recent = d.connect().info.server_version >= 150000
+    return sql.ELIGIBLE.format(**{k: v if recent else "" for k, v in sql.SINCE_15.items()})
+
+
+_MATCH = {"f": " MATCH FULL", "s": "", "p": " MATCH PARTIAL"}
+_ACTION = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+class _NotCopied(Exception):
+    """A property of the table that the replacement would not reproduce exactly."""
+
+
+@dataclass
+class Replacement:
+    """One target table and what stands ready to take its place."""
+
+    table: TableInfo
+    oid: int
+    name: str  # the replacement, in the table's schema
+    signature: str = ""
+    keys: list[tuple[str, str]] = field(default_factory=list)  # (temporary, final) names
+    indexes: list[tuple[str, str]] = field(default_factory=list)
+    # identity sequences: (the replacement's, the name the target's has)
+    identities: list[tuple[str, str]] = field(default_factory=list)
+    # owned sequences (serial): (sequence, column, the value it goes on from)
+    owned: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Swap:
+    """The replacements of a run, parents first; `reason` says why a run cannot swap."""
+
+    tables: list[Replacement] = field(default_factory=list)
+    reason: str = ""
+
+
+def eligible(d: Any, tables: Sequence[TableInfo]) -> Swap:
+    """Whether every table can be swapped (Swap.reason empty), checked in the catalog."""
+    oids = {d._oid(t): t for t in tables}
+    for oid, table in oids.items():
+        why = d._rows(_eligible_sql(d), (oid,))[0][0]
+        if why is None:
+            row_type = d._rows(sql.ROW_TYPE, (oid,))[0][0]
+            for kind, child in d._rows(sql.DEPENDENTS, (oid, row_type, oid)):
+                if not (kind == "pg_constraint" and child in oids):
+                    why = "other objects depend on it (a view, a function, a foreign key)"
+                    break
+        if why is not None:
+            return Swap(reason=f"table '{table.schema}.{table.name}': {why}")
+    return Swap()
+
+
+def build(
+    d: Any,
+    tables: Sequence[TableInfo],
+    stages: Sequence[TableInfo],
+    columns: Sequence[Sequence[str]],
+    names: Sequence[str],
+) -> Swap:
+    """Build each replacement (parents first; outside the publish, in transactions of its
+    own); returns the Swap, or one with a reason when a table is not eligible."""
+    import psycopg  # the driver loads with the connection
+
+    swap = eligible(d, tables)
+    if swap.reason:
+        return swap
+    for table, stage, cols, name in zip(tables, stages, columns, names, strict=True):
+        oid = d._oid(table)
+        signature = _signature(d, oid)  # before the copy: a later change is seen at publish
+        try:
+            with d.transaction():
+                swap.tables.append(_fill(d, table, oid, stage, cols, name))
+        except _NotCopied as exc:  # the replacements left are staging, dropped with it
+            return Swap(reason=f"table '{table.schema}.{table.name}': {exc}")
+        except psycopg.errors.UniqueViolation as exc:
+            raise ValidationFailed(
+                f"{table.schema}.{table.name}",
+                "",
+                "",
+                "unique",
+                "a key of the table cannot be built: the staged rows repeat a value",
+            ) from exc
+        swap.tables[-1].signature = signature
+    by_oid = {r.oid: r for r in swap.tables}
+    with d.transaction():
+        for r in swap.tables:
+            _foreign_keys(d, r, by_oid)
+    for r in swap.tables:
+        d.execute(f"ANALYZE {d.qualified(r.table.schema, r.name)}")
+    return swap
+
+
+def _fill(
+    d: Any, table: TableInfo, oid: int, stage: TableInfo, cols: Sequence[str], name: str
+) -> Replacement:
+    r = Replacement(table, oid, name)
+    target = d.qualified(table.schema, table.name)
+    new = d.qualified(table.schema, name)
+    d.execute(f"DROP TABLE IF EXISTS {new}")  # a resumed run's earlier attempt
+    d.execute(
+        f"CREATE TABLE {new} (LIKE {target} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
+        " INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION"
+        " INCLUDING STATISTICS INCLUDING COMMENTS)"
+    )
+    for column, target_stats, options in d._rows(sql.COLUMN_SETTINGS, (oid,)):
+        alter = f"ALTER TABLE {new} ALTER COLUMN {d.quote(column)}"
+        if target_stats is not None:
+            d.execute(f"{alter} SET STATISTICS {int(target_stats)}")
+        if options:
+            d.execute(f"{alter} SET ({options})")
+    listed = ", ".join(d.quote(c) for c in cols)
+    identity = any((c := table.column(n)) is not None and c.is_identity for n in cols)
+    d.execute(
+        f"INSERT INTO {new} ({listed}){' OVERRIDING SYSTEM VALUE' if identity else ''}"
+        f" SELECT {listed} FROM {d.qualified(stage.schema, stage.name)}"
+    )
+    for column, kind, schema, sequence in d._rows(sql.SEQUENCES, (oid,)):
+        nxt = f"coalesce(max({d.quote(column)}), 0) + 1"
+        if kind == "i":  # the replacement's own sequence goes on after its rows
+            mine = d._rows(
+                f"SELECT pg_catalog.pg_get_serial_sequence(%s, %s), {esc(nxt)} FROM {esc(new)}",
+                (new, column),
+            )[0]
+            d.execute(f"SELECT pg_catalog.setval('{_escape(mine[0])}'::regclass, {mine[1]}, false)")
+            r.identities.append((mine[0], sequence))
+        else:  # handed over, and moved on, under the publish's lock
+            value = d._rows(f"SELECT {nxt} FROM {new}")[0][0]
+            r.owned.append((f"{schema}.{sequence}", column, int(value)))
+    for i, (key, definition) in enumerate(d._rows(sql.KEYS, (oid,))):
+        temp = f"{name}_k{i}"
+        d.execute(f"ALTER TABLE {new} ADD CONSTRAINT {d.quote(temp)} {definition}")
+        r.keys.append((temp, key))
+    for i, (index, shown, unique, definition, printed) in enumerate(d._rows(sql.INDEXES, (oid,))):
+        head = f"CREATE {'UNIQUE ' if unique else ''}INDEX {shown} ON {printed} USING "
+        if not definition.startswith(head):
+            raise _NotCopied(f"index '{index}' has a definition this swap cannot copy")
+        temp = f"{name}_i{i}"
+        d.execute(
+            f"CREATE {'UNIQUE ' if unique else ''}INDEX {d.quote(temp)} ON {new} USING "
+            + definition[len(head) :]
+        )
+        r.indexes.append((temp, index))
+    owner, comment = d._rows(_eligible_sql(d), (oid,))[0][1:]
+    d.execute(f"ALTER TABLE {new} OWNER TO {owner}")
+    if comment is not None:
+        literal = d._rows("SELECT pg_catalog.quote_literal(%s)", (comment,))[0][0]
+        d.execute(f"COMMENT ON TABLE {new} IS {literal}")
+    _copy_privileges(d, oid, new, d._oid(TableInfo(table.schema, name)))
+    return r
+
+
+def _copy_privileges(d: Any, oid: int, new: str, new_oid: int) -> None:
+    wanted = d._rows(sql.ACL, (oid,))
+    if not wanted:
+        return  # default privileges, as the new table has
+    for grantee, privilege, grantable in wanted:
+        who = d._rows(sql.GRANTEE, (grantee, grantee))[0][0]
+        option = " WITH GRANT OPTION" if grantable else ""
+        d.execute(f"GRANT {privilege} ON {new} TO {who}{option}")
+    have = {(g, p, o) for g, p, o in d._rows(sql.ACL, (new_oid,))}
+    if have != {(g, p, o) for g, p, o in wanted}:
+        raise _NotCopied("its privileges cannot be copied exactly")
+
+
+def _foreign_keys(d: Any, r: Replacement, by_oid: dict[int, Replacement]) -> None:
+    """The target's foreign keys, on the replacement, to the parent's replacement when the
+    parent is swapped too; checked as they are added."""
+    import psycopg
+
+    new = d.qualified(r.table.schema, r.name)
+    for row in d._rows(sql.FOREIGN_KEYS, (r.oid,)):
+        name, parent_oid, cols, ref_cols, match, upd, dele, deferrable, deferred = row[:9]
+        validated, parent_schema, parent_name = row[9:]
+        parent = by_oid.get(parent_oid)
+        ref = (
+            d.qualified(parent.table.schema, parent.name)
+            if parent is not None
+            else d.qualified(parent_schema, parent_name)
+        )
+        statement = (
+            f"ALTER TABLE {new} ADD CONSTRAINT {d.quote(name)} FOREIGN KEY"
+            f" ({', '.join(d.quote(c) for c in cols)}) REFERENCES {ref}"
+            f" ({', '.join(d.quote(c) for c in ref_cols)}){_MATCH[match]}"
+            f" ON UPDATE {_ACTION[upd]} ON DELETE {_ACTION[dele]}"
+            + (" DEFERRABLE" if deferrable else "")
+            + (" INITIALLY DEFERRED" if deferred else "")
+            + ("" if validated else " NOT VALID")
+        )
+        try:
+            d.execute(statement)
+        except psycopg.errors.ForeignKeyViolation as exc:
+            raise ValidationFailed(
+                f"{r.table.schema}.{r.table.name}",
+                ", ".join(cols),
+                "",
+                "foreign_key",
+                f"foreign key '{name}': a staged row references no row of"
+                f" '{parent_schema}.{parent_name}'",
+            ) from exc
+
+
+def _signature(d: Any, oid: int) -> str:
+    return str(d._rows(sql.SIGNATURE, (oid,))[0][0])
+
+
+def swap_in(d: Any, swap: Swap) -> bool:
+    """Inside the publish transaction: lock the targets, and when none changed since the
+    replacements were built, put the replacements in their place. False (nothing changed)
+    when a definition changed: the caller publishes with INSERT ... SELECT instead."""
+    for r in swap.tables:
+        d.execute(
+            f"LOCK TABLE {d.qualified(r.table.schema, r.table.name)} IN ACCESS EXCLUSIVE MODE"
+        )
+    if any(_signature(d, r.oid) != r.signature for r in swap.tables):
+        return False
+    for r in swap.tables:
+        for sequence, column, _ in r.owned:
+            new = d.qualified(r.table.schema, r.name)
+            d.execute(f"ALTER SEQUENCE {sequence} OWNED BY {new}.{d.quote(column)}")
+    for r in reversed(swap.tables):  # children first: their foreign keys go with them
+        d.execute(f"DROP TABLE {d.qualified(r.table.schema, r.table.name)}")
+    for r in swap.tables:
+        d.execute(
+            f"ALTER TABLE {d.qualified(r.table.schema, r.name)} RENAME TO {d.quote(r.table.name)}"
+        )
+        final = d.qualified(r.table.schema, r.table.name)
+        for temp, key in r.keys:
+            d.execute(f"ALTER TABLE {final} RENAME CONSTRAINT {d.quote(temp)} TO {d.quote(key)}")
+        for temp, index in r.indexes:
+            d.execute(f"ALTER INDEX {d.qualified(r.table.schema, temp)} RENAME TO {d.quote(index)}")
+        for sequence, name in r.identities:
+            d.execute(f"ALTER SEQUENCE {sequence} RENAME TO {name}")
+        for sequence, _, value in r.owned:
+            d.execute(f"SELECT pg_catalog.setval('{_escape(sequence)}'::regclass, {value}, false)")
+    return True
+
+
+def _escape(name: str) -> str:
+    """A (quoted) name inside a SQL string literal."""
+    return name.replace("'", "''")
