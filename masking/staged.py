@@ -230,7 +230,11 @@ def finish(
         for rt in order:
             mine = [done[u.index] for u in layout.units if u.table == rt.label]
             rows, masked = sum(r for r, _ in mine), sum(m for _, m in mine)
-            unique = _unique_columns(rt)
+            unique = [
+                c
+                for c in _unique_columns(rt)
+                if not (target.publish_enforces_keys and rt.target.is_unique(c))
+            ]
             check_staged(target, rt, stages[rt.label], rows, unique, plan.target_mode == "append")
             counts.append((rt.label, rows, masked))
         samplers = _leak_samplers(plan, layout, source, order, maskers, leak_sample)

@@ -303,6 +303,10 @@ class Dialect(ABC):
         for _, statement in deferred:
             self.execute(statement)
 
+    # Whether the publish itself stops on a value repeated in a unique key of the target (the
+    # key is built or checked as the rows go in): the staged check then skips those columns.
+    publish_enforces_keys: bool = False
+
     # What a run's units share when they read: "snapshot" (one exported snapshot), "unit" (each
     # unit reads a consistent snapshot of its own), "" (no snapshot: each statement sees the
     # committed data of its moment). Shown on the execution.

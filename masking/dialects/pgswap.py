@@ -111,12 +111,13 @@ def build(
         except _NotCopied as exc:  # the replacements left are staging, dropped with it
             return Swap(reason=f"table '{table.schema}.{table.name}': {exc}")
         except psycopg.errors.UniqueViolation as exc:
+            key = _final_name(d, oid, name, exc.diag.constraint_name or "")
             raise ValidationFailed(
                 f"{table.schema}.{table.name}",
                 "",
                 "",
                 "unique",
-                "a key of the table cannot be built: the staged rows repeat a value",
+                f"key '{key}' cannot be built: the staged rows repeat a value of it",
             ) from exc
         swap.tables[-1].signature = signature
     by_oid = {r.oid: r for r in swap.tables}
@@ -164,15 +165,14 @@ def _fill(
         else:  # handed over, and moved on, under the publish's lock
             value = d._rows(f"SELECT {nxt} FROM {new}")[0][0]
             r.owned.append((f"{schema}.{sequence}", column, int(value)))
-    for i, (key, definition) in enumerate(d._rows(sql.KEYS, (oid,))):
-        temp = f"{name}_k{i}"
+    for temp, key, definition in _keys_of(d, oid, name):
         d.execute(f"ALTER TABLE {new} ADD CONSTRAINT {d.quote(temp)} {definition}")
         r.keys.append((temp, key))
     for i, (index, shown, unique, definition, printed) in enumerate(d._rows(sql.INDEXES, (oid,))):
         head = f"CREATE {'UNIQUE ' if unique else ''}INDEX {shown} ON {printed} USING "
         if not definition.startswith(head):
             raise _NotCopied(f"index '{index}' has a definition this swap cannot copy")
-        temp = f"{name}_i{i}"
+        temp = f"{name}_i{i}"  # a duplicate names it: the message gives the index's name
         d.execute(
             f"CREATE {'UNIQUE ' if unique else ''}INDEX {d.quote(temp)} ON {new} USING "
             + definition[len(head) :]
@@ -185,6 +185,18 @@ def _fill(
         d.execute(f"COMMENT ON TABLE {new} IS {literal}")
     _copy_privileges(d, oid, new, d._oid(TableInfo(table.schema, name)))
     return r
+
+
+def _keys_of(d: Any, oid: int, name: str = "") -> list[tuple[str, str, str]]:
+    """(temporary name, name, definition) of the table's index-backed constraints."""
+    return [(f"{name}_k{i}", key, de) for i, (key, de) in enumerate(d._rows(sql.KEYS, (oid,)))]
+
+
+def _final_name(d: Any, oid: int, name: str, temp: str) -> str:
+    """The target's name for the key or index built as `temp` on its replacement."""
+    names = {t: key for t, key, _ in _keys_of(d, oid, name)}
+    names.update({f"{name}_i{i}": row[0] for i, row in enumerate(d._rows(sql.INDEXES, (oid,)))})
+    return names.get(temp, "")
 
 
 def _copy_privileges(d: Any, oid: int, new: str, new_oid: int) -> None:

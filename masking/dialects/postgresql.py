@@ -319,6 +319,7 @@ class PostgreSQLDialect(Dialect):
 
     # --- staged runs ------------------------------------------------------------------------
     read_consistency = "snapshot"
+    publish_enforces_keys = True
 
     def create_stage_sql(self, stage: str, table: str, columns: str) -> str:
         # UNLOGGED: no WAL for rows that are moved once and dropped.

@@ -205,3 +205,28 @@ def test_a_serial_column_keeps_its_sequence(pg_db_factory):
     # The sequence belongs to the new table: dropping it takes the sequence along.
     tgt.execute("DROP TABLE tags")
     assert tgt._rows("SELECT to_regclass('public.tags_id_seq')")[0][0] is None
+
+
+def test_a_repeated_key_value_fails_the_run_and_leaves_the_target(pg_db_factory):
+    """The source repeats a value the target declares unique: building the replacement's key
+    finds it, the run fails as `unique`, and nothing of the target changed."""
+    from masking.errors import ValidationFailed
+
+    src, tgt = get_dialect(pg_db_factory()), get_dialect(pg_db_factory())
+    src.execute("CREATE TABLE codes (id integer PRIMARY KEY, code text)")
+    tgt.execute("CREATE TABLE codes (id integer PRIMARY KEY, code text UNIQUE)")
+    src.execute("INSERT INTO codes SELECT g, 'C' || (g % 400) FROM generate_series(1, 1000) g")
+    tgt.execute("INSERT INTO codes VALUES (1, 'kept')")
+    rules = (ColumnRule("code", "code", "keep"),)
+    plan = Plan(
+        tables=(TablePlan("public", "codes", "public", "codes", rules, copy_unmapped=True),),
+        secret=S.SECRET,
+        key_version="s1",
+    )
+    with pytest.raises(ValidationFailed) as info:
+        run_staged(plan, src, tgt, "dup", unit_rows=300)
+    assert info.value.rule == "unique"
+    assert "key 'codes_code_key' cannot be built" in str(info.value)
+    assert tgt._rows("SELECT id, code FROM codes")[0] == (1, "kept")
+    assert tgt._rows("SELECT count(*) FROM codes")[0][0] == 1
+    assert S.staging_left(tgt) == []
