@@ -5,12 +5,13 @@ Before the publish, for every table of the run: a table `LIKE` the target (colum
 NOT NULL and CHECK constraints, generated and identity columns, storage, compression,
 statistics targets, column comments), filled from the staging table; the target's owner,
 privileges and table comment; its primary key, unique constraints and indexes, built under
-temporary names; its foreign keys, to the other replacements or to parents outside the run,
-checked as they are added; then ANALYZE. The publish transaction locks the targets, checks
-that their definitions are still those the replacements copied, drops them (children first),
-renames each replacement, its keys and its identity sequences to the target's names (a serial
-column's sequence is handed over to the replacement's column) and commits: the lock lasts for
-catalog changes only, whatever the size of the data. A rollback restores every table.
+temporary names; its foreign keys to the other replacements, checked as they are added; then
+ANALYZE. The publish transaction locks the targets, checks that their definitions are still
+those the replacements copied, drops them (children first), renames each replacement, its keys
+and its identity sequences to the target's names (a serial column's sequence is handed over to
+the replacement's column), adds the foreign keys to parents outside the run (checked then) and
+commits: the lock lasts for catalog changes only, whatever the size of the data. A rollback
+restores every table.
 
 Only tables whose every property is reproduced are swapped. A table is not eligible when it is
 partitioned or inherited, unlogged or temporary, has table or index storage options or a
@@ -62,6 +63,9 @@ class Replacement:
     identities: list[tuple[str, str]] = field(default_factory=list)
     # owned sequences (serial): (sequence, column, the value it goes on from)
     owned: list[tuple[str, str, int]] = field(default_factory=list)
+    # foreign keys to tables outside the run, added at the publish: (name, columns, parent,
+    # ADD CONSTRAINT clause)
+    outside: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -213,11 +217,10 @@ def _copy_privileges(d: Any, oid: int, new: str, new_oid: int) -> None:
 
 
 def _foreign_keys(d: Any, r: Replacement, by_oid: dict[int, Replacement]) -> None:
-    """The target's foreign keys, on the replacement, to the parent's replacement when the
-    parent is swapped too; checked as they are added."""
-    import psycopg
-
-    new = d.qualified(r.table.schema, r.name)
+    """The target's foreign keys to tables of the run, on the replacement, to the parent's
+    replacement, checked as they are added. Those to tables outside the run wait for the
+    publish (Replacement.outside): added now, their parent's deletes would already be checked
+    against rows not yet published."""
     for row in d._rows(sql.FOREIGN_KEYS, (r.oid,)):
         name, parent_oid, cols, ref_cols, match, upd, dele, deferrable, deferred = row[:9]
         validated, parent_schema, parent_name = row[9:]
@@ -227,8 +230,8 @@ def _foreign_keys(d: Any, r: Replacement, by_oid: dict[int, Replacement]) -> Non
             if parent is not None
             else d.qualified(parent_schema, parent_name)
         )
-        statement = (
-            f"ALTER TABLE {new} ADD CONSTRAINT {d.quote(name)} FOREIGN KEY"
+        clause = (
+            f"ADD CONSTRAINT {d.quote(name)} FOREIGN KEY"
             f" ({', '.join(d.quote(c) for c in cols)}) REFERENCES {ref}"
             f" ({', '.join(d.quote(c) for c in ref_cols)}){_MATCH[match]}"
             f" ON UPDATE {_ACTION[upd]} ON DELETE {_ACTION[dele]}"
@@ -236,17 +239,27 @@ def _foreign_keys(d: Any, r: Replacement, by_oid: dict[int, Replacement]) -> Non
             + (" INITIALLY DEFERRED" if deferred else "")
             + ("" if validated else " NOT VALID")
         )
-        try:
-            d.execute(statement)
-        except psycopg.errors.ForeignKeyViolation as exc:
-            raise ValidationFailed(
-                f"{r.table.schema}.{r.table.name}",
-                ", ".join(cols),
-                "",
-                "foreign_key",
-                f"foreign key '{name}': a staged row references no row of"
-                f" '{parent_schema}.{parent_name}'",
-            ) from exc
+        fk = (name, ", ".join(cols), f"{parent_schema}.{parent_name}", clause)
+        if parent is None:
+            r.outside.append(fk)
+        else:
+            _add_foreign_key(d, r, d.qualified(r.table.schema, r.name), fk)
+
+
+def _add_foreign_key(d: Any, r: Replacement, table: str, fk: tuple[str, str, str, str]) -> None:
+    import psycopg
+
+    name, cols, parent, clause = fk
+    try:
+        d.execute(f"ALTER TABLE {table} {clause}")
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise ValidationFailed(
+            f"{r.table.schema}.{r.table.name}",
+            cols,
+            "",
+            "foreign_key",
+            f"foreign key '{name}': a staged row references no row of '{parent}'",
+        ) from exc
 
 
 def _signature(d: Any, oid: int) -> str:
@@ -280,6 +293,8 @@ def swap_in(d: Any, swap: Swap) -> bool:
             d.execute(f"ALTER INDEX {d.qualified(r.table.schema, temp)} RENAME TO {d.quote(index)}")
         for sequence, name in r.identities:
             d.execute(f"ALTER SEQUENCE {sequence} RENAME TO {name}")
+        for fk in r.outside:  # checked under the lock, against the parent as it is then
+            _add_foreign_key(d, r, final, fk)
         for sequence, _, value in r.owned:
             d.execute(f"SELECT pg_catalog.setval('{_escape(sequence)}'::regclass, {value}, false)")
     return True

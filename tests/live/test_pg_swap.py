@@ -11,6 +11,7 @@ import pytest
 
 from masking import ColumnRule, Plan, TablePlan
 from masking.dialects import get_dialect
+from masking.errors import MaskingError
 from masking.pipeline import run
 from masking.progress import NullProgress
 from masking.staged import SnapshotHolder, finish, prepare, run_staged, run_unit
@@ -230,3 +231,55 @@ def test_a_repeated_key_value_fails_the_run_and_leaves_the_target(pg_db_factory)
     assert tgt._rows("SELECT id, code FROM codes")[0] == (1, "kept")
     assert tgt._rows("SELECT count(*) FROM codes")[0][0] == 1
     assert S.staging_left(tgt) == []
+
+
+def _people(pg_db_factory):  # type: ignore[no-untyped-def]
+    """`people` in the run; `countries`, their parent, only in the target."""
+    src, tgt = get_dialect(pg_db_factory()), get_dialect(pg_db_factory())
+    src.execute("CREATE TABLE people (id integer PRIMARY KEY, country_id integer)")
+    src.execute("INSERT INTO people SELECT g, 1 + g % 5 FROM generate_series(1, 2000) g")
+    tgt.execute("CREATE TABLE countries (id integer PRIMARY KEY)")
+    tgt.execute("INSERT INTO countries SELECT generate_series(1, 5)")
+    tgt.execute(
+        "CREATE TABLE people (id integer PRIMARY KEY,"
+        " country_id integer CONSTRAINT people_country REFERENCES countries (id))"
+    )
+    plan = Plan(
+        tables=(TablePlan("public", "people", "public", "people", (), copy_unmapped=True),),
+        secret=S.SECRET,
+        key_version="s1",
+    )
+    return src, tgt, plan
+
+
+FK = "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'people_country'"
+
+
+def test_a_parent_outside_the_run_gets_its_foreign_key_at_the_publish(pg_db_factory):
+    src, tgt, plan = _people(pg_db_factory)
+    other = get_dialect(tgt.params)
+    built = tgt.prepare_swap
+
+    def build_then_delete(*args):  # meanwhile the application deletes a country
+        swap = built(*args)
+        other.execute("DELETE FROM countries WHERE id = 5")  # not blocked by staged rows
+        return swap
+
+    tgt.prepare_swap = build_then_delete  # type: ignore[method-assign]
+    with pytest.raises(MaskingError) as info:
+        run_staged(plan, src, tgt, "outside", unit_rows=500)
+    assert info.value.rule == "foreign_key"  # type: ignore[attr-defined]
+    assert "people_country" in str(info.value) and "public.countries" in str(info.value)
+    assert tgt._rows("SELECT count(*) FROM people")[0][0] == 0
+    assert tgt._rows(FK)[0][0] == "FOREIGN KEY (country_id) REFERENCES countries(id)"
+    assert S.staging_left(tgt) == []
+    other.close()
+
+    tgt.prepare_swap = built  # type: ignore[method-assign]
+    tgt.execute("INSERT INTO countries VALUES (5)")
+    result = run_staged(plan, src, tgt, "outside2", unit_rows=500)
+    assert {t.load_path for t in result.tables} == {SWAPPED}
+    assert tgt._rows("SELECT count(*) FROM people")[0][0] == 2000
+    assert tgt._rows(FK)[0][0] == "FOREIGN KEY (country_id) REFERENCES countries(id)"
+    with pytest.raises(Exception, match="foreign key"):
+        tgt.execute("DELETE FROM countries WHERE id = 1")
