@@ -204,9 +204,9 @@ def _final_name(d: Any, oid: int, name: str, temp: str) -> str:
 
 
 def _copy_privileges(d: Any, oid: int, new: str, new_oid: int) -> None:
+    """The target's privileges on the replacement; compared after, so that a default
+    privilege the login's ALTER DEFAULT PRIVILEGES gave the new table is seen."""
     wanted = d._rows(sql.ACL, (oid,))
-    if not wanted:
-        return  # default privileges, as the new table has
     for grantee, privilege, grantable in wanted:
         who = d._rows(sql.GRANTEE, (grantee, grantee))[0][0]
         option = " WITH GRANT OPTION" if grantable else ""

@@ -283,3 +283,18 @@ def test_a_parent_outside_the_run_gets_its_foreign_key_at_the_publish(pg_db_fact
     assert tgt._rows(FK)[0][0] == "FOREIGN KEY (country_id) REFERENCES countries(id)"
     with pytest.raises(Exception, match="foreign key"):
         tgt.execute("DELETE FROM countries WHERE id = 1")
+
+
+def test_privileges_the_target_lacks_keep_insert_select(role, pg_db_factory):
+    """The login's default privileges would give the replacement a grant the target does not
+    have: that cannot be reproduced exactly, so the run publishes into the table."""
+    src, tgt, plan = _people(pg_db_factory)
+    src.execute("UPDATE people SET country_id = 1")
+    tgt.execute(f"ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {role}")
+    result = run_staged(plan, src, tgt, "acl", unit_rows=10**6)
+    assert {t.load_path for t in result.tables} == {
+        "staged, INSERT … SELECT (no swap: table 'public.people': its privileges cannot be"
+        " copied exactly)"
+    }
+    acl = "SELECT relacl IS NULL FROM pg_class WHERE relname = 'people'"
+    assert tgt._rows(acl)[0][0] is True
