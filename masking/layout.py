@@ -29,6 +29,9 @@ class Layout:
     created: float = field(default_factory=time.time)
     # target tables (schema, table) this run created: dropped again unless it publishes
     created_tables: tuple[tuple[str, str], ...] = ()
+    # table label -> its definition's signature, for the tables whose staging table was made
+    # as a copy of them, to be swapped in at the publish (Dialect.swap_signatures)
+    copies: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

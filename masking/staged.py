@@ -111,6 +111,11 @@ def _prepare(
         units, totals = plan_units(source, order, tdef, unit_rows)
     schema = (order[0].target.schema if order else "") or tdef
     stages = {rt.label: stage_name(run_id, n) for n, rt in enumerate(order)}
+    copies: dict[str, str] = {}
+    if plan.target_mode == "truncate" and order:
+        # units then load straight into copies of the tables, which the publish swaps in
+        found = target.swap_signatures([rt.target for rt in order])
+        copies = {rt.label: sig for rt, sig in zip(order, found or (), strict=False)}
     layout = Layout(
         run_id,
         schema,
@@ -122,10 +127,11 @@ def _prepare(
         token,
         "snapshot" if token else ("unit" if source.read_consistency == "unit" else ""),
         created_tables=created,
+        copies=copies,
     )
     try:
         for rt in order:
-            create_stage(target, rt, stages[rt.label])
+            create_stage(target, rt, stages[rt.label], copy=rt.label in copies)
         create_ledger(target, schema, run_id)
     except BaseException:
         drop_tables(target, layout.schema, staging_tables(target, layout.schema, run_id))
@@ -290,7 +296,7 @@ def _prepared_swap(
             [rt.target for rt in order],
             [stages[rt.label] for rt in order],
             [rt.target_columns for rt in order],
-            [f"{layout.stages[rt.label]}_swap" for rt in order],
+            [layout.copies.get(rt.label) for rt in order],
         )
     except Exception as exc:
         raise wrap_error(exc, table="", stage="publish") from exc

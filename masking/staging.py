@@ -45,14 +45,19 @@ def _schema(target: Dialect, rt: ResolvedTable) -> str:
     return rt.target.schema or target.capabilities.default_schema
 
 
-def create_stage(target: Dialect, rt: ResolvedTable, name: str) -> None:
-    """An empty copy of the mapped target columns, no constraints, plus the unit column."""
+def create_stage(target: Dialect, rt: ResolvedTable, name: str, *, copy: bool = False) -> None:
+    """An empty copy of the mapped target columns, no constraints, plus the unit column; with
+    `copy`, a copy of the whole target table without its keys (Dialect.copy_stage_sql), that
+    becomes the table at a publish by swap."""
     schema = _schema(target, rt)
     cols = ", ".join(target.quote(c) for c in rt.target_columns)
     source = target.qualified(rt.target.schema, rt.target.name)
     stage = target.qualified(schema, name)
     try:
-        target.execute(target.create_stage_sql(stage, source, cols))
+        if copy:
+            target.execute(target.copy_stage_sql(stage, source))
+        else:
+            target.execute(target.create_stage_sql(stage, source, cols))
         target.execute(f"ALTER TABLE {stage} ADD {target.quote(UNIT_COLUMN)} INTEGER")
     except Exception as exc:
         raise wrap_error(exc, table=rt.label, stage="create staging") from exc

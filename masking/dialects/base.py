@@ -273,16 +273,27 @@ class Dialect(ABC):
             raise
         self.end_load(table, columns)
 
+    def swap_signatures(self, tables: Sequence[TableInfo]) -> list[str] | None:
+        """When a truncate-mode staged run into `tables` can publish by swap: each table's
+        definition now, and its staging table is then made by copy_stage_sql(); else None."""
+        return None
+
+    def copy_stage_sql(self, stage: str, table: str) -> str:
+        """DDL for a staging table that is a copy of `table` (both quoted), without its keys,
+        for swap_signatures()."""
+        raise NotImplementedError
+
     def prepare_swap(
         self,
         tables: Sequence[TableInfo],
         stages: Sequence[TableInfo],
         columns: Sequence[Sequence[str]],
-        names: Sequence[str],
+        copies: Sequence[str | None],
     ) -> Any:
         """Before a truncate-mode publish, outside its transaction: build a replacement for
-        each of `tables` (parents first) from its staging table, named `names`, for
-        swap_in() to put in place. None when this database publishes only with INSERT ...
+        each of `tables` (parents first) from its staging table, for swap_in() to put in
+        place; `copies`: the signature of each table whose staging table is a copy of it
+        (swap_signatures), else None. None when this database publishes only with INSERT ...
         SELECT; an object whose `reason` says why when these tables cannot be swapped."""
         return None
 

@@ -76,6 +76,9 @@ class Swap:
     reason: str = ""
 
 
+_UNIT = "mf_unit"  # masking.staging.UNIT_COLUMN: which unit staged the row
+
+
 def eligible(d: Any, tables: Sequence[TableInfo]) -> Swap:
     """Whether every table can be swapped (Swap.reason empty), checked in the catalog."""
     oids = {d._oid(t): t for t in tables}
@@ -92,26 +95,54 @@ def eligible(d: Any, tables: Sequence[TableInfo]) -> Swap:
     return Swap()
 
 
+_LIKE = (
+    " INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY"
+    " INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING STATISTICS INCLUDING COMMENTS"
+)
+
+
+def copy_sql(new: str, target: str) -> str:
+    """A table like the target: what LIKE carries (keys, owner, privileges come later)."""
+    return f"CREATE TABLE {new} (LIKE {target}{_LIKE})"
+
+
+def signatures(d: Any, tables: Sequence[TableInfo]) -> list[str] | None:
+    """When every table can be swapped: their definitions now, for a staging made as copies
+    of them (checked again at the publish); else None."""
+    if eligible(d, tables).reason:
+        return None
+    return [_signature(d, d._oid(t)) for t in tables]
+
+
 def build(
     d: Any,
     tables: Sequence[TableInfo],
     stages: Sequence[TableInfo],
     columns: Sequence[Sequence[str]],
-    names: Sequence[str],
+    copies: Sequence[str | None],
 ) -> Swap:
     """Build each replacement (parents first; outside the publish, in transactions of its
-    own); returns the Swap, or one with a reason when a table is not eligible."""
+    own); returns the Swap, or one with a reason when a table is not eligible. `copies`: per
+    table, the signature the target had when its staging table was made as a copy of it (the
+    staging table then becomes the replacement), or None (the replacement is made now, named
+    after the staging table, and filled from it)."""
     import psycopg  # the driver loads with the connection
 
     swap = eligible(d, tables)
     if swap.reason:
         return swap
-    for table, stage, cols, name in zip(tables, stages, columns, names, strict=True):
+    for table, stage, cols, copied in zip(tables, stages, columns, copies, strict=True):
         oid = d._oid(table)
-        signature = _signature(d, oid)  # before the copy: a later change is seen at publish
+        # before the copy: a later change is seen at publish
+        signature = copied if copied is not None else _signature(d, oid)
+        name = stage.name if copied is not None else f"{stage.name}_swap"
         try:
             with d.transaction():
-                swap.tables.append(_fill(d, table, oid, stage, cols, name))
+                if copied is None:
+                    _fill(d, table, stage, cols, name)
+                else:
+                    d.execute(f"ALTER TABLE {d.qualified(table.schema, name)} DROP COLUMN {_UNIT}")
+                swap.tables.append(_complete(d, table, oid, name))
         except _NotCopied as exc:  # the replacements left are staging, dropped with it
             return Swap(reason=f"table '{table.schema}.{table.name}': {exc}")
         except psycopg.errors.UniqueViolation as exc:
@@ -133,30 +164,29 @@ def build(
     return swap
 
 
-def _fill(
-    d: Any, table: TableInfo, oid: int, stage: TableInfo, cols: Sequence[str], name: str
-) -> Replacement:
-    r = Replacement(table, oid, name)
-    target = d.qualified(table.schema, table.name)
+def _fill(d: Any, table: TableInfo, stage: TableInfo, cols: Sequence[str], name: str) -> None:
     new = d.qualified(table.schema, name)
     d.execute(f"DROP TABLE IF EXISTS {new}")  # a resumed run's earlier attempt
-    d.execute(
-        f"CREATE TABLE {new} (LIKE {target} INCLUDING DEFAULTS INCLUDING CONSTRAINTS"
-        " INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION"
-        " INCLUDING STATISTICS INCLUDING COMMENTS)"
-    )
-    for column, target_stats, options in d._rows(sql.COLUMN_SETTINGS, (oid,)):
-        alter = f"ALTER TABLE {new} ALTER COLUMN {d.quote(column)}"
-        if target_stats is not None:
-            d.execute(f"{alter} SET STATISTICS {int(target_stats)}")
-        if options:
-            d.execute(f"{alter} SET ({options})")
+    d.execute(copy_sql(new, d.qualified(table.schema, table.name)))
     listed = ", ".join(d.quote(c) for c in cols)
     identity = any((c := table.column(n)) is not None and c.is_identity for n in cols)
     d.execute(
         f"INSERT INTO {new} ({listed}){' OVERRIDING SYSTEM VALUE' if identity else ''}"
         f" SELECT {listed} FROM {d.qualified(stage.schema, stage.name)}"
     )
+
+
+def _complete(d: Any, table: TableInfo, oid: int, name: str) -> Replacement:
+    """What LIKE leaves out: column settings, sequences, keys, indexes, owner, comment and
+    privileges."""
+    r = Replacement(table, oid, name)
+    new = d.qualified(table.schema, name)
+    for column, target_stats, options in d._rows(sql.COLUMN_SETTINGS, (oid,)):
+        alter = f"ALTER TABLE {new} ALTER COLUMN {d.quote(column)}"
+        if target_stats is not None:
+            d.execute(f"{alter} SET STATISTICS {int(target_stats)}")
+        if options:
+            d.execute(f"{alter} SET ({options})")
     for column, kind, schema, sequence in d._rows(sql.SEQUENCES, (oid,)):
         nxt = f"coalesce(max({d.quote(column)}), 0) + 1"
         if kind == "i":  # the replacement's own sequence goes on after its rows

@@ -344,14 +344,20 @@ class PostgreSQLDialect(Dialect):
             self._deferred = []  # the rollback restores them
             raise
 
+    def swap_signatures(self, tables: Sequence[TableInfo]) -> list[str] | None:
+        return pgswap.signatures(self, tables)
+
+    def copy_stage_sql(self, stage: str, table: str) -> str:
+        return pgswap.copy_sql(stage, table)
+
     def prepare_swap(
         self,
         tables: Sequence[TableInfo],
         stages: Sequence[TableInfo],
         columns: Sequence[Sequence[str]],
-        names: Sequence[str],
+        copies: Sequence[str | None],
     ) -> pgswap.Swap:
-        return pgswap.build(self, tables, stages, columns, names)
+        return pgswap.build(self, tables, stages, columns, copies)
 
     def swap_in(self, swap: pgswap.Swap) -> bool:
         return pgswap.swap_in(self, swap)
