@@ -1,7 +1,9 @@
 """Uniqueness of a column across a whole table, in bounded memory.
 
 A unique column's values are remembered as 64-bit hashes, each with the hash of the source
-value that produced it (its *owner*), so a duplicate can be explained. The first
+value that produced it (its *owner*), so a duplicate can be explained. Both are seeded with a
+secret each validator draws and keeps in memory, so the files cannot be checked against
+guessed source values. The first
 ``MEMORY_KEYS`` values stay in memory (``SortedHashes``, about 16 bytes each) and every batch
 is checked against them as it is read. Values after that go to ``HashSpill``: hash-partitioned
 files in a private temporary directory, checked once the table's last batch is read, a

@@ -8,6 +8,7 @@ name table, column, a row ordinal and the rule; never a value."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -22,7 +23,7 @@ from masking.extract import ResolvedTable, table_key
 from masking.schema import ColumnInfo, TypeCategory
 from masking.spill import EXISTING, Owners
 
-_HASH_SEED = 0x5EED_0001
+_HASH_SEED = 0x5EED_0001  # tests only: a validator draws a seed of its own
 
 
 def row_key(offset: int, index: int, batch_no: int) -> str:
@@ -48,14 +49,10 @@ def _repeats(h: np.ndarray) -> bool:
     return bool((s[1:] == s[:-1]).any())
 
 
-def value_hashes(values: pa.Array) -> pl.Series:
+def _hashes(values: pa.Array, seed: int = _HASH_SEED) -> np.ndarray:
     series = pl.from_arrow(values)
     assert isinstance(series, pl.Series)
-    return series.hash(_HASH_SEED)
-
-
-def _hashes(values: pa.Array) -> np.ndarray:
-    return value_hashes(values).to_numpy().astype(np.uint64, copy=False)
+    return series.hash(seed).to_numpy().astype(np.uint64, copy=False)
 
 
 class BatchValidator:
@@ -76,6 +73,9 @@ class BatchValidator:
         (default ``masking.spill.MEMORY_KEYS``); call ``finish`` after the last batch and
         ``close`` always."""
         self.rt = rt
+        # Hashes of source values reach the spill files: seeded with a secret of this
+        # validator's own, they cannot be checked against guessed values.
+        self._seed = int.from_bytes(os.urandom(8), "little")
         self.columns: list[ColumnInfo] = [rt.target_column(c) for c in rt.target_columns]
         self.types = [arrow_type(c) for c in self.columns]
         self.unique: dict[str, Owners] = {
@@ -102,7 +102,7 @@ class BatchValidator:
                     if values.type != arrow_type(col)
                     else values
                 )
-                h = _hashes(values.drop_null())
+                h = _hashes(values.drop_null(), self._seed)
                 zeros = np.zeros(len(h), dtype=np.uint64)
                 seen.add(h, np.full(len(h), EXISTING, dtype=np.uint64), zeros, 0)
 
@@ -226,19 +226,19 @@ class BatchValidator:
         batch_no: int,
         source: pa.Array | None,
     ) -> None:
-        h = _hashes(values)
+        h = _hashes(values, self._seed)
         valid = values.is_valid().to_numpy(zero_copy_only=False)
         found, prior = seen.lookup(h)
         present = h[valid] if values.null_count else h
         if not found[valid].any() and not _repeats(present):
             # the common case: nothing to explain, so no owner is computed unless it is kept
             if name in self.remember:
-                owner = (_hashes(source) if source is not None else h) | np.uint64(1)
+                owner = (_hashes(source, self._seed) if source is not None else h) | np.uint64(1)
                 seen.add(present, owner[valid], _rows(valid, offset), batch_no)
             return
         # who produced each value: the source value's hash, or the value itself for a copy
-        owner = (_hashes(source) if source is not None else h) | np.uint64(1)
-        order = np.lexsort((owner, h))
+        owner = (_hashes(source, self._seed) if source is not None else h) | np.uint64(1)
+        order = np.lexsort((np.arange(len(h)), h))  # equal values in row order
         sh = h[order]
         repeat = np.zeros(len(h), dtype=bool)
         repeat[order[1:]] = (sh[1:] == sh[:-1]) & valid[order[1:]] & valid[order[:-1]]

@@ -18,7 +18,7 @@ from masking.dialects.base import ConnectionParams, Dialect
 from masking.extract import ResolvedTable
 from masking.plan import TablePlan as TP
 from masking.schema import ColumnInfo, TableInfo, TypeCategory, UniqueConstraint
-from masking.spill import EXISTING, HashSpill
+from masking.spill import _RECORD, EXISTING, HashSpill
 from masking.validate import BatchValidator
 from tests.masking.test_pipeline import execute, fetch
 
@@ -160,3 +160,29 @@ def test_a_run_past_the_memory_limit_fails_on_a_late_duplicate(dbs, tmp_path, mo
     assert result.tables[0].rows_written == 3000
     assert fetch(tgt, "SELECT COUNT(DISTINCT email) FROM t")[0][0] == 3000
     assert list(spills.iterdir()) == []
+
+
+def test_spill_files_hold_hashes_keyed_by_the_validator(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The spilled owners are hashes of source values: with a seed everyone knows, a guessed
+    value could be checked against the files. Each validator draws its own, kept in memory."""
+    from masking.validate import _hashes
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    source = pa.array(range(1000, 1100), pa.int64())
+    known = set(_hashes(source).tolist()) | {int(x) | 1 for x in _hashes(source).tolist()}
+    seen: list[set[int]] = []
+    for _ in range(2):
+        validator = BatchValidator(_resolved(), sources={"code": ("code", "hash")}, memory_keys=0)
+        ids = pa.array(range(1, 101), pa.int64())
+        src = pa.RecordBatch.from_arrays([ids, source], names=["id", "code"])
+        out = pa.RecordBatch.from_arrays([ids, pa.array(range(100), pa.int64())], ["id", "code"])
+        validator.check(out, 0, 1, src)
+        words = set()
+        for f in tmp_path.glob("*/*"):
+            rec = np.fromfile(f, dtype=_RECORD)
+            words |= set(rec["h"].tolist()) | set(rec["owner"].tolist())
+        validator.finish()
+        validator.close()
+        assert words and not words & known
+        seen.append(words)
+    assert not seen[0] & seen[1]  # two validators, two keys
