@@ -77,15 +77,26 @@ def stage_info(target: Dialect, rt: ResolvedTable, name: str) -> TableInfo:
 
 
 def clear_unit(target: Dialect, stage: TableInfo, unit: int, ledger: str) -> None:
-    """Forget what an earlier attempt of the unit staged (inside the unit's transaction)."""
+    """Forget what an earlier attempt of the unit staged (inside the unit's transaction). A
+    unit's rows commit with its ledger row, so only a unit the ledger lists has rows to
+    delete: the common case costs a key lookup, not a scan of the staging table."""
     mark = placeholder(target)
+    ledger_table = target.qualified(stage.schema, ledger)
+    where = f"WHERE {target.quote('unit')} = {mark}"
+    cur = target.connect().cursor()
+    try:
+        cur.execute(f"SELECT COUNT(*) FROM {ledger_table} {where}", (unit,))
+        listed = int(cur.fetchone()[0])
+    finally:
+        cur.close()
+    if not listed:
+        return
     target.execute(
         f"DELETE FROM {target.qualified(stage.schema, stage.name)}"
         f" WHERE {target.quote(UNIT_COLUMN)} = {mark}",
         (unit,),
     )
-    ledger_table = target.qualified(stage.schema, ledger)
-    target.execute(f"DELETE FROM {ledger_table} WHERE {target.quote('unit')} = {mark}", (unit,))
+    target.execute(f"DELETE FROM {ledger_table} {where}", (unit,))
 
 
 def record_unit(target: Dialect, schema: str, ledger: str, unit: int, rows: int, masked: int):
