@@ -36,9 +36,18 @@ from masking.errors import ValidationFailed
 from masking.schema import TableInfo
 
 
+def _version(d: Any) -> int:
+    return int(d.connect().info.server_version)
+
+
 def _eligible_sql(d: Any) -> str:
-    recent = d.connect().info.server_version >= 150000
+    recent = _version(d) >= 150000
     return sql.ELIGIBLE.format(**{k: v if recent else "" for k, v in sql.SINCE_15.items()})
+
+
+def _signature_sql(d: Any) -> str:
+    # column compression came with PostgreSQL 14
+    return sql.SIGNATURE.format(compression="a.attcompression," if _version(d) >= 140000 else "")
 
 
 _MATCH = {"f": " MATCH FULL", "s": "", "p": " MATCH PARTIAL"}
@@ -101,9 +110,10 @@ _LIKE = (
 )
 
 
-def copy_sql(new: str, target: str) -> str:
+def copy_sql(d: Any, new: str, target: str) -> str:
     """A table like the target: what LIKE carries (keys, owner, privileges come later)."""
-    return f"CREATE TABLE {new} (LIKE {target}{_LIKE})"
+    like = _LIKE if _version(d) >= 140000 else _LIKE.replace(" INCLUDING COMPRESSION", "")
+    return f"CREATE TABLE {new} (LIKE {target}{like})"
 
 
 def signatures(d: Any, tables: Sequence[TableInfo]) -> list[str] | None:
@@ -167,7 +177,7 @@ def build(
 def _fill(d: Any, table: TableInfo, stage: TableInfo, cols: Sequence[str], name: str) -> None:
     new = d.qualified(table.schema, name)
     d.execute(f"DROP TABLE IF EXISTS {new}")  # a resumed run's earlier attempt
-    d.execute(copy_sql(new, d.qualified(table.schema, table.name)))
+    d.execute(copy_sql(d, new, d.qualified(table.schema, table.name)))
     listed = ", ".join(d.quote(c) for c in cols)
     identity = any((c := table.column(n)) is not None and c.is_identity for n in cols)
     d.execute(
@@ -293,7 +303,7 @@ def _add_foreign_key(d: Any, r: Replacement, table: str, fk: tuple[str, str, str
 
 
 def _signature(d: Any, oid: int) -> str:
-    return str(d._rows(sql.SIGNATURE, (oid,))[0][0])
+    return str(d._rows(_signature_sql(d), (oid,))[0][0])
 
 
 def swap_in(d: Any, swap: Swap) -> bool:

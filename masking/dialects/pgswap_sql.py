@@ -120,7 +120,7 @@ SELECT pg_catalog.md5(concat_ws('|',
   pg_catalog.obj_description(c.oid, 'pg_class'),
   (SELECT string_agg(concat_ws(':', a.attnum, a.attname, a.atttypid, a.atttypmod,
                                a.attnotnull, a.attgenerated, a.attidentity, a.attcollation,
-                               a.attacl::text, a.attstorage, a.attcompression,
+                               a.attacl::text, a.attstorage, {compression}
                                a.attstattarget,
                                (SELECT string_agg(o, ',') FROM unnest(a.attoptions) o
                                 WHERE o ~ '^n_distinct'),

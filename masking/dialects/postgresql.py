@@ -348,7 +348,7 @@ class PostgreSQLDialect(Dialect):
         return pgswap.signatures(self, tables)
 
     def copy_stage_sql(self, stage: str, table: str) -> str:
-        return pgswap.copy_sql(stage, table)
+        return pgswap.copy_sql(self, stage, table)
 
     def prepare_swap(
         self,

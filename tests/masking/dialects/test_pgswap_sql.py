@@ -1,5 +1,5 @@
-"""The swap's eligibility query names only catalogs the server has: PostgreSQL 15 added schema
-publications and ON DELETE SET NULL (columns)."""
+"""The swap's statements name only what the server has: PostgreSQL 14 added column
+compression, 15 schema publications and ON DELETE SET NULL (columns)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from masking.dialects.pgswap import _eligible_sql
+from masking.dialects.pgswap import _eligible_sql, _signature_sql, copy_sql
 
 
 def _dialect(version: int):  # type: ignore[no-untyped-def]
@@ -21,3 +21,13 @@ def test_the_eligibility_query_fits_the_server(version: int, recent: bool) -> No
     assert ("pg_publication_namespace" in sql) is recent
     assert ("confdelsetcols" in sql) is recent
     assert "{" not in sql and "pg_publication_rel" in sql
+
+
+@pytest.mark.parametrize(("version", "recent"), [(130015, False), (140011, True)])
+def test_copies_and_signatures_name_compression_from_14(version: int, recent: bool) -> None:
+    d = _dialect(version)
+    assert ("INCLUDING COMPRESSION" in copy_sql(d, '"s"."n"', '"s"."t"')) is recent
+    assert copy_sql(d, '"s"."n"', '"s"."t"').startswith('CREATE TABLE "s"."n" (LIKE "s"."t"')
+    signature = _signature_sql(d)
+    assert ("attcompression" in signature) is recent
+    assert "{" not in signature and "attstorage" in signature
