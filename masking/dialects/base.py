@@ -280,8 +280,8 @@ class Dialect(ABC):
 
     def copy_stage_sql(self, stage: str, table: str) -> str:
         """DDL for a staging table that is a copy of `table` (both quoted), without its keys,
-        for swap_signatures()."""
-        raise NotImplementedError
+        for swap_signatures(). Called only when swap_signatures() returned signatures."""
+        raise NotImplementedError(f"{self.name} stages no copies: it publishes without swap")
 
     def prepare_swap(
         self,

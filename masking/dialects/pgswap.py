@@ -222,7 +222,7 @@ def _complete(d: Any, table: TableInfo, oid: int, name: str) -> Replacement:
             + definition[len(head) :]
         )
         r.indexes.append((temp, index))
-    owner, comment = d._rows(_eligible_sql(d), (oid,))[0][1:]
+    owner, comment = d._rows(sql.OWNER, (oid,))[0]
     d.execute(f"ALTER TABLE {new} OWNER TO {owner}")
     if comment is not None:
         literal = d._rows("SELECT pg_catalog.quote_literal(%s)", (comment,))[0][0]

@@ -50,9 +50,12 @@ SELECT
                                        WHERE k.conrelid = c.oid))
          THEN 'its constraints or indexes have comments'
        {partial_set}
-  END,
-  c.relowner::regrole::text,
-  pg_catalog.obj_description(c.oid, 'pg_class')
+  END
+FROM pg_catalog.pg_class c WHERE c.oid = %s
+"""
+# The owner and comment a replacement takes over.
+OWNER = """
+SELECT c.relowner::regrole::text, pg_catalog.obj_description(c.oid, 'pg_class')
 FROM pg_catalog.pg_class c WHERE c.oid = %s
 """
 # PostgreSQL 15 added schema publications and ON DELETE SET NULL (columns).

@@ -54,6 +54,12 @@ FROM pg_class c WHERE c.oid = %s::regclass
 """
 
 
+def _one_table(table: str, rules: tuple[ColumnRule, ...] = ()) -> Plan:
+    """A plan for one table of `public`, unmapped columns copied."""
+    plan = TablePlan("public", table, "public", table, rules, copy_unmapped=True)
+    return Plan(tables=(plan,), secret=S.SECRET, key_version="s1")
+
+
 def definitions(pg) -> dict[str, tuple]:
     return {t: tuple(pg._rows(DEFINITION, (f"public.{t}",))[0]) for t in S.TABLES}
 
@@ -192,11 +198,7 @@ def test_a_serial_column_keeps_its_sequence(pg_db_factory):
     src.execute("INSERT INTO tags (label) SELECT 'tag ' || g FROM generate_series(1, 500) g")
     tgt.execute("INSERT INTO tags (label) SELECT 'old ' || g FROM generate_series(1, 900) g")
     rules = (ColumnRule("label", "label", "keep"),)
-    plan = Plan(
-        tables=(TablePlan("public", "tags", "public", "tags", rules, copy_unmapped=True),),
-        secret=S.SECRET,
-        key_version="s1",
-    )
+    plan = _one_table("tags", rules)
     result = run_staged(plan, src, tgt, "serial", unit_rows=100)
     assert {t.load_path for t in result.tables} == {SWAPPED}
     assert tgt._rows("SELECT count(*), max(id) FROM tags")[0] == (500, 500)
@@ -219,11 +221,7 @@ def test_a_repeated_key_value_fails_the_run_and_leaves_the_target(pg_db_factory)
     src.execute("INSERT INTO codes SELECT g, 'C' || (g % 400) FROM generate_series(1, 1000) g")
     tgt.execute("INSERT INTO codes VALUES (1, 'kept')")
     rules = (ColumnRule("code", "code", "keep"),)
-    plan = Plan(
-        tables=(TablePlan("public", "codes", "public", "codes", rules, copy_unmapped=True),),
-        secret=S.SECRET,
-        key_version="s1",
-    )
+    plan = _one_table("codes", rules)
     with pytest.raises(ValidationFailed) as info:
         run_staged(plan, src, tgt, "dup", unit_rows=300)
     assert info.value.rule == "unique"
@@ -244,11 +242,7 @@ def _people(pg_db_factory):  # type: ignore[no-untyped-def]
         "CREATE TABLE people (id integer PRIMARY KEY,"
         " country_id integer CONSTRAINT people_country REFERENCES countries (id))"
     )
-    plan = Plan(
-        tables=(TablePlan("public", "people", "public", "people", (), copy_unmapped=True),),
-        secret=S.SECRET,
-        key_version="s1",
-    )
+    plan = _one_table("people")
     return src, tgt, plan
 
 
