@@ -16,11 +16,11 @@ import pyarrow as pa
 
 from masking.dberrors import connection_failed
 from masking.dialects import (
-    arrowconv,
     common,
     ddl,
     pgpublish,
     pgswap,
+    postgresql_arrow,
     postgresql_catalog,
     postgresql_read,
 )
@@ -32,7 +32,6 @@ from masking.schema import (
     ColumnInfo,
     TableInfo,
     TableSummary,
-    TypeCategory,
 )
 
 _SQLSTATE_CATEGORY = {
@@ -59,6 +58,10 @@ class PostgreSQLDialect(Dialect):
     )
     type_map = POSTGRESQL_TYPES
     _stream: CopyStream | None = None
+    _pages: postgresql_arrow.ArrowPages | None = None
+    _pages_tried = False
+    _read_token: str | None = None  # the snapshot reads share, inside snapshot_reads
+    _reading_alone = False  # inside snapshot_reads without a snapshot to share
 
     # --- connection ---------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -68,6 +71,15 @@ class PostgreSQLDialect(Dialect):
             import psycopg
         except ImportError as exc:
             raise ConnectionFailed("driver_missing", "psycopg is not installed") from exc
+        kwargs = self._libpq_options()
+        try:
+            # Autocommit: reads never hold a transaction open; writes use transaction().
+            self._conn = psycopg.connect(autocommit=True, **kwargs)
+        except psycopg.Error as exc:
+            raise self._connection_failed(exc) from exc
+        return self._conn
+
+    def _libpq_options(self) -> dict[str, Any]:
         p = self.params
         kwargs: dict[str, Any] = {
             "host": p.host or "127.0.0.1",
@@ -82,12 +94,15 @@ class PostgreSQLDialect(Dialect):
         for key in ("sslmode", "sslrootcert", "sslcert", "sslkey"):
             if p.options.get(key):
                 kwargs[key] = p.options[key]
+        return kwargs
+
+    def close(self) -> None:
+        pages, self._pages, self._pages_tried = self._pages, None, False
         try:
-            # Autocommit: reads never hold a transaction open; writes use transaction().
-            self._conn = psycopg.connect(autocommit=True, **kwargs)
-        except psycopg.Error as exc:
-            raise self._connection_failed(exc) from exc
-        return self._conn
+            if pages is not None:
+                pages.close()
+        finally:
+            super().close()
 
     def _connection_failed(self, exc: Exception) -> ConnectionFailed:
         raw = str(exc)
@@ -133,76 +148,25 @@ class PostgreSQLDialect(Dialect):
             sql += f" WHERE ({where})"
         return int(self._rows(sql)[0][0])
 
-    def _select_expr(self, col: ColumnInfo) -> str:
-        # Text is the one representation of json/arrays/ranges/intervals that reads back
-        # unchanged through COPY into any PostgreSQL column of the same type.
-        # uuid as text too: Arrow holds uuids as strings, and UUID objects cost a str() each.
-        q = self.quote(col.name)
-        if col.category in (TypeCategory.OTHER, TypeCategory.UUID):
-            return f"{q}::text"
-        return q
-
     def read_batches(
         self, table: TableInfo, columns: Sequence[str], batch_size: int, where: str | None = None
     ) -> Iterator[pa.RecordBatch]:
-        wanted, extra = common.select_list(table, columns)
-        select = [self._select_expr(c) for c in wanted] + [self.quote(k) for k in extra]
-        base = f"SELECT {', '.join(select)} FROM {self.qualified(table.schema, table.name)}"
-        if not table.primary_key:
-            yield from self._read_unordered(base, wanted, batch_size, where)
-            return
-        key_idx = [
-            len(wanted) + extra.index(k) if k in extra else list(columns).index(k)
-            for k in table.primary_key
-        ]
-        read_cols = wanted + [c for c in (table.column(k) for k in extra) if c is not None]
-        fast = (
-            len(read_cols) == len(select)
-            and all(postgresql_read.readable(c) for c in read_cols)
-            and self._utf8()
-        )
-        last: list[Any] | None = None
-        while True:
-            batch = (
-                postgresql_read.read_page(
-                    self.connect(), self.quote, base, read_cols, table, last, batch_size, where
-                )
-                if fast
-                else None
-            )
-            if batch is None:
-                fast = False
-                rows = postgresql_read.cursor_page(
-                    self.connect(), self.quote, base, table, last, batch_size, where
-                )
-                if not rows:
-                    return
-                count = len(rows)
-                last = [rows[-1][i] for i in key_idx]
-                yield arrowconv.rows_to_batch(rows, wanted)
-            else:
-                count = batch.num_rows
-                if not count:
-                    return
-                last = [batch.column(i)[count - 1].as_py() for i in key_idx]
-                yield batch.select(range(len(wanted)))
-            if count < batch_size:
-                return
+        return postgresql_read.read_batches(self, table, columns, batch_size, where)
+
+    def arrow_pages(self) -> postgresql_arrow.ArrowPages | None:
+        """The ADBC reader, opened on first use; None inside a read transaction that has no
+        snapshot to share with it, or when it cannot open."""
+        if self._reading_alone:
+            return None
+        if not self._pages_tried:
+            self._pages_tried = True
+            self._pages = postgresql_arrow.open_pages(self._libpq_options())
+            if self._pages is not None and self._read_token:
+                self._pages.begin(self._read_token)
+        return self._pages
 
     def _utf8(self) -> bool:
         return str(self.connect().info.encoding).lower().replace("_", "-") in ("utf-8", "utf8")
-
-    def _read_unordered(
-        self, base: str, wanted: list[ColumnInfo], batch_size: int, where: str | None
-    ) -> Iterator[pa.RecordBatch]:
-        """No primary key: one server-side cursor (one snapshot, each row exactly once)."""
-        sql = base + (f" WHERE ({where})" if where else "")
-        conn = self.connect()
-        with conn.transaction(), conn.cursor(name="maskflow_scan") as cur:
-            cur.itersize = batch_size
-            cur.execute(sql)
-            while rows := cur.fetchmany(batch_size):
-                yield arrowconv.rows_to_batch(rows, wanted)
 
     # --- writing ------------------------------------------------------------------------------
     @contextmanager
@@ -377,11 +341,20 @@ class PostgreSQLDialect(Dialect):
         if token is not None and not _SNAPSHOT_ID.match(token):
             raise ValueError("not a snapshot identifier")
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        pages = self._pages
         try:
             if token:
                 self.execute(f"SET TRANSACTION SNAPSHOT '{token}'")
+                self._read_token = token
+                if pages is not None:
+                    pages.begin(token)
+            else:
+                self._reading_alone = True
             yield
         finally:
+            self._read_token, self._reading_alone = None, False
+            if self._pages is not None:
+                self._pages.end()
             if self._conn is not None and not self._conn.closed:
                 self.execute("ROLLBACK")  # read only: nothing to keep
 

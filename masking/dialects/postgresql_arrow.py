@@ -1,0 +1,204 @@
+"""PostgreSQL keyset pages read by the ADBC PostgreSQL driver: the server sends binary COPY, and
+the driver parses it in C++ straight into Arrow columns, with the GIL free for the masking and
+loading threads. psycopg hands a COPY to Python one row at a time, which held the GIL for
+about 0.6 s per million rows.
+
+Only a page whose every column comes back value for value as the other read paths return it
+is used. `real` and user-defined types are selected as text (their text form is what the
+driver path reads); `numeric` arrives as text and is cast to the column's decimal, so a value
+with more digits than the column's Arrow type holds (or NaN) refuses the page; dates and
+timestamps outside years 1–9999 (infinity included) refuse it too. A refused page, or any
+error of the driver, returns None: the caller reads that page again through psycopg, which
+reports the error in the engine's own words (the driver's text quotes the statement, so it
+never leaves this module).
+
+The reader joins the dialect's shared snapshot when there is one (`begin`), so every page of
+a staged unit sees the same data as its psycopg reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from masking.dialects import arrowconv
+from masking.schema import ColumnInfo, TypeCategory
+
+try:
+    import adbc_driver_postgresql.dbapi as adbc
+except ImportError:  # a declared dependency; without it every page goes through psycopg
+    adbc = None
+
+# Types whose binary form the driver returns as the value the psycopg paths read.
+_DIRECT = frozenset(
+    {
+        "smallint",
+        "integer",
+        "bigint",
+        "int2",
+        "int4",
+        "int8",
+        "double precision",
+        "float8",
+        "numeric",
+        "decimal",
+        "boolean",
+        "date",
+        "timestamp without time zone",
+        "timestamp",
+        "character varying",
+        "varchar",
+        "text",
+        "character",
+        "char",
+        "bpchar",
+    }
+)
+# Selected as text: float4's shortest text is the value psycopg reads (its binary form widened
+# to a double is not), and the driver has no type for user-defined ones (enums).
+_AS_TEXT = frozenset({"real", "float4", "user-defined"})
+
+_EPOCH = dt.date(1970, 1, 1)
+_FIRST_DAY = (dt.date(1, 1, 1) - _EPOCH).days
+_LAST_DAY = (dt.date(9999, 12, 31) - _EPOCH).days
+_DAY_US = 86_400_000_000
+
+
+def readable(col: ColumnInfo) -> bool:
+    """Whether this column's values come through the driver exactly."""
+    if col.category in (TypeCategory.OTHER, TypeCategory.UUID):
+        return True  # selected as text by the dialect
+    return col.native_type in _DIRECT or col.native_type in _AS_TEXT
+
+
+def select_expr(quoted: str, col: ColumnInfo) -> str:
+    if col.category in (TypeCategory.OTHER, TypeCategory.UUID) or col.native_type in _AS_TEXT:
+        return f"{quoted}::text"
+    return quoted
+
+
+def conninfo(options: Mapping[str, Any]) -> str:
+    """A libpq keyword/value string: each value quoted, with backslash and quote escaped."""
+
+    def quote(value: Any) -> str:
+        text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+        return f"'{text}'"
+
+    return " ".join(f"{key}={quote(value)}" for key, value in options.items())
+
+
+def open_pages(options: Mapping[str, Any]) -> ArrowPages | None:
+    """A reader on a connection of its own, or None (no driver, or it cannot connect: the
+    psycopg paths read then, and report any problem with the server)."""
+    if adbc is None:
+        return None
+    try:
+        return ArrowPages(conninfo(options))
+    except Exception:  # noqa: BLE001 - the driver's text may quote the connection string
+        return None
+
+
+class ArrowPages:
+    """One ADBC connection (autocommit) for the pages of a dialect's reads."""
+
+    def __init__(self, info: str) -> None:
+        if adbc is None:
+            raise RuntimeError("the ADBC PostgreSQL driver is not installed")
+        self._conn: Any = None
+        self._conn = adbc.connect(info, autocommit=True)
+        self._cur = self._conn.cursor()
+        self._snapshot: str | None = None
+        self.broken = False
+
+    def begin(self, token: str) -> bool:
+        """Read in the exported snapshot `token` until end(); False when the server refuses."""
+        try:
+            self._cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            self._snapshot = token
+            self._cur.execute(f"SET TRANSACTION SNAPSHOT '{token}'")
+        except Exception:  # noqa: BLE001
+            self.broken = True
+            return False
+        return True
+
+    def end(self) -> None:
+        if self._snapshot is None:
+            return
+        self._snapshot = None
+        try:
+            self._cur.execute("ROLLBACK")  # read only: nothing to keep
+        except Exception:  # noqa: BLE001
+            self.broken = True
+
+    def read(self, sql: str, cols: Sequence[ColumnInfo]) -> pa.RecordBatch | None:
+        """The page as a batch in the columns' Arrow types, or None (read it through psycopg)."""
+        if self.broken:
+            return None
+        try:
+            self._cur.execute(sql)
+            table = self._cur.fetch_arrow_table()
+        except Exception:  # noqa: BLE001 - psycopg re-reads the page and reports in our words
+            # A failed statement aborts a snapshot transaction: no later page may use it.
+            self.broken = self._snapshot is not None
+            return None
+        schema = arrowconv.arrow_schema(cols)
+        if table.num_columns != len(cols):
+            return None
+        arrays = []
+        for i, field in enumerate(schema):
+            arr = _conform(table.column(i).combine_chunks(), field.type)
+            if arr is None:
+                return None
+            arrays.append(arr)
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def close(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            self._cur.close()
+        finally:
+            conn.close()
+
+    def __del__(self) -> None:  # a dialect left open: close in order (cursor, then connection)
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _conform(arr: pa.Array, want: pa.DataType) -> pa.Array | None:
+    """`arr` as `want` when every value converts exactly, else None."""
+    if isinstance(arr, pa.ExtensionArray):
+        arr = arr.storage  # numeric: its text
+    typ = arr.type
+    try:
+        if pa.types.is_decimal(want) and pa.types.is_string(typ):
+            return arr.cast(want)  # more digits than `want` holds (or NaN) raise
+        if pa.types.is_string(want) and pa.types.is_string(typ):
+            return arr
+        if pa.types.is_floating(want) and (pa.types.is_string(typ) or typ == pa.float64()):
+            return arr if typ == want else arr.cast(want)
+        if pa.types.is_integer(want) and pa.types.is_integer(typ):
+            return arr if typ == want else arr.cast(want, safe=True)
+        if pa.types.is_boolean(want) and pa.types.is_boolean(typ):
+            return arr
+        if pa.types.is_date32(want) and pa.types.is_date32(typ):
+            return arr if _within(arr.cast(pa.int32()), _FIRST_DAY, _LAST_DAY) else None
+        if pa.types.is_timestamp(want) and typ == want:
+            low, high = _FIRST_DAY * _DAY_US, (_LAST_DAY + 1) * _DAY_US - 1
+            return arr if _within(arr.cast(pa.int64()), low, high) else None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return None
+
+
+def _within(values: pa.Array, low: int, high: int) -> bool:
+    if values.null_count == len(values):
+        return True
+    bounds = pc.min_max(values)
+    return bool(low <= bounds["min"].as_py() and bounds["max"].as_py() <= high)

@@ -1,0 +1,156 @@
+"""PostgreSQL pages through the ADBC driver (masking.dialects.postgresql_arrow): the same values
+as the psycopg paths, the same snapshot, and the psycopg paths for whatever it cannot return."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from masking.dialects import get_dialect, postgresql_arrow
+from masking.dialects.base import ConnectionParams
+
+pytestmark = pytest.mark.live
+
+COLUMNS = ["k", "r", "n", "nu", "d", "ts", "e", "u", "j", "c", "t", "b", "f", "s"]
+PLAIN = """
+INSERT INTO public.mixed
+SELECT g, g / 10.0, g / 4.0, g / 8.0, DATE '2020-01-01' + g,
+       TIMESTAMP '2020-01-01 00:00:00.123456' + g * INTERVAL '1 hour 1.5 second',
+       (ARRAY['sad', 'ok', 'happy'])[1 + g % 3]::mood, md5(g::text)::uuid,
+       jsonb_build_object('g', g), left(g::text, 2), CASE WHEN g % 5 = 0 THEN NULL ELSE
+       repeat(chr(228) || ',"\\', g % 4) END, g % 2 = 0, g / 3.0, g::smallint
+FROM generate_series(1, 40) g
+"""
+
+
+def _table(pg: Any) -> Any:
+    pg.execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
+    pg.execute(
+        "CREATE TABLE public.mixed (k int PRIMARY KEY, r real, n numeric(12, 2), nu numeric, "
+        "d date, ts timestamp, e mood, u uuid, j jsonb, c char(4), t text, b boolean, "
+        "f float8, s smallint)"
+    )
+    pg.execute(PLAIN)
+    return pg.describe_table("public", "mixed")
+
+
+def _read(params: ConnectionParams, table: Any, size: int, adbc: bool, monkeypatch) -> Any:
+    """(rows or the error's type and text, pages the ADBC reader returned)."""
+    used = []
+    real = postgresql_arrow.ArrowPages.read
+
+    def spy(self, sql, cols):  # type: ignore[no-untyped-def]
+        batch = real(self, sql, cols)
+        used.append(batch is not None)
+        return batch
+
+    with monkeypatch.context() as m:
+        m.setattr(postgresql_arrow.ArrowPages, "read", spy)
+        if not adbc:
+            m.setattr(postgresql_arrow, "open_pages", lambda options: None)
+        d = get_dialect(params)
+        try:
+            rows: Any = [r for b in d.read_batches(table, COLUMNS, size) for r in b.to_pylist()]
+        except Exception as exc:  # noqa: BLE001 - compared between the two readers
+            rows = (type(exc).__name__, str(exc))
+        finally:
+            d.close()
+    return rows, used
+
+
+def test_pages_equal_the_psycopg_paths_value_for_value(pg_db, monkeypatch):
+    pg = get_dialect(pg_db)
+    table = _table(pg)
+    pg.close()
+    fast, used = _read(pg_db, table, 7, True, monkeypatch)
+    slow, unused = _read(pg_db, table, 7, False, monkeypatch)
+    assert used == [True] * 6  # 40 rows in pages of 7: every page through the driver
+    assert unused == []
+    assert len(fast) == 40
+    assert fast == slow
+    first = fast[0]
+    assert first["r"] == 0.1 and first["e"] == "ok" and first["c"] == "1   "
+    assert first["j"] == '{"g": 1}' and first["t"] == 'ä,"\\'
+
+
+@pytest.mark.parametrize(
+    ("column", "odd"),
+    [
+        ("nu", "1.123456789012"),  # more digits than the column's Arrow decimal holds
+        ("nu", "'NaN'"),
+        ("d", "'infinity'"),
+        ("ts", "'-infinity'"),
+        ("d", "'0044-03-15 BC'"),
+        ("ts", "'10000-01-01'"),  # beyond the year 9999 Python reads
+    ],
+)
+def test_a_page_it_cannot_return_exactly_is_read_by_psycopg(pg_db, monkeypatch, column, odd):
+    pg = get_dialect(pg_db)
+    table = _table(pg)
+    pg.execute(f"UPDATE public.mixed SET {column} = {odd} WHERE k = 20")
+    pg.close()
+    fast, used = _read(pg_db, table, 7, True, monkeypatch)
+    slow, _ = _read(pg_db, table, 7, False, monkeypatch)
+    assert fast == slow  # the same rows, or the same error
+    assert used == [True, True, False]  # pages 1-2 by the driver; page 3 holds row 20
+
+
+def test_pages_read_in_the_shared_snapshot(pg_db, monkeypatch):
+    pg = get_dialect(pg_db)
+    table = _table(pg)
+    holder = get_dialect(pg_db)
+    token = holder.export_snapshot()
+    pg.execute("INSERT INTO public.mixed (k) SELECT g FROM generate_series(41, 60) g")
+    pg.execute("UPDATE public.mixed SET t = 'changed' WHERE k = 3")
+    used = []
+    real = postgresql_arrow.ArrowPages.read
+    monkeypatch.setattr(
+        postgresql_arrow.ArrowPages,
+        "read",
+        lambda self, sql, cols: used.append(1) or real(self, sql, cols),
+    )
+    reader = get_dialect(pg_db)
+    try:
+        for _ in range(2):  # the reader opens inside the first snapshot, then joins the next
+            with reader.snapshot_reads(token):
+                rows = [r for b in reader.read_batches(table, ["k", "t"], 9) for r in b.to_pylist()]
+            assert [r["k"] for r in rows] == list(range(1, 41))
+            assert rows[2]["t"] != "changed"
+        # outside a snapshot, every page sees what is committed
+        rows = [r for b in reader.read_batches(table, ["k", "t"], 9) for r in b.to_pylist()]
+        assert len(rows) == 60 and rows[2]["t"] == "changed"
+    finally:
+        reader.close()
+        holder.close()
+        pg.close()
+    assert len(used) == 5 + 5 + 7
+
+
+def test_without_a_snapshot_to_share_the_transaction_reads_alone(pg_db, monkeypatch):
+    pg = get_dialect(pg_db)
+    table = _table(pg)
+    used = []
+    monkeypatch.setattr(postgresql_arrow.ArrowPages, "read", lambda *a: used.append(1))
+    with pg.snapshot_reads(None):
+        rows = [r for b in pg.read_batches(table, ["k"], 9) for r in b.to_pylist()]
+    pg.close()
+    assert len(rows) == 40
+    assert used == []  # the driver's connection could not see this transaction's snapshot
+
+
+def test_a_failing_page_is_reported_by_psycopg_without_the_statement(pg_db):
+    pg = get_dialect(pg_db)
+    table = _table(pg)
+    with pytest.raises(psycopg.Error) as caught:
+        list(pg.read_batches(table, ["k"], 9, where="1 / (k - 20) > -1"))
+    pg.close()
+    assert isinstance(caught.value, psycopg.errors.DivisionByZero)
+    assert "COPY" not in str(caught.value) and "Query was" not in str(caught.value)
+
+
+def test_connection_options_reach_the_driver_quoted():
+    options = {"host": "db.example", "password": "it's a \\ pass", "sslmode": "require"}
+    parsed = psycopg.conninfo.conninfo_to_dict(postgresql_arrow.conninfo(options))
+    assert parsed == options
