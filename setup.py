@@ -1,7 +1,9 @@
-"""The one compiled module: SipHash-2-4 in C for deterministic masking.
+"""The compiled modules: SipHash-2-4 in C for deterministic masking, and PostgreSQL binary
+COPY rows written from column buffers.
 
 Everything else about the package is in pyproject.toml; setuptools still takes C extensions
-from here (masking/techniques/siphash.py holds the numpy reference it is tested against).
+from here (masking/techniques/siphash.py and masking/dialects/pgbinary.py hold the references
+they are tested against).
 """
 
 from setuptools import Extension, setup
@@ -9,5 +11,6 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("masking.techniques._siphash", sources=["masking/techniques/_siphash.c"]),
+        Extension("masking.dialects._pgrows", sources=["masking/dialects/_pgrows.c"]),
     ]
 )

@@ -1,11 +1,12 @@
 """Arrow record batches as PostgreSQL binary COPY rows, built column by column.
 
-Each column becomes one Arrow array holding, per row, that column's wire field (a 4-byte
-big-endian length, -1 for NULL, then the value in the type's binary send format). Fixed-width
-fields are assembled in numpy as an (n, 4 + width) byte matrix; variable-width ones are a length
-prefix array followed by the values themselves. `binary_join_element_wise` then concatenates
-the field count and every field row by row in C++, and the joined array's data buffer is the
-COPY payload: no Python work per value.
+Each column becomes a `Field`: its values in the type's binary send format, either as an
+(n, width) byte matrix built in numpy (fixed-width types) or as the Arrow array's own data and
+offsets (text, bytea, json), and which rows are NULL. `_pgrows.c` then writes the rows (the
+field count, and per field a 4-byte big-endian length, -1 for NULL, then the value) in one
+pass without the interpreter lock; `rows_reference` is the same in Arrow compute, used when
+the extension is not built and as the reference it is tested against. No Python work per
+value.
 
 Supported target types are listed in `encoder_for`; a table with any other column type is
 loaded through the CSV format instead (same stream, text input functions)."""
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,10 +31,16 @@ TRAILER = b"\xff\xff"
 _PG_EPOCH_DAYS = 10_957  # 2000-01-01 in days since 1970-01-01
 _PG_EPOCH_US = _PG_EPOCH_DAYS * 86_400_000_000
 _EMPTY = pa.scalar(b"", pa.large_binary())
-_NULL_LEN = np.frombuffer(struct.pack(">i", -1), np.uint8)
 
-# A column's values -> the arrays whose row-wise concatenation is its wire field (no nulls).
-Encoder = Callable[[pa.Array], list[pa.Array]]
+try:
+    from masking.dialects import _pgrows as _native  # type: ignore[attr-defined]
+except ImportError:  # built with the package; without it, Arrow compute joins the rows
+    _native = None
+
+# A column's wire fields (see _pgrows.c): (data, offsets or None, width, valid or None, prefix).
+Field = tuple[Any, "np.ndarray | None", int, "np.ndarray | None", bytes]
+# A column's values -> its fields.
+Encoder = Callable[[pa.Array], Field]
 
 
 class EncodeError(TerminalError):
@@ -45,25 +53,10 @@ def _valid(values: pa.Array) -> np.ndarray | None:
     return np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _field_matrix(data: np.ndarray, valid: np.ndarray | None) -> pa.Array:
-    """Fixed-width values (an (n, width) big-endian byte matrix) as wire fields."""
-    n, width = data.shape
-    block = np.empty((n, 4 + width), np.uint8)
-    block[:, :4] = np.frombuffer(struct.pack(">i", width), np.uint8)
-    block[:, 4:] = data
-    if valid is None:
-        offsets = np.arange(0, (n + 1) * (4 + width), 4 + width, dtype=np.int64)
-        flat = block.reshape(-1)
-    else:
-        block[~valid, :4] = _NULL_LEN
-        keep = np.ones((n, 4 + width), dtype=bool)
-        keep[~valid, 4:] = False
-        flat = block[keep]
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.where(valid, 4 + width, 4), out=offsets[1:])
-    return pa.Array.from_buffers(
-        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(flat)]
-    )
+def _field_matrix(data: np.ndarray, valid: np.ndarray | None) -> Field:
+    """Fixed-width values (an (n, width) big-endian byte matrix) as fields."""
+    flags = None if valid is None else np.ascontiguousarray(valid).view(np.uint8)
+    return (np.ascontiguousarray(data, dtype=np.uint8), None, data.shape[1], flags, b"")
 
 
 def _numbers(values: pa.Array, arrow_type: pa.DataType, big_endian: str) -> np.ndarray:
@@ -80,8 +73,8 @@ def _numbers(values: pa.Array, arrow_type: pa.DataType, big_endian: str) -> np.n
 
 
 def _fixed(arrow_type: pa.DataType, big_endian: str) -> Encoder:
-    def encode(values: pa.Array) -> list[pa.Array]:
-        return [_field_matrix(_numbers(values, arrow_type, big_endian), _valid(values))]
+    def encode(values: pa.Array) -> Field:
+        return _field_matrix(_numbers(values, arrow_type, big_endian), _valid(values))
 
     return encode
 
@@ -89,7 +82,7 @@ def _fixed(arrow_type: pa.DataType, big_endian: str) -> Encoder:
 def _shifted(arrow_type: pa.DataType, storage: pa.DataType, shift: int, big_endian: str) -> Encoder:
     """Temporal values: Arrow's integer storage moved to PostgreSQL's 2000-01-01 epoch."""
 
-    def encode(values: pa.Array) -> list[pa.Array]:
+    def encode(values: pa.Array) -> Field:
         if values.type != arrow_type:
             try:
                 values = values.cast(arrow_type)
@@ -98,20 +91,20 @@ def _shifted(arrow_type: pa.DataType, storage: pa.DataType, shift: int, big_endi
         raw = values.view(storage) if values.type != storage else values
         ints = _numbers(raw, storage, big_endian).view(big_endian).reshape(-1)
         shifted = (ints.astype(np.int64) - shift).astype(big_endian)
-        return [_field_matrix(shifted.view(np.uint8).reshape(len(values), -1), _valid(values))]
+        return _field_matrix(shifted.view(np.uint8).reshape(len(values), -1), _valid(values))
 
     return encode
 
 
-def _bool(values: pa.Array) -> list[pa.Array]:
+def _bool(values: pa.Array) -> Field:
     if values.type != pa.bool_():
         values = values.cast(pa.bool_())
     filled = values.fill_null(False) if values.null_count else values
     data = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.uint8).reshape(-1, 1)
-    return [_field_matrix(data, _valid(values))]
+    return _field_matrix(data, _valid(values))
 
 
-def _varlen(values: pa.Array, version: bytes = b"") -> list[pa.Array]:
+def _varlen(values: pa.Array, version: bytes = b"") -> Field:
     """Text-like and bytea values: their bytes as they are (UTF-8 text is the client encoding
     the connection runs with); `version` is prepended to each non-NULL value (jsonb's 1)."""
     if (
@@ -125,31 +118,18 @@ def _varlen(values: pa.Array, version: bytes = b"") -> list[pa.Array]:
     else:
         raw = values.cast(pa.large_string()).cast(pa.large_binary())
     n = len(raw)
+    bufs = raw.buffers()
+    offsets = np.frombuffer(bufs[1], dtype="<i8", count=n + 1, offset=8 * raw.offset)
     valid = _valid(raw)
-    lengths = pc.binary_length(raw).fill_null(0).to_numpy(zero_copy_only=False) + len(version)
-    if lengths.size and int(lengths.max()) > 0x3FFFFFFF:
-        raise EncodeError("a value is larger than 1 GB, the most PostgreSQL stores in a field")
-    prefix = lengths.astype(">i4")
-    if valid is not None:
-        prefix[~valid] = -1
-    head = pa.Array.from_buffers(
-        pa.large_binary(),
-        n,
-        [
-            None,
-            pa.py_buffer(np.arange(0, 4 * (n + 1), 4, dtype=np.int64)),
-            pa.py_buffer(prefix.view(np.uint8)),
-        ],
-    )
-    body = raw.fill_null(_EMPTY) if valid is not None else raw
-    if version:
-        body = pc.binary_join_element_wise(pa.scalar(version, pa.large_binary()), body, _EMPTY)
-        if valid is not None:
-            body = pc.if_else(pa.array(valid), body, _EMPTY)
-    return [head, body]
+    flags = None if valid is None else valid.view(np.uint8)
+    if n:
+        lengths = np.diff(offsets) if valid is None else np.diff(offsets)[valid]
+        if lengths.size and int(lengths.max()) + len(version) > 0x3FFFFFFF:
+            raise EncodeError("a value is larger than 1 GB, the most PostgreSQL stores in a field")
+    return (bufs[2] if bufs[2] is not None else b"", offsets, 0, flags, version)
 
 
-def _jsonb(values: pa.Array) -> list[pa.Array]:
+def _jsonb(values: pa.Array) -> Field:
     return _varlen(values, version=b"\x01")
 
 
@@ -160,7 +140,7 @@ for _i, _c in enumerate(b"ABCDEF"):
     _HEX[_c] = 10 + _i
 
 
-def _uuid(values: pa.Array) -> list[pa.Array]:
+def _uuid(values: pa.Array) -> Field:
     """Canonical or undashed hexadecimal text (as uuids are read) to 16 raw bytes."""
     text = pc.replace_substring(values.cast(pa.string()), "-", "")
     if text.null_count:
@@ -174,7 +154,7 @@ def _uuid(values: pa.Array) -> list[pa.Array]:
         raise EncodeError("a value is not a valid uuid")
     pairs = nibbles.reshape(len(text), 16, 2)
     data = (pairs[:, :, 0] << 4) | pairs[:, :, 1]
-    return [_field_matrix(data.astype(np.uint8), _valid(values))]
+    return _field_matrix(data.astype(np.uint8), _valid(values))
 
 
 def _numeric(precision: int, scale: int) -> Encoder:
@@ -191,7 +171,7 @@ def _numeric(precision: int, scale: int) -> Encoder:
     arrow_type = pa.decimal128(precision, scale)
     fits = precision + pad <= 18
 
-    def encode(values: pa.Array) -> list[pa.Array]:
+    def encode(values: pa.Array) -> Field:
         if values.type != arrow_type:
             try:
                 values = values.cast(arrow_type)
@@ -233,7 +213,7 @@ def _numeric(precision: int, scale: int) -> Encoder:
             ],
             axis=1,
         )
-        return [_field_matrix(body, _valid(values))]
+        return _field_matrix(body, _valid(values))
 
     return encode
 
@@ -295,19 +275,51 @@ def encoders_for(columns: Sequence[ColumnInfo]) -> list[Encoder] | None:
     return None if any(e is None for e in out) else out  # type: ignore[return-value]
 
 
-def encode_batch(batch: pa.RecordBatch, encoders: Sequence[Encoder]) -> pa.Buffer:
+def encode_batch(batch: pa.RecordBatch, encoders: Sequence[Encoder]) -> bytes:
     """The batch's rows in COPY BINARY tuple format (no signature or trailer)."""
     n = batch.num_rows
-    parts: list[pa.Array | pa.Scalar] = [
-        pa.scalar(struct.pack(">h", batch.num_columns), pa.large_binary())
-    ]
+    if n == 0:
+        return b""
+    fields = []
     for column, encode in zip(batch.columns, encoders, strict=True):
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
-        parts.extend(encode(column))
-    if n == 0:
-        return pa.py_buffer(b"")
-    rows = pc.binary_join_element_wise(*parts, _EMPTY)
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
-    start, end = int(offsets[rows.offset]), int(offsets[rows.offset + n])
-    return rows.buffers()[2].slice(start, end - start)
+        fields.append(encode(column))
+    if _native is None:
+        return rows_reference(n, fields)
+    return bytes(_native.rows(n, fields))
+
+
+def rows_reference(n: int, fields: Sequence[Field]) -> bytes:
+    """What `_pgrows.rows` writes, in Arrow compute: per field a length-prefix array and a
+    value array, joined row by row."""
+    parts: list[pa.Array | pa.Scalar] = [
+        pa.scalar(struct.pack(">h", len(fields)), pa.large_binary())
+    ]
+    for data, offsets, width, valid, prefix in fields:
+        if offsets is None:
+            offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+        offsets = np.asarray(offsets, dtype=np.int64)
+        body = pa.Array.from_buffers(
+            pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+        lengths = (np.diff(offsets) + len(prefix)).astype(">i4")
+        if prefix:
+            body = pc.binary_join_element_wise(pa.scalar(prefix, pa.large_binary()), body, _EMPTY)
+        if valid is not None:
+            ok = np.asarray(valid, dtype=bool)
+            lengths[~ok] = -1
+            body = pc.if_else(pa.array(ok), body, _EMPTY)
+        heads = pa.Array.from_buffers(
+            pa.large_binary(),
+            n,
+            [
+                None,
+                pa.py_buffer(np.arange(0, 4 * (n + 1), 4, dtype=np.int64)),
+                pa.py_buffer(lengths),
+            ],
+        )
+        parts.extend([heads, body])
+    joined = pc.binary_join_element_wise(*parts, _EMPTY)
+    ends = np.frombuffer(joined.buffers()[1], dtype=np.int64)
+    return joined.buffers()[2].to_pybytes()[int(ends[0]) : int(ends[n])]

@@ -6,8 +6,11 @@ import datetime as dt
 import struct
 from decimal import Decimal
 
+import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from masking.dialects import pgbinary
 from masking.schema import ColumnInfo, TypeCategory
@@ -18,12 +21,15 @@ def col(name: str, native: str, category: TypeCategory, **kw: object) -> ColumnI
 
 
 def encode(columns: list[ColumnInfo], rows: list[dict], types: list[pa.DataType]) -> bytes:
+    """The C writer's rows, checked against the Arrow reference."""
     encoders = pgbinary.encoders_for(columns)
     assert encoders is not None
     schema = pa.schema([pa.field(c.name, t) for c, t in zip(columns, types, strict=True)])
-    return pgbinary.encode_batch(
-        pa.RecordBatch.from_pylist(rows, schema=schema), encoders
-    ).to_pybytes()
+    batch = pa.RecordBatch.from_pylist(rows, schema=schema)
+    got = pgbinary.encode_batch(batch, encoders)
+    fields = [enc(batch.column(i)) for i, enc in enumerate(encoders)]
+    assert got == pgbinary.rows_reference(batch.num_rows, fields)
+    return got
 
 
 def field(data: bytes) -> bytes:
@@ -154,4 +160,65 @@ def test_types_without_a_binary_encoder_choose_text() -> None:
             [col("k", "integer", TypeCategory.NUMERIC), col("m", "money", TypeCategory.NUMERIC)]
         )
         is None
+    )
+
+
+def test_the_writer_is_built() -> None:
+    assert pgbinary._native is not None  # setup.py builds it with the package
+
+
+TEXTS = st.one_of(st.none(), st.text(max_size=12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)), TEXTS, TEXTS),
+        min_size=1,
+        max_size=40,
+    ),
+    start=st.integers(0, 5),
+)
+def test_c_rows_equal_the_reference_on_sliced_batches(rows, start) -> None:
+    cols = [
+        col("k", "bigint", TypeCategory.NUMERIC),
+        col("t", "text", TypeCategory.STRING),
+        col("j", "jsonb", TypeCategory.OTHER),
+    ]
+    padded = [(None, "pad", None)] * start + rows  # a slice: the arrays' offsets are not 0
+    batch = pa.RecordBatch.from_arrays(
+        [
+            pa.array([r[i] for r in padded], t)
+            for i, t in enumerate([pa.int64(), pa.string(), pa.string()])
+        ],
+        names=["k", "t", "j"],
+    ).slice(start)
+    encoders = pgbinary.encoders_for(cols)
+    assert encoders is not None
+    fields = [enc(batch.column(i)) for i, enc in enumerate(encoders)]
+    got = pgbinary.encode_batch(batch, encoders)
+    assert got == pgbinary.rows_reference(len(rows), fields)
+    expected = b"".join(
+        struct.pack(">h", 3)
+        + (NULL if k is None else field(struct.pack(">q", k)))
+        + (NULL if t is None else field(t.encode()))
+        + (NULL if j is None else field(b"\x01" + j.encode()))
+        for k, t, j in rows
+    )
+    assert got == expected
+
+
+def test_the_writer_refuses_buffers_that_do_not_hold_n_values() -> None:
+    rows = pgbinary._native.rows
+    offsets = np.array([0, 2, 9], dtype="<i8")
+    with pytest.raises(ValueError, match="outside the data"):
+        rows(2, [(b"abcd", offsets, 0, None, b"")])
+    with pytest.raises(ValueError, match="n \\+ 1"):
+        rows(3, [(b"abcdefghij", offsets, 0, None, b"")])
+    with pytest.raises(ValueError, match="shorter"):
+        rows(3, [(b"abcde", None, 2, None, b"")])
+    with pytest.raises(ValueError, match="n flags"):
+        rows(3, [(b"abcdef", None, 2, b"\x01", b"")])
+    assert rows(2, [(b"abcd", None, 2, b"\x01\x00", b"")]) == b"\x00\x01" + field(b"ab") + (
+        b"\x00\x01" + NULL
     )
