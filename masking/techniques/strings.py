@@ -159,10 +159,17 @@ def digits_only(text: pa.Array) -> pa.Array:
     data = (
         np.frombuffer(bufs[2], dtype=np.uint8)[start:end] if end > start else np.zeros(0, np.uint8)
     )
-    keep = (data >= 48) & (data <= 57)
-    kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-    new_offsets = kept[offsets - start]
+    keep = (data - np.uint8(48)) < np.uint8(10)  # wraps below '0': one comparison
+    rel = offsets - start
+    # digits per value: a sum over each value's bytes (a trailing 0 lets the last one start
+    # at the end; an empty value's sum would be its neighbour's first byte, so it is zeroed)
+    counts = np.add.reduceat(np.append(keep, False).view(np.uint8), rel[:-1], dtype=np.int64)
+    counts[rel[1:] == rel[:-1]] = 0
+    new_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=new_offsets[1:])
     out = pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(new_offsets.tobytes()), pa.py_buffer(data[keep].tobytes())
+        n, pa.py_buffer(new_offsets), pa.py_buffer(data[keep].tobytes())
     )
+    if not text.null_count:
+        return out
     return pc.if_else(text.is_valid(), out, pa.scalar(None, pa.large_string()))
