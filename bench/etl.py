@@ -20,7 +20,9 @@ The unique emails are seeded in random order relative to the id, as in a real ta
 (--ordered-keys: in id order, which spares a raw copy's unique index its random inserts).
 The pipeline is timed inside run() (preflight, masker set-up, load, verification), a baseline
 over its whole function; neither clock counts interpreter start-up or module imports, which a
-long-lived worker pays once.
+long-lived worker pays once. Each stage also prints the CPU seconds of its own process and of
+the local database servers (bench/cpu.py): on a machine whose cores the limit already keeps
+busy, the pipeline's own CPU seconds are what it costs beyond the limit.
 Needs the servers of the pairs it runs (see MASKFLOW_BENCH_* below); MASKFLOW_BENCH_DB_PREFIX
 names the bench databases.
 """
@@ -414,6 +416,10 @@ def pipeline(pair: str, workdir: str, batch: int, staged: bool = False) -> int:
     return result.rows_processed, result.duration
 
 
+# rows, seconds, peak RSS MB, error, (CPU seconds of the stage's process, of the servers)
+Measured = tuple[int, float, float, str, tuple[float, float]]
+
+
 def peak_rss_mb() -> float:
     """This process's high-water RSS. VmHWM, not ru_maxrss: the latter survives exec, so a
     spawned child would report its parent's peak."""
@@ -428,10 +434,13 @@ def peak_rss_mb() -> float:
 
 
 def _child(fn: Any, args: tuple, imports: tuple[str, ...], queue: Any) -> None:
+    from bench import cpu
+
     t0, inner = time.perf_counter(), None
     try:
         for module in imports:  # outside the clock, for every stage alike
             importlib.import_module(module)
+        own, servers = cpu.own_seconds(), cpu.server_seconds()
         t0 = time.perf_counter()
         rows = fn(*args)
         if isinstance(rows, tuple):
@@ -439,12 +448,14 @@ def _child(fn: Any, args: tuple, imports: tuple[str, ...], queue: Any) -> None:
         error = ""
     except Exception as exc:  # reported, not raised: the parent prints the table
         rows, error = 0, f"{type(exc).__name__}: {exc}"[:200]
+        own, servers = cpu.own_seconds(), cpu.server_seconds()
     seconds = time.perf_counter() - t0 if inner is None else inner
+    used = (cpu.own_seconds() - own, cpu.server_seconds() - servers)
     peak_mb = peak_rss_mb()
-    queue.put((rows, seconds, peak_mb, error))
+    queue.put((rows, seconds, peak_mb, error, used))
 
 
-def measure(fn: Any, args: tuple, imports: tuple[str, ...]) -> tuple[int, float, float, str]:
+def measure(fn: Any, args: tuple, imports: tuple[str, ...]) -> Measured:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, args, imports, queue))
@@ -509,20 +520,21 @@ def bench_pair(pair: str, rows: int, batch: int, workdir: str, repeat: int) -> l
     prepare(t_kind, TGT_DB, workdir, None)
     print(f"[{pair}] seeded {rows} rows in {time.perf_counter() - t0:.1f}s", flush=True)
     todo = stages(pair, workdir, batch)
-    best: dict[str, tuple[int, float, float, str]] = {}
+    best: dict[str, Measured] = {}
     for round_ in range(repeat):
         for name, fn, args, imports in todo:
-            n, secs, peak, err = measure(fn, args, imports)
+            n, secs, peak, err, used = measure(fn, args, imports)
             print(
                 f"[{pair}] {rows} rows, round {round_ + 1}: {name}: {secs:.2f}s, "
-                f"{peak:.0f} MB" + (f" ERROR {err}" if err else ""),
+                f"{peak:.0f} MB, CPU {used[0]:.2f}s in its process + {used[1]:.2f}s in the "
+                "servers" + (f" ERROR {err}" if err else ""),
                 flush=True,
             )
             old = best.get(name)
             if old is None or (not err and (old[3] or secs < old[1])):
-                best[name] = (n, secs, max(peak, old[2]) if old else peak, err)
+                best[name] = (n, secs, max(peak, old[2]) if old else peak, err, used)
             else:
-                best[name] = (*old[:2], max(peak, old[2]), old[3])
+                best[name] = (old[0], old[1], max(peak, old[2]), old[3], old[4])
     return [(name, *best[name]) for name, *_ in todo]
 
 
@@ -560,21 +572,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="maskflow-bench-") as workdir:
         for pair in args.pairs.split(","):
             for rows in sizes:
-                for name, n, secs, peak, err in bench_pair(
+                for name, n, secs, peak, err, used in bench_pair(
                     pair.strip(), rows, args.batch, workdir, max(1, args.repeat)
                 ):
-                    table.append(
-                        (pair, rows, name, n, secs, n / secs if secs and n else 0.0, peak, err)
-                    )
+                    rate = n / secs if secs and n else 0.0
+                    table.append((pair, rows, name, n, secs, rate, peak, err, used))
         if not args.keep:
             cleanup(args.pairs)
     print(
         f"\n{'pair':<14}{'stage':<34}{'rows':>10}{'seconds':>10}{'rows/s':>12}{'peak RSS MB':>13}"
+        f"{'CPU s':>8}{'+ servers':>10}"
     )
-    for pair, _, name, n, secs, rate, peak, err in table:
+    for pair, _, name, n, secs, rate, peak, err, used in table:
         print(
             f"{pair:<14}{name:<34}{n:>10}{secs:>10.2f}{rate:>12,.0f}{peak:>13.0f}"
-            + (f"  ERROR {err}" if err else "")
+            f"{used[0]:>8.2f}{used[1]:>10.2f}" + (f"  ERROR {err}" if err else "")
         )
     print()
     for pair in dict.fromkeys(t[0] for t in table):

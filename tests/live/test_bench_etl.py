@@ -54,6 +54,9 @@ def run_bench(pair: str, *extra: str) -> str:
     return proc.stdout
 
 
+CPU: dict[tuple[str, str, int], tuple[float, float]] = {}  # stage's process, servers
+
+
 def check(out: str, pair: str, baselines: list[str], after: tuple[str, ...] = ()) -> None:
     assert "ERROR" not in out, out
     table = [
@@ -66,9 +69,10 @@ def check(out: str, pair: str, baselines: list[str], after: tuple[str, ...] = ()
     expected = [(s, n) for n in (ROWS // 2, ROWS) for s in stages]
     got = []
     for line in table:
-        m = re.match(rf"{re.escape(pair)}\s+(\S.*?)\s{{2,}}(\d+)\s", line)
+        m = re.match(rf"{re.escape(pair)}\s+(\S.*?)\s{{2,}}(\d+)\s.*\s([\d.]+)\s+([\d.]+)$", line)
         assert m, line
         got.append((m.group(1), int(m.group(2))))
+        CPU[(pair, m.group(1), int(m.group(2)))] = (float(m.group(3)), float(m.group(4)))
     assert got == expected, out
     for n in (ROWS // 2, ROWS):
         assert re.search(
@@ -110,6 +114,12 @@ def test_postgresql_pair_runs_every_stage() -> None:
                 rf"^pg-pg at {n} rows: {stage} at \d+% of the copy limit", out, re.M
             ), out
     assert re.search(r"staged run: target locked [\d.]+s of [\d.]+s \(\d+%\)", out), out
+    # CPU seconds: masking's are its process's; the servers' show for the stages together
+    # (one small stage may take less than the clock's 10 ms tick)
+    limit = CPU[("pg-pg", "limit: psql COPY pipe, idx after", ROWS)]
+    run = CPU[("pg-pg", "maskflow run() (batch 1000)", ROWS)]
+    assert run[0] > limit[0], out
+    assert sum(v[1] for k, v in CPU.items() if k[0] == "pg-pg") > 0.05, out
 
 
 def test_every_stage_names_modules_that_import() -> None:
