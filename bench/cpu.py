@@ -36,13 +36,12 @@ def server_seconds() -> float:
         return 0.0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                program = f.read(256).split(b"\0")[0].split(b" ")[0].rsplit(b"/", 1)[-1]
-            if program.rstrip(b":") not in _SERVERS:
-                continue
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                head, _, rest = f.read().rpartition(b")")
         except OSError:
-            continue  # gone meanwhile: its parent's reading has it
-        total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+            continue  # reaped meanwhile: its parent's reading has it
+        # the program's name, even where a server rewrites its command line (and in a
+        # process that has ended but is not yet waited for)
+        if head.partition(b"(")[2] in _SERVERS:
+            total += sum(int(v) for v in rest.split()[11:15])  # utime, stime, cutime, cstime
     return total / tick
