@@ -4,10 +4,10 @@ loading threads. psycopg hands a COPY to Python one row at a time, which held th
 about 0.6 s per million rows.
 
 Only a page whose every column comes back value for value as the other read paths return it
-is used. `real` and user-defined types are selected as text (their text form is what the
-driver path reads); `numeric` arrives as text and is cast to the column's decimal, so a value
-with more digits than the column's Arrow type holds (or NaN) refuses the page; dates and
-timestamps outside years 1–9999 (infinity included) refuse it too. A refused page, or any
+is used. `real`, `numeric` and user-defined types are selected as text; `numeric` text is cast
+to the column's decimal, so a value with more digits than the column's Arrow type holds (or
+NaN) refuses the page; dates and timestamps outside years 1–9999 (infinity included) refuse
+it too. A refused page, or any
 error of the driver, returns None: the caller reads that page again through psycopg, which
 reports the error in the engine's own words (the driver's text quotes the statement, so it
 never leaves this module).
@@ -58,8 +58,9 @@ _DIRECT = frozenset(
     }
 )
 # Selected as text: float4's shortest text is the value psycopg reads (its binary form widened
-# to a double is not), and the driver has no type for user-defined ones (enums).
-_AS_TEXT = frozenset({"real", "float4", "user-defined"})
+# to a double is not), the driver has no type for user-defined ones (enums), and it turns
+# numeric's binary form into text itself, at several times the cost of the server's text.
+_AS_TEXT = frozenset({"real", "float4", "user-defined", "numeric", "decimal"})
 
 _EPOCH = dt.date(1970, 1, 1)
 _FIRST_DAY = (dt.date(1, 1, 1) - _EPOCH).days
