@@ -32,9 +32,7 @@ from masking.pipeline import _verify_foreign_keys as verify_foreign_keys
 from masking.plan import Plan, plan_hash
 from masking.progress import NullProgress, Progress, before_commit
 from masking.staging import (
-    UNIT_COLUMN,
     check_staged,
-    clear_unit,
     complete_units,
     create_ledger,
     create_stage,
@@ -43,6 +41,7 @@ from masking.staging import (
     record_unit,
     stage_info,
     stage_name,
+    staged_unit,
     staging_tables,
 )
 from masking.targets import create_missing, drop_created, table_label
@@ -152,21 +151,27 @@ def run_unit(
     target: Dialect,
     progress: Progress | None = None,
 ) -> UnitResult:
-    """Read, mask and stage one unit; an earlier attempt's rows are replaced."""
+    """Read, mask and stage one unit. A unit the ledger lists is staged already (an attempt
+    that committed, delivered again): it is not read again, and its recorded figures return."""
     progress = progress or NullProgress()
     unit = layout.units[index]
     order, maskers = _resolved(plan, source, target)
     rt = next(r for r in order if r.label == unit.table)
     started = time.monotonic()
     stage = stage_info(target, rt, layout.stages[rt.label])
-    columns = [*rt.target_columns, UNIT_COLUMN]
+    try:
+        done = staged_unit(target, stage.schema, ledger_name(layout.run_id), unit.index)
+    except Exception as exc:
+        raise wrap_error(exc, table=rt.label, stage="unit") from exc
+    if done is not None:
+        return UnitResult(unit.index, rt.label, done[0], done[1], 0.0)
+    columns = list(rt.target_columns)
     sources = {r.target_column: (r.source_column, r.technique) for r in rt.rules if r.masked}
     validator = BatchValidator(rt, _guaranteed_unique(rt, maskers), sources)
     masked = any(label == rt.label for label, _ in maskers)
     rows = 0
     try:
         with target.transaction(), source.snapshot_reads(layout.snapshot):
-            clear_unit(target, stage, unit.index, ledger_name(layout.run_id))
             with (
                 TableLoader(target, rt.label, stage, columns) as loader,
                 closing(
@@ -179,8 +184,7 @@ def run_unit(
                     out = mask_batch(rt, batch, maskers)
                     out = validator.conform(out, rows, batch_no)
                     validator.check(out, rows, batch_no, batch)
-                    tag = _unit_column(out.num_rows, unit.index)
-                    loader.write(out.append_column(UNIT_COLUMN, tag), batch_no)
+                    loader.write(out, batch_no)
                     rows += batch.num_rows
                 validator.finish()
             if loader.rows_written != rows:
@@ -202,12 +206,6 @@ def run_unit(
     finally:
         validator.close()
     return UnitResult(unit.index, rt.label, rows, rows if masked else 0, time.monotonic() - started)
-
-
-def _unit_column(n: int, index: int):
-    import pyarrow as pa
-
-    return pa.array([index] * n, pa.int32())
 
 
 def finish(

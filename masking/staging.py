@@ -1,9 +1,10 @@
 """Staging tables in the target: units load there, the run publishes from there.
 
 Each table of a run gets `mf_stage_<run>_<n>`: the target table's mapped columns without any
-constraint (UNLOGGED on PostgreSQL), plus `mf_unit`, the unit that wrote the row. A ledger table
-`mf_stage_<run>_units` records each complete unit in the same target transaction as its rows,
-so what the ledger lists is exactly what is staged, whatever happened to the worker.
+constraint (UNLOGGED on PostgreSQL). A ledger table `mf_stage_<run>_units` records each
+complete unit in the same target transaction as its rows, so what the ledger lists is exactly
+what is staged, whatever happened to the worker: a unit the ledger lists is never staged again,
+and one it does not list has no rows staged.
 
 Publishing is one target transaction, parents first (Dialect.publish_from); a failure in it
 rolls back and the target is as it was. The staging tables are dropped after a publish, or when
@@ -22,7 +23,6 @@ from masking.leaks import placeholder
 from masking.load import wrap_error
 from masking.schema import TableInfo
 
-UNIT_COLUMN = "mf_unit"
 PREFIX = "mf_stage_"
 _RUN_ID = re.compile(r"^[a-z0-9]{1,24}$")
 
@@ -46,9 +46,9 @@ def _schema(target: Dialect, rt: ResolvedTable) -> str:
 
 
 def create_stage(target: Dialect, rt: ResolvedTable, name: str, *, copy: bool = False) -> None:
-    """An empty copy of the mapped target columns, no constraints, plus the unit column; with
-    `copy`, a copy of the whole target table without its keys (Dialect.copy_stage_sql), that
-    becomes the table at a publish by swap."""
+    """An empty copy of the mapped target columns, no constraints; with `copy`, a copy of the
+    whole target table without its keys (Dialect.copy_stage_sql), that becomes the table at a
+    publish by swap."""
     schema = _schema(target, rt)
     cols = ", ".join(target.quote(c) for c in rt.target_columns)
     source = target.qualified(rt.target.schema, rt.target.name)
@@ -58,7 +58,6 @@ def create_stage(target: Dialect, rt: ResolvedTable, name: str, *, copy: bool = 
             target.execute(target.copy_stage_sql(stage, source))
         else:
             target.execute(target.create_stage_sql(stage, source, cols))
-        target.execute(f"ALTER TABLE {stage} ADD {target.quote(UNIT_COLUMN)} INTEGER")
     except Exception as exc:
         raise wrap_error(exc, table=rt.label, stage="create staging") from exc
 
@@ -76,27 +75,22 @@ def stage_info(target: Dialect, rt: ResolvedTable, name: str) -> TableInfo:
     return target.describe_table(_schema(target, rt), name)
 
 
-def clear_unit(target: Dialect, stage: TableInfo, unit: int, ledger: str) -> None:
-    """Forget what an earlier attempt of the unit staged (inside the unit's transaction). A
-    unit's rows commit with its ledger row, so only a unit the ledger lists has rows to
-    delete: the common case costs a key lookup, not a scan of the staging table."""
+def staged_unit(target: Dialect, schema: str, ledger: str, unit: int) -> tuple[int, int] | None:
+    """(rows read, rows masked) of the unit when the ledger lists it (its rows are staged and
+    committed), else None (nothing of it is staged)."""
     mark = placeholder(target)
-    ledger_table = target.qualified(stage.schema, ledger)
-    where = f"WHERE {target.quote('unit')} = {mark}"
+    table = target.qualified(schema, ledger)
     cur = target.connect().cursor()
     try:
-        cur.execute(f"SELECT COUNT(*) FROM {ledger_table} {where}", (unit,))
-        listed = int(cur.fetchone()[0])
+        cur.execute(
+            f"SELECT {target.quote('rows_read')}, {target.quote('rows_masked')} FROM {table}"
+            f" WHERE {target.quote('unit')} = {mark}",
+            (unit,),
+        )
+        found = cur.fetchone()
     finally:
         cur.close()
-    if not listed:
-        return
-    target.execute(
-        f"DELETE FROM {target.qualified(stage.schema, stage.name)}"
-        f" WHERE {target.quote(UNIT_COLUMN)} = {mark}",
-        (unit,),
-    )
-    target.execute(f"DELETE FROM {ledger_table} {where}", (unit,))
+    return None if found is None else (int(found[0]), int(found[1]))
 
 
 def record_unit(target: Dialect, schema: str, ledger: str, unit: int, rows: int, masked: int):

@@ -85,9 +85,6 @@ class Swap:
     reason: str = ""
 
 
-_UNIT = "mf_unit"  # masking.staging.UNIT_COLUMN: which unit staged the row
-
-
 def eligible(d: Any, tables: Sequence[TableInfo]) -> Swap:
     """Whether every table can be swapped (Swap.reason empty), checked in the catalog."""
     oids = {d._oid(t): t for t in tables}
@@ -150,8 +147,6 @@ def build(
             with d.transaction():
                 if copied is None:
                     _fill(d, table, stage, cols, name)
-                else:
-                    d.execute(f"ALTER TABLE {d.qualified(table.schema, name)} DROP COLUMN {_UNIT}")
                 swap.tables.append(_complete(d, table, oid, name))
         except _NotCopied as exc:  # the replacements left are staging, dropped with it
             return Swap(reason=f"table '{table.schema}.{table.name}': {exc}")

@@ -49,7 +49,9 @@ SELECT
   (SELECT string_agg(pg_get_indexdef(x.indexrelid), ', ' ORDER BY 1)
    FROM pg_index x WHERE x.indrelid = c.oid),
   c.relowner::regrole::text, c.relacl::text, obj_description(c.oid, 'pg_class'),
-  c.relpersistence
+  c.relpersistence,
+  -- dropped columns included: a swapped-in table carries none of the staging's own
+  (SELECT count(*) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0)
 FROM pg_class c WHERE c.oid = %s::regclass
 """
 

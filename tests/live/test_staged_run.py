@@ -98,9 +98,11 @@ def test_resume_runs_only_incomplete_units(pg_db, pg_db_factory):
 
     layout = prepare(plan, src, tgt, "r1", unit_rows=UNIT_ROWS)
     first = [u.index for u in layout.units[:5]]
-    for i in first:
-        run_unit(plan, layout, i, src, tgt)
-    run_unit(plan, layout, first[0], src, tgt)  # a retried unit replaces its rows
+    done = [run_unit(plan, layout, i, src, tgt) for i in first]
+    # a complete unit delivered again is not read again: the ledger's figures come back
+    again = run_unit(plan, layout, first[0], _Unreadable(src), tgt)
+    assert again.rows_read == done[0].rows_read > 0
+    assert (again.index, again.rows_masked, again.seconds) == (first[0], done[0].rows_masked, 0.0)
     # The worker dies here. The target is untouched, the staged units are kept.
     assert S.checksums(tgt) == before
     layout2 = type(layout).from_dict(layout.to_dict())
@@ -116,6 +118,18 @@ def test_resume_runs_only_incomplete_units(pg_db, pg_db_factory):
     assert S.staging_left(tgt) == []
     for d in (src, ref, tgt):
         d.close()
+
+
+class _Unreadable:
+    """A source whose reads fail; everything else is the real dialect's."""
+
+    def __init__(self, dialect):  # type: ignore[no-untyped-def]
+        self._dialect = dialect
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        if name in ("read_batches", "snapshot_reads"):
+            raise AssertionError(f"the source was read ({name})")
+        return getattr(self._dialect, name)
 
 
 class _CancelAfter:
