@@ -7,10 +7,11 @@ SQL Server pairs (pg-mssql, mssql-pg, mssql-mssql) and their baselines: bench/et
 For each pair: seed a source table (12 mixed-type columns), then in fresh child processes
 (so each peak RSS is its own) copy it raw into the target, and run the masking pipeline with
 four deterministic techniques (first_name, last_name, phone, and email on a unique column).
-Baselines: PostgreSQL → PostgreSQL takes the faster of psycopg binary COPY out→in and an ADBC
-read→ingest pipe; SQLite → SQLite the faster of fetchmany → executemany and an ADBC
-read→ingest pipe; MariaDB → PostgreSQL is an unbuffered cursor → COPY; PostgreSQL → MariaDB
-(not run unless asked) is a server-side cursor → mysqlclient executemany in chunks of 1,000.
+Baselines (bench/baselines.py): PostgreSQL → PostgreSQL takes the faster of psycopg binary
+COPY out→in and an ADBC read→ingest pipe; SQLite → SQLite the faster of fetchmany →
+executemany and an ADBC read→ingest pipe; MariaDB → PostgreSQL is an unbuffered cursor →
+COPY; PostgreSQL → MariaDB (not run unless asked) is a server-side cursor → mysqlclient
+executemany in chunks of 1,000.
 PostgreSQL → PostgreSQL also measures the copy limit (bench/limits.py: `psql` binary COPY out
 piped into `psql` binary COPY in, into the table without indexes, which are built after in the
 same transaction, as the pipeline does; no Python touches a row): the pipeline is compared
@@ -258,132 +259,6 @@ def prepare(kind: str, db: str, workdir: str, rows: int | None) -> None:
 # --- measured stages (each in its own process) ----------------------------------------------
 
 
-def baseline_pg_copy() -> int:
-    import psycopg
-
-    with psycopg.connect(pg_dsn(SRC_DB)) as src, psycopg.connect(pg_dsn(TGT_DB)) as tgt:
-        tgt.execute(f"TRUNCATE {TABLE}")
-        with (
-            src.cursor().copy(f"COPY {TABLE} TO STDOUT (FORMAT BINARY)") as out,
-            tgt.cursor().copy(f"COPY {TABLE} FROM STDIN (FORMAT BINARY)") as inp,
-        ):
-            for block in out:
-                inp.write(block)
-        tgt.commit()
-        return int(tgt.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
-
-
-def baseline_pg_adbc() -> int:
-    import adbc_driver_postgresql.dbapi as adbc
-    import pyarrow as pa
-
-    def decimals(reader: Any) -> Any:
-        """ADBC reads numeric as an opaque string extension; its COPY writer wants decimals."""
-        fields, casts = [], {}
-        for i, f in enumerate(reader.schema):
-            typmod = int((f.metadata or {}).get(b"POSTGRESQL:typmod", b"-1"))
-            if isinstance(f.type, pa.BaseExtensionType) and typmod > 4:
-                casts[i] = pa.decimal128((typmod - 4) >> 16, (typmod - 4) & 0xFFFF)
-                f = pa.field(f.name, casts[i])
-            fields.append(f)
-        schema = pa.schema(fields)
-
-        def gen() -> Any:
-            for b in reader:
-                cols = [
-                    b.column(i).storage.cast(casts[i]) if i in casts else b.column(i)
-                    for i in range(b.num_columns)
-                ]
-                yield pa.RecordBatch.from_arrays(cols, schema=schema)
-
-        return pa.RecordBatchReader.from_batches(schema, gen())
-
-    with adbc.connect(pg_uri(SRC_DB)) as src, adbc.connect(pg_uri(TGT_DB)) as tgt:
-        with tgt.cursor() as cur:
-            cur.execute(f"TRUNCATE {TABLE}")
-        with src.cursor() as rcur, tgt.cursor() as wcur:
-            rcur.execute(f"SELECT * FROM {TABLE}")
-            n = wcur.adbc_ingest(TABLE, decimals(rcur.fetch_record_batch()), mode="append")
-        tgt.commit()
-        return int(n)
-
-
-def baseline_sqlite(workdir: str) -> int:
-    src = sqlite3.connect(os.path.join(workdir, f"{SRC_DB}.sqlite3"))
-    tgt = sqlite3.connect(os.path.join(workdir, f"{TGT_DB}.sqlite3"))
-    tgt.execute(f"DELETE FROM {TABLE}")
-    cur = src.execute(f"SELECT * FROM {TABLE} ORDER BY id")
-    sql = f"INSERT INTO {TABLE} VALUES ({', '.join(['?'] * len(COLUMNS))})"
-    n = 0
-    while rows := cur.fetchmany(10_000):
-        tgt.executemany(sql, rows)
-        n += len(rows)
-    tgt.commit()
-    return n
-
-
-def baseline_sqlite_adbc(workdir: str) -> int:
-    import adbc_driver_sqlite.dbapi as adbc
-
-    with (
-        adbc.connect(os.path.join(workdir, f"{SRC_DB}.sqlite3")) as src,
-        adbc.connect(os.path.join(workdir, f"{TGT_DB}.sqlite3")) as tgt,
-    ):
-        with tgt.cursor() as cur:
-            cur.execute(f"DELETE FROM {TABLE}")
-        with src.cursor() as rcur, tgt.cursor() as wcur:
-            rcur.execute(f"SELECT * FROM {TABLE} ORDER BY id")
-            n = wcur.adbc_ingest(TABLE, rcur.fetch_record_batch(), mode="append")
-        tgt.commit()
-        return int(n)
-
-
-def baseline_mariadb_pg() -> int:
-    import MySQLdb.cursors
-    import psycopg
-
-    src = mysql_conn(SRC_DB)
-    cur = src.cursor(MySQLdb.cursors.SSCursor)
-    cur.execute(f"SELECT * FROM {TABLE}")
-    n = 0
-    with psycopg.connect(pg_dsn(TGT_DB)) as tgt:
-        tgt.execute(f"TRUNCATE {TABLE}")
-        with tgt.cursor().copy(f"COPY {TABLE} FROM STDIN") as inp:
-            while rows := cur.fetchmany(10_000):
-                for row in rows:
-                    inp.write_row(row)
-                n += len(rows)
-        tgt.commit()
-    src.close()
-    return n
-
-
-def baseline_pg_mariadb() -> int:
-    import psycopg
-
-    tgt = mysql_conn(TGT_DB)
-    tgt.autocommit(False)
-    cur = tgt.cursor()
-    cur.execute(f"DELETE FROM {TABLE}")
-    sql = f"INSERT INTO {TABLE} VALUES ({', '.join(['%s'] * len(COLUMNS))})"
-    n = 0
-    with psycopg.connect(pg_dsn(SRC_DB)) as src, src.cursor(name="bench") as read:
-        read.execute(f"SELECT * FROM {TABLE}")
-        while rows := read.fetchmany(10_000):
-            for start in range(0, len(rows), 1000):
-                cur.executemany(sql, rows[start : start + 1000])
-            n += len(rows)
-    tgt.commit()
-    tgt.close()
-    return n
-
-
-def baseline_pg_limit() -> int:
-    from bench.limits import pg_limit
-
-    return pg_limit(pg_dsn(SRC_DB), pg_dsn(TGT_DB), TABLE)
-
-
 def pipeline(pair: str, workdir: str, batch: int, staged: bool = False) -> int:
     from masking import ColumnRule, Plan, TablePlan, run
     from masking.dialects import get_dialect
@@ -476,6 +351,16 @@ Stage = tuple[str, Any, tuple, tuple[str, ...]]
 
 
 def stages(pair: str, workdir: str, batch: int) -> list[Stage]:
+    from bench.baselines import (
+        baseline_mariadb_pg,
+        baseline_pg_adbc,
+        baseline_pg_copy,
+        baseline_pg_limit,
+        baseline_pg_mariadb,
+        baseline_sqlite,
+        baseline_sqlite_adbc,
+    )
+
     out: list[Stage] = []
     if pair == "pg-pg":
         out.append(("baseline: psycopg binary COPY", baseline_pg_copy, (), _PG))

@@ -32,31 +32,6 @@ try:
 except ImportError:  # a declared dependency; without it every page goes through psycopg
     adbc = None
 
-# Types whose binary form the driver returns as the value the psycopg paths read.
-_DIRECT = frozenset(
-    {
-        "smallint",
-        "integer",
-        "bigint",
-        "int2",
-        "int4",
-        "int8",
-        "double precision",
-        "float8",
-        "numeric",
-        "decimal",
-        "boolean",
-        "date",
-        "timestamp without time zone",
-        "timestamp",
-        "character varying",
-        "varchar",
-        "text",
-        "character",
-        "char",
-        "bpchar",
-    }
-)
 # Selected as text: float4's shortest text is the value psycopg reads (its binary form widened
 # to a double is not), the driver has no type for user-defined ones (enums), and it turns
 # numeric's binary form into text itself, at several times the cost of the server's text.
@@ -68,14 +43,10 @@ _LAST_DAY = (dt.date(9999, 12, 31) - _EPOCH).days
 _DAY_US = 86_400_000_000
 
 
-def readable(col: ColumnInfo) -> bool:
-    """Whether this column's values come through the driver exactly."""
-    if col.category in (TypeCategory.OTHER, TypeCategory.UUID):
-        return True  # selected as text by the dialect
-    return col.native_type in _DIRECT or col.native_type in _AS_TEXT
-
-
 def select_expr(quoted: str, col: ColumnInfo) -> str:
+    """The column in the page's select list. The pages read here are those whose every column
+    the CSV path reads too (postgresql_read.readable): the driver returns each of those types
+    exactly, some of them selected as text."""
     if col.category in (TypeCategory.OTHER, TypeCategory.UUID) or col.native_type in _AS_TEXT:
         return f"{quoted}::text"
     return quoted

@@ -195,9 +195,7 @@ def read_batches(
     # Paths, fastest first. A page one cannot return exactly is read again by the next, which
     # then reads the rest of the table.
     fast = len(read_cols) == len(select) and all(readable(c) for c in read_cols) and d._utf8()
-    pages = None
-    if fast and all(postgresql_arrow.readable(c) for c in read_cols):
-        pages = d.arrow_pages()
+    pages = d.arrow_pages() if fast else None
     exprs = [postgresql_arrow.select_expr(d.quote(c.name), c) for c in read_cols]
     arrow_base = f"SELECT {', '.join(exprs)} FROM {source}"
     last: list[Any] | None = None
