@@ -7,10 +7,10 @@ Only a page whose every column comes back value for value as the other read path
 is used. `real`, `numeric` and user-defined types are selected as text; `numeric` text is cast
 to the column's decimal, so a value with more digits than the column's Arrow type holds (or
 NaN) refuses the page; dates and timestamps outside years 1–9999 (infinity included) refuse
-it too. A refused page, or any
-error of the driver, returns None: the caller reads that page again through psycopg, which
-reports the error in the engine's own words (the driver's text quotes the statement, so it
-never leaves this module).
+it too. A refused page, or an error of the statement, returns None: the caller reads that
+page again through psycopg, which reports the error in the engine's own words (the driver's
+text quotes the statement, so it never leaves this module). A lost session raises
+ConnectionError: the run fails, as it does when its psycopg session is lost.
 
 The reader joins the dialect's shared snapshot when there is one (`begin`), so every page of
 a staged unit sees the same data as its psycopg reads."""
@@ -112,7 +112,13 @@ class ArrowPages:
         try:
             self._cur.execute(sql)
             table = self._cur.fetch_arrow_table()
-        except Exception:  # noqa: BLE001 - psycopg re-reads the page and reports in our words
+        except Exception as exc:  # noqa: BLE001 - psycopg re-reads the page, reports in our words
+            if adbc is not None and isinstance(exc, adbc.OperationalError):
+                # The session is gone (terminated, or the server went away): the run fails, as
+                # it would had its other session been lost. Our words only: the driver's quote
+                # the statement, key values included.
+                self.broken = True
+                raise ConnectionError("the session reading the source's pages was lost") from None
             # A failed statement aborts a snapshot transaction: no later page may use it.
             self.broken = self._snapshot is not None
             return None

@@ -154,3 +154,17 @@ def test_connection_options_reach_the_driver_quoted():
     options = {"host": "db.example", "password": "it's a \\ pass", "sslmode": "require"}
     parsed = psycopg.conninfo.conninfo_to_dict(postgresql_arrow.conninfo(options))
     assert parsed == options
+
+
+def test_a_lost_session_fails_the_read_instead_of_falling_back(pg_db):
+    pg = get_dialect(pg_db)
+    table = _table(pg)
+    pages = pg.arrow_pages()
+    assert pages is not None
+    pages._cur.execute("SELECT pg_catalog.pg_backend_pid()")
+    pid = pages._cur.fetch_arrow_table().column(0)[0].as_py()
+    pg.execute("SELECT pg_catalog.pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(ConnectionError) as caught:
+        list(pg.read_batches(table, ["k"], 9))
+    pg.close()
+    assert caught.value.__cause__ is None and "SELECT" not in str(caught.value)
