@@ -22,8 +22,9 @@ from masking.errors import ValidationFailed
 from masking.extract import ResolvedTable, table_key
 from masking.schema import ColumnInfo, TypeCategory
 from masking.spill import EXISTING, Owners
+from masking.techniques.siphash import native_available, native_text
 
-_HASH_SEED = 0x5EED_0001  # tests only: a validator draws a seed of its own
+_HASH_KEY = bytes(range(16))  # tests only: a validator draws a key of its own
 
 
 def row_key(offset: int, index: int, batch_no: int) -> str:
@@ -49,10 +50,19 @@ def _repeats(h: np.ndarray) -> bool:
     return bool((s[1:] == s[:-1]).any())
 
 
-def _hashes(values: pa.Array, seed: int = _HASH_SEED) -> np.ndarray:
+def _hashes(values: pa.Array, key: bytes = _HASH_KEY) -> np.ndarray:
+    """A keyed 64-bit hash per value: SipHash-2-4 of the bytes of text and binary values (in
+    C, without a copy), polars' seeded hash of the others."""
+    if native_available() and (
+        pa.types.is_string(values.type)
+        or pa.types.is_large_string(values.type)
+        or pa.types.is_binary(values.type)
+        or pa.types.is_large_binary(values.type)
+    ):
+        return native_text(values, key, rtrim=False)
     series = pl.from_arrow(values)
     assert isinstance(series, pl.Series)
-    return series.hash(seed).to_numpy().astype(np.uint64, copy=False)
+    return series.hash(int.from_bytes(key[:8], "little")).to_numpy().astype(np.uint64, copy=False)
 
 
 class BatchValidator:
@@ -73,9 +83,9 @@ class BatchValidator:
         (default ``masking.spill.MEMORY_KEYS``); call ``finish`` after the last batch and
         ``close`` always."""
         self.rt = rt
-        # Hashes of source values reach the spill files: seeded with a secret of this
+        # Hashes of source values reach the spill files: keyed with a secret of this
         # validator's own, they cannot be checked against guessed values.
-        self._seed = int.from_bytes(os.urandom(8), "little")
+        self._key = os.urandom(16)
         self.columns: list[ColumnInfo] = [rt.target_column(c) for c in rt.target_columns]
         self.types = [arrow_type(c) for c in self.columns]
         self.unique: dict[str, Owners] = {
@@ -102,7 +112,7 @@ class BatchValidator:
                     if values.type != arrow_type(col)
                     else values
                 )
-                h = _hashes(values.drop_null(), self._seed)
+                h = _hashes(values.drop_null(), self._key)
                 zeros = np.zeros(len(h), dtype=np.uint64)
                 seen.add(h, np.full(len(h), EXISTING, dtype=np.uint64), zeros, 0)
 
@@ -182,6 +192,9 @@ class BatchValidator:
                 col.max_length
                 and col.category is TypeCategory.STRING
                 and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type))
+                # a value has no more characters than bytes: counting them (a pass over every
+                # byte) is needed only when some value has more bytes than the limit
+                and (pc.max(pc.binary_length(values)).as_py() or 0) > col.max_length
             ):
                 too_long = pc.greater(pc.utf8_length(values), col.max_length)
                 idx = _first_true(too_long)
@@ -226,18 +239,29 @@ class BatchValidator:
         batch_no: int,
         source: pa.Array | None,
     ) -> None:
-        h = _hashes(values, self._seed)
+        h = _hashes(values, self._key)
         valid = values.is_valid().to_numpy(zero_copy_only=False)
-        found, prior = seen.lookup(h)
         present = h[valid] if values.null_count else h
+        if name in self.remember and seen.fits(len(present)):
+            # the common case, in one pass: each value is remembered unless seen before
+            owner = (_hashes(source, self._key) if source is not None else h) | np.uint64(1)
+            mine = owner[valid] if values.null_count else owner
+            dup = seen.add_new(present, mine)
+            if dup is None:
+                return
+            pos, other = dup
+            idx = int(np.flatnonzero(valid)[pos])
+            detail = self._why(name, other, mine[pos])
+            raise self._fail(name, "unique", offset, idx, batch_no, detail)
+        found, prior = seen.lookup(h)
         if not found[valid].any() and not _repeats(present):
             # the common case: nothing to explain, so no owner is computed unless it is kept
             if name in self.remember:
-                owner = (_hashes(source, self._seed) if source is not None else h) | np.uint64(1)
+                owner = (_hashes(source, self._key) if source is not None else h) | np.uint64(1)
                 seen.add(present, owner[valid], _rows(valid, offset), batch_no)
             return
         # who produced each value: the source value's hash, or the value itself for a copy
-        owner = (_hashes(source, self._seed) if source is not None else h) | np.uint64(1)
+        owner = (_hashes(source, self._key) if source is not None else h) | np.uint64(1)
         order = np.lexsort((np.arange(len(h)), h))  # equal values in row order
         sh = h[order]
         repeat = np.zeros(len(h), dtype=bool)

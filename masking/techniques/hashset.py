@@ -1,10 +1,17 @@
 """Run-wide sets of 64-bit hashes (optionally mapping each to a 64-bit payload), vectorised.
 
-Layout: one large sorted *main* run plus a few small sorted runs (LSM style). New keys land in
-a small run; small runs merge with each other (ratio 2) and the largest one is merged into
-the main run, in place, once it reaches 1/``FLUSH`` of it. The main run grows with a
-reallocation and its elements are moved back to front, a chunk at a time, so a merge needs
-only chunk-sized scratch memory: the peak stays close to the 8 (or 16) bytes per key held.
+``HashTable`` (``_hashset.c``: open addressing, built with the package, without the
+interpreter lock) maps each key to the first value it came with, in 34 to 68 bytes per key
+(17 a slot: the key, its value and a flag; at least half the slots are free).
+``SortedHashes``, in numpy, is the reference it is tested against and the fallback where the
+extension was not built; ``owner_map`` returns whichever is there.
+
+``SortedHashes``' layout: one large sorted *main* run plus a few small sorted runs (LSM
+style). New keys land in a small run; small runs merge with each other (ratio 2) and the
+largest one is merged into the main run, in place, once it reaches 1/``FLUSH`` of it. The
+main run grows with a reallocation and its elements are moved back to front, a chunk at a
+time, so a merge needs only chunk-sized scratch memory: the peak stays close to the 8 (or
+16) bytes per key held.
 
 Lookups sort their queries once, so every binary search walks each run forwards.
 """
@@ -12,6 +19,11 @@ Lookups sort their queries once, so every binary search walks each run forwards.
 from __future__ import annotations
 
 import numpy as np
+
+try:
+    from masking.techniques import _hashset as _native  # type: ignore[attr-defined]
+except ImportError:  # a source tree without the built extension: SortedHashes alone
+    _native = None
 
 FLUSH = 12
 _MIN_CHUNK = 1 << 14
@@ -107,6 +119,25 @@ class SortedHashes:
     def contains(self, keys: np.ndarray) -> np.ndarray:
         return self.lookup(keys)[0]
 
+    def add_new(self, keys: np.ndarray, vals: np.ndarray) -> tuple[int, np.uint64] | None:
+        """``HashTable.add_new``, in numpy."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        vals = np.asarray(vals, dtype=np.uint64)
+        found, prior = self.lookup(keys)
+        order = np.argsort(keys, kind="stable")  # equal keys in their order
+        sk = keys[order]
+        repeat = np.zeros(len(keys), dtype=bool)
+        repeat[order[1:]] = sk[1:] == sk[:-1]
+        bad = np.flatnonzero(found | repeat)
+        if not len(bad):
+            self.insert(keys, vals)
+            return None
+        i = int(bad[0])  # the second of its key: the first is in the table or keys[:i]
+        self.insert(keys[:i], vals[:i])
+        if found[i]:
+            return i, prior[i]
+        return i, vals[int(np.flatnonzero(keys[:i] == keys[i])[0])]
+
     # -- updates --------------------------------------------------------------------------
     def insert(self, keys: np.ndarray, vals: np.ndarray | None = None) -> None:
         keys = np.asarray(keys, dtype=np.uint64)
@@ -154,3 +185,71 @@ class SortedHashes:
         self._keys[pb] = bk
         if self._vals is not None and bv is not None:
             self._vals[pb] = bv
+
+
+class HashTable:
+    """A map of uint64 keys to uint64 values in ``_hashset.c``; a key inserted again keeps its
+    first value (``count`` counts distinct keys). The table doubles as it fills, so at most
+    half its slots are taken."""
+
+    MIN_BITS = 10
+
+    def __init__(self) -> None:
+        if _native is None:
+            raise RuntimeError("the _hashset extension is not built")
+        self.count = 0
+        self._alloc(self.MIN_BITS)
+
+    def _alloc(self, bits: int) -> None:
+        self._bits = bits
+        self._slots = np.zeros(2 << bits, dtype=np.uint64)
+        self._used = np.zeros(1 << bits, dtype=np.uint8)
+
+    @property
+    def nbytes(self) -> int:
+        return self._slots.nbytes + self._used.nbytes
+
+    def _reserve(self, extra: int) -> None:
+        bits = self._bits
+        while (self.count + extra) * 2 > 1 << bits:
+            bits += 1
+        if bits != self._bits:
+            old = (self._slots, self._used, self._bits)
+            self._alloc(bits)
+            _native.rehash(*old, self._slots, self._used, self._bits)
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, value) per key; value is 0 where not found."""
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        found = np.zeros(len(keys), dtype=np.uint8)
+        vals = np.zeros(len(keys), dtype=np.uint64)
+        _native.lookup(self._slots, self._used, self._bits, keys, found, vals)
+        return found.view(bool), vals
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        return self.lookup(keys)[0]
+
+    def _insert(self, keys: np.ndarray, vals: np.ndarray, stop: bool) -> tuple[int, int]:
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        vals = np.ascontiguousarray(vals, dtype=np.uint64)
+        if len(vals) != len(keys):
+            raise ValueError("each key needs a value")
+        self._reserve(len(keys))
+        added, index, prior = _native.insert(self._slots, self._used, self._bits, keys, vals, stop)
+        self.count += added
+        return index, prior
+
+    def insert(self, keys: np.ndarray, vals: np.ndarray) -> None:
+        self._insert(keys, vals, stop=False)
+
+    def add_new(self, keys: np.ndarray, vals: np.ndarray) -> tuple[int, np.uint64] | None:
+        """Adds keys in order up to the first one already there, in the table or earlier
+        among ``keys``: then (its index, the value its key has) and the rest is not added.
+        None when every key was new (all added)."""
+        index, prior = self._insert(keys, vals, stop=True)
+        return None if index < 0 else (index, np.uint64(prior))
+
+
+def owner_map() -> HashTable | SortedHashes:
+    """A key → value map for uniqueness checks: the C table where it is built."""
+    return HashTable() if _native is not None else SortedHashes(payload=True)

@@ -3,8 +3,10 @@ batch, with the same verdict, row and explanation as when every value stays in m
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterator
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +21,7 @@ from masking.extract import ResolvedTable
 from masking.plan import TablePlan as TP
 from masking.schema import ColumnInfo, TableInfo, TypeCategory, UniqueConstraint
 from masking.spill import _RECORD, EXISTING, HashSpill
+from masking.techniques.hashset import SortedHashes
 from masking.validate import BatchValidator
 from tests.masking.test_pipeline import execute, fetch
 
@@ -82,6 +85,38 @@ _row = st.integers(0, 40).flatmap(
 def test_spilled_values_get_the_same_verdict_as_values_in_memory(batches, memory_keys) -> None:  # type: ignore[no-untyped-def]
     # outputs repeat (collisions) and sources repeat (source repeats); NULLs never clash
     assert _verdict(batches, memory_keys) == _verdict(batches, 10_000)
+
+
+def _expected(batches: list[list[tuple[int, int | None]]]) -> str:
+    """The verdict, worked out row by row: the first output seen before, and why."""
+    first: dict[int, int] = {}
+    row = 0
+    for batch_no, rows in enumerate(batches, start=1):
+        for src, out in rows:
+            row += 1
+            if out is None:
+                continue
+            if out in first:
+                why = "source repeats it" if first[out] == src else "the same output"
+                return f"row #{row} (batch {batch_no})|{why}"
+            first[out] = src
+    return "ok"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_row, max_size=12), max_size=10), st.booleans())
+def test_in_memory_verdicts_match_a_row_by_row_reference(batches, numpy_map) -> None:  # type: ignore[no-untyped-def]
+    # the C table and SortedHashes (its fallback where the extension is not built) alike
+    fallback = mock.patch("masking.spill.owner_map", lambda: SortedHashes(payload=True))
+    with fallback if numpy_map else contextlib.nullcontext():
+        verdict = _verdict(batches, 10_000)
+    want = _expected(batches)
+    if want == "ok":
+        assert verdict == "ok"
+    else:
+        where, why = want.split("|")
+        assert where in verdict
+        assert why in verdict
 
 
 def test_a_duplicate_found_on_disk_names_its_later_row_and_why() -> None:
@@ -186,3 +221,14 @@ def test_spill_files_hold_hashes_keyed_by_the_validator(tmp_path, monkeypatch) -
         assert words and not words & known
         seen.append(words)
     assert not seen[0] & seen[1]  # two validators, two keys
+
+
+def test_text_hashes_are_keyed_and_the_same_for_every_arrow_text_type() -> None:
+    from masking.validate import _hashes
+
+    emails = pa.array(["a@example.org", "b@example.org", "A@example.org"])
+    h = _hashes(emails)
+    assert len(set(h.tolist())) == 3
+    assert (_hashes(emails.cast(pa.large_string())) == h).all()
+    assert (_hashes(emails.cast(pa.binary())) == h).all()
+    assert not (_hashes(emails, bytes(16)) == h).any()
