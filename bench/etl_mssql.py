@@ -5,7 +5,9 @@ The raw-copy baselines move the same rows without masking, the fastest way found
   and unique constraint, which are added after the load (as the pipeline's deferred indexes).
   A server whose bulk-copy client sees only one column of a table (the Babelfish stand-in; see
   masking/dialects/sqlserver_bulk.py) gets the only bulk form that loads every column there:
-  one single-column table per column, joined on a row number by one INSERT … SELECT;
+  one single-column table per column, joined on a row number by one INSERT … SELECT. One bulk
+  copy per table: streamed as the reader reads, or, per column table, of every row held in
+  memory (a bulk copy's setup costs the stand-in more the fuller the table already is);
 - out of SQL Server, mssql-python's fetchmany into Arrow arrays with explicit types;
 - into PostgreSQL, ADBC ingest (binary COPY) of those Arrow batches;
 - out of PostgreSQL, ADBC's Arrow reader.
@@ -34,7 +36,7 @@ TYPES = [
     "bigint NOT NULL", "nvarchar(120)", "nvarchar(40)", "nvarchar(40)", "nvarchar(30)",
     "nvarchar(40)", "date", "datetime2(6)", "numeric(12, 2)", "float", "bit", "nvarchar(200)",
 ]  # fmt: skip
-# Staged as text in the column layout, as the pipeline does there (see sqlserver_bulk._AS_TEXT).
+# Staged as text in the column layout, as the pipeline does there (see sqlserver_bulk.AS_TEXT).
 _STAGE_TYPES = {"numeric(12, 2)": "nvarchar(max)", "bigint NOT NULL": "bigint"}
 
 
@@ -120,13 +122,13 @@ def drop(db: str) -> None:
         admin.close()
 
 
-def _bulk(conn: Any, name: str, data: Any) -> None:
+def _bulk(conn: Any, name: str, data: Any, columns: list[str]) -> None:
     cur = conn.cursor()
     try:
         cur.bulkcopy_arrow(
             name,
             data,
-            column_mappings=list(data.column_names),
+            column_mappings=columns,
             batch_size=0,
             keep_nulls=True,
             table_lock=True,
@@ -152,27 +154,23 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> in
                 stage_type = _STAGE_TYPES.get(typ, typ)
                 _exec(conn, f"CREATE TABLE dbo.stage_{i} (rn bigint IDENTITY, v {stage_type})")
         n = 0
-        pending: list[Any] = []
 
-        def flush() -> None:
-            data = pa.Table.from_batches(pending)
-            pending.clear()
-            if direct:
-                _bulk(core, f"dbo.{table}", data)
-                return
+        def counted(source: Iterator[Any]) -> Iterator[Any]:
+            nonlocal n
+            for b in source:
+                n += b.num_rows
+                yield b
+
+        if direct:  # one bulk copy, streamed as the reader reads
+            _bulk(core, f"dbo.{table}", counted(batches), columns)
+        else:  # one bulk copy per column table, of every row (held in memory)
+            held = list(counted(batches))
             for i in range(len(columns)):
-                arr = data.column(i)
-                if pa.types.is_decimal(arr.type):
-                    arr = arr.cast(pa.string())
-                _bulk(core, f"dbo.stage_{i}", pa.table({"v": arr}))
-
-        for b in batches:
-            pending.append(b)
-            n += b.num_rows
-            if sum(p.num_rows for p in pending) >= 100_000:
-                flush()
-        if pending:
-            flush()
+                column = [b.column(i) for b in held]
+                if pa.types.is_decimal(column[0].type):
+                    column = [c.cast(pa.string()) for c in column]
+                stream = (pa.record_batch([c], names=["v"]) for c in column)
+                _bulk(core, f"dbo.stage_{i}", stream, ["v"])
         if not direct:
             joins = " ".join(f"JOIN dbo.stage_{i} s{i} ON s{i}.rn = s0.rn" for i in range(1, 12))
             picks = ", ".join(f"s{i}.v" for i in range(len(columns)))

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from masking.errors import TerminalError
 
 
 class BackgroundWriter:
-    """Feeds `send` from a thread. A failure in the thread surfaces, through `wrap`, at the
-    caller's next write() or at finish(); after that the writer accepts nothing more."""
+    """Feeds `send` from a thread, an item at a time, or with `stream` once, with an iterator
+    of the items that ends at finish() (or abort()). A failure in the thread surfaces, through
+    `wrap`, at the caller's next write() or at finish(); after that the writer accepts nothing
+    more."""
 
     _END = object()
 
@@ -29,24 +31,32 @@ class BackgroundWriter:
         wrap: Callable[[BaseException], BaseException] = lambda exc: exc,
         depth: int = 2,
         name: str = "maskflow-load",
+        stream: bool = False,
     ):
         self._send, self._label, self._wrap = send, label, wrap
+        self._stream = stream
         self._failure: BaseException | None = None
         self._slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
 
-    def _work(self) -> None:
+    def _items(self) -> Iterator[Any]:
         while True:
             item = self._slots.get()
             if item is self._END or self._stop.is_set():
                 return
-            try:
-                self._send(item)
-            except BaseException as exc:  # handed to the caller's next write or finish
-                self._failure = exc
+            yield item
+
+    def _work(self) -> None:
+        try:
+            if self._stream:
+                self._send(self._items())
                 return
+            for item in self._items():
+                self._send(item)
+        except BaseException as exc:  # handed to the caller's next write or finish
+            self._failure = exc
 
     def _check(self) -> None:
         if self._failure is None:

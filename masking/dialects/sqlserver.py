@@ -25,6 +25,7 @@ from masking.dberrors import classify, connection_failed
 from masking.dialects import common, ddl, odbc
 from masking.dialects import sqlserver_bulk as bulk
 from masking.dialects import sqlserver_keys as keys
+from masking.dialects import sqlserver_load as staging
 from masking.dialects import sqlserver_offsets as tz
 from masking.dialects import sqlserver_options as opts
 from masking.dialects import sqlserver_sql as q
@@ -64,7 +65,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
 
     def __init__(self, params: ConnectionParams):
         super().__init__(params)
-        self._stages: dict[tuple[str, str], bulk.StagedLoad] = {}
+        self._stages: dict[tuple[str, str], staging.StagedLoad] = {}
         self._paths: dict[tuple[str, str], str] = {}
         self._aux: Any = None  # the bulk-copy connection, shared by every table of the run
         self._aux_joined: bool | None = None  # see sqlserver_bulk.describes_all_columns
@@ -291,9 +292,9 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
                 stage.discard()
             raise
 
-    def _move(self, stage: bulk.StagedLoad, table: TableInfo) -> None:
+    def _move(self, stage: staging.StagedLoad, table: TableInfo) -> None:
         try:
-            stage.flush()
+            stage.finish()
         except Exception as exc:  # noqa: BLE001
             raise bulk.refused(exc, table, "bulk copy") from exc
         cur = self.connect().cursor()
@@ -346,7 +347,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
         fallback, so the table is loaded with fast_executemany."""
         try:
             conn = self._aux_connection()
-            stage = bulk.StagedLoad(
+            stage = staging.StagedLoad(
                 conn,
                 table,
                 cols,

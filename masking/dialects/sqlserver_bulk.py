@@ -10,9 +10,8 @@ and drops them in the same transaction. A failed or cancelled run never touched 
 staging tables left by a rollback are dropped right after it (see SQLServerDialect._rollback).
 
 One auxiliary connection per dialect serves every table of the run (a TDS login can take a
-second; bulk copy through mssql-python's cursor would open one per call). Rows are buffered
-up to FLUSH_ROWS before each bulk-copy call, so memory holds at most that many masked rows
-beside the batch in flight.
+second; bulk copy through mssql-python's cursor would open one per call). The rows' way
+through staging is sqlserver_load.py.
 
 Layouts. `table`: one staging table with exactly the loaded columns, types and collations
 copied from the target by SELECT ... INTO (no IDENTITY property), filled by one bulk copy per
@@ -32,19 +31,17 @@ from typing import Any
 
 import pyarrow as pa
 
-from masking import offsets
 from masking.dberrors import database_error
 from masking.dialects import sqlserver_sql as q
 from masking.errors import MaskingError
 from masking.schema import ColumnInfo, TableInfo, TypeCategory
 
-FLUSH_ROWS = 100_000
 CONCAT_PROBE = (
     "DECLARE @s nvarchar(20); "
     "SELECT @s = COALESCE(@s + N',', N'') + v FROM (VALUES (N'a'), (N'b')) AS t(v); "
     "SELECT @s AS s"
 )
-_OPTIONS = {
+OPTIONS = {
     "batch_size": 0,
     "keep_identity": True,
     "keep_nulls": True,
@@ -125,7 +122,7 @@ def column_stage_type(col: ColumnInfo) -> str:
         return "nvarchar(max)"
     if col.category is TypeCategory.BINARY:
         return "varbinary(max)"
-    if native in _AS_TEXT:
+    if native in AS_TEXT:
         return "nvarchar(max)"
     if col.category is TypeCategory.DATETIME:
         return "datetimeoffset(7)" if native == "datetimeoffset" else "datetime2(7)"
@@ -139,7 +136,7 @@ def column_stage_type(col: ColumnInfo) -> str:
 
 # Staged as text in the column layout, converted by INSERT ... SELECT: the Babelfish stand-in
 # (the only server known to need that layout) misreads the bulk-copy client's decimal values.
-_AS_TEXT = frozenset({"decimal", "numeric", "money", "smallmoney"})
+AS_TEXT = frozenset({"decimal", "numeric", "money", "smallmoney"})
 
 
 def column_stage_create(schema: str, name: str, col: ColumnInfo) -> str:
@@ -246,136 +243,6 @@ def encode(v: Any) -> Any:
         # datetimeoffset receives UTC; a naive datetime2 converts with offset +00:00.
         return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return v
-
-
-def bulk_copy(
-    conn: Any, name: str, data: pa.Table, natives: Sequence[str], timeout: int, arrow: bool
-) -> bool:
-    """Copy `data` into the staging table `name`; returns whether the Arrow path is still
-    usable (False after it refused a type and the rows went as tuples). Other errors raise."""
-    cur = conn.cursor()
-    mapping = list(data.column_names)
-    try:
-        if arrow:
-            try:
-                cur.bulkcopy_arrow(name, data, timeout=timeout, column_mappings=mapping, **_OPTIONS)
-                return True
-            except Exception as exc:  # noqa: BLE001 - only type refusals are retried
-                if not is_arrow_type_error(exc):
-                    raise
-        # A refused bulk load is one statement, rolled back: nothing of it is in the table.
-        rows = tuple_rows(data, natives)
-        cur.bulkcopy(name, iter(rows), timeout=timeout, column_mappings=mapping, **_OPTIONS)
-        return False
-    finally:
-        close_quietly(cur)
-
-
-class StagedLoad:
-    """One table's rows on their way through staging: buffered, flushed by bulk copy, moved
-    by end_load. Creating it creates the staging table(s) on `conn`."""
-
-    def __init__(
-        self,
-        conn: Any,
-        table: TableInfo,
-        columns: Sequence[str],
-        token: str,
-        *,
-        joined: bool,
-        timeout: int,
-        flush_rows: int = FLUSH_ROWS,
-    ):
-        self.conn, self.table, self.columns = conn, table, list(columns)
-        self.joined, self.timeout, self.flush_rows = joined, timeout, flush_rows
-        infos = [c for n in self.columns if (c := table.column(n)) is not None]
-        self.natives = [c.native_type.lower().strip() for c in infos]
-        # per-row offsets of datetimeoffset columns, staged as smallint after the columns
-        self.offsets = [
-            (i, f"maskflow_offset_{i}") for i, n in enumerate(self.natives) if n == "datetimeoffset"
-        ]
-        shifts = [ColumnInfo(n, "smallint", TypeCategory.NUMERIC) for _, n in self.offsets]
-        self.natives += ["smallint"] * len(shifts)
-        staged = infos + shifts
-        self.names = stage_names(token, len(staged) if joined else None)
-        self.arrow = True
-        self.created: list[str] = []
-        self._pending: list[pa.Table] = []
-        self._pending_rows = 0
-        for i, name in enumerate(self.names):
-            self.created.append(name)
-            if joined:
-                core_execute(conn, column_stage_create(table.schema, name, staged[i]))
-            else:
-                offset_names = [c.name for c in shifts]
-                core_execute(conn, table_stage_create(table, infos, name, offset_names))
-
-    @property
-    def path(self) -> str:
-        return "bulk copy, one staging table per column" if self.joined else "bulk copy"
-
-    def add(self, batch: pa.RecordBatch) -> None:
-        data = stage_batch(batch, self.columns, self.natives)
-        found = offsets.companions(batch) if self.offsets else {}
-        for i, name in self.offsets:
-            values = found.get(self.columns[i])
-            if values is None:
-                values = pa.nulls(batch.num_rows, offsets.TYPE)
-            data = data.append_column(pa.field(name, offsets.TYPE), [values])
-        self._pending.append(data)
-        self._pending_rows += batch.num_rows
-        if self._pending_rows >= self.flush_rows:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        data = pa.concat_tables(self._pending)
-        self._pending, self._pending_rows = [], 0
-        schema = self.table.schema
-        if not self.joined:
-            self.arrow = bulk_copy(
-                self.conn,
-                q.qualified(schema, self.names[0]),
-                data,
-                self.natives,
-                self.timeout,
-                self.arrow,
-            )
-            return
-        arrow = self.arrow
-        for i, name in enumerate(self.names):
-            column = data.column(i)
-            if self.natives[i] in _AS_TEXT:
-                column = column.cast(pa.string())
-            one = pa.table({"v": column})
-            arrow = (
-                bulk_copy(
-                    self.conn,
-                    q.qualified(schema, name),
-                    one,
-                    self.natives[i : i + 1],
-                    self.timeout,
-                    arrow,
-                )
-                and arrow
-            )
-        self.arrow = arrow
-
-    def move_statement(self) -> str:
-        return move_rows(self.table, self.columns, self.names, self.joined, self.offsets)
-
-    def drop_statements(self) -> list[str]:
-        return [drop_stage(self.table.schema, n) for n in self.created]
-
-    def discard(self) -> None:
-        """Drop the staging tables on the auxiliary connection; never raises."""
-        self._pending = []
-        for sql in self.drop_statements():
-            try:
-                core_execute(self.conn, sql)
-            except Exception:  # noqa: BLE001 - the caller's error is the one to report
-                pass
 
 
 def key(table: TableInfo) -> tuple[str, str]:

@@ -131,3 +131,25 @@ def test_each_unit_reads_one_snapshot_of_a_sql_server_source(sqlserver_db_factor
     finally:
         src.close()
         writer.close()
+
+
+def test_many_flushes_stream_into_sql_server_as_one_flush_does(source, target, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Small flushes: each table's first goes in a bulk copy of its own, the rest streamed
+    (spooled first where the server needs one staging table per column)."""
+    from masking.dialects import sqlserver_load
+
+    one, many = target(), target()
+    run(S.plan("public", "dbo"), source, one)
+    calls: list[str] = []
+    real = sqlserver_load.stream_copy
+
+    def counted(conn, name, columns, tables, timeout):  # type: ignore[no-untyped-def]
+        calls.append(name)
+        return real(conn, name, columns, tables, timeout)
+
+    monkeypatch.setattr(sqlserver_load, "FLUSH_ROWS", 70)
+    monkeypatch.setattr(sqlserver_load, "stream_copy", counted)
+    run(S.plan("public", "dbo"), source, many)
+    assert calls  # tables of more than 70 rows streamed
+    assert _rows(many) == _rows(one)
+    assert _staging(many) == []

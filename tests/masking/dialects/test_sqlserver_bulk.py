@@ -5,6 +5,9 @@ native-core connection: what goes to the auxiliary session, what to the run's tr
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+import threading
+import time
 from decimal import Decimal
 
 import pyarrow as pa
@@ -12,6 +15,7 @@ import pytest
 
 from masking.dialects import ConnectionParams, get_dialect
 from masking.dialects import sqlserver_bulk as bulk
+from masking.dialects import sqlserver_load as load
 from masking.dialects.arrowconv import arrow_schema
 from masking.errors import MaskingError
 from masking.schema import ColumnInfo, TableInfo
@@ -101,6 +105,11 @@ def test_moving_rows_is_one_insert_select_and_joins_column_stages_on_rn():
 # --- the flow, against a fake native-core connection --------------------------------------------
 
 
+def rows_of(data):
+    """Rows of a bulk copy's source: a table, or an iterable of batches (a stream)."""
+    return data.num_rows if isinstance(data, pa.Table) else sum(b.num_rows for b in data)
+
+
 class FakeCore:
     def __init__(self, log, concat_ok, fail_copy=None):
         self.log, self.concat_ok, self.fail_copy = log, concat_ok, fail_copy
@@ -129,7 +138,7 @@ class FakeCursor:
     def bulkcopy_arrow(self, name, data, **kw):
         if self.core.fail_copy:
             raise self.core.fail_copy
-        self.core.log.append(("copy", name, data.num_rows, kw["column_mappings"]))
+        self.core.log.append(("copy", name, rows_of(data), kw["column_mappings"]))
 
     def close(self):
         pass
@@ -272,3 +281,140 @@ def test_decimals_go_as_text_into_column_stages():
     table = pa.table({"amount": pa.array([Decimal("1.50")], pa.decimal128(10, 2))})
     staged = bulk.stage_batch(table, ["amount"], ["money"])
     assert staged.column(0).cast(pa.string()).to_pylist() == ["1.50"]
+
+
+class GatedCore(FakeCore):
+    """Bulk copies wait for `gate` and record the thread they ran on."""
+
+    def __init__(self, log, gate, fail_copy=None):
+        super().__init__(log, concat_ok=True, fail_copy=fail_copy)
+        self.gate = gate
+
+    def cursor(self):
+        core, cur = self, FakeCursor(self)
+
+        def bulkcopy_arrow(name, data, **kw):
+            assert core.gate.wait(5)
+            if core.fail_copy:
+                raise core.fail_copy
+            core.log.append(("copy", threading.current_thread().name, rows_of(data)))
+
+        cur.bulkcopy_arrow = bulkcopy_arrow
+        return cur
+
+
+def test_bulk_copies_run_on_a_writer_thread_while_rows_keep_coming():
+    log, gate = [], threading.Event()
+    stage = load.StagedLoad(
+        GatedCore(log, gate), TABLE, LOADED, "ab12", joined=False, timeout=5, flush_rows=3
+    )
+    stage.add(batch(3))  # the first flush: waits at the gate on the writer thread
+    stage.add(batch(2))  # returns at once: masking goes on while the copy runs
+    assert [e for e in log if e[0] == "copy"] == []
+    gate.set()
+    stage.finish()
+    assert [e for e in log if e[0] == "copy"] == [
+        ("copy", "maskflow-bulk", 3),
+        ("copy", "maskflow-bulk", 2),
+    ]
+    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
+
+
+def test_a_failed_bulk_copy_surfaces_at_the_next_flush_and_discard_stops_the_writer():
+    log, gate = [], threading.Event()
+    gate.set()
+    core = GatedCore(log, gate, fail_copy=RuntimeError("Sql Error: conversion failed"))
+    stage = load.StagedLoad(core, TABLE, LOADED, "ab12", joined=False, timeout=5, flush_rows=3)
+    stage.add(batch(3))
+    with pytest.raises(RuntimeError, match="conversion failed"):
+        for _ in range(50):  # the failure reaches the caller at its next hand-over
+            stage.add(batch(3))
+            time.sleep(0.01)
+    stage.discard()
+    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
+    assert "DROP TABLE" in [e[1] for e in log if e[0] == "aux"][-1]
+    assert [e for e in log if e[0] == "copy"] == []
+
+
+def test_a_discarded_load_waits_for_the_copy_in_flight_and_drops_the_rest():
+    log, gate = [], threading.Event()
+    stage = load.StagedLoad(
+        GatedCore(log, gate), TABLE, LOADED, "ab12", joined=False, timeout=5, flush_rows=3
+    )
+    stage.add(batch(3))  # in flight, at the gate
+    stage.add(batch(3))  # waiting
+    threading.Timer(0.2, gate.set).start()
+    stage.discard()
+    copies = [e for e in log if e[0] == "copy"]
+    assert copies == [("copy", "maskflow-bulk", 3)]  # the waiting flush was dropped
+    drops = [i for i, e in enumerate(log) if e[0] == "aux" and "DROP TABLE" in e[1]]
+    assert drops and drops[0] > log.index(copies[0])  # dropped after the copy ended
+
+
+def test_the_table_layout_streams_every_flush_after_the_first_in_one_bulk_copy():
+    log, gate = [], threading.Event()
+    gate.set()
+    stage = load.StagedLoad(
+        GatedCore(log, gate), TABLE, LOADED, "ab12", joined=False, timeout=5, flush_rows=3
+    )
+    for _ in range(4):
+        stage.add(batch(3))
+    stage.add(batch(1))
+    stage.finish()
+    assert [e[2] for e in log if e[0] == "copy"] == [3, 10]  # first alone, then one stream
+
+
+def test_the_column_layout_spools_flushes_and_copies_each_column_in_two_bulk_copies(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    log = []
+    stage = load.StagedLoad(
+        FakeCore(log, concat_ok=False), TABLE, LOADED, "ab12", joined=True, timeout=5, flush_rows=3
+    )
+    for n in (3, 3, 2):
+        stage.add(batch(n))
+    assert [e for e in log if e[0] == "copy"] == []  # spooled, not copied yet
+    assert len(list(tmp_path.iterdir())) == 1
+    stage.finish()
+    copies = [e for e in log if e[0] == "copy"]
+    tables = [bulk.q.qualified("sales", n) for n in stage.names]
+    assert [(c[1], c[2]) for c in copies] == [(t, r) for t in tables for r in (3, 5)]
+    assert list(tmp_path.iterdir()) == []  # the spool is removed
+
+
+def test_a_discarded_column_layout_removes_its_spool(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stage = load.StagedLoad(
+        FakeCore([], concat_ok=False), TABLE, LOADED, "ab12", joined=True, timeout=5, flush_rows=3
+    )
+    stage.add(batch(3))
+    assert list(tmp_path.iterdir())
+    stage.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_arrow_type_refused_at_the_first_flush_sends_every_flush_as_tuples():
+    log = []
+
+    class Refusing(FakeCore):
+        def cursor(self):
+            cur = FakeCursor(self)
+
+            def bulkcopy_arrow(name, data, **kw):
+                raise RuntimeError("unsupported arrow type combination")
+
+            def bulkcopy(name, rows, **kw):
+                log.append(("tuples", len(list(rows))))
+
+            cur.bulkcopy_arrow, cur.bulkcopy = bulkcopy_arrow, bulkcopy
+            return cur
+
+    stage = load.StagedLoad(
+        Refusing(log, True), TABLE, LOADED, "ab12", joined=False, timeout=5, flush_rows=3
+    )
+    for _ in range(3):
+        stage.add(batch(3))
+    stage.finish()
+    assert [e for e in log if e[0] == "tuples"] == [("tuples", 3)] * 3
+    assert stage.arrow is False

@@ -1,0 +1,269 @@
+"""SQL Server loads through staging (the statements and layouts: sqlserver_bulk.py).
+
+Rows are buffered up to FLUSH_ROWS at a time. In the `table` layout a writer thread sends
+the first flush in a bulk copy of its own (an Arrow type the driver refuses falls back to
+tuples there), then every later one in a single streaming bulk copy, while the next rows are
+masked; memory holds at most three flushes (buffered, waiting, in flight). The `columns`
+layout cannot stream several staging tables at once on one connection: its flushes go to an
+Arrow file in a private temporary folder (masked rows only, removed when the load ends),
+streamed into each column's table in turn by end_load.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from masking import offsets
+from masking.dialects import sqlserver_sql as q
+from masking.dialects.background import BackgroundWriter
+from masking.dialects.sqlserver_bulk import (
+    AS_TEXT,
+    OPTIONS,
+    close_quietly,
+    column_stage_create,
+    core_execute,
+    drop_stage,
+    is_arrow_type_error,
+    move_rows,
+    stage_batch,
+    stage_names,
+    table_stage_create,
+    tuple_rows,
+)
+from masking.schema import ColumnInfo, TableInfo, TypeCategory
+
+FLUSH_ROWS = 100_000
+
+
+def bulk_copy(
+    conn: Any, name: str, data: pa.Table, natives: Sequence[str], timeout: int, arrow: bool
+) -> bool:
+    """Copy `data` into the staging table `name`; returns whether the Arrow path is still
+    usable (False after it refused a type and the rows went as tuples). Other errors raise."""
+    cur = conn.cursor()
+    mapping = list(data.column_names)
+    try:
+        if arrow:
+            try:
+                cur.bulkcopy_arrow(name, data, timeout=timeout, column_mappings=mapping, **OPTIONS)
+                return True
+            except Exception as exc:  # noqa: BLE001 - only type refusals are retried
+                if not is_arrow_type_error(exc):
+                    raise
+        # A refused bulk load is one statement, rolled back: nothing of it is in the table.
+        rows = tuple_rows(data, natives)
+        cur.bulkcopy(name, iter(rows), timeout=timeout, column_mappings=mapping, **OPTIONS)
+        return False
+    finally:
+        close_quietly(cur)
+
+
+def copy_flushes(
+    conn: Any,
+    name: str,
+    natives: Sequence[str],
+    flushes: Iterator[pa.Table],
+    timeout: int,
+    arrow: bool,
+) -> bool:
+    """Bulk copy `flushes` into `name`: the first alone, so that an Arrow type the driver
+    refuses falls back to tuples (flush by flush) before anything streams, then the rest in
+    one bulk copy. Each bulk copy costs a round of setup on the server, and some servers (the
+    stand-in) take longer for each one the fuller the table already is. Returns whether the
+    Arrow path is still usable."""
+    first = next(flushes, None)
+    if first is None:
+        return arrow
+    arrow = bulk_copy(conn, name, first, natives, timeout, arrow)
+    second = next(flushes, None)
+    if second is None:
+        return arrow
+    rest = itertools.chain([second], flushes)
+    if arrow:
+        stream_copy(conn, name, first.column_names, rest, timeout)
+        return True
+    for data in rest:
+        bulk_copy(conn, name, data, natives, timeout, False)
+    return False
+
+
+def stream_copy(
+    conn: Any, name: str, columns: Sequence[str], tables: Iterable[pa.Table], timeout: int
+) -> None:
+    """One bulk copy of every batch of `tables`, consumed as the driver sends them."""
+    cur = conn.cursor()
+    batches = (b for t in tables for b in t.to_batches())
+    try:
+        cur.bulkcopy_arrow(name, batches, timeout=timeout, column_mappings=list(columns), **OPTIONS)
+    finally:
+        close_quietly(cur)
+
+
+class StagedLoad:
+    """One table's rows on their way through staging: buffered, flushed by bulk copy, moved
+    by end_load. Creating it creates the staging table(s) on `conn`."""
+
+    def __init__(
+        self,
+        conn: Any,
+        table: TableInfo,
+        columns: Sequence[str],
+        token: str,
+        *,
+        joined: bool,
+        timeout: int,
+        flush_rows: int | None = None,
+    ):
+        self.conn, self.table, self.columns = conn, table, list(columns)
+        self.joined, self.timeout = joined, timeout
+        self.flush_rows = FLUSH_ROWS if flush_rows is None else flush_rows
+        infos = [c for n in self.columns if (c := table.column(n)) is not None]
+        self.natives = [c.native_type.lower().strip() for c in infos]
+        # per-row offsets of datetimeoffset columns, staged as smallint after the columns
+        self.offsets = [
+            (i, f"maskflow_offset_{i}") for i, n in enumerate(self.natives) if n == "datetimeoffset"
+        ]
+        shifts = [ColumnInfo(n, "smallint", TypeCategory.NUMERIC) for _, n in self.offsets]
+        self.natives += ["smallint"] * len(shifts)
+        staged = infos + shifts
+        self.names = stage_names(token, len(staged) if joined else None)
+        self.arrow = True  # written by the writer thread only, until finish()
+        self._writer: BackgroundWriter | None = None
+        # the column layout's spool: folder, file path, file, Arrow stream writer
+        self._spool: tuple[str, str, Any, Any] | None = None
+        self._spool_schema: pa.Schema | None = None
+        self.created: list[str] = []
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        for i, name in enumerate(self.names):
+            self.created.append(name)
+            if joined:
+                core_execute(conn, column_stage_create(table.schema, name, staged[i]))
+            else:
+                offset_names = [c.name for c in shifts]
+                core_execute(conn, table_stage_create(table, infos, name, offset_names))
+
+    @property
+    def path(self) -> str:
+        return "bulk copy, one staging table per column" if self.joined else "bulk copy"
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        data = stage_batch(batch, self.columns, self.natives)
+        found = offsets.companions(batch) if self.offsets else {}
+        for i, name in self.offsets:
+            values = found.get(self.columns[i])
+            if values is None:
+                values = pa.nulls(batch.num_rows, offsets.TYPE)
+            data = data.append_column(pa.field(name, offsets.TYPE), [values])
+        self._pending.append(data)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand what is buffered on: to the table layout's bulk copy, on the writer thread (at
+        most one more flush waits), so masking the next rows overlaps the copy (the driver
+        releases the GIL); to the spool file in the column layout."""
+        if not self._pending:
+            return
+        data = pa.concat_tables(self._pending)
+        self._pending, self._pending_rows = [], 0
+        if self.joined:
+            self._spool_write(data)
+            return
+        if self._writer is None:
+            self._writer = BackgroundWriter(
+                self._stream,
+                label=f"table '{self.table.schema}.{self.table.name}'",
+                depth=1,
+                name="maskflow-bulk",
+                stream=True,
+            )
+        self._writer.write(data)
+
+    def finish(self) -> None:
+        """Flush, and wait until every row is in staging; a copy's error is raised here."""
+        self.flush()
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.finish()
+        if self._spool is not None:
+            try:
+                self._copy_spool()
+            finally:
+                self._close_spool()
+
+    def _stream(self, flushes: Iterator[pa.Table]) -> None:
+        """The writer thread: every flush of the table layout (see copy_flushes)."""
+        name = q.qualified(self.table.schema, self.names[0])
+        self.arrow = copy_flushes(self.conn, name, self.natives, flushes, self.timeout, self.arrow)
+
+    # -- the column layout: rows spooled to a local file, then one bulk copy per column ------
+    def _spool_write(self, data: pa.Table) -> None:
+        if self._spool is None:
+            folder = tempfile.mkdtemp(prefix="maskflow-bulk-")  # private to this user
+            path = os.path.join(folder, "rows.arrows")
+            sink = pa.OSFile(path, "wb")
+            self._spool = (folder, path, sink, pa.ipc.new_stream(sink, data.schema))
+        schema = self._spool_schema
+        if schema is None:
+            self._spool_schema = schema = data.schema
+        elif data.schema != schema:  # e.g. a column all NULL in this flush
+            data = data.cast(schema)
+        self._spool[3].write_table(data)
+
+    def _spooled(self, i: int) -> Iterator[pa.Table]:
+        """Column `i` of the spooled rows, a flush at a time, as its staging table takes it."""
+        assert self._spool is not None
+        with pa.memory_map(self._spool[1]) as f:
+            for b in pa.ipc.open_stream(f):
+                column = b.column(i)
+                if self.natives[i] in AS_TEXT:
+                    column = column.cast(pa.string())
+                yield pa.table({"v": column})
+
+    def _copy_spool(self) -> None:
+        assert self._spool is not None
+        self._spool[3].close()
+        self._spool[2].close()
+        usable = self.arrow
+        for i, name in enumerate(self.names):
+            target, natives = q.qualified(self.table.schema, name), self.natives[i : i + 1]
+            ok = copy_flushes(self.conn, target, natives, self._spooled(i), self.timeout, usable)
+            self.arrow = self.arrow and ok
+
+    def _close_spool(self) -> None:
+        if self._spool is None:
+            return
+        folder, _, sink, writer = self._spool
+        self._spool = None
+        for part in (writer, sink):
+            close_quietly(part)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def move_statement(self) -> str:
+        return move_rows(self.table, self.columns, self.names, self.joined, self.offsets)
+
+    def drop_statements(self) -> list[str]:
+        return [drop_stage(self.table.schema, n) for n in self.created]
+
+    def discard(self) -> None:
+        """Stop the writer thread, then drop the staging tables on the auxiliary connection;
+        never raises."""
+        self._pending = []
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.abort()
+        self._close_spool()
+        for sql in self.drop_statements():
+            try:
+                core_execute(self.conn, sql)
+            except Exception:  # noqa: BLE001 - the caller's error is the one to report
+                pass
