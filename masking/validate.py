@@ -244,7 +244,7 @@ class BatchValidator:
         present = h[valid] if values.null_count else h
         if name in self.remember and seen.fits(len(present)):
             # the common case, in one pass: each value is remembered unless seen before
-            owner = (_hashes(source, self._key) if source is not None else h) | np.uint64(1)
+            owner = self._owners(source, h)
             mine = owner[valid] if values.null_count else owner
             dup = seen.add_new(present, mine)
             if dup is None:
@@ -257,11 +257,10 @@ class BatchValidator:
         if not found[valid].any() and not _repeats(present):
             # the common case: nothing to explain, so no owner is computed unless it is kept
             if name in self.remember:
-                owner = (_hashes(source, self._key) if source is not None else h) | np.uint64(1)
+                owner = self._owners(source, h)
                 seen.add(present, owner[valid], _rows(valid, offset), batch_no)
             return
-        # who produced each value: the source value's hash, or the value itself for a copy
-        owner = (_hashes(source, self._key) if source is not None else h) | np.uint64(1)
+        owner = self._owners(source, h)
         order = np.lexsort((np.arange(len(h)), h))  # equal values in row order
         sh = h[order]
         repeat = np.zeros(len(h), dtype=bool)
@@ -275,6 +274,11 @@ class BatchValidator:
         other = prior[idx] if found[idx] else earlier[idx]
         detail = self._why(name, other, owner[idx])
         raise self._fail(name, "unique", offset, idx, batch_no, detail)
+
+    def _owners(self, source: pa.Array | None, h: np.ndarray) -> np.ndarray:
+        """Who produced each value: its source value's hash, or the value's own for a copy
+        (odd, so never EXISTING)."""
+        return (_hashes(source, self._key) if source is not None else h) | np.uint64(1)
 
     def finish(self) -> None:
         """After the last batch: the check of the values that spilled to disk."""

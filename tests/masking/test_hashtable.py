@@ -3,6 +3,8 @@ against SortedHashes, its numpy reference and fallback."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,8 +13,10 @@ from hypothesis import strategies as st
 from masking.techniques import hashset
 from masking.techniques.hashset import HashTable, SortedHashes
 
+# A laptop's source tree may lack the build; CI installs the package, so there it must run.
 pytestmark = pytest.mark.skipif(
-    hashset._native is None, reason="the _hashset extension is not built (pip install -e .)"
+    hashset._native is None and not os.environ.get("CI"),
+    reason="the _hashset extension is not built (pip install -e .)",
 )
 
 # small keys repeat often; 0 and 2**64-1 are keys like any other
