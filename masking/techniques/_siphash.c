@@ -259,44 +259,95 @@ static PyObject *hash_ticks(PyObject *self, PyObject *args) { return hash_fixed(
 /* Feistel network over range(a) x range(b), FF3 style: 8 rounds whose function is
  * SipHash-2-4 of one word, (half << 8) | round, scaled onto the other half's range. */
 #define FPE_ROUNDS 8
+#define LANES 4 /* values taken through the rounds side by side: their hashes overlap */
 
-static uint64_t fpe_f(uint64_t half, int rnd, uint64_t modulus, uint64_t k0, uint64_t k1) {
-    uint8_t msg[8];
-    uint64_t word = (half << 8) | (uint64_t)rnd;
-    for (int j = 0; j < 8; j++) msg[j] = (uint8_t)(word >> (8 * j));
-    return ((siphash24(msg, 8, k0, k1) >> 32) * modulus) >> 32;
+/* SipHash-2-4 of one little-endian 8-byte word: siphash24() of those 8 bytes. */
+static inline uint64_t sip_word(uint64_t m, uint64_t k0, uint64_t k1) {
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+    const uint64_t b = 8ULL << 56;
+    v3 ^= m;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= m;
+    v3 ^= b;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static uint64_t fpe_once(uint64_t x, uint64_t a, uint64_t b, uint64_t k0, uint64_t k1,
-                         int backward) {
-    uint64_t left = x / b, right = x % b;
+static inline uint64_t fpe_f(uint64_t half, int rnd, uint64_t modulus, uint64_t k0,
+                             uint64_t k1) {
+    return ((sip_word((half << 8) | (uint64_t)rnd, k0, k1) >> 32) * modulus) >> 32;
+}
+
+/* One pass of the network over `n` values at once (each below a * b), in place. Called with
+ * n = LANES for the bulk, so the lanes' hashes overlap in the pipeline, and 1 for the rest. */
+static inline __attribute__((always_inline)) void fpe_pass(uint64_t *x, const int n,
+                                                           uint64_t a, uint64_t b, uint64_t k0,
+                                                           uint64_t k1, int backward) {
+    uint64_t left[LANES], right[LANES];
+    for (int j = 0; j < n; j++) {
+        left[j] = x[j] / b;
+        right[j] = x[j] % b;
+    }
     if (backward) {
         for (int r = FPE_ROUNDS - 1; r >= 0; r--) {
             uint64_t m = (r % 2 == 0) ? a : b;
-            uint64_t old_right = left;
-            uint64_t old_left = right + m - fpe_f(old_right, r, m, k0, k1);
-            if (old_left >= m) old_left -= m;
-            left = old_left;
-            right = old_right;
+            for (int j = 0; j < n; j++) {
+                /* undo round r: right was (old_left + F(old_right)) mod m, left was old_right */
+                uint64_t old_left = right[j] + m - fpe_f(left[j], r, m, k0, k1);
+                if (old_left >= m) old_left -= m;
+                right[j] = left[j];
+                left[j] = old_left;
+            }
         }
     } else {
         for (int r = 0; r < FPE_ROUNDS; r++) {
             uint64_t m = (r % 2 == 0) ? a : b;
-            uint64_t next = left + fpe_f(right, r, m, k0, k1);
-            if (next >= m) next -= m;
-            left = right;
-            right = next;
+            for (int j = 0; j < n; j++) {
+                uint64_t next = left[j] + fpe_f(right[j], r, m, k0, k1);
+                if (next >= m) next -= m;
+                left[j] = right[j];
+                right[j] = next;
+            }
         }
     }
-    return left * b + right;
+    for (int j = 0; j < n; j++) x[j] = left[j] * b + right[j];
 }
 
-static uint64_t fpe_walk(uint64_t x, uint64_t size, uint64_t a, uint64_t b, uint64_t k0,
-                         uint64_t k1, int backward) {
-    do {
-        x = fpe_once(x, a, b, k0, k1, backward);
-    } while (x >= size);  /* cycle-walking: rare, a * b barely exceeds size */
-    return x;
+/* The permutation of range(size) on `n` values (n = LANES or 1): one pass through the
+ * network, then cycle-walking, one value at a time, for those it mapped to size or more
+ * (rare: a * b barely exceeds size). */
+static inline __attribute__((always_inline)) void fpe_walk(uint64_t *x, const int n,
+                                                           uint64_t size, uint64_t a,
+                                                           uint64_t b, uint64_t k0,
+                                                           uint64_t k1, int backward) {
+    fpe_pass(x, n, a, b, k0, k1, backward);
+    for (int j = 0; j < n; j++) {
+        while (x[j] >= size) fpe_pass(x + j, 1, a, b, k0, k1, backward);
+    }
+}
+
+/* The permutation (mode 0 forward, 1 backward) or its fixed-point-free shift (mode 2) of `n`
+ * values in place. */
+static inline __attribute__((always_inline)) void fpe_apply(uint64_t *x, const int n,
+                                                            uint64_t size, uint64_t a,
+                                                            uint64_t b, uint64_t k0,
+                                                            uint64_t k1, int mode) {
+    if (mode != 2) {
+        fpe_walk(x, n, size, a, b, k0, k1, mode);
+        return;
+    }
+    fpe_walk(x, n, size, a, b, k0, k1, 0);
+    for (int j = 0; j < n; j++) x[j] = (x[j] + 1 == size) ? 0 : x[j] + 1;
+    fpe_walk(x, n, size, a, b, k0, k1, 1);
 }
 
 static PyObject *permute(PyObject *self, PyObject *args) {
@@ -318,19 +369,24 @@ static PyObject *permute(PyObject *self, PyObject *args) {
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
-        uint64_t x = load64(src + 8 * i), y;
-        if (x >= size) {
+        if (load64(src + 8 * i) >= size) {
             bad = 1;
             break;
         }
-        if (mode == 2) {
-            y = fpe_walk(x, size, a, b, k0, k1, 0) + 1;
-            if (y == size) y = 0;
-            y = fpe_walk(y, size, a, b, k0, k1, 1);
-        } else {
-            y = fpe_walk(x, size, a, b, k0, k1, mode);
+    }
+    if (!bad) {
+        uint64_t x[LANES];
+        Py_ssize_t i = 0;
+        for (; i + LANES <= n; i += LANES) {
+            for (int j = 0; j < LANES; j++) x[j] = load64(src + 8 * (i + j));
+            fpe_apply(x, LANES, size, a, b, k0, k1, mode);
+            for (int j = 0; j < LANES; j++) store(dst, i + j, x[j]);
         }
-        store(dst, i, y);
+        for (; i < n; i++) {
+            x[0] = load64(src + 8 * i);
+            fpe_apply(x, 1, size, a, b, k0, k1, mode);
+            store(dst, i, x[0]);
+        }
     }
     Py_END_ALLOW_THREADS
     if (bad) {

@@ -204,3 +204,18 @@ def test_c_and_numpy_permutations_agree(size: int, values: list[int], secret: by
     assert fast.forward(x).tolist() == reference.forward(x).tolist()
     assert fast.backward(x).tolist() == reference.backward(x).tolist()
     assert fast.shift(x).tolist() == reference.shift(x).tolist()
+
+
+@pytest.mark.parametrize("size", [2, 3, 5, 10, 17, 26, 50, 101])
+def test_c_permutation_walks_each_lane_alone(size: int) -> None:
+    """Small domains send many values out of range(size) (a * b exceeds it by up to a third),
+    so values taken side by side in C walk different numbers of times; each must still land
+    where the numpy reference puts it, and the whole domain must map onto itself."""
+    x = np.arange(size, dtype=np.uint64)
+    fast = Permutation(b"lanes", "p", size)
+    reference = Permutation(b"lanes", "p", size, native=False)
+    for way in ("forward", "backward", "shift"):
+        got = getattr(fast, way)(x)
+        assert got.tolist() == getattr(reference, way)(x).tolist()
+        assert sorted(got.tolist()) == list(range(size))
+    assert fast.backward(fast.forward(x)).tolist() == x.tolist()
