@@ -1,5 +1,5 @@
-"""SQL Server: the primary key and unique constraints of an empty target table are dropped for
-its load and added back after it, inside the run's transaction.
+"""SQL Server: the primary key, unique constraints and unique indexes of an empty target table
+are dropped for its load and added back after it, inside the run's transaction.
 
 Masked keys arrive in random order; keeping a B-tree in order row by row costs far more than
 building it once, sorted, after the load (the same reason the PostgreSQL target defers its
@@ -7,11 +7,16 @@ unique indexes). The DDL is part of the run's transaction: the table stays locke
 restores every constraint as it was, and a duplicate surfaces when the constraint is added
 back (error 1505, reported as a `unique` failure).
 
-Only what can be re-created exactly is deferred: a PRIMARY KEY or UNIQUE constraint that no
-foreign key references, on the default filegroup, not partitioned or compressed, with default
-index options, on a table that is not tracked by change data capture, replicated, system-
+Only what can be re-created exactly is deferred: a PRIMARY KEY or UNIQUE constraint, or a
+unique rowstore index (with its included columns), that no foreign key references, without a
+filter, on the default filegroup, not partitioned or compressed, with default index options,
+on a table that is not tracked by change data capture, replicated, system-
 versioned, memory-optimized or a FileTable, and without full-text indexes. Everything else
-loads with its indexes in place, as before. The login needs ALTER on the table."""
+loads with its indexes in place, as before. The login needs ALTER on the table.
+
+Unique indexes that are not constraints stay in place on Babelfish: its catalog lists them
+under a name of its own (the index name, the table name and a digest), which DROP INDEX does
+not accept, and its sys.indexes reports a clustered one as nonclustered."""
 
 from __future__ import annotations
 
@@ -35,7 +40,21 @@ WHERE t.object_id = OBJECT_ID(?) AND t.is_tracked_by_cdc = 0 AND t.temporal_type
 # Constraints are matched to their index by name (SQL Server names the index after the
 # constraint); key_constraints.unique_index_id and foreign_keys.key_index_id agree with each
 # other on every server seen, sys.indexes.index_id with them only on SQL Server itself.
-DEFERRABLE = """
+# An index re-created by name from these columns alone: default options, default filegroup,
+# one uncompressed partition.
+_PLAIN_INDEX = """
+  i.is_disabled = 0 AND i.has_filter = 0 AND i.fill_factor = 0 AND i.ignore_dup_key = 0
+  AND i.is_padded = 0 AND i.allow_row_locks = 1 AND i.allow_page_locks = 1
+  AND (i.data_space_id = 0 OR i.data_space_id IN
+       (SELECT ds.data_space_id FROM sys.data_spaces ds WHERE ds.is_default = 1))
+  AND NOT EXISTS (SELECT 1 FROM sys.partitions p
+                  WHERE p.object_id = i.object_id AND p.index_id = i.index_id
+                    AND (p.partition_number > 1 OR p.data_compression <> 0))
+  AND NOT EXISTS (SELECT 1 FROM sys.stats s
+                  WHERE s.object_id = i.object_id AND s.stats_id = i.index_id
+                    AND s.no_recompute = 1)
+"""
+DEFERRABLE = f"""
 SELECT kc.name, kc.type, i.type_desc
 FROM sys.key_constraints kc
 JOIN sys.indexes i ON i.object_id = kc.parent_object_id AND i.name = kc.name
@@ -43,22 +62,35 @@ WHERE kc.parent_object_id = OBJECT_ID(?)
   AND NOT EXISTS (SELECT 1 FROM sys.foreign_keys fk
                   WHERE fk.referenced_object_id = kc.parent_object_id
                     AND fk.key_index_id = kc.unique_index_id)
-  AND i.is_disabled = 0 AND i.has_filter = 0 AND i.fill_factor = 0 AND i.ignore_dup_key = 0
-  AND i.is_padded = 0 AND i.allow_row_locks = 1 AND i.allow_page_locks = 1
-  AND (i.data_space_id = 0 OR i.data_space_id IN
-       (SELECT ds.data_space_id FROM sys.data_spaces ds WHERE ds.is_default = 1))
-  AND NOT EXISTS (SELECT 1 FROM sys.partitions p
-                  WHERE p.object_id = i.object_id AND p.index_id = i.index_id
-                    AND (p.partition_number > 1 OR p.data_compression <> 0))
+  AND {_PLAIN_INDEX}
 ORDER BY CASE kc.type WHEN 'PK' THEN 0 ELSE 1 END, kc.name
 """
+# Unique indexes that are not constraints (kind 'IX' below). Which of them a foreign key
+# relies on is decided from the columns (REFERENCED), as key_index_id is not comparable with
+# sys.indexes.index_id on every server.
+UNIQUE_INDEXES = f"""
+SELECT i.name, 'IX', i.type_desc
+FROM sys.indexes i
+WHERE i.object_id = OBJECT_ID(?) AND i.is_unique = 1 AND i.is_primary_key = 0
+  AND i.is_unique_constraint = 0 AND i.type IN (1, 2) AND i.is_hypothetical = 0
+  AND CAST(@@VERSION AS nvarchar(200)) NOT LIKE N'Babelfish%'
+  AND {_PLAIN_INDEX}
+ORDER BY i.name
+"""
+REFERENCED = """
+SELECT fkc.constraint_object_id, c.name
+FROM sys.foreign_key_columns fkc
+JOIN sys.columns c ON c.object_id = fkc.referenced_object_id
+                  AND c.column_id = fkc.referenced_column_id
+WHERE fkc.referenced_object_id = OBJECT_ID(?)
+"""
 KEY_COLUMNS = """
-SELECT i.name, c.name, ic.is_descending_key
+SELECT i.name, c.name, ic.is_descending_key, ic.is_included_column
 FROM sys.indexes i
 JOIN sys.index_columns ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
 JOIN sys.columns c ON c.object_id = ic.object_id AND c.column_id = ic.column_id
-WHERE i.object_id = OBJECT_ID(?) AND ic.key_ordinal > 0
-ORDER BY i.name, ic.key_ordinal
+WHERE i.object_id = OBJECT_ID(?) AND (ic.key_ordinal > 0 OR ic.is_included_column = 1)
+ORDER BY i.name, ic.is_included_column, ic.key_ordinal, ic.index_column_id
 """
 
 
@@ -67,35 +99,75 @@ def _literal(table: TableInfo) -> str:
 
 
 def add_statement(
-    table: TableInfo, name: str, kind: str, type_desc: str, columns: Sequence[tuple[str, bool]]
+    table: TableInfo,
+    name: str,
+    kind: str,
+    type_desc: str,
+    columns: Sequence[tuple[str, bool]],
+    included: Sequence[str] = (),
 ) -> str:
-    what = "PRIMARY KEY" if kind.strip() == "PK" else "UNIQUE"
-    clustered = "CLUSTERED" if type_desc.strip().upper() == "CLUSTERED" else "NONCLUSTERED"
+    """The statement re-creating a key: a constraint (kind PK or UQ) or a unique index (IX)."""
+    clustered = "CLUSTERED" if _clustered(type_desc) else "NONCLUSTERED"
     keys = ", ".join(f"{q.quote(c)} {'DESC' if desc else 'ASC'}" for c, desc in columns)
+    if kind.strip() == "IX":
+        include = f" INCLUDE ({', '.join(q.quote(c) for c in included)})" if included else ""
+        return (
+            f"CREATE UNIQUE {clustered} INDEX {q.quote(name)} ON {_literal(table)} ({keys})"
+            + include
+        )
+    what = "PRIMARY KEY" if kind.strip() == "PK" else "UNIQUE"
     return (
         f"ALTER TABLE {_literal(table)} ADD CONSTRAINT {q.quote(name)} {what} {clustered} ({keys})"
     )
 
 
+def _clustered(type_desc: str) -> bool:
+    return type_desc.strip().upper() == "CLUSTERED"
+
+
+def _drop_statement(table: TableInfo, name: str, kind: str) -> str:
+    if kind.strip() == "IX":
+        return f"DROP INDEX {q.quote(name)} ON {_literal(table)}"
+    return f"ALTER TABLE {_literal(table)} DROP CONSTRAINT {q.quote(name)}"
+
+
 def deferrable(rows: Rows, table: TableInfo) -> list[tuple[str, str]]:
-    """(DROP, ADD) statements for the constraints of `table` that may be deferred, in the
-    order to add them back (the primary key first); empty when none may."""
+    """(DROP, ADD) statements for the keys of `table` that may be deferred, in the order to
+    add them back (a clustered one first, so the others are built once, on it); empty when
+    none may."""
     name = _literal(table)
     ok = rows(_TABLE_OK, (name, name))
     if not ok or not ok[0][0]:
         return []
-    found = rows(DEFERRABLE, (name,))
-    if not found:
+    found = list(rows(DEFERRABLE, (name,)))
+    indexes = list(rows(UNIQUE_INDEXES, (name,)))
+    if not found and not indexes:
         return []
-    columns: dict[str, list[tuple[str, bool]]] = {}
-    for index, column, desc in rows(KEY_COLUMNS, (name,)):
-        columns.setdefault(index, []).append((column, bool(desc)))
+    referenced: dict[Any, set[str]] = {}
+    if indexes:
+        for fk, column in rows(REFERENCED, (name,)):
+            referenced.setdefault(fk, set()).add(column)
+    keys: dict[str, list[tuple[str, bool]]] = {}
+    included: dict[str, list[str]] = {}
+    for index, column, desc, is_included in rows(KEY_COLUMNS, (name,)):
+        if is_included:
+            included.setdefault(index, []).append(column)
+        else:
+            keys.setdefault(index, []).append((column, bool(desc)))
+    for iname, kind, type_desc in indexes:
+        columns = {c for c, _ in keys.get(iname, ())}
+        if columns and columns not in referenced.values():
+            found.append((iname, kind, type_desc))
     out = []
-    for cname, kind, type_desc in found:
-        if not columns.get(cname):
-            return []  # the catalog does not describe it fully: keep every key in place
-        drop = f"ALTER TABLE {name} DROP CONSTRAINT {q.quote(cname)}"
-        out.append((drop, add_statement(table, cname, kind, type_desc, columns[cname])))
+    # a clustered key first (sorted() keeps the catalog's order otherwise: the primary key,
+    # then the unique constraints, then the unique indexes)
+    for kname, kind, type_desc in sorted(found, key=lambda f: not _clustered(f[2])):
+        if not keys.get(kname) or (kind.strip() != "IX" and included.get(kname)):
+            return []  # the catalog does not describe it as expected: keep every key in place
+        statement = add_statement(
+            table, kname, kind, type_desc, keys[kname], included.get(kname, ())
+        )
+        out.append((_drop_statement(table, kname, kind), statement))
     return out
 
 

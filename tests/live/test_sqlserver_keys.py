@@ -121,3 +121,24 @@ def test_no_key_is_deferred_outside_a_transaction_or_into_a_table_with_rows(
     with src.transaction():
         assert keys.defer(src, info) == []  # rows are there
     assert fetch(src, SHAPE)  # nothing was dropped
+
+
+def test_a_unique_index_loads_in_place_on_a_server_whose_catalog_renames_it(
+    pair: tuple[Dialect, Dialect],
+) -> None:
+    """The stand-in lists a CREATE UNIQUE INDEX under a name DROP INDEX does not take: such an
+    index is not deferred (the constraints still are), and it still holds after the run."""
+    src, tgt = pair
+    execute(tgt, "CREATE UNIQUE INDEX people_region ON dbo.people (region, id) INCLUDE (code)")
+    info = tgt.describe_table("dbo", "people")
+    with tgt.transaction():
+        adds = [add for _, add in keys.deferrable(tgt._rows, info)]
+    assert len(adds) == 3 and not any("CREATE" in a for a in adds)
+    run(_plan((ColumnRule("email", "email", "email"),)), src, tgt)
+    assert fetch(tgt, "SELECT COUNT(*) FROM dbo.people") == [(2000,)]
+    index = (
+        "SELECT COUNT(*) FROM sys.indexes WHERE object_id = OBJECT_ID('dbo.people') "
+        "AND name LIKE 'people_region%' AND is_unique = 1"
+    )
+    assert fetch(tgt, index) == [(1,)]
+    assert fetch(tgt, SHAPE) == fetch(src, SHAPE)
