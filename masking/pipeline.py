@@ -195,7 +195,9 @@ def _load_table(
     t0 = time.monotonic()
     before = count_target_rows(target, rt.label, rt.target)
     sources = {r.target_column: (r.source_column, r.technique) for r in rt.rules if r.masked}
-    validator = BatchValidator(rt, _guaranteed_unique(rt, maskers), sources)
+    validator = BatchValidator(
+        rt, _guaranteed_unique(rt, maskers), sources, expected_rows=state.totals[rt.label]
+    )
     if validator.unique and before:
         # Append mode: rows already there hold key values the new rows must not repeat.
         validator.seed_existing(

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from masking.techniques.hashset import owner_map
+from masking.techniques.hashset import HashTable, owner_map
 
 MEMORY_KEYS = 1 << 20  # per column: 36 MB when full, 54 MB while the table last doubles
 PARTITIONS = 64  # a partition holds 1/64 of the spilled values when it is checked
@@ -100,10 +100,14 @@ class Owners:
     """Value hash → owner for one unique column: in memory up to ``limit`` values, spilled
     after that. ``lookup`` sees the values in memory; ``finish`` checks the spilled ones."""
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, expected: int = 0) -> None:
+        """`expected`: how many values are coming, if known: the memory for as many of them
+        as stay in memory is reserved now."""
         self._map = owner_map()
         self._limit = MEMORY_KEYS if limit is None else limit
         self._spill: HashSpill | None = None
+        if expected > 0 and isinstance(self._map, HashTable):
+            self._map.reserve(min(expected, self._limit))
 
     @property
     def spilled(self) -> int:

@@ -74,24 +74,28 @@ class BatchValidator:
         guaranteed: Iterable[str] = (),
         sources: dict[str, tuple[str, str]] | None = None,
         memory_keys: int | None = None,
+        expected_rows: int = 0,
     ):
         """`guaranteed`: unique target columns whose values are unique across the run anyway
         (a copy of a source key): checked within each batch and against existing target rows,
         but not remembered, which keeps memory flat for the common case. `sources`: for a
         masked unique column, (source column, technique), so a duplicate can be explained.
         `memory_keys`: values per unique column kept in memory before they spill to disk
-        (default ``masking.spill.MEMORY_KEYS``); call ``finish`` after the last batch and
-        ``close`` always."""
+        (default ``masking.spill.MEMORY_KEYS``). `expected_rows`: the rows the table will
+        bring, if known (the memory of the columns to remember is then reserved at once).
+        Call ``finish`` after the last batch and ``close`` always."""
         self.rt = rt
         # Hashes of source values reach the spill files: keyed with a secret of this
         # validator's own, they cannot be checked against guessed values.
         self._key = os.urandom(16)
         self.columns: list[ColumnInfo] = [rt.target_column(c) for c in rt.target_columns]
         self.types = [arrow_type(c) for c in self.columns]
+        unique = [c.name for c in self.columns if rt.target.is_unique(c.name)]
+        self.remember = {name for name in unique if name not in set(guaranteed)}
         self.unique: dict[str, Owners] = {
-            c.name: Owners(memory_keys) for c in self.columns if rt.target.is_unique(c.name)
+            name: Owners(memory_keys, expected_rows if name in self.remember else 0)
+            for name in unique
         }
-        self.remember = {name for name in self.unique if name not in set(guaranteed)}
         self.sources = {k: v for k, v in (sources or {}).items() if k in self.unique}
 
     def _fail(

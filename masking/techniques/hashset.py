@@ -218,6 +218,12 @@ class HashTable:
             self._alloc(bits)
             _native.rehash(*old, self._slots, self._used, self._bits)
 
+    def reserve(self, n: int) -> None:
+        """Room for `n` keys in all, allocated now: a table that will fill up is not rehashed
+        on its way there (each doubling costs a pass over it and, meanwhile, half again its
+        memory)."""
+        self._reserve(max(0, n - self.count))
+
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(found, value) per key; value is 0 where not found."""
         keys = np.ascontiguousarray(keys, dtype=np.uint64)

@@ -82,6 +82,43 @@ def test_growth_keeps_every_key_and_half_the_slots_free() -> None:
     assert not t.lookup(absent)[0].any()
 
 
+def test_a_reserved_table_takes_its_keys_without_growing() -> None:
+    keys = np.arange(1, 100_001, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    t = HashTable()
+    t.reserve(len(keys))
+    size = t.nbytes
+    assert size >= 17 * 2 * len(keys)
+    for part in np.array_split(keys, 10):
+        assert t.add_new(part, part) is None
+    assert t.nbytes == size
+    assert t.lookup(keys)[0].all()
+    t.reserve(10)  # fewer than it holds: nothing changes
+    assert t.nbytes == size and t.lookup(keys)[0].all()
+
+
+def test_owners_reserve_only_what_stays_in_memory() -> None:
+    from masking.spill import Owners
+
+    assert Owners(limit=1000, expected=1_000_000)._map.nbytes < 17 * 2 * 2 * 1000
+    assert Owners(limit=None, expected=50_000)._map.nbytes >= 17 * 2 * 50_000
+    assert Owners(limit=None)._map.nbytes < 17 * 2 * 50_000
+
+
+def test_expected_rows_reserve_memory_for_remembered_columns_only() -> None:
+    """`id` is copied from the source (guaranteed unique, never remembered): only `code`,
+    which is remembered, gets the table sized for the rows announced."""
+    from masking.validate import BatchValidator
+    from tests.masking.test_spill import _resolved
+
+    v = BatchValidator(_resolved(), guaranteed=("id",), expected_rows=200_000)
+    try:
+        assert v.remember == {"code"}
+        assert v.unique["code"]._map.nbytes >= 17 * 2 * 200_000
+        assert v.unique["id"]._map.nbytes < 17 * 2 * 200_000
+    finally:
+        v.close()
+
+
 def test_add_new_stops_at_the_first_repeat_and_adds_nothing_after() -> None:
     t = HashTable()
     assert t.add_new(_arr([10, 20]), _arr([1, 2])) is None
