@@ -10,8 +10,8 @@ back (error 1505, reported as a `unique` failure).
 Only what can be re-created exactly is deferred: a PRIMARY KEY or UNIQUE constraint, or a
 unique rowstore index (with its included columns), that no foreign key references, without a
 filter, on the default filegroup, not partitioned or compressed, with default index options,
-on a table that is not tracked by change data capture, replicated, system-
-versioned, memory-optimized or a FileTable, and without full-text indexes. Everything else
+on a table that is not tracked by change data capture, replicated, system-versioned,
+memory-optimized or a FileTable, and without full-text indexes. Everything else
 loads with its indexes in place, as before. The login needs ALTER on the table.
 
 Unique indexes that are not constraints stay in place on Babelfish: its catalog lists them
@@ -37,10 +37,7 @@ WHERE t.object_id = OBJECT_ID(?) AND t.is_tracked_by_cdc = 0 AND t.temporal_type
   AND t.is_memory_optimized = 0 AND t.is_replicated = 0 AND t.is_merge_published = 0
   AND t.is_filetable = 0
 """
-# Constraints are matched to their index by name (SQL Server names the index after the
-# constraint); key_constraints.unique_index_id and foreign_keys.key_index_id agree with each
-# other on every server seen, sys.indexes.index_id with them only on SQL Server itself.
-# An index re-created by name from these columns alone: default options, default filegroup,
+# An index re-created by name from its columns alone: default options, default filegroup,
 # one uncompressed partition.
 _PLAIN_INDEX = """
   i.is_disabled = 0 AND i.has_filter = 0 AND i.fill_factor = 0 AND i.ignore_dup_key = 0
@@ -54,6 +51,9 @@ _PLAIN_INDEX = """
                   WHERE s.object_id = i.object_id AND s.stats_id = i.index_id
                     AND s.no_recompute = 1)
 """
+# Constraints are matched to their index by name (SQL Server names the index after the
+# constraint); key_constraints.unique_index_id and foreign_keys.key_index_id agree with each
+# other on every server seen, sys.indexes.index_id with them only on SQL Server itself.
 DEFERRABLE = f"""
 SELECT kc.name, kc.type, i.type_desc
 FROM sys.key_constraints kc
