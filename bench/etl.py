@@ -19,6 +19,8 @@ with it. The staged run (units, staging tables, one publish) runs beside
 run() for the pairs with a PostgreSQL target and prints how long it locked the target.
 The unique emails are seeded in random order relative to the id, as in a real table
 (--ordered-keys: in id order, which spares a raw copy's unique index its random inserts).
+--indexes gives the tables two plain indexes besides their keys (last_name, created_at), as
+real tables have; the limit builds them after its load too.
 The pipeline is timed inside run() (preflight, masker set-up, load, verification), a baseline
 over its whole function; neither clock counts interpreter start-up or module imports, which a
 long-lived worker pays once. Each stage also prints the CPU seconds of its own process and of
@@ -94,6 +96,12 @@ def ddl(dialect: str) -> str:
 # --ordered-keys derives each email from its id instead (a few interleaved ascending runs),
 # which spares the raw copy those random inserts: a table shaped in the raw copy's favour.
 ORDERED_KEYS = os.environ.get("MASKFLOW_BENCH_ORDERED_KEYS") == "1"
+# --indexes: plain indexes besides the keys (PostgreSQL, MariaDB and SQLite tables)
+INDEXES = os.environ.get("MASKFLOW_BENCH_INDEXES") == "1"
+PLAIN_INDEXES = (
+    f"CREATE INDEX {TABLE}_last ON {TABLE} (last_name)",
+    f"CREATE INDEX {TABLE}_created ON {TABLE} (created_at)",
+)
 
 
 def batches(rows: int, size: int = 50_000):  # type: ignore[no-untyped-def]
@@ -215,6 +223,8 @@ def prepare(kind: str, db: str, workdir: str, rows: int | None) -> None:
             admin.execute(f'CREATE DATABASE "{db}"')
         with psycopg.connect(pg_dsn(db), autocommit=True) as conn:
             conn.execute(ddl("postgresql"))
+            for sql in PLAIN_INDEXES if INDEXES else ():
+                conn.execute(sql)
             if rows:
                 import adbc_driver_postgresql.dbapi as adbc
 
@@ -231,6 +241,8 @@ def prepare(kind: str, db: str, workdir: str, rows: int | None) -> None:
         conn = mysql_conn(db)
         cur = conn.cursor()
         cur.execute(ddl("mysql"))
+        for sql in PLAIN_INDEXES if INDEXES else ():
+            cur.execute(sql)
         if rows:
             sql = f"INSERT INTO {TABLE} VALUES ({', '.join(['%s'] * len(COLUMNS))})"
             conn.autocommit(False)
@@ -244,6 +256,8 @@ def prepare(kind: str, db: str, workdir: str, rows: int | None) -> None:
             os.remove(path)
         conn = sqlite3.connect(path)
         conn.execute(ddl("sqlite"))
+        for sql in PLAIN_INDEXES if INDEXES else ():
+            conn.execute(sql)
         if rows:
             sql = f"INSERT INTO {TABLE} VALUES ({', '.join(['?'] * len(COLUMNS))})"
             for b in batches(rows):
@@ -447,7 +461,16 @@ def main() -> None:
         help="seed unique emails that follow the id's order (default: in random "
         "order relative to the id, as real tables have them)",
     )
+    ap.add_argument(
+        "--indexes",
+        action="store_true",
+        help="give the tables two plain indexes besides their keys (last_name, created_at)",
+    )
     args = ap.parse_args()
+    if args.indexes:
+        os.environ["MASKFLOW_BENCH_INDEXES"] = "1"
+        global INDEXES
+        INDEXES = True
     if args.ordered_keys:  # through the environment, so the spawned stages see it too
         os.environ["MASKFLOW_BENCH_ORDERED_KEYS"] = "1"
         global ORDERED_KEYS

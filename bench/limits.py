@@ -2,12 +2,12 @@
 
 The limit is the fastest way this machine moves the same rows with the pipeline's shape of
 work: two `psql` processes joined by an OS pipe, binary COPY out of the source while binary
-COPY into the target, a table without indexes whose primary key and unique indexes are built
-after the load in the same transaction, as the pipeline builds deferred indexes (foreign keys
-after every table, as a publish adds them). No Python
-touches a row: an in-process copy through psycopg costs a Python call per row on both sides
-and runs at well under half this speed, so it would flatter the pipeline. Anything slower
-than this limit is the pipeline's own cost."""
+COPY into the target, a table without indexes whose primary key, unique and other indexes
+are built after the load in the same transaction, as the pipeline builds deferred indexes
+(foreign keys after every table, as a publish adds them). No Python touches a row: an
+in-process copy through psycopg costs a Python call per row on both sides and runs at well
+under half this speed, so it would flatter the pipeline. Anything slower than this limit is
+the pipeline's own cost."""
 
 from __future__ import annotations
 
@@ -23,16 +23,17 @@ def pg_limit(src_dsn: str, tgt_dsn: str, table: str) -> int:
 
 
 def pg_limit_tables(src_dsn: str, tgt_dsn: str, tables: list[str], jobs: int) -> int:
-    """The limit for several tables: empty them and drop their keys (primary, unique, foreign),
-    then per table, `jobs` tables at a time, a `psql` pipe whose target session loads the rows
-    and builds that table's primary and unique keys; the foreign keys are added last, as the
-    publish adds them. Returns the rows loaded."""
+    """The limit for several tables: empty them and drop their keys (primary, unique, foreign)
+    and other indexes, then per table, `jobs` tables at a time, a `psql` pipe whose target
+    session loads the rows and builds that table's primary and unique keys and indexes; the
+    foreign keys are added last, as the publish adds them. Returns the rows loaded."""
     from concurrent.futures import ThreadPoolExecutor
 
     import psycopg
 
     with psycopg.connect(tgt_dsn, autocommit=True) as tgt:
         keys = {t: _constraints(tgt, t, "('p', 'u')") for t in tables}
+        plain = {t: _plain_indexes(tgt, t) for t in tables}
         foreign = [(t, n, d) for t in tables for n, d in _constraints(tgt, t, "('f')")]
         with tgt.transaction():
             tgt.execute(f"TRUNCATE {', '.join(tables)}")
@@ -41,8 +42,10 @@ def pg_limit_tables(src_dsn: str, tgt_dsn: str, tables: list[str], jobs: int) ->
             for t, found in keys.items():
                 for name, _ in found:
                     tgt.execute(f'ALTER TABLE {t} DROP CONSTRAINT "{name}"')
+                for name, _ in plain[t]:
+                    tgt.execute(f'DROP INDEX "{name}"')
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(lambda t: _pipe(src_dsn, tgt_dsn, t, keys[t]), tables))
+            list(pool.map(lambda t: _pipe(src_dsn, tgt_dsn, t, keys[t], plain[t]), tables))
         with tgt.transaction():
             for t, name, definition in foreign:
                 tgt.execute(f'ALTER TABLE {t} ADD CONSTRAINT "{name}" {definition}')
@@ -57,11 +60,29 @@ def _constraints(conn: Any, table: str, kinds: str) -> list[tuple[str, str]]:
     ).fetchall()
 
 
-def _pipe(src_dsn: str, tgt_dsn: str, table: str, keys: list[tuple[str, str]]) -> None:
+def _plain_indexes(conn: Any, table: str) -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of the table's indexes that back no constraint."""
+    return conn.execute(
+        "SELECT i.relname, pg_get_indexdef(ix.indexrelid) FROM pg_index ix"
+        " JOIN pg_class i ON i.oid = ix.indexrelid WHERE ix.indrelid = %s::regclass"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid)"
+        " ORDER BY 1",
+        (table,),
+    ).fetchall()
+
+
+def _pipe(
+    src_dsn: str,
+    tgt_dsn: str,
+    table: str,
+    keys: list[tuple[str, str]],
+    plain: list[tuple[str, str]] = [],  # noqa: B006 (never changed)
+) -> None:
     """One table: binary COPY out piped into one target transaction (psql -1) that loads it
-    from psql's own standard input (pstdin) and builds its keys."""
+    from psql's own standard input (pstdin) and builds its keys and indexes."""
     script = [f"\\copy {table} FROM pstdin (FORMAT binary)"]
     script += [f'ALTER TABLE {table} ADD CONSTRAINT "{n}" {d};' for n, d in keys]
+    script += [f"{d};" for _, d in plain]
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as f:
         f.write("\n".join(script) + "\n")
         f.flush()
