@@ -203,7 +203,7 @@ class Dialect(ABC):
         """The load failed part-way and the transaction is about to roll back: drop any open
         bulk stream or staging state so the rollback can run. Must not raise."""
 
-    # --- unique indexes built after the load (see the dialects' _defer_unique_indexes) ------
+    # --- indexes built after the load (see the dialects' _defer_indexes) ---------------------
     _deferred: list[tuple[str, str]] = []  # noqa: RUF012 (replaced, never mutated)
 
     def _rebuild_deferred(self, table: TableInfo, integrity_error: type[Exception]) -> None:

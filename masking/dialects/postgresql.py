@@ -186,17 +186,18 @@ class PostgreSQLDialect(Dialect):
         and indexes one batch while the next is being masked."""
         self.abort_load(table, columns)
         if common.insertable(table, columns):
-            self._deferred = self._defer_unique_indexes(table)
+            self._deferred = self._defer_indexes(table)
             self._stream = CopyStream(self, table, columns, threaded=True)
 
-    def _defer_unique_indexes(self, table: TableInfo) -> list[tuple[str, str]]:
+    def _defer_indexes(self, table: TableInfo) -> list[tuple[str, str]]:
         """Into an empty table, inside the run's transaction: drop its primary key, unique
-        constraints and unique indexes (except those a foreign key relies on) until end_load.
+        constraints and other indexes (those postgresql_catalog.DEFERRABLE_INDEXES lists:
+        none a foreign key relies on) until end_load.
 
-        Masked keys arrive in random order, and inserting them one by one into a B-tree costs
-        far more than building the index once, sorted, after the load. The DDL is part of the
-        transaction, so a rollback restores every index as it was; a duplicate surfaces when
-        the index is rebuilt. Returns (name, statement re-creating it)."""
+        Masked values arrive in random order, and inserting them one by one into each index
+        costs far more than building the index once, sorted, after the load. The DDL is part
+        of the transaction, so a rollback restores every index as it was; a duplicate
+        surfaces when a unique index is rebuilt. Returns (name, statement re-creating it)."""
         if not self._in_tx:
             return []
         target = self.qualified(table.schema, table.name)
@@ -206,7 +207,7 @@ class PostgreSQLDialect(Dialect):
         # Dropping needs ownership; a login that may only insert loads with the indexes on.
         if not self._rows(postgresql_catalog.OWNS_TABLE, (oid,))[0][0]:
             return []
-        found = self._rows(postgresql_catalog.DEFERRABLE_UNIQUE, (oid, oid))
+        found = self._rows(postgresql_catalog.DEFERRABLE_INDEXES, (oid, oid))
         out = []
         for name, condef, indexdef in found:
             if condef is not None:
@@ -291,13 +292,13 @@ class PostgreSQLDialect(Dialect):
 
     def publish_from(self, stage: TableInfo, table: TableInfo, columns: Sequence[str]) -> None:
         """INSERT ... SELECT inside the server, identity values kept (OVERRIDING SYSTEM VALUE);
-        into an empty table its unique indexes are built once after the insert."""
+        into an empty table its keys and indexes are built once after the insert."""
         import psycopg
 
         cols = ", ".join(self.quote(c) for c in columns)
         always = any((c := table.column(n)) is not None and c.is_identity for n in columns)
         try:
-            self._deferred = self._defer_unique_indexes(table)
+            self._deferred = self._defer_indexes(table)
             self.execute(
                 f"INSERT INTO {self.qualified(table.schema, table.name)} ({cols})"
                 f"{' OVERRIDING SYSTEM VALUE' if always else ''}"

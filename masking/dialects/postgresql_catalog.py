@@ -69,23 +69,29 @@ WHERE ix.indrelid = %s AND ix.indisunique AND NOT ix.indisprimary
 ORDER BY i.relname
 """
 
-# Unique constraints and indexes a load may build afterwards: every one but the primary key and
-# those a foreign key references (partial and expression indexes included: each is re-created
-# from its own definition).
-
-# unique constraints and indexes a load may drop and rebuild (not the primary key, none a
-# foreign key relies on), and whether this login owns the table
-DEFERRABLE_UNIQUE = """
+# What a load into an empty table may drop and build after it: the primary key and unique
+# constraints (constraint name, definition, NULL), then every other valid index (index name,
+# NULL, CREATE statement; unique or not, partial and expression ones included: each comes back
+# from its own definition). Never one a foreign key relies on, one that belongs to another
+# constraint (exclusion), one of a partition that its partitioned table's key or index owns
+# (it cannot be dropped alone), nor any of a partitioned table (its definitions read
+# `ON ONLY`, which would not build the partitions' indexes again).
+DEFERRABLE_INDEXES = """
 SELECT con.conname, pg_catalog.pg_get_constraintdef(con.oid), NULL
-FROM pg_catalog.pg_constraint con
-WHERE con.conrelid = %s AND con.contype IN ('u', 'p')
+FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class t ON t.oid = con.conrelid
+WHERE con.conrelid = %s AND con.contype IN ('u', 'p') AND con.conparentid = 0
+  AND t.relkind <> 'p'
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
                   WHERE f.contype = 'f' AND f.conindid = con.conindid)
 UNION ALL
 SELECT i.relname, NULL, pg_catalog.pg_get_indexdef(ix.indexrelid)
 FROM pg_catalog.pg_index ix JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid
-WHERE ix.indrelid = %s AND ix.indisunique AND NOT ix.indisprimary
+JOIN pg_catalog.pg_class t ON t.oid = ix.indrelid
+WHERE ix.indrelid = %s AND NOT ix.indisprimary AND ix.indisvalid AND ix.indisready
+  AND t.relkind <> 'p'
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = ix.indexrelid)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = ix.indexrelid)
+ORDER BY 3 NULLS FIRST, 1
 """
 
 OWNS_TABLE = """

@@ -276,7 +276,7 @@ class SQLiteDialect(Dialect):
         if in_kib < LOAD_CACHE_KIB:
             self._saved_cache_size: int | None = current
             conn.execute(f"PRAGMA cache_size = {-LOAD_CACHE_KIB}")
-        self._deferred = self._defer_unique_indexes(table)
+        self._deferred = self._defer_indexes(table)
         if cols := common.insertable(table, columns):
             # SQLite releases the GIL while it executes a statement: inserting batch N in a
             # thread overlaps with reading and masking batch N+1.
@@ -311,13 +311,13 @@ class SQLiteDialect(Dialect):
             return None
         return rowid[0], list(key)
 
-    def _defer_unique_indexes(self, table: TableInfo) -> list[tuple[str, str]]:
-        """Into an empty table, inside the run's transaction: drop its unique indexes created
-        by CREATE UNIQUE INDEX (a UNIQUE constraint's own index cannot be dropped) that no
+    def _defer_indexes(self, table: TableInfo) -> list[tuple[str, str]]:
+        """Into an empty table, inside the run's transaction: drop its indexes created by
+        CREATE [UNIQUE] INDEX (a UNIQUE constraint's own index cannot be dropped) that no
         foreign key relies on, until end_load re-creates them.
 
-        Masked keys arrive in random order; SQLite builds an index from sorted keys far faster
-        than it inserts them one by one. The DDL is part of the transaction, so a rollback
+        Masked values arrive in random order; SQLite builds an index from sorted keys far
+        faster than it inserts them one by one. The DDL is part of the transaction, so a rollback
         restores each index; a duplicate surfaces when the index is re-created. Returns
         (name, CREATE statement)."""
         if not self._in_tx:
@@ -336,7 +336,7 @@ class SQLiteDialect(Dialect):
             referenced.extend(frozenset(cols) for cols in by_id.values())
         out = []
         for _, index, unique, origin, *_ in conn.execute(f"PRAGMA index_list({name})").fetchall():
-            if not unique or origin != "c":
+            if origin != "c":
                 continue
             cols = frozenset(
                 str(r[2]).lower()
@@ -346,7 +346,7 @@ class SQLiteDialect(Dialect):
             sql = conn.execute(
                 "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (index,)
             ).fetchone()
-            if cols in referenced or not sql or not sql[0]:
+            if (unique and cols in referenced) or not sql or not sql[0]:
                 continue
             conn.execute(f"DROP INDEX {self.quote(index)}")
             out.append((str(index), str(sql[0])))

@@ -1,20 +1,20 @@
-"""SQL Server: the primary key, unique constraints and unique indexes of an empty target table
+"""SQL Server: the primary key, unique constraints and other indexes of an empty target table
 are dropped for its load and added back after it, inside the run's transaction.
 
-Masked keys arrive in random order; keeping a B-tree in order row by row costs far more than
+Masked values arrive in random order; keeping a B-tree in order row by row costs far more than
 building it once, sorted, after the load (the same reason the PostgreSQL target defers its
-unique indexes). The DDL is part of the run's transaction: the table stays locked, a rollback
+indexes). The DDL is part of the run's transaction: the table stays locked, a rollback
 restores every constraint as it was, and a duplicate surfaces when the constraint is added
 back (error 1505, reported as a `unique` failure).
 
 Only what can be re-created exactly is deferred: a PRIMARY KEY or UNIQUE constraint, or a
-unique rowstore index (with its included columns), that no foreign key references, without a
-filter, on the default filegroup, not partitioned or compressed, with default index options,
-on a table that is not tracked by change data capture, replicated, system-versioned,
-memory-optimized or a FileTable, and without full-text indexes. Everything else
-loads with its indexes in place, as before. The login needs ALTER on the table.
+rowstore index, unique or not (with its included columns), that no foreign key references,
+without a filter, on the default filegroup, not partitioned or compressed, with default index
+options, on a table that is not tracked by change data capture, replicated, system-versioned,
+memory-optimized or a FileTable, and without full-text indexes. Everything else loads with its
+indexes in place, as before. The login needs ALTER on the table.
 
-Unique indexes that are not constraints stay in place on Babelfish: its catalog lists them
+Indexes that are not constraints stay in place on Babelfish: its catalog lists them
 under a name of its own (the index name, the table name and a digest), which DROP INDEX does
 not accept, and its sys.indexes reports a clustered one as nonclustered."""
 
@@ -65,13 +65,13 @@ WHERE kc.parent_object_id = OBJECT_ID(?)
   AND {_PLAIN_INDEX}
 ORDER BY CASE kc.type WHEN 'PK' THEN 0 ELSE 1 END, kc.name
 """
-# Unique indexes that are not constraints (kind 'IX' below). Which of them a foreign key
-# relies on is decided from the columns (REFERENCED), as key_index_id is not comparable with
-# sys.indexes.index_id on every server.
-UNIQUE_INDEXES = f"""
-SELECT i.name, 'IX', i.type_desc
+# Indexes that are not constraints (kind 'UX' when unique, 'IX' when not). Which unique one a
+# foreign key relies on is decided from the columns (REFERENCED), as key_index_id is not
+# comparable with sys.indexes.index_id on every server.
+INDEXES = f"""
+SELECT i.name, CASE WHEN i.is_unique = 1 THEN 'UX' ELSE 'IX' END, i.type_desc
 FROM sys.indexes i
-WHERE i.object_id = OBJECT_ID(?) AND i.is_unique = 1 AND i.is_primary_key = 0
+WHERE i.object_id = OBJECT_ID(?) AND i.is_primary_key = 0
   AND i.is_unique_constraint = 0 AND i.type IN (1, 2) AND i.is_hypothetical = 0
   AND CAST(@@VERSION AS nvarchar(200)) NOT LIKE N'Babelfish%'
   AND {_PLAIN_INDEX}
@@ -106,13 +106,15 @@ def add_statement(
     columns: Sequence[tuple[str, bool]],
     included: Sequence[str] = (),
 ) -> str:
-    """The statement re-creating a key: a constraint (kind PK or UQ) or a unique index (IX)."""
+    """The statement re-creating a key: a constraint (kind PK or UQ) or an index (UX unique,
+    IX not)."""
     clustered = "CLUSTERED" if _clustered(type_desc) else "NONCLUSTERED"
     keys = ", ".join(f"{q.quote(c)} {'DESC' if desc else 'ASC'}" for c, desc in columns)
-    if kind.strip() == "IX":
+    if kind.strip() in _INDEX_KINDS:
         include = f" INCLUDE ({', '.join(q.quote(c) for c in included)})" if included else ""
+        unique = "UNIQUE " if kind.strip() == "UX" else ""
         return (
-            f"CREATE UNIQUE {clustered} INDEX {q.quote(name)} ON {_literal(table)} ({keys})"
+            f"CREATE {unique}{clustered} INDEX {q.quote(name)} ON {_literal(table)} ({keys})"
             + include
         )
     what = "PRIMARY KEY" if kind.strip() == "PK" else "UNIQUE"
@@ -121,12 +123,15 @@ def add_statement(
     )
 
 
+_INDEX_KINDS = ("UX", "IX")
+
+
 def _clustered(type_desc: str) -> bool:
     return type_desc.strip().upper() == "CLUSTERED"
 
 
 def _drop_statement(table: TableInfo, name: str, kind: str) -> str:
-    if kind.strip() == "IX":
+    if kind.strip() in _INDEX_KINDS:
         return f"DROP INDEX {q.quote(name)} ON {_literal(table)}"
     return f"ALTER TABLE {_literal(table)} DROP CONSTRAINT {q.quote(name)}"
 
@@ -140,7 +145,7 @@ def deferrable(rows: Rows, table: TableInfo) -> list[tuple[str, str]]:
     if not ok or not ok[0][0]:
         return []
     found = list(rows(DEFERRABLE, (name,)))
-    indexes = list(rows(UNIQUE_INDEXES, (name,)))
+    indexes = list(rows(INDEXES, (name,)))
     if not found and not indexes:
         return []
     referenced: dict[Any, set[str]] = {}
@@ -156,13 +161,13 @@ def deferrable(rows: Rows, table: TableInfo) -> list[tuple[str, str]]:
             keys.setdefault(index, []).append((column, bool(desc)))
     for iname, kind, type_desc in indexes:
         columns = {c for c, _ in keys.get(iname, ())}
-        if columns and columns not in referenced.values():
+        if columns and (kind.strip() != "UX" or columns not in referenced.values()):
             found.append((iname, kind, type_desc))
     out = []
     # a clustered key first (sorted() keeps the catalog's order otherwise: the primary key,
-    # then the unique constraints, then the unique indexes)
+    # then the unique constraints, then the indexes)
     for kname, kind, type_desc in sorted(found, key=lambda f: not _clustered(f[2])):
-        if not keys.get(kname) or (kind.strip() != "IX" and included.get(kname)):
+        if not keys.get(kname) or (kind.strip() not in _INDEX_KINDS and included.get(kname)):
             return []  # the catalog does not describe it as expected: keep every key in place
         statement = add_statement(
             table, kname, kind, type_desc, keys[kname], included.get(kname, ())

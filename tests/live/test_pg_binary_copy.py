@@ -368,6 +368,9 @@ CREATE TABLE child (k int PRIMARY KEY, parent_code text REFERENCES parent (code)
 CREATE TABLE people (k int PRIMARY KEY, email text CONSTRAINT people_email_uq UNIQUE,
                      nick text, tag text);
 CREATE UNIQUE INDEX people_nick_lower ON people (lower(nick)) WHERE tag IS NOT NULL;
+CREATE INDEX people_tag ON people (tag DESC NULLS LAST) INCLUDE (nick);
+CREATE INDEX people_nick_hash ON people USING hash (nick) WHERE tag IS NULL;
+CREATE INDEX parent_code_k ON parent (code, k);
 """
 
 
@@ -377,7 +380,7 @@ def _indexes(d, table):  # type: ignore[no-untyped-def]
     )
 
 
-def test_unique_indexes_of_an_empty_table_are_built_after_the_load(pg_db):  # type: ignore[no-untyped-def]
+def test_indexes_of_an_empty_table_are_built_after_the_load(pg_db):  # type: ignore[no-untyped-def]
     d = get_dialect(pg_db)
     d.execute(DEFERRED)
     people, parent = d.describe_table("public", "people"), d.describe_table("public", "parent")
@@ -400,19 +403,63 @@ def test_unique_indexes_of_an_empty_table_are_built_after_the_load(pg_db):  # ty
     with pytest.raises(Undo):
         with d.transaction():
             d.execute("DELETE FROM people")
-            dropped = sorted(name for name, _ in d._defer_unique_indexes(people))
+            dropped = sorted(name for name, _ in d._defer_indexes(people))
             during = [name for name, _ in _indexes(d, "people")]
             # A key a foreign key references is never dropped, even while loading.
             d.execute("DELETE FROM child")
             d.execute("DELETE FROM parent")
-            kept = [name for name, _ in d._defer_unique_indexes(parent)]
+            kept = sorted(name for name, _ in d._defer_indexes(parent))
             parent_during = [name for name, _ in _indexes(d, "parent")]
             raise Undo
-    # the primary key too: no foreign key relies on it, and it is built once after the load
-    assert dropped == ["people_email_uq", "people_nick_lower", "people_pkey"]
+    # the primary key too: no foreign key relies on it, and it is built once after the load;
+    # plain indexes (partial, hash, with included columns) as well
+    assert dropped == [
+        "people_email_uq", "people_nick_hash", "people_nick_lower", "people_pkey", "people_tag"
+    ]  # fmt: skip
     assert during == []
-    assert kept == ["parent_pkey"] and parent_during == ["parent_code_key"]
+    assert kept == ["parent_code_k", "parent_pkey"] and parent_during == ["parent_code_key"]
     assert {t: _indexes(d, t) for t in ("people", "parent")} == before
+    d.close()
+
+
+PARTITIONED = """
+CREATE TABLE events (k int, region int, note text, PRIMARY KEY (k, region))
+    PARTITION BY LIST (region);
+CREATE TABLE events_1 PARTITION OF events FOR VALUES IN (1);
+CREATE INDEX events_note ON events (note);
+CREATE INDEX events_1_local ON events_1 (k DESC);
+"""
+
+
+def test_partitioned_tables_keep_the_indexes_their_partitions_share(pg_db):  # type: ignore[no-untyped-def]
+    """A partitioned table's index definitions read ON ONLY, and a partition cannot drop what
+    its parent owns: loading either keeps those; a partition's own index is still built after
+    the load, and a run into the partition leaves every index as it was."""
+    d = get_dialect(pg_db)
+    d.execute(PARTITIONED)
+    parent, part = d.describe_table("public", "events"), d.describe_table("public", "events_1")
+    before = {t: _indexes(d, t) for t in ("events", "events_1")}
+    with d.transaction():
+        assert d._defer_indexes(parent) == []
+        deferred = d._defer_indexes(part)
+        during = [name for name, _ in _indexes(d, "events_1")]
+        for _, statement in deferred:
+            d.execute(statement)
+    assert [name for name, _ in deferred] == ["events_1_local"]
+    assert during == ["events_1_note_idx", "events_1_pkey"]
+    assert _indexes(d, "events") == before["events"]
+    cols = ["k", "region", "note"]
+    batch = pa.RecordBatch.from_pylist(
+        [{"k": i, "region": 1, "note": f"n{i}"} for i in range(10)],
+        schema=arrow_schema(part.columns),
+    )
+    with d.transaction():
+        d.execute("DELETE FROM events_1")
+        d.begin_load(part, cols)
+        d.write_batch(part, cols, batch)
+        d.end_load(part, cols)
+    assert {t: _indexes(d, t) for t in ("events", "events_1")} == before
+    assert d._rows("SELECT count(*) FROM events") == [(10,)]
     d.close()
 
 
@@ -448,11 +495,11 @@ def test_non_empty_table_or_no_transaction_keeps_its_indexes(pg_db):  # type: ig
     d = get_dialect(pg_db)
     d.execute(DEFERRED)
     people = d.describe_table("public", "people")
-    assert d._defer_unique_indexes(people) == []  # outside a transaction nothing is undone
+    assert d._defer_indexes(people) == []  # outside a transaction nothing is undone
     d.execute("INSERT INTO people VALUES (100, 'old@example.org', 'o', NULL)")
     before = _indexes(d, "people")
     with d.transaction():
-        assert d._defer_unique_indexes(people) == []
+        assert d._defer_indexes(people) == []
         assert _indexes(d, "people") == before
     d.close()
 
@@ -474,7 +521,7 @@ def test_a_login_that_does_not_own_the_table_loads_with_its_indexes(pg_db):  # t
             schema=arrow_schema(people.columns),
         )
         with d.transaction():
-            assert d._defer_unique_indexes(people) == []
+            assert d._defer_indexes(people) == []
             d.begin_load(people, cols)
             d.write_batch(people, cols, batch)
             d.end_load(people, cols)
