@@ -75,22 +75,39 @@ ORDER BY i.relname
 # from its own definition). Never one a foreign key relies on, one that belongs to another
 # constraint (exclusion), one of a partition that its partitioned table's key or index owns
 # (it cannot be dropped alone), nor any of a partitioned table (its definitions read
-# `ON ONLY`, which would not build the partitions' indexes again).
-DEFERRABLE_INDEXES = """
+# `ON ONLY`, which would not build the partitions' indexes again). Nor one carrying what its
+# definition does not say (_RECREATED): the table's CLUSTER mark or replica identity, a
+# tablespace of its own, a comment, column statistics targets.
+_RECREATED = """
+  AND NOT x.indisclustered AND NOT x.indisreplident AND xi.reltablespace = 0
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_description d
+                  WHERE d.objoid = x.indexrelid
+                    AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = x.indexrelid AND a.attstattarget >= 0)
+"""
+DEFERRABLE_INDEXES = f"""
 SELECT con.conname, pg_catalog.pg_get_constraintdef(con.oid), NULL
 FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class t ON t.oid = con.conrelid
+JOIN pg_catalog.pg_index x ON x.indexrelid = con.conindid
+JOIN pg_catalog.pg_class xi ON xi.oid = con.conindid
 WHERE con.conrelid = %s AND con.contype IN ('u', 'p') AND con.conparentid = 0
   AND t.relkind <> 'p'
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint f
                   WHERE f.contype = 'f' AND f.conindid = con.conindid)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_description d
+                  WHERE d.objoid = con.oid
+                    AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)
+  {_RECREATED}
 UNION ALL
-SELECT i.relname, NULL, pg_catalog.pg_get_indexdef(ix.indexrelid)
-FROM pg_catalog.pg_index ix JOIN pg_catalog.pg_class i ON i.oid = ix.indexrelid
-JOIN pg_catalog.pg_class t ON t.oid = ix.indrelid
-WHERE ix.indrelid = %s AND NOT ix.indisprimary AND ix.indisvalid AND ix.indisready
+SELECT xi.relname, NULL, pg_catalog.pg_get_indexdef(x.indexrelid)
+FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class xi ON xi.oid = x.indexrelid
+JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+WHERE x.indrelid = %s AND NOT x.indisprimary AND x.indisvalid AND x.indisready
   AND t.relkind <> 'p'
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = ix.indexrelid)
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = ix.indexrelid)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c WHERE c.conindid = x.indexrelid)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = x.indexrelid)
+  {_RECREATED}
 ORDER BY 3 NULLS FIRST, 1
 """
 

@@ -9,10 +9,11 @@ back (error 1505, reported as a `unique` failure).
 
 Only what can be re-created exactly is deferred: a PRIMARY KEY or UNIQUE constraint, or a
 rowstore index, unique or not (with its included columns), that no foreign key references,
-without a filter, on the default filegroup, not partitioned or compressed, with default index
-options, on a table that is not tracked by change data capture, replicated, system-versioned,
-memory-optimized or a FileTable, and without full-text indexes. Everything else loads with its
-indexes in place, as before. The login needs ALTER on the table.
+without a filter or description, on the default filegroup, not partitioned or compressed,
+with default index options, on a table that is not tracked by change data capture,
+replicated, system-versioned, memory-optimized or a FileTable, and without full-text indexes.
+Everything else loads with its indexes in place, as before. The login needs ALTER on the
+table.
 
 Indexes that are not constraints stay in place on Babelfish: its catalog lists them
 under a name of its own (the index name, the table name and a digest), which DROP INDEX does
@@ -38,7 +39,7 @@ WHERE t.object_id = OBJECT_ID(?) AND t.is_tracked_by_cdc = 0 AND t.temporal_type
   AND t.is_filetable = 0
 """
 # An index re-created by name from its columns alone: default options, default filegroup,
-# one uncompressed partition.
+# one uncompressed partition, no extended property (a description would be lost).
 _PLAIN_INDEX = """
   i.is_disabled = 0 AND i.has_filter = 0 AND i.fill_factor = 0 AND i.ignore_dup_key = 0
   AND i.is_padded = 0 AND i.allow_row_locks = 1 AND i.allow_page_locks = 1
@@ -50,6 +51,8 @@ _PLAIN_INDEX = """
   AND NOT EXISTS (SELECT 1 FROM sys.stats s
                   WHERE s.object_id = i.object_id AND s.stats_id = i.index_id
                     AND s.no_recompute = 1)
+  AND NOT EXISTS (SELECT 1 FROM sys.extended_properties ep
+                  WHERE ep.class = 7 AND ep.major_id = i.object_id AND ep.minor_id = i.index_id)
 """
 # Constraints are matched to their index by name (SQL Server names the index after the
 # constraint); key_constraints.unique_index_id and foreign_keys.key_index_id agree with each
@@ -62,6 +65,8 @@ WHERE kc.parent_object_id = OBJECT_ID(?)
   AND NOT EXISTS (SELECT 1 FROM sys.foreign_keys fk
                   WHERE fk.referenced_object_id = kc.parent_object_id
                     AND fk.key_index_id = kc.unique_index_id)
+  AND NOT EXISTS (SELECT 1 FROM sys.extended_properties ep
+                  WHERE ep.class = 1 AND ep.major_id = kc.object_id AND ep.minor_id = 0)
   AND {_PLAIN_INDEX}
 ORDER BY CASE kc.type WHEN 'PK' THEN 0 ELSE 1 END, kc.name
 """

@@ -463,6 +463,37 @@ def test_partitioned_tables_keep_the_indexes_their_partitions_share(pg_db):  # t
     d.close()
 
 
+MARKED = """
+CREATE TABLE marked (k int NOT NULL, code text NOT NULL, nick text, tag text,
+                     CONSTRAINT marked_pk PRIMARY KEY (k), CONSTRAINT marked_code UNIQUE (code));
+COMMENT ON CONSTRAINT marked_code ON marked IS 'kept';
+CREATE UNIQUE INDEX marked_ident ON marked (code, k);
+ALTER TABLE marked REPLICA IDENTITY USING INDEX marked_ident;
+CREATE INDEX marked_nick ON marked (nick);
+CLUSTER marked USING marked_nick;
+CREATE INDEX marked_tag ON marked (tag);
+COMMENT ON INDEX marked_tag IS 'kept';
+CREATE INDEX marked_lower ON marked (lower(nick));
+ALTER INDEX marked_lower ALTER COLUMN 1 SET STATISTICS 500;
+CREATE INDEX marked_plain ON marked (tag, nick);
+"""
+
+
+def test_indexes_carrying_more_than_their_definition_stay_in_place(pg_db):  # type: ignore[no-untyped-def]
+    """A comment, the CLUSTER mark, the replica identity or a statistics target would be lost
+    by dropping and re-creating the index from its definition: such an index, or the
+    constraint owning it, loads in place; the others are deferred as usual."""
+    d = get_dialect(pg_db)
+    d.execute(MARKED)
+    marked = d.describe_table("public", "marked")
+    with d.transaction():
+        deferred = d._defer_indexes(marked)
+        for _, statement in deferred:
+            d.execute(statement)
+    assert [name for name, _ in deferred] == ["marked_pk", "marked_plain"]
+    d.close()
+
+
 def test_duplicate_found_when_rebuilding_rolls_back_and_keeps_the_index(pg_db):  # type: ignore[no-untyped-def]
     d = get_dialect(pg_db)
     d.execute(DEFERRED)

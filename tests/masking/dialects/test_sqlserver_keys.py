@@ -127,15 +127,17 @@ def test_a_unique_index_a_foreign_key_relies_on_stays_in_place() -> None:
 def test_the_catalog_queries_keep_what_cannot_be_recreated_exactly() -> None:
     """What the live tests cannot reach on the stand-in (its catalog names standalone indexes
     its own way): the index query leaves Babelfish, filtered, disabled, partitioned,
-    compressed and non-rowstore indexes out, like the constraints' query."""
+    compressed, described and non-rowstore indexes out, like the constraints' query."""
     for sql in (keys.DEFERRABLE, keys.INDEXES):
         for clause in (
             "i.has_filter = 0",
             "i.is_disabled = 0",
             "p.partition_number > 1 OR p.data_compression <> 0",
             "s.no_recompute = 1",
+            "ep.class = 7",
         ):
             assert clause in sql
+    assert "ep.class = 1 AND ep.major_id = kc.object_id" in keys.DEFERRABLE
     assert "NOT LIKE N'Babelfish%'" in keys.INDEXES
     assert "i.type IN (1, 2)" in keys.INDEXES
 
