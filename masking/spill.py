@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from masking.techniques.hashset import HashTable, owner_map
+from masking.techniques.hashset import owner_map
 
 MEMORY_KEYS = 1 << 20  # per column: 36 MB when full, 54 MB while the table last doubles
 PARTITIONS = 64  # a partition holds 1/64 of the spilled values when it is checked
@@ -106,7 +106,7 @@ class Owners:
         self._map = owner_map()
         self._limit = MEMORY_KEYS if limit is None else limit
         self._spill: HashSpill | None = None
-        if expected > 0 and isinstance(self._map, HashTable):
+        if expected > 0:
             self._map.reserve(min(expected, self._limit))
 
     @property

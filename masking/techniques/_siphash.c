@@ -37,6 +37,27 @@
         v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                         \
         v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                      \
     } while (0)
+/* SipHash-2-4's state from the key, one compression of the word m, and the finalization with
+ * the last word b (the length in its top byte): shared by the byte-string and one-word forms */
+#define SIP_INIT(k0, k1)                                                                 \
+    uint64_t v0 = 0x736f6d6570736575ULL ^ (k0), v1 = 0x646f72616e646f6dULL ^ (k1);       \
+    uint64_t v2 = 0x6c7967656e657261ULL ^ (k0), v3 = 0x7465646279746573ULL ^ (k1)
+#define SIP_COMPRESS(m)                                                                  \
+    do {                                                                                 \
+        v3 ^= (m);                                                                       \
+        SIPROUND;                                                                        \
+        SIPROUND;                                                                        \
+        v0 ^= (m);                                                                       \
+    } while (0)
+#define SIP_FINISH(b)                                                                    \
+    do {                                                                                 \
+        SIP_COMPRESS(b);                                                                 \
+        v2 ^= 0xff;                                                                      \
+        SIPROUND;                                                                        \
+        SIPROUND;                                                                        \
+        SIPROUND;                                                                        \
+        SIPROUND;                                                                        \
+    } while (0)
 
 static inline uint64_t load64(const uint8_t *p) {
     return (uint64_t)p[0] | ((uint64_t)p[1] << 8) | ((uint64_t)p[2] << 16) |
@@ -52,16 +73,12 @@ static inline int64_t load_i32(const uint8_t *p) {
 }
 
 static uint64_t siphash24(const uint8_t *in, size_t len, uint64_t k0, uint64_t k1) {
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+    SIP_INIT(k0, k1);
     const uint8_t *end = in + (len - (len % 8));
     uint64_t m, b = ((uint64_t)len) << 56;
     for (; in != end; in += 8) {
         m = load64(in);
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
+        SIP_COMPRESS(m);
     }
     switch (len & 7) {
         case 7: b |= ((uint64_t)in[6]) << 48; /* fall through */
@@ -73,15 +90,7 @@ static uint64_t siphash24(const uint8_t *in, size_t len, uint64_t k0, uint64_t k
         case 1: b |= ((uint64_t)in[0]); break;
         case 0: break;
     }
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
+    SIP_FINISH(b);
     return v0 ^ v1 ^ v2 ^ v3;
 }
 
@@ -263,22 +272,9 @@ static PyObject *hash_ticks(PyObject *self, PyObject *args) { return hash_fixed(
 
 /* SipHash-2-4 of one little-endian 8-byte word: siphash24() of those 8 bytes. */
 static inline uint64_t sip_word(uint64_t m, uint64_t k0, uint64_t k1) {
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-    const uint64_t b = 8ULL << 56;
-    v3 ^= m;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= m;
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
+    SIP_INIT(k0, k1);
+    SIP_COMPRESS(m);
+    SIP_FINISH(8ULL << 56);
     return v0 ^ v1 ^ v2 ^ v3;
 }
 

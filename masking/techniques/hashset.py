@@ -89,6 +89,10 @@ class SortedHashes:
     def runs(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
         return [(self._keys, self._vals), *self._runs]
 
+    def reserve(self, n: int) -> None:
+        """HashTable's reservation; sorted runs grow by merging, with nothing to allocate
+        ahead."""
+
     # -- queries --------------------------------------------------------------------------
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(found, value) per key; value is 0 where not found or without payload."""
