@@ -10,7 +10,8 @@ back (error 1505, reported as a `unique` failure).
 Only what can be re-created exactly is deferred: a PRIMARY KEY or UNIQUE constraint, or a
 rowstore index, unique or not (with its included columns), that no foreign key references,
 without a filter or description, on the default filegroup, not partitioned or compressed,
-with default index options, on a table that is not tracked by change data capture,
+with default index options (including those later versions added, such as
+OPTIMIZE_FOR_SEQUENTIAL_KEY), on a table that is not tracked by change data capture,
 replicated, system-versioned, memory-optimized or a FileTable, and without full-text indexes.
 Everything else loads with its indexes in place, as before. The login needs ALTER on the
 table.
@@ -39,10 +40,11 @@ WHERE t.object_id = OBJECT_ID(?) AND t.is_tracked_by_cdc = 0 AND t.temporal_type
   AND t.is_filetable = 0
 """
 # An index re-created by name from its columns alone: default options, default filegroup,
-# one uncompressed partition, no extended property (a description would be lost).
+# one uncompressed partition, no extended property (a description would be lost). Options
+# newer servers added to the catalog (OPTIONAL) join the test where the catalog has them.
 _PLAIN_INDEX = """
   i.is_disabled = 0 AND i.has_filter = 0 AND i.fill_factor = 0 AND i.ignore_dup_key = 0
-  AND i.is_padded = 0 AND i.allow_row_locks = 1 AND i.allow_page_locks = 1
+  AND i.is_padded = 0 AND i.allow_row_locks = 1 AND i.allow_page_locks = 1{index_options}
   AND (i.data_space_id = 0 OR i.data_space_id IN
        (SELECT ds.data_space_id FROM sys.data_spaces ds WHERE ds.is_default = 1))
   AND NOT EXISTS (SELECT 1 FROM sys.partitions p
@@ -50,14 +52,46 @@ _PLAIN_INDEX = """
                     AND (p.partition_number > 1 OR p.data_compression <> 0))
   AND NOT EXISTS (SELECT 1 FROM sys.stats s
                   WHERE s.object_id = i.object_id AND s.stats_id = i.index_id
-                    AND s.no_recompute = 1)
+                    AND (s.no_recompute = 1{stats_options}))
   AND NOT EXISTS (SELECT 1 FROM sys.extended_properties ep
                   WHERE ep.class = 7 AND ep.major_id = i.object_id AND ep.minor_id = i.index_id)
 """
+# Catalog columns of later versions (2017: suppress_dup_key_messages; 2019 and Azure SQL:
+# optimize_for_sequential_key; 2016 SP1 CU4: a persisted sample percent), each with the test
+# an index must pass to be re-created without losing it. A server whose catalog lacks one
+# cannot have set it.
+OPTIONAL = {
+    "optimize_for_sequential_key": ("index", "i.optimize_for_sequential_key = 0"),
+    "suppress_dup_key_messages": ("index", "i.suppress_dup_key_messages = 0"),
+    "has_persisted_sample": ("stats", "s.has_persisted_sample = 1"),
+}
+CATALOG_OPTIONS = f"""
+SELECT c.name FROM sys.all_columns c
+WHERE c.object_id IN (OBJECT_ID(N'sys.indexes'), OBJECT_ID(N'sys.stats'))
+  AND c.name IN ({", ".join(f"N'{name}'" for name in OPTIONAL)})
+"""
+
+
+def plain_index(present: frozenset[str] = frozenset()) -> str:
+    """The test an index passes to be deferred, with the OPTIONAL columns `present`."""
+    index = "".join(
+        f" AND {test}"
+        for name, (kind, test) in OPTIONAL.items()
+        if kind == "index" and name in present
+    )
+    stats = "".join(
+        f" OR {test}"
+        for name, (kind, test) in OPTIONAL.items()
+        if kind == "stats" and name in present
+    )
+    return _PLAIN_INDEX.format(index_options=index, stats_options=stats)
+
+
 # Constraints are matched to their index by name (SQL Server names the index after the
 # constraint); key_constraints.unique_index_id and foreign_keys.key_index_id agree with each
 # other on every server seen, sys.indexes.index_id with them only on SQL Server itself.
-DEFERRABLE = f"""
+def deferrable_sql(present: frozenset[str] = frozenset()) -> str:
+    return f"""
 SELECT kc.name, kc.type, i.type_desc
 FROM sys.key_constraints kc
 JOIN sys.indexes i ON i.object_id = kc.parent_object_id AND i.name = kc.name
@@ -67,21 +101,26 @@ WHERE kc.parent_object_id = OBJECT_ID(?)
                     AND fk.key_index_id = kc.unique_index_id)
   AND NOT EXISTS (SELECT 1 FROM sys.extended_properties ep
                   WHERE ep.class = 1 AND ep.major_id = kc.object_id AND ep.minor_id = 0)
-  AND {_PLAIN_INDEX}
+  AND {plain_index(present)}
 ORDER BY CASE kc.type WHEN 'PK' THEN 0 ELSE 1 END, kc.name
 """
+
+
 # Indexes that are not constraints (kind 'UX' when unique, 'IX' when not). Which unique one a
 # foreign key relies on is decided from the columns (REFERENCED), as key_index_id is not
 # comparable with sys.indexes.index_id on every server.
-INDEXES = f"""
+def indexes_sql(present: frozenset[str] = frozenset()) -> str:
+    return f"""
 SELECT i.name, CASE WHEN i.is_unique = 1 THEN 'UX' ELSE 'IX' END, i.type_desc
 FROM sys.indexes i
 WHERE i.object_id = OBJECT_ID(?) AND i.is_primary_key = 0
   AND i.is_unique_constraint = 0 AND i.type IN (1, 2) AND i.is_hypothetical = 0
   AND CAST(@@VERSION AS nvarchar(200)) NOT LIKE N'Babelfish%'
-  AND {_PLAIN_INDEX}
+  AND {plain_index(present)}
 ORDER BY i.name
 """
+
+
 REFERENCED = """
 SELECT fkc.constraint_object_id, c.name
 FROM sys.foreign_key_columns fkc
@@ -149,8 +188,9 @@ def deferrable(rows: Rows, table: TableInfo) -> list[tuple[str, str]]:
     ok = rows(_TABLE_OK, (name, name))
     if not ok or not ok[0][0]:
         return []
-    found = list(rows(DEFERRABLE, (name,)))
-    indexes = list(rows(INDEXES, (name,)))
+    present = frozenset(str(r[0]) for r in rows(CATALOG_OPTIONS, ()))
+    found = list(rows(deferrable_sql(present), (name,)))
+    indexes = list(rows(indexes_sql(present), (name,)))
     if not found and not indexes:
         return []
     referenced: dict[Any, set[str]] = {}

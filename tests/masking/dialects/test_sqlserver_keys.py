@@ -19,6 +19,8 @@ def _rows(  # type: ignore[no-untyped-def]
     referenced: list[tuple] = [],  # noqa: B006
 ):
     def rows(sql: str, params: Any) -> list[tuple]:
+        if "sys.all_columns" in sql:
+            return []
         if "HAS_PERMS_BY_NAME" in sql:
             assert params == ("[sales].[order]]lines]", "[sales].[order]]lines]")
             return [(1,)] if table_ok else [(0,)]
@@ -128,7 +130,7 @@ def test_the_catalog_queries_keep_what_cannot_be_recreated_exactly() -> None:
     """What the live tests cannot reach on the stand-in (its catalog names standalone indexes
     its own way): the index query leaves Babelfish, filtered, disabled, partitioned,
     compressed, described and non-rowstore indexes out, like the constraints' query."""
-    for sql in (keys.DEFERRABLE, keys.INDEXES):
+    for sql in (keys.deferrable_sql(), keys.indexes_sql()):
         for clause in (
             "i.has_filter = 0",
             "i.is_disabled = 0",
@@ -137,9 +139,37 @@ def test_the_catalog_queries_keep_what_cannot_be_recreated_exactly() -> None:
             "ep.class = 7",
         ):
             assert clause in sql
-    assert "ep.class = 1 AND ep.major_id = kc.object_id" in keys.DEFERRABLE
-    assert "NOT LIKE N'Babelfish%'" in keys.INDEXES
-    assert "i.type IN (1, 2)" in keys.INDEXES
+        assert "optimize_for_sequential_key" not in sql
+    assert "ep.class = 1 AND ep.major_id = kc.object_id" in keys.deferrable_sql()
+    assert "NOT LIKE N'Babelfish%'" in keys.indexes_sql()
+    assert "i.type IN (1, 2)" in keys.indexes_sql()
+
+
+def test_options_of_later_versions_are_tested_where_the_catalog_has_them() -> None:
+    """An index with OPTIMIZE_FOR_SEQUENTIAL_KEY, SUPPRESS_DUP_KEY_MESSAGES or a persisted
+    sample percent would lose it when created again from its columns."""
+    present = frozenset(keys.OPTIONAL)
+    for sql in (keys.deferrable_sql(present), keys.indexes_sql(present)):
+        assert "AND i.optimize_for_sequential_key = 0" in sql
+        assert "AND i.suppress_dup_key_messages = 0" in sql
+        assert "(s.no_recompute = 1 OR s.has_persisted_sample = 1)" in sql
+    one = keys.indexes_sql(frozenset({"optimize_for_sequential_key"}))
+    assert "optimize_for_sequential_key = 0" in one and "suppress_dup_key" not in one
+    for name in keys.OPTIONAL:
+        assert f"N'{name}'" in keys.CATALOG_OPTIONS
+
+    asked: list[str] = []
+
+    def rows(sql: str, params: Any) -> list[tuple]:
+        asked.append(sql)
+        if "sys.all_columns" in sql:
+            return [("optimize_for_sequential_key",)]
+        return _rows(True, FOUND, COLUMNS)(sql, params)
+
+    assert keys.deferrable(rows, TABLE)
+    key_query = next(sql for sql in asked if "sys.key_constraints" in sql)
+    assert "i.optimize_for_sequential_key = 0" in key_query
+    assert "has_persisted_sample" not in key_query
 
 
 def test_nothing_is_deferred_when_the_table_or_catalog_says_no() -> None:
