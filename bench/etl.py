@@ -131,7 +131,7 @@ def batches(rows: int, size: int = 50_000):  # type: ignore[no-untyped-def]
                 email,
                 first,
                 last,
-                pc.binary_join_element_wise("+1 514 555 ", pc.utf8_lpad(ids_s, 4, "0"), ""),
+                _phones(ids),
                 city,
                 pc.cast(
                     pc.add(
@@ -153,6 +153,16 @@ def batches(rows: int, size: int = 50_000):  # type: ignore[no-untyped-def]
             ],
             names=COLUMNS,
         )
+
+
+def _phones(ids: Any) -> Any:
+    """Valid NANP numbers, distinct up to 8,000,000 ids: exchange 200-999, line 0000-9999."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    exchange = pc.add(_mod(pc.divide(ids, 10_000), 1, 800), 200)
+    line = pc.utf8_lpad(pc.cast(_mod(ids, 1, 10_000), pa.string()), 4, "0")
+    return pc.binary_join_element_wise("+1 514 ", pc.cast(exchange, pa.string()), " ", line, "")
 
 
 def _mod(ids: Any, mul: int, n: int) -> Any:
