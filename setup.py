@@ -13,5 +13,6 @@ setup(
         Extension("masking.techniques._siphash", sources=["masking/techniques/_siphash.c"]),
         Extension("masking.techniques._hashset", sources=["masking/techniques/_hashset.c"]),
         Extension("masking.dialects._pgrows", sources=["masking/dialects/_pgrows.c"]),
+        Extension("masking.dialects._pgcopy", sources=["masking/dialects/_pgcopy.c"]),
     ]
 )

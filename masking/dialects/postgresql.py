@@ -22,6 +22,7 @@ from masking.dialects import (
     pgswap,
     postgresql_arrow,
     postgresql_catalog,
+    postgresql_copy,
     postgresql_read,
 )
 from masking.dialects.base import Capabilities, Dialect, TestResult
@@ -58,7 +59,7 @@ class PostgreSQLDialect(Dialect):
     )
     type_map = POSTGRESQL_TYPES
     _stream: CopyStream | None = None
-    _pages: postgresql_arrow.ArrowPages | None = None
+    _pages: postgresql_copy.CopyPages | postgresql_arrow.ArrowPages | None = None
     _pages_tried = False
     _read_token: str | None = None  # the snapshot reads share, inside snapshot_reads
     _reading_alone = False  # inside snapshot_reads without a snapshot to share
@@ -153,14 +154,18 @@ class PostgreSQLDialect(Dialect):
     ) -> Iterator[pa.RecordBatch]:
         return postgresql_read.read_batches(self, table, columns, batch_size, where)
 
-    def arrow_pages(self) -> postgresql_arrow.ArrowPages | None:
-        """The ADBC reader, opened on first use; None inside a read transaction that has no
-        snapshot to share with it, or when it cannot open."""
+    def arrow_pages(self) -> postgresql_copy.CopyPages | postgresql_arrow.ArrowPages | None:
+        """The binary COPY reader (or, where it cannot open, the ADBC one), opened on first
+        use; None inside a read transaction that has no snapshot to share with it, or when
+        neither opens."""
         if self._reading_alone:
             return None
         if not self._pages_tried:
             self._pages_tried = True
-            self._pages = postgresql_arrow.open_pages(self._libpq_options())
+            options = self._libpq_options()
+            self._pages = postgresql_copy.open_pages(options) or postgresql_arrow.open_pages(
+                options
+            )
             if self._pages is not None and self._read_token:
                 self._pages.begin(self._read_token)
         return self._pages

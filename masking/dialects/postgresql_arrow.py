@@ -1,4 +1,6 @@
-"""PostgreSQL keyset pages read by the ADBC PostgreSQL driver: the server sends binary COPY, and
+"""PostgreSQL keyset pages read by the ADBC PostgreSQL driver, where the binary COPY reader
+(masking.dialects.postgresql_copy, which uses `select_expr` and `conform` from here) cannot
+open: the server sends binary COPY, and
 the driver parses it in C++ straight into Arrow columns, with the GIL free for the masking and
 loading threads. psycopg hands a COPY to Python one row at a time, which held the GIL for
 about 0.6 s per million rows.
@@ -127,7 +129,7 @@ class ArrowPages:
             return None
         arrays = []
         for i, field in enumerate(schema):
-            arr = _conform(table.column(i).combine_chunks(), field.type)
+            arr = conform(table.column(i).combine_chunks(), field.type)
             if arr is None:
                 return None
             arrays.append(arr)
@@ -149,7 +151,7 @@ class ArrowPages:
             pass
 
 
-def _conform(arr: pa.Array, want: pa.DataType) -> pa.Array | None:
+def conform(arr: pa.Array, want: pa.DataType) -> pa.Array | None:
     """`arr` as `want` when every value converts exactly, else None."""
     if isinstance(arr, pa.ExtensionArray):
         arr = arr.storage  # numeric: its text

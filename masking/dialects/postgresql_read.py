@@ -1,5 +1,6 @@
-"""PostgreSQL reads: keyset pages by the fastest path that returns them exactly (the ADBC
-driver's binary COPY into Arrow, masking.dialects.postgresql_arrow; `COPY (SELECT ...) TO
+"""PostgreSQL reads: keyset pages by the fastest path that returns them exactly (binary COPY
+parsed in C into Arrow, masking.dialects.postgresql_copy, or where that cannot open the ADBC
+driver's, masking.dialects.postgresql_arrow; `COPY (SELECT ...) TO
 STDOUT` CSV parsed by Arrow, for the column types whose CSV text Arrow reads exactly as the
 driver would return them; a cursor), or one server-side cursor for a table without a key."""
 

@@ -1,5 +1,7 @@
-"""PostgreSQL pages through the ADBC driver (masking.dialects.postgresql_arrow): the same values
-as the psycopg paths, the same snapshot, and the psycopg paths for whatever it cannot return."""
+"""PostgreSQL pages through the fast readers, binary COPY parsed in C
+(masking.dialects.postgresql_copy) and the ADBC driver (masking.dialects.postgresql_arrow):
+the same values as the psycopg paths, the same snapshot, and the psycopg paths for whatever
+they cannot return. Each test runs with each reader."""
 
 from __future__ import annotations
 
@@ -8,10 +10,28 @@ from typing import Any
 import psycopg
 import pytest
 
-from masking.dialects import get_dialect, postgresql_arrow
+from masking.dialects import get_dialect, postgresql_arrow, postgresql_copy
 from masking.dialects.base import ConnectionParams
 
 pytestmark = pytest.mark.live
+
+READERS = {"copy": postgresql_copy.CopyPages, "adbc": postgresql_arrow.ArrowPages}
+
+
+@pytest.fixture(params=sorted(READERS))
+def reader(request, monkeypatch) -> Any:
+    """The reader class the dialect opens (the binary COPY one is tried first)."""
+    if request.param == "adbc":
+        monkeypatch.setattr(postgresql_copy, "open_pages", lambda options: None)
+    else:
+        assert postgresql_copy._native is not None, "the _pgcopy extension is not built"
+    return READERS[request.param]
+
+
+def _no_fast_reader(m: Any) -> None:
+    m.setattr(postgresql_copy, "open_pages", lambda options: None)
+    m.setattr(postgresql_arrow, "open_pages", lambda options: None)
+
 
 COLUMNS = ["k", "r", "n", "nu", "d", "ts", "e", "u", "j", "c", "t", "b", "f", "s"]
 PLAIN = """
@@ -36,10 +56,12 @@ def _table(pg: Any) -> Any:
     return pg.describe_table("public", "mixed")
 
 
-def _read(params: ConnectionParams, table: Any, size: int, adbc: bool, monkeypatch) -> Any:
-    """(rows or the error's type and text, pages the ADBC reader returned)."""
+def _read(
+    params: ConnectionParams, table: Any, size: int, reader: Any, monkeypatch, fast: bool = True
+) -> Any:
+    """(rows or the error's type and text, pages the fast reader returned)."""
     used = []
-    real = postgresql_arrow.ArrowPages.read
+    real = reader.read
 
     def spy(self, sql, cols):  # type: ignore[no-untyped-def]
         batch = real(self, sql, cols)
@@ -47,9 +69,9 @@ def _read(params: ConnectionParams, table: Any, size: int, adbc: bool, monkeypat
         return batch
 
     with monkeypatch.context() as m:
-        m.setattr(postgresql_arrow.ArrowPages, "read", spy)
-        if not adbc:
-            m.setattr(postgresql_arrow, "open_pages", lambda options: None)
+        m.setattr(reader, "read", spy)
+        if not fast:
+            _no_fast_reader(m)
         d = get_dialect(params)
         try:
             rows: Any = [r for b in d.read_batches(table, COLUMNS, size) for r in b.to_pylist()]
@@ -60,12 +82,12 @@ def _read(params: ConnectionParams, table: Any, size: int, adbc: bool, monkeypat
     return rows, used
 
 
-def test_pages_equal_the_psycopg_paths_value_for_value(pg_db, monkeypatch):
+def test_pages_equal_the_psycopg_paths_value_for_value(pg_db, monkeypatch, reader):
     pg = get_dialect(pg_db)
     table = _table(pg)
     pg.close()
-    fast, used = _read(pg_db, table, 7, True, monkeypatch)
-    slow, unused = _read(pg_db, table, 7, False, monkeypatch)
+    fast, used = _read(pg_db, table, 7, reader, monkeypatch)
+    slow, unused = _read(pg_db, table, 7, reader, monkeypatch, fast=False)
     assert used == [True] * 6  # 40 rows in pages of 7: every page through the driver
     assert unused == []
     assert len(fast) == 40
@@ -86,18 +108,20 @@ def test_pages_equal_the_psycopg_paths_value_for_value(pg_db, monkeypatch):
         ("ts", "'10000-01-01'"),  # beyond the year 9999 Python reads
     ],
 )
-def test_a_page_it_cannot_return_exactly_is_read_by_psycopg(pg_db, monkeypatch, column, odd):
+def test_a_page_it_cannot_return_exactly_is_read_by_psycopg(
+    pg_db, monkeypatch, reader, column, odd
+):
     pg = get_dialect(pg_db)
     table = _table(pg)
     pg.execute(f"UPDATE public.mixed SET {column} = {odd} WHERE k = 20")
     pg.close()
-    fast, used = _read(pg_db, table, 7, True, monkeypatch)
-    slow, _ = _read(pg_db, table, 7, False, monkeypatch)
+    fast, used = _read(pg_db, table, 7, reader, monkeypatch)
+    slow, _ = _read(pg_db, table, 7, reader, monkeypatch, fast=False)
     assert fast == slow  # the same rows, or the same error
     assert used == [True, True, False]  # pages 1-2 by the driver; page 3 holds row 20
 
 
-def test_pages_read_in_the_shared_snapshot(pg_db, monkeypatch):
+def test_pages_read_in_the_shared_snapshot(pg_db, monkeypatch, reader):
     pg = get_dialect(pg_db)
     table = _table(pg)
     holder = get_dialect(pg_db)
@@ -105,11 +129,9 @@ def test_pages_read_in_the_shared_snapshot(pg_db, monkeypatch):
     pg.execute("INSERT INTO public.mixed (k) SELECT g FROM generate_series(41, 60) g")
     pg.execute("UPDATE public.mixed SET t = 'changed' WHERE k = 3")
     used = []
-    real = postgresql_arrow.ArrowPages.read
+    real = reader.read
     monkeypatch.setattr(
-        postgresql_arrow.ArrowPages,
-        "read",
-        lambda self, sql, cols: used.append(1) or real(self, sql, cols),
+        reader, "read", lambda self, sql, cols: used.append(1) or real(self, sql, cols)
     )
     reader = get_dialect(pg_db)
     try:
@@ -128,11 +150,11 @@ def test_pages_read_in_the_shared_snapshot(pg_db, monkeypatch):
     assert len(used) == 5 + 5 + 7
 
 
-def test_without_a_snapshot_to_share_the_transaction_reads_alone(pg_db, monkeypatch):
+def test_without_a_snapshot_to_share_the_transaction_reads_alone(pg_db, monkeypatch, reader):
     pg = get_dialect(pg_db)
     table = _table(pg)
     used = []
-    monkeypatch.setattr(postgresql_arrow.ArrowPages, "read", lambda *a: used.append(1))
+    monkeypatch.setattr(reader, "read", lambda *a: used.append(1))
     with pg.snapshot_reads(None):
         rows = [r for b in pg.read_batches(table, ["k"], 9) for r in b.to_pylist()]
     pg.close()
@@ -140,12 +162,18 @@ def test_without_a_snapshot_to_share_the_transaction_reads_alone(pg_db, monkeypa
     assert used == []  # the driver's connection could not see this transaction's snapshot
 
 
-def test_a_failing_page_is_reported_by_psycopg_without_the_statement(pg_db):
+def test_a_failing_page_is_reported_by_psycopg_without_the_statement(pg_db, reader):
     pg = get_dialect(pg_db)
     table = _table(pg)
     with pytest.raises(psycopg.Error) as caught:
         list(pg.read_batches(table, ["k"], 9, where="1 / (k - 20) > -1"))
+    pages = pg._pages
     pg.close()
+    assert isinstance(pages, reader)
+    if isinstance(pages, postgresql_copy.CopyPages):
+        # the error came after row 19 of page 3: the COPY ended before its trailer, which
+        # leaves that session unusable, so the reader closed it
+        assert pages.broken and pages._conn is None
     assert isinstance(caught.value, psycopg.errors.DivisionByZero)
     assert "COPY" not in str(caught.value) and "Query was" not in str(caught.value)
 
@@ -156,13 +184,16 @@ def test_connection_options_reach_the_driver_quoted():
     assert parsed == options
 
 
-def test_a_lost_session_fails_the_read_instead_of_falling_back(pg_db):
+def test_a_lost_session_fails_the_read_instead_of_falling_back(pg_db, reader):
     pg = get_dialect(pg_db)
     table = _table(pg)
     pages = pg.arrow_pages()
-    assert pages is not None
-    pages._cur.execute("SELECT pg_catalog.pg_backend_pid()")
-    pid = pages._cur.fetch_arrow_table().column(0)[0].as_py()
+    assert isinstance(pages, reader)
+    if isinstance(pages, postgresql_copy.CopyPages):
+        pid = pages._conn.info.backend_pid
+    else:
+        pages._cur.execute("SELECT pg_catalog.pg_backend_pid()")
+        pid = pages._cur.fetch_arrow_table().column(0)[0].as_py()
     pg.execute("SELECT pg_catalog.pg_terminate_backend(%s)", (pid,))
     with pytest.raises(ConnectionError) as caught:
         list(pg.read_batches(table, ["k"], 9))

@@ -34,7 +34,7 @@ def _assert_flat(dialect, schema: str) -> None:
 
 
 def test_postgresql_streams_in_flat_memory(pg_db, monkeypatch):
-    from masking.dialects import postgresql_arrow
+    from masking.dialects import postgresql_arrow, postgresql_copy
 
     d = get_dialect(pg_db)
     d.execute("CREATE TABLE keyed (id int PRIMARY KEY, payload text)")
@@ -43,21 +43,22 @@ def test_postgresql_streams_in_flat_memory(pg_db, monkeypatch):
         d.execute(
             f"INSERT INTO {name} SELECT n, repeat('x', 40) || n FROM generate_series(1, {ROWS}) n"
         )
-    # The ADBC driver's pages are allocated outside Python: they hold one page each ...
+    # The binary COPY reader's pages are allocated outside Python: they hold one page each ...
     pages: list[int] = []
-    original = postgresql_arrow.ArrowPages.read
+    original = postgresql_copy.CopyPages.read
 
     def read(self, sql, cols):  # type: ignore[no-untyped-def]
         got = original(self, sql, cols)
         pages.append(got.num_rows if got is not None else -1)
         return got
 
-    monkeypatch.setattr(postgresql_arrow.ArrowPages, "read", read)
+    monkeypatch.setattr(postgresql_copy.CopyPages, "read", read)
     keyed = d.describe_table("public", "keyed")
     assert sum(b.num_rows for b in d.read_batches(keyed, ["id", "payload"], 500)) == ROWS
     assert len(pages) == ROWS // 500 + 1 and max(pages) == 500, pages
     d.close()
     # ... and the psycopg paths, which read a page no other way can, stream in Python memory.
+    monkeypatch.setattr(postgresql_copy, "open_pages", lambda *a: None)
     monkeypatch.setattr(postgresql_arrow, "open_pages", lambda *a: None)
     d = get_dialect(pg_db)
     _assert_flat(d, "public")
