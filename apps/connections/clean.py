@@ -186,9 +186,16 @@ def connection_clean(
                 errors["options.application_intent"] = (
                     "Read-only intent is for connections used only as a source."
                 )
-        if options.get("sslmode") and options["sslmode"] not in SSLMODES:
+        # only options of the right type for this dialect (anything else has its error already)
+        sslmode = options.get("sslmode")
+        if "options.sslmode" not in errors and sslmode and sslmode not in SSLMODES:
             errors["options.sslmode"] = f"Choose one of: {', '.join(sorted(SSLMODES))}."
-        if options.get("ssl_mode") and str(options["ssl_mode"]).upper() not in MYSQL_SSL_MODES:
+        ssl_mode = options.get("ssl_mode")
+        if (
+            "options.ssl_mode" not in errors
+            and ssl_mode
+            and str(ssl_mode).upper() not in MYSQL_SSL_MODES
+        ):
             errors["options.ssl_mode"] = f"Choose one of: {', '.join(sorted(MYSQL_SSL_MODES))}."
 
     role_hint = merged.get("role_hint") or RoleHint.BOTH

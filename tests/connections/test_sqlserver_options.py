@@ -75,6 +75,22 @@ def test_api_refuses_bad_options(api, owner, override, field):
     assert Connection.objects.count() == 0
 
 
+@pytest.mark.parametrize("dialect", ["sqlserver", "postgresql", "mysql"])
+@pytest.mark.parametrize("key", ["sslmode", "ssl_mode"])
+@pytest.mark.parametrize("value", [{"require": True}, ["require"]])
+def test_tls_modes_of_another_shape_are_refused_not_crashed_on(api, owner, dialect, key, value):
+    """An object or list where a TLS mode goes (of this dialect or another) is a 400 naming
+    the option, never a server error."""
+    response = api(owner).post(
+        "/api/connections",
+        body(dialect=dialect, port=None, role_hint="source", options={key: value}),
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert f"options.{key}" in {d["field"] for d in response.json()["error"]["details"]}
+    assert Connection.objects.count() == 0
+
+
 def test_read_only_intent_only_for_source_connections(api, owner):
     response = api(owner).post("/api/connections", body(role_hint="both"), format="json")
     assert response.status_code == 400
