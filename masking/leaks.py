@@ -157,12 +157,15 @@ class LeakSampler:
         if not self.masked:
             return []
         actual = self._read_target(target) if self.key_cols else None
+        if actual is not None:  # the sampled rows as the target holds them, in sample order
+            columns = self._read_columns()
+            missing = (None,) * len(columns)
+            got = [actual.get(_key(k), missing) for k in self.keys]
         out = []
         for m in self.masked:
             name = m.rule.target_column
             if actual is not None:
-                pos = self._read_columns().index(name)
-                got = [actual.get(_key(k), (None,) * len(self._read_columns())) for k in self.keys]
+                pos = columns.index(name)
                 values = [row[pos] for row in got]
             else:
                 values = self.written[name]
