@@ -199,3 +199,46 @@ def test_a_lost_session_fails_the_read_instead_of_falling_back(pg_db, reader):
         list(pg.read_batches(table, ["k"], 9))
     pg.close()
     assert caught.value.__cause__ is None and "SELECT" not in str(caught.value)
+
+
+_OTHER_IMPL = """
+import json, os
+import psycopg
+from masking.dialects import get_dialect, postgresql_copy
+from masking.dialects.base import ConnectionParams
+
+assert psycopg.pq.__impl__ == "python", psycopg.pq.__impl__
+d = get_dialect(ConnectionParams(**json.loads(os.environ["MASKFLOW_TEST_PARAMS"])))
+table = d.describe_table("public", "mixed")
+rows = [r for b in d.read_batches(table, ["k", "t", "b", "d"], 7) for r in b.to_pylist()]
+print(json.dumps({"copy": isinstance(d._pages, postgresql_copy.CopyPages),
+                  "rows": [[r["k"], r["t"], r["b"], str(r["d"])] for r in rows]}))
+"""
+
+
+def test_the_reader_finds_libpq_in_psycopgs_ctypes_build_too(pg_db):
+    """psycopg's pure-Python build reaches libpq through ctypes: the reader uses that very
+    library, and reads the same rows as with the binary build."""
+    import dataclasses
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pg = get_dialect(pg_db)
+    table = _table(pg)
+    want = [
+        [r["k"], r["t"], r["b"], str(r["d"])]
+        for b in pg.read_batches(table, ["k", "t", "b", "d"], 7)
+        for r in b.to_pylist()
+    ]
+    pg.close()
+    params = {k: v for k, v in dataclasses.asdict(pg_db).items() if k != "allowed_dirs"}
+    env = {**os.environ, "PSYCOPG_IMPL": "python", "MASKFLOW_TEST_PARAMS": json.dumps(params)}
+    done = subprocess.run(
+        [sys.executable, "-c", _OTHER_IMPL], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)
+    assert got["copy"] is True
+    assert got["rows"] == want and len(want) == 40
