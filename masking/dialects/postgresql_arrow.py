@@ -75,24 +75,22 @@ def open_pages(options: Mapping[str, Any]) -> ArrowPages | None:
         return None
 
 
-class ArrowPages:
-    """One ADBC connection (autocommit) for the pages of a dialect's reads."""
+class SnapshotPages:
+    """What the page readers share: joining the dialect's exported snapshot. A reader runs
+    its statements through `_execute` on a session of its own."""
 
-    def __init__(self, info: str) -> None:
-        if adbc is None:
-            raise RuntimeError("the ADBC PostgreSQL driver is not installed")
-        self._conn: Any = None
-        self._conn = adbc.connect(info, autocommit=True)
-        self._cur = self._conn.cursor()
-        self._snapshot: str | None = None
-        self.broken = False
+    _snapshot: str | None = None
+    broken = False
+
+    def _execute(self, sql: str) -> None:
+        raise NotImplementedError
 
     def begin(self, token: str) -> bool:
         """Read in the exported snapshot `token` until end(); False when the server refuses."""
         try:
-            self._cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            self._execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             self._snapshot = token
-            self._cur.execute(f"SET TRANSACTION SNAPSHOT '{token}'")
+            self._execute(f"SET TRANSACTION SNAPSHOT '{token}'")
         except Exception:  # noqa: BLE001
             self.broken = True
             return False
@@ -103,9 +101,23 @@ class ArrowPages:
             return
         self._snapshot = None
         try:
-            self._cur.execute("ROLLBACK")  # read only: nothing to keep
+            self._execute("ROLLBACK")  # read only: nothing to keep
         except Exception:  # noqa: BLE001
             self.broken = True
+
+
+class ArrowPages(SnapshotPages):
+    """One ADBC connection (autocommit) for the pages of a dialect's reads."""
+
+    def __init__(self, info: str) -> None:
+        if adbc is None:
+            raise RuntimeError("the ADBC PostgreSQL driver is not installed")
+        self._conn: Any = None
+        self._conn = adbc.connect(info, autocommit=True)
+        self._cur = self._conn.cursor()
+
+    def _execute(self, sql: str) -> None:
+        self._cur.execute(sql)
 
     def read(self, sql: str, cols: Sequence[ColumnInfo]) -> pa.RecordBatch | None:
         """The page as a batch in the columns' Arrow types, or None (read it through psycopg)."""

@@ -123,7 +123,7 @@ def open_pages(options: Mapping[str, Any]) -> CopyPages | None:
         return None
 
 
-class CopyPages:
+class CopyPages(postgresql_arrow.SnapshotPages):
     """One psycopg connection (autocommit) for the pages of a dialect's reads."""
 
     def __init__(self, options: Mapping[str, Any]) -> None:
@@ -141,28 +141,9 @@ class CopyPages:
             ctypes.cast(lib.PQgetCopyData, ctypes.c_void_p).value,
             ctypes.cast(lib.PQfreemem, ctypes.c_void_p).value,
         )
-        self._snapshot: str | None = None
-        self.broken = False
 
-    def begin(self, token: str) -> bool:
-        """Read in the exported snapshot `token` until end(); False when the server refuses."""
-        try:
-            self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            self._snapshot = token
-            self._conn.execute(f"SET TRANSACTION SNAPSHOT '{token}'")
-        except Exception:  # noqa: BLE001
-            self.broken = True
-            return False
-        return True
-
-    def end(self) -> None:
-        if self._snapshot is None:
-            return
-        self._snapshot = None
-        try:
-            self._conn.execute("ROLLBACK")  # read only: nothing to keep
-        except Exception:  # noqa: BLE001
-            self.broken = True
+    def _execute(self, sql: str) -> None:
+        self._conn.execute(sql)
 
     def read(self, sql: str, cols: Sequence[ColumnInfo]) -> pa.RecordBatch | None:
         """The page as a batch in the columns' Arrow types, or None (read it through psycopg)."""
