@@ -5,7 +5,8 @@ The raw-copy baselines move the same rows without masking, the fastest way found
   and unique constraint, which are added after the load (as the pipeline's deferred indexes).
   A server whose bulk-copy client sees only one column of a table (the Babelfish stand-in; see
   masking/dialects/sqlserver_bulk.py) gets the only bulk form that loads every column there:
-  one single-column table per column, joined on a row number by one INSERT … SELECT. One bulk
+  one single-column table per column, joined on a row number by one INSERT … SELECT (dates and
+  instants staged as ISO text, which it takes about seven times faster). One bulk
   copy per table: streamed as the reader reads, or, per column table, of every row held in
   memory (a bulk copy's setup costs the stand-in more the fuller the table already is);
 - out of SQL Server, mssql-python's fetchmany into Arrow arrays with explicit types;
@@ -36,8 +37,11 @@ TYPES = [
     "bigint NOT NULL", "nvarchar(120)", "nvarchar(40)", "nvarchar(40)", "nvarchar(30)",
     "nvarchar(40)", "date", "datetime2(6)", "numeric(12, 2)", "float", "bit", "nvarchar(200)",
 ]  # fmt: skip
-# Staged as text in the column layout, as the pipeline does there (see sqlserver_bulk.AS_TEXT).
+# Staged as text in the column layout, as the pipeline does there (see sqlserver_bulk.AS_TEXT
+# and ISO_TEXT: the stand-in takes dates and instants as text much faster), with the same
+# conversion when moved.
 _STAGE_TYPES = {"numeric(12, 2)": "nvarchar(max)", "bigint NOT NULL": "bigint"}
+_ISO = {"date": "date", "datetime2(6)": "datetime2"}
 
 
 def conn_str(db: str) -> str:
@@ -142,7 +146,7 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> in
     """Bulk copy Arrow batches into `table` without its constraints, added after."""
     import pyarrow as pa
 
-    from masking.dialects.sqlserver_bulk import describes_all_columns
+    from masking.dialects.sqlserver_bulk import describes_all_columns, iso_text, staged_value
 
     conn, core = _odbc(db), _core(db)
     try:
@@ -151,7 +155,7 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> in
         direct = describes_all_columns(core)
         if not direct:
             for i, typ in enumerate(TYPES):
-                stage_type = _STAGE_TYPES.get(typ, typ)
+                stage_type = "nvarchar(40)" if typ in _ISO else _STAGE_TYPES.get(typ, typ)
                 _exec(conn, f"CREATE TABLE dbo.stage_{i} (rn bigint IDENTITY, v {stage_type})")
         n = 0
 
@@ -169,11 +173,13 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> in
                 column = [b.column(i) for b in held]
                 if pa.types.is_decimal(column[0].type):
                     column = [c.cast(pa.string()) for c in column]
+                elif TYPES[i] in _ISO:
+                    column = [iso_text(c) for c in column]
                 stream = (pa.record_batch([c], names=["v"]) for c in column)
                 _bulk(core, f"dbo.stage_{i}", stream, ["v"])
         if not direct:
             joins = " ".join(f"JOIN dbo.stage_{i} s{i} ON s{i}.rn = s0.rn" for i in range(1, 12))
-            picks = ", ".join(f"s{i}.v" for i in range(len(columns)))
+            picks = ", ".join(staged_value(_ISO.get(t, t), f"s{i}.v") for i, t in enumerate(TYPES))
             names = ", ".join(f"[{c}]" for c in columns)
             _exec(
                 conn,

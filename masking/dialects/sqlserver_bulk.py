@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from masking.dberrors import database_error
 from masking.dialects import sqlserver_sql as q
@@ -124,6 +125,8 @@ def column_stage_type(col: ColumnInfo) -> str:
         return "varbinary(max)"
     if native in AS_TEXT:
         return "nvarchar(max)"
+    if native in ISO_TEXT:
+        return "nvarchar(40)"
     if col.category is TypeCategory.DATETIME:
         return "datetimeoffset(7)" if native == "datetimeoffset" else "datetime2(7)"
     if col.category is TypeCategory.TIME:
@@ -137,6 +140,39 @@ def column_stage_type(col: ColumnInfo) -> str:
 # Staged as text in the column layout, converted by INSERT ... SELECT: the Babelfish stand-in
 # (the only server known to need that layout) misreads the bulk-copy client's decimal values.
 AS_TEXT = frozenset({"decimal", "numeric", "money", "smallmoney"})
+# Dates and instants go into column stages as ISO text too, converted by the move with an
+# explicit style (so no language or DATEFORMAT setting can reorder the parts): the stand-in
+# takes them as text about seven times faster than as date or datetime2 through bulk copy
+# (1,000,000 values: 0.5 s against 3.7 s). An instant goes through datetime2(7), as it did
+# when staged in that type, so the target rounds it the same way. `native: (type, style)`.
+ISO_TEXT = {
+    "date": ("date", 23),
+    "datetime": ("datetime2(7)", 121),
+    "datetime2": ("datetime2(7)", 121),
+    "smalldatetime": ("datetime2(7)", 121),
+    "datetimeoffset": ("datetime2(7)", 121),
+}
+_FRACTION = r"\.(\d{7})\d+$"  # 8 or 9 fraction digits: the first 7
+
+
+def iso_text(values: pa.Array) -> pa.Array:
+    """Dates and naive (UTC) timestamps as ISO text, 'YYYY-MM-DD[ hh:mm:ss[.fffffff]]';
+    nanoseconds below datetime2's 100 ns are cut, as that type holds none of them."""
+    if pa.types.is_timestamp(values.type) and values.type.tz is not None:
+        values = values.cast(pa.timestamp(values.type.unit))
+    text = values.cast(pa.string())
+    if pa.types.is_timestamp(values.type) and values.type.unit == "ns":
+        text = pc.replace_substring_regex(text, _FRACTION, r".\1")
+    return text
+
+
+def staged_value(native: str, value: str) -> str:
+    """The move's expression for a staged value of a column of type `native`."""
+    if native not in ISO_TEXT:
+        return value
+    typ, style = ISO_TEXT[native]
+    converted = f"CONVERT({typ}, {value}, {style})"
+    return f"TODATETIMEOFFSET({converted}, 0)" if native == "datetimeoffset" else converted
 
 
 def column_stage_create(schema: str, name: str, col: ColumnInfo) -> str:
@@ -177,8 +213,9 @@ def move_rows(
     columns, in that order. A staged instant is UTC and moves to its row's offset, if any."""
     target = q.qualified(table.schema, table.name)
     cols = ", ".join(q.quote(c) for c in columns)
-    if joined:
-        picks = [f"s{i}.[v]" for i in range(len(columns))]
+    if joined:  # column stages: dates and instants staged as text (ISO_TEXT)
+        natives = [(c.native_type.lower() if (c := table.column(n)) else "") for n in columns]
+        picks = [staged_value(natives[i], f"s{i}.[v]") for i in range(len(columns))]
         shifts = [f"s{len(columns) + j}.[v]" for j in range(len(offsets))]
     else:
         picks = [q.quote(c) for c in columns]

@@ -25,12 +25,14 @@ from masking.dialects import sqlserver_sql as q
 from masking.dialects.background import BackgroundWriter
 from masking.dialects.sqlserver_bulk import (
     AS_TEXT,
+    ISO_TEXT,
     OPTIONS,
     close_quietly,
     column_stage_create,
     core_execute,
     drop_stage,
     is_arrow_type_error,
+    iso_text,
     move_rows,
     stage_batch,
     stage_names,
@@ -227,6 +229,8 @@ class StagedLoad:
                 column = b.column(i)
                 if self.natives[i] in AS_TEXT:
                     column = column.cast(pa.string())
+                elif self.natives[i] in ISO_TEXT:
+                    column = iso_text(column)
                 yield pa.table({"v": column})
 
     def _copy_spool(self) -> None:

@@ -12,6 +12,8 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from masking.dialects import ConnectionParams, get_dialect
 from masking.dialects import sqlserver_bulk as bulk
@@ -61,8 +63,10 @@ def test_column_stages_number_rows_and_hold_any_value_of_the_column():
         "CREATE TABLE [sales].[maskflow_stage_ab_1] "
         "([rn] bigint IDENTITY(1, 1) NOT NULL, [v] nvarchar(max) NULL)"
     )
-    assert bulk.column_stage_type(TABLE.column("at")) == "datetimeoffset(7)"
+    assert bulk.column_stage_type(TABLE.column("at")) == "nvarchar(40)"  # ISO text
     assert bulk.column_stage_type(TABLE.column("id")) == "int"
+    t7 = ColumnInfo("t", "time", C.TIME, True)
+    assert bulk.column_stage_type(t7) == "time(7)"
 
 
 def test_a_moved_datetimeoffset_takes_its_rows_offset_where_one_was_staged():
@@ -74,9 +78,10 @@ def test_a_moved_datetimeoffset_takes_its_rows_offset_where_one_was_staged():
         "FROM [sales].[stage]"
     )
     joined = bulk.move_rows(TABLE, ["id", "at"], ["s_0", "s_1", "s_2"], joined=True, offsets=off)
+    utc = "TODATETIMEOFFSET(CONVERT(datetime2(7), s1.[v], 121), 0)"
     assert joined == (
-        "INSERT INTO [sales].[order lines] ([id], [at]) SELECT s0.[v], CASE WHEN s2.[v] IS NULL "
-        "THEN s1.[v] ELSE SWITCHOFFSET(s1.[v], s2.[v]) END FROM [sales].[s_0] AS s0 "
+        f"INSERT INTO [sales].[order lines] ([id], [at]) SELECT s0.[v], CASE WHEN s2.[v] IS NULL "
+        f"THEN {utc} ELSE SWITCHOFFSET({utc}, s2.[v]) END FROM [sales].[s_0] AS s0 "
         "JOIN [sales].[s_1] AS s1 ON s1.[rn] = s0.[rn] "
         "JOIN [sales].[s_2] AS s2 ON s2.[rn] = s0.[rn]"
     )
@@ -275,6 +280,57 @@ def test_switched_off_bulk_copy_is_a_recorded_fallback(monkeypatch):
     d._conn = Main([])
     d.begin_load(TABLE, ["amount"])
     assert d.load_path(TABLE).startswith("fast_executemany")
+
+
+def test_column_stages_take_dates_and_instants_as_iso_text_converted_with_a_style():
+    table = TableInfo(
+        "dbo",
+        "t",
+        tuple(
+            ColumnInfo(n, n, C.DATE if n == "date" else C.DATETIME, True, ordinal=i)
+            for i, n in enumerate(["date", "datetime", "datetime2", "smalldatetime"], start=1)
+        ),
+    )
+    names = ["date", "datetime", "datetime2", "smalldatetime"]
+    sql = bulk.move_rows(table, names, ["s_0", "s_1", "s_2", "s_3"], joined=True)
+    assert "SELECT CONVERT(date, s0.[v], 23), CONVERT(datetime2(7), s1.[v], 121), " in sql
+    assert "CONVERT(datetime2(7), s2.[v], 121), CONVERT(datetime2(7), s3.[v], 121) FROM" in sql
+    plain = bulk.move_rows(table, names, ["stage"], joined=False)  # the table layout: as is
+    assert "SELECT [date], [datetime], [datetime2], [smalldatetime] FROM" in plain
+    assert {bulk.column_stage_type(c) for c in table.columns} == {"nvarchar(40)"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(min_value=dt.datetime(1678, 1, 1), max_value=dt.datetime(2261, 12, 31)),
+    st.integers(0, 999),
+    st.sampled_from(["s", "ms", "us", "ns"]),
+)
+def test_iso_text_reads_back_as_the_instant_datetime2_holds(value, nanos, unit):
+    micros = pa.array([value], pa.timestamp("us")).cast(pa.int64())[0].as_py()
+    ns = pa.array([micros * 1000 + nanos], pa.timestamp("ns"))
+    arr = ns.cast(pa.timestamp(unit), safe=False)
+    text = bulk.iso_text(arr)[0].as_py()
+    day, _, clock = text.partition(" ")
+    whole, _, fraction = clock.partition(".")
+    assert len(fraction) <= 7  # what CONVERT(datetime2(7), ..., 121) accepts
+    ticks = int((fraction + "0000000")[:7])  # 100 ns units
+    back = dt.datetime.fromisoformat(f"{day} {whole}")
+    expected = (
+        arr.cast(pa.int64())[0].as_py()
+        * {"s": 10**7, "ms": 10**4, "us": 10, "ns": 1}[unit]
+        // {"s": 1, "ms": 1, "us": 1, "ns": 100}[unit]
+    )
+    epoch = dt.datetime(1970, 1, 1)
+    got = ((back - epoch) // dt.timedelta(seconds=1)) * 10**7 + ticks
+    assert got == expected  # ns: cut to 100 ns, as datetime2(7) holds it
+    aware = bulk.iso_text(arr.cast(pa.timestamp(unit, tz="UTC")))
+    assert aware[0].as_py() == text  # a UTC instant stages as its naive UTC text
+
+
+def test_iso_text_keeps_dates_and_nulls():
+    dates = pa.array([dt.date(1, 2, 3), None, dt.date(9999, 12, 31)])
+    assert bulk.iso_text(dates).to_pylist() == ["0001-02-03", None, "9999-12-31"]
 
 
 def test_decimals_go_as_text_into_column_stages():
