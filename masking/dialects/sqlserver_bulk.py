@@ -182,6 +182,18 @@ def column_stage_create(schema: str, name: str, col: ColumnInfo) -> str:
     )
 
 
+def column_stage_index(schema: str, name: str) -> str:
+    """A unique index on a column stage's rn, built once the stage is filled, so the planner
+    knows each join of the move matches one row per row. Without it the stand-in plans the
+    move from no statistics: a 12-column table's join was estimated at about 10^45 rows, and
+    counting that join took 532 s before autovacuum had analysed the stages, 3 s after. Its
+    cost is
+    about what the move then saves (1,000,000 rows, 12 columns: 2.7 s of builds, a move 3 s
+    shorter); an index present during the bulk copy doubles the copy's time."""
+    index = q.quote(name + "_rn")
+    return f"CREATE UNIQUE CLUSTERED INDEX {index} ON {q.qualified(schema, name)} ([rn])"
+
+
 def table_stage_create(
     table: TableInfo, columns: Sequence[ColumnInfo], name: str, offsets: Sequence[str] = ()
 ) -> str:

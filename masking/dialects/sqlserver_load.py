@@ -29,6 +29,7 @@ from masking.dialects.sqlserver_bulk import (
     OPTIONS,
     close_quietly,
     column_stage_create,
+    column_stage_index,
     core_execute,
     drop_stage,
     is_arrow_type_error,
@@ -242,6 +243,7 @@ class StagedLoad:
             target, natives = q.qualified(self.table.schema, name), self.natives[i : i + 1]
             ok = copy_flushes(self.conn, target, natives, self._spooled(i), self.timeout, usable)
             self.arrow = self.arrow and ok
+            core_execute(self.conn, column_stage_index(self.table.schema, name))
 
     def _close_spool(self) -> None:
         if self._spool is None:

@@ -437,6 +437,13 @@ def test_the_column_layout_spools_flushes_and_copies_each_column_in_two_bulk_cop
     tables = [bulk.q.qualified("sales", n) for n in stage.names]
     assert [(c[1], c[2]) for c in copies] == [(t, r) for t in tables for r in (3, 5)]
     assert list(tmp_path.iterdir()) == []  # the spool is removed
+    # each stage is indexed on rn once filled, before the next one is copied
+    after = [e for e in log if e[0] == "copy" or "INDEX" in e[1]]
+    assert [e[1] for e in after] == [
+        x
+        for n, t in zip(stage.names, tables, strict=True)
+        for x in (t, t, f"CREATE UNIQUE CLUSTERED INDEX [{n}_rn] ON {t} ([rn])")
+    ]
 
 
 def test_a_discarded_column_layout_removes_its_spool(tmp_path, monkeypatch):
