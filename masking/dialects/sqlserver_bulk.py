@@ -155,13 +155,18 @@ ISO_TEXT = {
 _FRACTION = r"\.(\d{7})\d+$"  # 8 or 9 fraction digits: the first 7
 
 
-def iso_text(values: pa.Array) -> pa.Array:
-    """Dates and naive (UTC) timestamps as ISO text, 'YYYY-MM-DD[ hh:mm:ss[.fffffff]]';
-    nanoseconds below datetime2's 100 ns are cut, as that type holds none of them."""
-    if pa.types.is_timestamp(values.type) and values.type.tz is not None:
+def iso_text(values: pa.Array, native: str = "datetime2") -> pa.Array:
+    """Dates and naive (UTC) timestamps as ISO text, 'YYYY-MM-DD[ hh:mm:ss[.fffffff]]', for a
+    column of type `native`; nanoseconds below datetime2's 100 ns are cut, as that type holds
+    none of them, and an instant bound for a date column keeps its date, as SQL Server's own
+    conversion does."""
+    stamp = pa.types.is_timestamp(values.type)
+    if stamp and values.type.tz is not None:
         values = values.cast(pa.timestamp(values.type.unit))
     text = values.cast(pa.string())
-    if pa.types.is_timestamp(values.type) and values.type.unit == "ns":
+    if stamp and native == "date":
+        text = pc.utf8_slice_codeunits(text, 0, 10)
+    elif stamp and values.type.unit == "ns":
         text = pc.replace_substring_regex(text, _FRACTION, r".\1")
     return text
 
@@ -187,9 +192,8 @@ def column_stage_index(schema: str, name: str) -> str:
     knows each join of the move matches one row per row. Without it the stand-in plans the
     move from no statistics: a 12-column table's join was estimated at about 10^45 rows, and
     counting that join took 532 s before autovacuum had analysed the stages, 3 s after. Its
-    cost is
-    about what the move then saves (1,000,000 rows, 12 columns: 2.7 s of builds, a move 3 s
-    shorter); an index present during the bulk copy doubles the copy's time."""
+    cost is about what the move then saves (1,000,000 rows, 12 columns: 2.7 s of builds, a
+    move 3 s shorter); an index present during the bulk copy doubles the copy's time."""
     index = q.quote(name + "_rn")
     return f"CREATE UNIQUE CLUSTERED INDEX {index} ON {q.qualified(schema, name)} ([rn])"
 

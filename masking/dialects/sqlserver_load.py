@@ -231,7 +231,7 @@ class StagedLoad:
                 if self.natives[i] in AS_TEXT:
                     column = column.cast(pa.string())
                 elif self.natives[i] in ISO_TEXT:
-                    column = iso_text(column)
+                    column = iso_text(column, self.natives[i])
                 yield pa.table({"v": column})
 
     def _copy_spool(self) -> None:

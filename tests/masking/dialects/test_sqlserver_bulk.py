@@ -330,7 +330,11 @@ def test_iso_text_reads_back_as_the_instant_datetime2_holds(value, nanos, unit):
 
 def test_iso_text_keeps_dates_and_nulls():
     dates = pa.array([dt.date(1, 2, 3), None, dt.date(9999, 12, 31)])
-    assert bulk.iso_text(dates).to_pylist() == ["0001-02-03", None, "9999-12-31"]
+    assert bulk.iso_text(dates, "date").to_pylist() == ["0001-02-03", None, "9999-12-31"]
+    # an instant bound for a date column keeps its date (style 23 reads no time)
+    stamps = pa.array([dt.datetime(2024, 2, 29, 23, 59, 59, 999999), None], pa.timestamp("us"))
+    assert bulk.iso_text(stamps, "date").to_pylist() == ["2024-02-29", None]
+    assert bulk.iso_text(stamps).to_pylist() == ["2024-02-29 23:59:59.999999", None]
 
 
 def test_decimals_go_as_text_into_column_stages():
