@@ -20,7 +20,8 @@ a staged unit sees the same data as its psycopg reads."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -75,15 +76,16 @@ def open_pages(options: Mapping[str, Any]) -> ArrowPages | None:
         return None
 
 
-class SnapshotPages:
+class SnapshotPages(ABC):
     """What the page readers share: joining the dialect's exported snapshot. A reader runs
     its statements through `_execute` on a session of its own."""
 
     _snapshot: str | None = None
     broken = False
 
+    @abstractmethod
     def _execute(self, sql: str) -> None:
-        raise NotImplementedError
+        """Run `sql` on the reader's own session."""
 
     def begin(self, token: str) -> bool:
         """Read in the exported snapshot `token` until end(); False when the server refuses."""
@@ -136,16 +138,9 @@ class ArrowPages(SnapshotPages):
             # A failed statement aborts a snapshot transaction: no later page may use it.
             self.broken = self._snapshot is not None
             return None
-        schema = arrowconv.arrow_schema(cols)
         if table.num_columns != len(cols):
             return None
-        arrays = []
-        for i, field in enumerate(schema):
-            arr = conform(table.column(i).combine_chunks(), field.type)
-            if arr is None:
-                return None
-            arrays.append(arr)
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+        return conformed_batch((c.combine_chunks() for c in table.columns), cols)
 
     def close(self) -> None:
         if self._conn is None:
@@ -161,6 +156,21 @@ class ArrowPages(SnapshotPages):
             self.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def conformed_batch(
+    arrays: Iterable[pa.Array], cols: Sequence[ColumnInfo]
+) -> pa.RecordBatch | None:
+    """A page's arrays, one per column, as a batch in the columns' Arrow types; None when a
+    value cannot be returned exactly (see conform)."""
+    schema = arrowconv.arrow_schema(cols)
+    out = []
+    for arr, field in zip(arrays, schema, strict=True):
+        conformed = conform(arr, field.type)
+        if conformed is None:
+            return None
+        out.append(conformed)
+    return pa.RecordBatch.from_arrays(out, schema=schema)
 
 
 def conform(arr: pa.Array, want: pa.DataType) -> pa.Array | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from masking.dialects import arrowconv, postgresql_arrow
+from masking.dialects import postgresql_arrow
 from masking.schema import ColumnInfo, TypeCategory
 
 try:
@@ -183,14 +183,7 @@ class CopyPages(postgresql_arrow.SnapshotPages):
             return None
         if status != 0:
             return None  # a row of an unexpected shape: read again through psycopg
-        schema = arrowconv.arrow_schema(cols)
-        arrays = []
-        for arr, field in zip(raw_arrays(kinds, rows, columns), schema, strict=True):
-            conformed = postgresql_arrow.conform(arr, field.type)
-            if conformed is None:
-                return None
-            arrays.append(conformed)
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+        return postgresql_arrow.conformed_batch(raw_arrays(kinds, rows, columns), cols)
 
     def close(self) -> None:
         if self._conn is None:
