@@ -168,7 +168,7 @@ class CopyPages(postgresql_arrow.SnapshotPages):
                 while copy.read():  # the COPY's end: its status, or the server's error
                     pass
         except (psycopg.Error, _Spent):
-            if self._conn is None or self._conn.closed or self._conn.pgconn.status != _OK:
+            if self._lost(early=status != -1 and status not in _THROUGH_TRAILER):
                 # The session is gone: the run fails, as it would had its other session been
                 # lost. Our words only: psycopg's may quote the statement.
                 self.broken = True
@@ -184,6 +184,20 @@ class CopyPages(postgresql_arrow.SnapshotPages):
         if status != 0:
             return None  # a row of an unexpected shape: read again through psycopg
         return postgresql_arrow.conformed_batch(raw_arrays(kinds, rows, columns), cols)
+
+    def _lost(self, early: bool) -> bool:
+        """Whether this reader's session is gone. A COPY the server ended early may have ended
+        because the server ended the session: libpq hands over that last error before it reads
+        the socket's close, so the session still looks open and one round trip tells."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.pgconn.status != _OK:
+            return True
+        if early:
+            try:
+                conn.pgconn.exec_(b"SELECT 1")  # through libpq itself, under psycopg
+            except Exception:  # noqa: BLE001 - no round trip: the session is gone or unusable
+                return True
+        return conn.pgconn.status != _OK
 
     def close(self) -> None:
         if self._conn is None:

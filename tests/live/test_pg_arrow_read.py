@@ -5,6 +5,8 @@ they cannot return. Each test runs with each reader."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import psycopg
@@ -12,6 +14,7 @@ import pytest
 
 from masking.dialects import get_dialect, postgresql_arrow, postgresql_copy
 from masking.dialects.base import ConnectionParams
+from tests import services
 
 pytestmark = pytest.mark.live
 
@@ -198,6 +201,43 @@ def test_a_lost_session_fails_the_read_instead_of_falling_back(pg_db, reader):
     with pytest.raises(ConnectionError) as caught:
         list(pg.read_batches(table, ["k"], 9))
     pg.close()
+    assert caught.value.__cause__ is None and "SELECT" not in str(caught.value)
+
+
+def test_a_session_lost_in_the_middle_of_a_page_fails_the_read(pg_db, reader):
+    """The server ends the session while a page streams (its rows come one by one, slowly):
+    libpq hands over the server's last word before it sees the socket close, so the reader
+    must not take the early end for a statement error and read the page again elsewhere."""
+    pg = get_dialect(pg_db)
+    table = _table(pg)
+    pages = pg.arrow_pages()
+    if isinstance(pages, postgresql_copy.CopyPages):
+        pid = pages._conn.info.backend_pid
+    else:
+        pages._cur.execute("SELECT pg_catalog.pg_backend_pid()")
+        pid = pages._cur.fetch_arrow_table().column(0)[0].as_py()
+
+    def terminate() -> None:
+        with psycopg.connect(services.postgres_dsn(), autocommit=True) as admin:
+            for _ in range(2000):
+                busy = admin.execute(
+                    "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE pid = %s "
+                    "AND state = 'active'", (pid,),
+                ).fetchone()[0]  # fmt: skip
+                if busy:
+                    time.sleep(0.05)  # some rows are out
+                    admin.execute("SELECT pg_catalog.pg_terminate_backend(%s)", (pid,))
+                    return
+                time.sleep(0.005)
+
+    killer = threading.Thread(target=terminate)
+    killer.start()
+    try:
+        with pytest.raises(ConnectionError) as caught:
+            list(pg.read_batches(table, ["k"], 40, where="pg_catalog.pg_sleep(0.01) IS NOT NULL"))
+    finally:
+        killer.join()
+        pg.close()
     assert caught.value.__cause__ is None and "SELECT" not in str(caught.value)
 
 
