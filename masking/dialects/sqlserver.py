@@ -24,6 +24,7 @@ import pyarrow as pa
 from masking.dberrors import classify, connection_failed
 from masking.dialects import common, ddl, odbc
 from masking.dialects import sqlserver_bulk as bulk
+from masking.dialects import sqlserver_clear as clear
 from masking.dialects import sqlserver_keys as keys
 from masking.dialects import sqlserver_load as staging
 from masking.dialects import sqlserver_offsets as tz
@@ -71,6 +72,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
         self._aux_joined: bool | None = None  # see sqlserver_bulk.describes_all_columns
         self._moved: list[str] = []  # DROPs of staging tables a rollback would bring back
         self._keys: dict[tuple[str, str], list[str]] = {}  # keys to add back (sqlserver_keys)
+        self._clears: dict[tuple[str, str], TableInfo] = {}  # to TRUNCATE (sqlserver_clear)
 
     def connection_string(self, driver: str | None = None) -> str:
         driver = driver or self.params.options.get("driver") or odbc.find_driver() or ""
@@ -155,11 +157,15 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
 
     # --- reading ------------------------------------------------------------------------------
     def count_rows(self, table: TableInfo, where: str | None = None) -> int:
+        if bulk.key(table) in self._clears:
+            return 0  # cleared: its TRUNCATE waits for its load (clear_table)
         return int(self._rows(q.count(table, where))[0][0])
 
     def read_batches(
         self, table: TableInfo, columns: Sequence[str], batch_size: int, where: str | None = None
     ) -> Iterator[pa.RecordBatch]:
+        if bulk.key(table) in self._clears:
+            return  # cleared: its TRUNCATE waits for its load (clear_table)
         wanted, extra = common.select_list(table, columns)
         if not table.primary_key:
             yield from self._read_scan(table, wanted, batch_size, where)
@@ -203,6 +209,11 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
     def _commit(self) -> None:
         conn = self.connect()
         try:
+            try:
+                self._empty_pending()  # a table cleared and never loaded
+            except BaseException:
+                conn.rollback()
+                raise
             conn.commit()
             self._moved = []
         finally:
@@ -210,6 +221,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
             self._drop_moved()  # a commit that failed rolled back: the stages are back
 
     def _rollback(self) -> None:
+        self._clears.clear()
         conn = self.connect()
         try:
             conn.rollback()
@@ -262,7 +274,29 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
             raise bulk.refused(exc, table, "write") from exc
 
     def clear_table(self, table: TableInfo) -> None:
-        self.execute(q.delete(table))
+        """DELETE now, or TRUNCATE where it is exactly a DELETE (sqlserver_clear.py) when the
+        table's load begins: its schema lock would block setting up the table's staging, and
+        no other table's clearing waits on it (no foreign key either way). Until then the
+        table counts and reads as the empty table it is for the run."""
+        try:
+            later = self._in_tx and clear.truncatable(self._rows, table)
+        except Exception as exc:  # noqa: BLE001 - a catalog without these views: DELETE
+            log.debug("TRUNCATE not considered (%s)", type(exc).__name__)
+            later = False
+        if later:
+            self._clears[bulk.key(table)] = table
+        else:
+            self.execute(q.delete(table))
+
+    def _empty(self, table: TableInfo, columns: Sequence[str]) -> None:
+        """The clearing clear_table left for when `table` is loaded with `columns`, if any."""
+        if self._clears.pop(bulk.key(table), None) is not None:
+            self.execute(clear.statement(table, columns))
+
+    def _empty_pending(self) -> None:
+        while self._clears:
+            _, table = self._clears.popitem()
+            self.execute(q.delete(table))
 
     def _has_identity(self, table: TableInfo, columns: Sequence[str]) -> bool:
         return any((c := table.column(n)) is not None and c.is_identity for n in columns)
@@ -275,6 +309,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
         self._paths[bulk.key(table)] = "fast_executemany (bulk copy switched off or not installed)"
         if cols and self.bulk_copy_available():
             self._open_stage(table, cols)  # first: its SELECT ... INTO reads the table's schema
+        self._empty(table, columns)  # before keys.defer, which needs the table empty
         self._keys[bulk.key(table)] = keys.defer(self, table)
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:

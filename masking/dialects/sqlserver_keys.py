@@ -245,6 +245,7 @@ class StagedPublish:
 
     def publish_from(self, stage: TableInfo, table: TableInfo, columns: Sequence[str]) -> None:
         d: Any = self
+        d._empty(table, columns)
         adds = defer(d, table)
         for sql in [*q.publish(stage, table, columns, d._has_identity(table, columns)), *adds]:
             d.execute(sql)

@@ -199,8 +199,12 @@ def publish(
 
 
 def delete(table: TableInfo) -> str:
-    # TRUNCATE is refused for any table referenced by a foreign key, even an empty one.
     return f"DELETE FROM {qualified(table.schema, table.name)}"
+
+
+def truncate(table: TableInfo) -> str:
+    # Refused for any table a foreign key references, even an empty one (sqlserver_clear.py).
+    return f"TRUNCATE TABLE {qualified(table.schema, table.name)}"
 
 
 # --- bulk-copy staging (see sqlserver_bulk.py) ------------------------------------------------

@@ -178,3 +178,79 @@ def test_case_insensitive_unique_email_of_100k_rows(pair) -> None:  # type: igno
     assert fetch(tgt, "SELECT COUNT(*), COUNT(DISTINCT email) FROM dbo.people") == [
         (100_000, 100_000)
     ]
+
+
+EVENTS = "dbo.events"  # IDENTITY_INSERT on a name with a space fails on the stand-in
+EVENTS_DDL = f"CREATE TABLE {EVENTS} (id int IDENTITY(1, 1) PRIMARY KEY, msg nvarchar(50))"
+
+
+def _truncate_pair(src: Dialect, tgt: Dialect) -> None:
+    _seed(src, 20)
+    for sql in DDL:
+        execute(tgt, sql)
+    for d in (src, tgt):
+        execute(d, EVENTS_DDL)
+        execute(d, "CREATE TABLE dbo.audited (id int PRIMARY KEY)")
+    execute(src, f"INSERT INTO {EVENTS} (msg) VALUES (?)", [(f"event {i}",) for i in range(30)])
+    execute(src, "INSERT INTO dbo.audited VALUES (?)", [(i,) for i in range(7)])
+    # The target's own rows: numbered up to 1000, and a table whose deletions are audited.
+    values = ", ".join(f"({1000 - i}, N'old')" for i in range(5))
+    execute(
+        tgt,
+        f"SET IDENTITY_INSERT {EVENTS} ON; INSERT INTO {EVENTS} (id, msg) VALUES {values}; "
+        f"SET IDENTITY_INSERT {EVENTS} OFF",
+    )
+    execute(tgt, "INSERT INTO dbo.audited VALUES (?)", [(100 + i,) for i in range(4)])
+    execute(tgt, "CREATE TABLE dbo.gone (n int)")
+    execute(
+        tgt,
+        "CREATE TRIGGER dbo.audit_deletes ON dbo.audited AFTER DELETE AS "
+        "INSERT INTO dbo.gone SELECT COUNT(*) FROM deleted",
+    )
+
+
+def _all_tables_plan() -> Plan:
+    extra = tuple(
+        TablePlan("dbo", name, "dbo", name, (), None, True) for name in ("events", "audited")
+    )
+    return Plan(tables=_plan().tables + extra, secret=SECRET, batch_size=500)
+
+
+def test_truncate_mode_truncates_where_that_is_exactly_a_delete(pair) -> None:  # type: ignore[no-untyped-def]
+    """TRUNCATE for a table without foreign keys or DELETE triggers (its IDENTITY counter starts
+    again, so it ends at the largest id written), DELETE for the others: the audited table's
+    trigger sees its rows go, and the tables joined by a foreign key are emptied child first."""
+    from masking.dialects import sqlserver_clear
+
+    src, tgt = pair
+    _truncate_pair(src, tgt)
+    said = {
+        name: sqlserver_clear.truncatable(tgt._rows, tgt.describe_table(schema, name))
+        for schema, name in [("dbo", "events"), ("dbo", "audited"), ("dbo", "log lines"),
+                             ("hr", "order lines"), ("sales dept", "cust omers")]
+    }  # fmt: skip
+    assert said == {"events": True, "audited": False, "log lines": True,
+                    "order lines": False, "cust omers": False}  # fmt: skip
+    run(_all_tables_plan(), src, tgt)
+    assert fetch(tgt, f"SELECT IDENT_CURRENT('{EVENTS}')") == [(30,)]  # a DELETE leaves 1000
+    assert sorted(fetch(tgt, f"SELECT id, msg FROM {EVENTS}")) == sorted(
+        fetch(src, f"SELECT id, msg FROM {EVENTS}")
+    )
+    assert fetch(tgt, "SELECT n FROM dbo.gone") == [(4,)]
+    assert sorted(fetch(tgt, "SELECT id FROM dbo.audited")) == [(i,) for i in range(7)]
+    assert fetch(tgt, f"SELECT COUNT(*) FROM {CUSTOMERS}") == [(20,)]
+
+
+def test_a_failed_run_brings_truncated_rows_and_their_counter_back(pair) -> None:  # type: ignore[no-untyped-def]
+    src, tgt = pair
+    _truncate_pair(src, tgt)
+    execute(src, f"UPDATE {EVENTS} SET msg = N'same'")  # the target's index refuses the copies
+    execute(tgt, f"UPDATE {EVENTS} SET msg = CONCAT(N'old ', id)")
+    execute(tgt, f"CREATE UNIQUE INDEX event_msg ON {EVENTS} (msg)")
+    tables = ("events", "audited", "log lines")
+    before = {t: sorted(fetch(tgt, f"SELECT * FROM dbo.[{t}]")) for t in tables}
+    with pytest.raises(Exception, match="unique|duplicate"):
+        run(_all_tables_plan(), src, tgt)
+    assert {t: sorted(fetch(tgt, f"SELECT * FROM dbo.[{t}]")) for t in tables} == before
+    assert fetch(tgt, f"SELECT IDENT_CURRENT('{EVENTS}')") == [(1000,)]
+    assert fetch(tgt, "SELECT COUNT(*) FROM dbo.gone") == [(0,)]

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from masking.dialects import ConnectionParams, get_dialect, odbc
+from masking.dialects import ConnectionParams, get_dialect, odbc, sqlserver_clear
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.arrowconv import arrow_schema
 from masking.schema import ColumnInfo, TableInfo, UniqueConstraint
@@ -211,9 +211,100 @@ def test_transaction_rolls_back_on_error():
     conn = RecordingConnection()
     d = _dialect(conn)
     with pytest.raises(RuntimeError), d.transaction():
+        d.clear_table(ORDERS)  # the catalog answers nothing: not one to TRUNCATE
+        raise RuntimeError("boom")
+    catalog = [e for e in conn.log if e[0] == "execute" and e[1].lstrip().startswith("SELECT")]
+    assert catalog  # asked whether TRUNCATE would do
+    rest = [e for e in conn.log if e not in catalog]
+    assert rest == [("execute", "DELETE FROM [sales].[order]]lines]", ()), ("rollback",)]
+
+
+def _statements(conn) -> list[str]:  # type: ignore[no-untyped-def]
+    return [
+        e[1] if e[0] == "execute" else e[0]
+        for e in conn.log
+        if e[0] != "execute" or not e[1].lstrip().startswith("SELECT")
+    ]
+
+
+def test_truncate_waits_for_the_load_and_keeps_delete_where_the_server_numbers_rows(
+    monkeypatch,
+):
+    monkeypatch.setattr(sqlserver_clear, "truncatable", lambda rows, table: True)
+    conn = RecordingConnection()
+    d = _dialect(conn)
+    loaded = ["region", "order_no", "line_no", "id", "amount"]
+    with d.transaction():
+        d.clear_table(ORDERS)
+        # empty for the run until its load truncates it: no statement reaches the server
+        assert d.count_rows(ORDERS) == 0 and list(d.read_batches(ORDERS, ["amount"], 10)) == []
+        assert conn.log == []
+        d.begin_load(ORDERS, loaded)  # id is an IDENTITY column, written as it was
+        d.end_load(ORDERS, loaded)
+    assert "TRUNCATE TABLE [sales].[order]]lines]" in _statements(conn)
+    conn.log.clear()
+    unnumbered = [c for c in loaded if c != "id"]  # the server numbers the rows
+    with d.transaction():
+        d.clear_table(ORDERS)
+        d.begin_load(ORDERS, unnumbered)
+        d.end_load(ORDERS, unnumbered)
+    assert _statements(conn)[0] == "DELETE FROM [sales].[order]]lines]"
+    assert not any("TRUNCATE" in s for s in _statements(conn))
+
+
+def test_a_table_cleared_and_never_loaded_is_emptied_before_the_commit(monkeypatch):
+    monkeypatch.setattr(sqlserver_clear, "truncatable", lambda rows, table: True)
+    conn = RecordingConnection()
+    d = _dialect(conn)
+    with d.transaction():
+        d.clear_table(ORDERS)
+    assert _statements(conn) == ["DELETE FROM [sales].[order]]lines]", "commit"]
+    conn.log.clear()
+    with pytest.raises(RuntimeError), d.transaction():
         d.clear_table(ORDERS)
         raise RuntimeError("boom")
-    assert conn.log == [("execute", "DELETE FROM [sales].[order]]lines]", ()), ("rollback",)]
+    assert _statements(conn) == ["rollback"]
+    with d.transaction():  # a rolled back run leaves nothing for the next one to empty
+        pass
+    assert _statements(conn) == ["rollback", "commit"]
+
+
+def test_a_catalog_that_cannot_tell_means_delete(monkeypatch):
+    def broken(rows, table):  # type: ignore[no-untyped-def]
+        raise RuntimeError("Invalid object name 'sys.change_tracking_tables'")
+
+    monkeypatch.setattr(sqlserver_clear, "truncatable", broken)
+    conn = RecordingConnection()
+    d = _dialect(conn)
+    with d.transaction():
+        d.clear_table(ORDERS)
+        assert _statements(conn) == ["DELETE FROM [sales].[order]]lines]"]
+
+
+def test_truncatable_asks_for_every_condition_and_optional_columns_where_present():
+    seen: list[tuple[str, tuple]] = []
+
+    def rows(sql, params):  # type: ignore[no-untyped-def]
+        seen.append((sql, tuple(params)))
+        if sql == sqlserver_clear.CATALOG_OPTIONS:
+            return [("is_external",), ("ledger_type",)]
+        return [(1,)]
+
+    assert sqlserver_clear.truncatable(rows, ORDERS)
+    sql, params = seen[-1]
+    assert params == ("[sales].[order]]lines]", "[sales].[order]]lines]")
+    tests = (
+        "sys.foreign_keys", "sys.trigger_events", "is_schema_bound_reference = 1",
+        "sys.change_tracking_tables", "is_tracked_by_cdc = 0", "temporal_type = 0",
+        "is_replicated = 0", "'ALTER'", "t.is_external = 0", "t.ledger_type = 0",
+    )  # fmt: skip
+    for test in tests:
+        assert test in sql, test
+    assert "is_node" not in sql and "is_edge" not in sql  # this catalog has no graph tables
+    assert not sqlserver_clear.truncatable(lambda sql, params: [], ORDERS)
+    assert not sqlserver_clear.truncatable(
+        lambda sql, params: [] if sql == sqlserver_clear.CATALOG_OPTIONS else [(0,)], ORDERS
+    )
 
 
 def test_read_batches_pages_with_last_key():

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from masking.dialects import ConnectionParams, get_dialect
 from masking.dialects import sqlserver_bulk as bulk
+from masking.dialects import sqlserver_clear as clear
 from masking.dialects import sqlserver_load as load
 from masking.dialects.arrowconv import arrow_schema
 from masking.errors import MaskingError
@@ -219,6 +220,27 @@ def test_rows_reach_the_target_only_inside_the_transaction(monkeypatch):
     assert len(moves) == 1 and moves[0] > copy and log[-1] == ("main", "COMMIT")
     assert any(e[0] == "main" and "DROP TABLE" in e[1] for e in log[moves[0] :])
     assert d._moved == []  # committed: nothing to drop again
+
+
+def test_a_table_truncated_is_emptied_once_its_staging_is_set_up(monkeypatch):
+    """TRUNCATE's schema lock would block the aux session's SELECT ... INTO; clear_table
+    leaves it to begin_load, which runs it after the staging and before the keys are
+    deferred (which need the table empty)."""
+    monkeypatch.setattr(clear, "truncatable", lambda rows, table: True)
+    log = []
+    d = dialect(monkeypatch, log, concat_ok=True)
+    with d.transaction():
+        d.clear_table(TABLE)
+        assert not any("TRUNCATE" in e[1] or "DELETE" in e[1] for e in log if e[0] == "main")
+        d.begin_load(TABLE, COLS)
+        d.write_batch(TABLE, COLS, batch())
+        d.end_load(TABLE, COLS)
+    statements = [e for e in log if e[0] in ("main", "aux")]
+    truncate = statements.index(("main", "TRUNCATE TABLE [sales].[order lines]"))
+    stage = next(i for i, e in enumerate(statements) if e[0] == "aux" and " INTO " in e[1])
+    empty_check = next(i for i, e in enumerate(statements) if "TOP (1) 1 FROM" in e[1])
+    assert stage < truncate < empty_check
+    assert not any("DELETE" in e[1] for e in statements)
 
 
 def test_a_server_without_the_concatenation_idiom_gets_one_stage_per_column(monkeypatch):
