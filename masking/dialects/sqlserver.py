@@ -70,6 +70,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
         self._paths: dict[tuple[str, str], str] = {}
         self._aux: Any = None  # the bulk-copy connection, shared by every table of the run
         self._aux_joined: bool | None = None  # see sqlserver_bulk.describes_all_columns
+        self._aux_second: Any = None  # the column layout's second session (sqlserver_load)
         self._moved: list[str] = []  # DROPs of staging tables a rollback would bring back
         self._keys: dict[tuple[str, str], list[str]] = {}  # keys to add back (sqlserver_keys)
         self._clears: dict[tuple[str, str], TableInfo] = {}  # to TRUNCATE (sqlserver_clear)
@@ -356,9 +357,10 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
     def close(self) -> None:
         for key in list(self._stages):
             self._stages.pop(key).discard()
-        if self._aux is not None:
-            bulk.close_quietly(self._aux)
-            self._aux = None
+        for conn in (self._aux, self._aux_second):
+            if conn is not None:
+                bulk.close_quietly(conn)
+        self._aux = self._aux_second = None
         super().close()
 
     # --- bulk copy through staging tables (sqlserver_bulk.py) -------------------------------
@@ -367,15 +369,29 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
 
     def _aux_connection(self) -> Any:
         if self._aux is None:
-            conn = bulk.core_connect(self.bulk_connection_string(), self.params.timeout)
+            conn = self._aux_open()
             try:
-                bulk.core_execute(conn, q.lock_timeout(STAGE_LOCK_TIMEOUT_MS))
                 self._aux_joined = not bulk.describes_all_columns(conn)
             except BaseException:
                 bulk.close_quietly(conn)
                 raise
             self._aux = conn
         return self._aux
+
+    def _aux_open(self) -> Any:
+        conn = bulk.core_connect(self.bulk_connection_string(), self.params.timeout)
+        try:
+            bulk.core_execute(conn, q.lock_timeout(STAGE_LOCK_TIMEOUT_MS))
+        except BaseException:
+            bulk.close_quietly(conn)
+            raise
+        return conn
+
+    def _second_connection(self) -> Any:
+        """The column layout's second bulk-copy session, opened once per run."""
+        if self._aux_second is None:
+            self._aux_second = self._aux_open()
+        return self._aux_second
 
     def _open_stage(self, table: TableInfo, cols: list[str]) -> None:
         """Set up the table's staging; when that fails, log why (scrubbed) and record the
@@ -389,6 +405,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
                 secrets.token_hex(8),
                 joined=bool(self._aux_joined),
                 timeout=opts.bulk_timeout(self.params),
+                second=self._second_connection if self._aux_joined else None,
             )
         except Exception as exc:  # noqa: BLE001 - fall back to fast_executemany
             rule = classify(exc)[0]

@@ -6,16 +6,21 @@ tuples there), then every later one in a single streaming bulk copy, while the n
 masked; memory holds at most three flushes (buffered, waiting, in flight). The `columns`
 layout cannot stream several staging tables at once on one connection: its flushes go to an
 Arrow file in a private temporary folder (masked rows only, removed when the load ends),
-streamed into each column's table in turn by end_load.
+streamed into the columns' tables by end_load, two at a time on two sessions when a second
+one is given: the server then fills and indexes two tables at once (on the stand-in, a
+1,000,000-row, 12-column table's copies took 10.4 s instead of 14.9 s; three or four sessions
+no less than two, on 2 cores).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -41,6 +46,8 @@ from masking.dialects.sqlserver_bulk import (
     tuple_rows,
 )
 from masking.schema import ColumnInfo, TableInfo, TypeCategory
+
+log = logging.getLogger(__name__)
 
 FLUSH_ROWS = 100_000
 
@@ -123,8 +130,13 @@ class StagedLoad:
         joined: bool,
         timeout: int,
         flush_rows: int | None = None,
+        second: Callable[[], Any] | None = None,
     ):
+        """`second`: opens (or returns) another session of the same login, on which the
+        column layout copies half of the columns beside `conn`; None copies them all on
+        `conn`."""
         self.conn, self.table, self.columns = conn, table, list(columns)
+        self._second = second
         self.joined, self.timeout = joined, timeout
         self.flush_rows = FLUSH_ROWS if flush_rows is None else flush_rows
         infos = [c for n in self.columns if (c := table.column(n)) is not None]
@@ -235,15 +247,56 @@ class StagedLoad:
                 yield pa.table({"v": column})
 
     def _copy_spool(self) -> None:
+        """Copy each column into its table and index it; the columns are taken in turn by
+        `conn` and, when it opens, the second session, so two tables fill at once. A copy's
+        failure stops both from taking another column and is raised once both are done."""
         assert self._spool is not None
         self._spool[3].close()
         self._spool[2].close()
+        sessions = [self.conn]
+        if self._second is not None and len(self.names) > 1:
+            try:
+                sessions.append(self._second())
+            except Exception as exc:  # noqa: BLE001 - one session still copies everything
+                log.warning("a second bulk-copy session could not open (%s)", type(exc).__name__)
+        todo = iter(range(len(self.names)))
+        lock = threading.Lock()
         usable = self.arrow
-        for i, name in enumerate(self.names):
-            target, natives = q.qualified(self.table.schema, name), self.natives[i : i + 1]
-            ok = copy_flushes(self.conn, target, natives, self._spooled(i), self.timeout, usable)
-            self.arrow = self.arrow and ok
-            core_execute(self.conn, column_stage_index(self.table.schema, name))
+        failed: list[BaseException] = []
+        refused: list[int] = []  # columns whose Arrow copy fell back to tuples
+
+        def work(conn: Any) -> None:
+            while not failed:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                try:
+                    self._copy_column(conn, i, usable, refused)
+                except BaseException as exc:  # noqa: BLE001 - raised by _copy_spool
+                    failed.append(exc)
+
+        helpers = [
+            threading.Thread(target=work, args=(c,), name="maskflow-bulk", daemon=True)
+            for c in sessions[1:]
+        ]
+        for t in helpers:
+            t.start()
+        try:
+            work(sessions[0])
+        finally:
+            for t in helpers:
+                t.join()
+        self.arrow = self.arrow and not refused
+        if failed:
+            raise failed[0]
+
+    def _copy_column(self, conn: Any, i: int, arrow: bool, refused: list[int]) -> None:
+        name = self.names[i]
+        target, natives = q.qualified(self.table.schema, name), self.natives[i : i + 1]
+        if not copy_flushes(conn, target, natives, self._spooled(i), self.timeout, arrow):
+            refused.append(i)
+        core_execute(conn, column_stage_index(self.table.schema, name))
 
     def _close_spool(self) -> None:
         if self._spool is None:

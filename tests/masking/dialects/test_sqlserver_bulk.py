@@ -256,6 +256,30 @@ def test_a_server_without_the_concatenation_idiom_gets_one_stage_per_column(monk
     assert sum(1 for e in log if e[0] == "aux" and e[1].startswith("CREATE TABLE")) == 5
 
 
+@pytest.mark.parametrize(("concat_ok", "sessions"), [(True, 1), (False, 2)])
+def test_only_the_column_layout_opens_a_second_session_once_and_close_ends_both(
+    monkeypatch, concat_ok, sessions
+):
+    log, opened = [], []
+
+    def connect(conn_str, timeout):
+        opened.append(FakeCore(log, concat_ok=concat_ok))
+        return opened[-1]
+
+    monkeypatch.setattr(bulk, "core_connect", connect)
+    d = get_dialect(ConnectionParams(dialect="sqlserver", host="h", password="pw"))
+    d._conn = Main(log)
+    with d.transaction():
+        for _ in range(2):  # two loads, the sessions opened once
+            d.begin_load(TABLE, COLS)
+            d.write_batch(TABLE, COLS, batch())
+            d.end_load(TABLE, COLS)
+    assert len(opened) == sessions
+    assert log.count(("aux", "SET LOCK_TIMEOUT 30000")) == sessions  # set on each session
+    d.close()
+    assert sum(1 for e in log if e == ("aux", "close")) == sessions
+
+
 def test_rollback_drops_the_staging_tables_it_brought_back(monkeypatch):
     log = []
     d = dialect(monkeypatch, log, concat_ok=True)
@@ -470,6 +494,101 @@ def test_the_column_layout_spools_flushes_and_copies_each_column_in_two_bulk_cop
         for n, t in zip(stage.names, tables, strict=True)
         for x in (t, t, f"CREATE UNIQUE CLUSTERED INDEX [{n}_rn] ON {t} ([rn])")
     ]
+
+
+class Paced(FakeCore):
+    """Each bulk copy takes a moment, so that two sessions both get columns to copy."""
+
+    def __init__(self, log, name, fail=False):
+        super().__init__(log, concat_ok=False)
+        self.name, self.fail = name, fail
+
+    def cursor(self):
+        core, cur = self, FakeCursor(self)
+
+        def bulkcopy_arrow(name, data, **kw):
+            rows = rows_of(data)
+            time.sleep(0.02)
+            if core.fail:  # the session's first copy fails
+                raise RuntimeError("Sql Error: the copy failed")
+            core.log.append(("copy", core.name, name, rows))
+
+        def execute(sql):
+            core.log.append(("aux", core.name, sql))
+
+        cur.bulkcopy_arrow, cur.execute = bulkcopy_arrow, execute
+        return cur
+
+
+def _column_stage(tmp_path, monkeypatch, log, first, second):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stage = load.StagedLoad(
+        first, TABLE, LOADED, "ab12", joined=True, timeout=5, flush_rows=3, second=second
+    )
+    for n in (3, 3, 2):
+        stage.add(batch(n))
+    return stage
+
+
+def test_the_column_layout_fills_two_tables_at_once_on_a_second_session(tmp_path, monkeypatch):
+    log = []
+    opened = []
+
+    def second():
+        opened.append(1)
+        return Paced(log, "second")
+
+    stage = _column_stage(tmp_path, monkeypatch, log, Paced(log, "first"), second)
+    stage.finish()
+    assert opened == [1]
+    tables = [bulk.q.qualified("sales", n) for n in stage.names]
+    copies = [e for e in log if e[0] == "copy"]
+    # every column's table got all its rows exactly once, in two bulk copies (3, then 5)
+    assert sorted((c[2], c[3]) for c in copies) == sorted((t, r) for t in tables for r in (3, 5))
+    assert {c[1] for c in copies} == {"first", "second"}  # both sessions copied
+    for t, n in zip(tables, stage.names, strict=True):
+        who = {c[1] for c in copies if c[2] == t}
+        assert len(who) == 1  # one table, one session: its copies, then its index
+        index = f"CREATE UNIQUE CLUSTERED INDEX [{n}_rn] ON {t} ([rn])"
+        assert [e[1] for e in log if e[0] == "aux" and e[2] == index] == list(who)
+        last_copy = max(i for i, e in enumerate(log) if e[0] == "copy" and e[2] == t)
+        assert [i for i, e in enumerate(log) if e[0] == "aux" and e[2] == index][0] > last_copy
+    assert list(tmp_path.iterdir()) == []
+    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
+
+
+def test_a_failed_column_copy_stops_both_sessions_and_is_raised(tmp_path, monkeypatch):
+    log = []
+    stage = _column_stage(
+        tmp_path, monkeypatch, log, Paced(log, "first"), lambda: Paced(log, "second", fail=True)
+    )
+    with pytest.raises(RuntimeError, match="the copy failed"):
+        stage.finish()
+    copied = {e[2] for e in log if e[0] == "copy"}
+    # the failure stopped the sessions from taking more columns: not every table was copied
+    assert len(copied) < len(stage.names) - 1
+    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
+    assert list(tmp_path.iterdir()) == []
+    stage.discard()
+    drops = [e[2] for e in log if e[0] == "aux" and "DROP TABLE" in e[2]]
+    assert len(drops) == len(stage.names)
+
+
+def test_a_second_session_that_cannot_open_leaves_every_column_to_the_first(
+    tmp_path, monkeypatch, caplog
+):
+    log = []
+
+    def second():
+        raise ConnectionError("login failed for user 'secret-login'")
+
+    stage = _column_stage(tmp_path, monkeypatch, log, Paced(log, "first"), second)
+    stage.finish()
+    copies = [e for e in log if e[0] == "copy"]
+    assert {c[1] for c in copies} == {"first"}
+    assert len({c[2] for c in copies}) == len(stage.names)
+    assert "second bulk-copy session could not open (ConnectionError)" in caplog.text
+    assert "secret-login" not in caplog.text
 
 
 def test_a_discarded_column_layout_removes_its_spool(tmp_path, monkeypatch):
