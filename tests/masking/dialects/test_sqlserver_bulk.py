@@ -79,7 +79,7 @@ def test_a_moved_datetimeoffset_takes_its_rows_offset_where_one_was_staged():
         "FROM [sales].[stage]"
     )
     joined = bulk.move_rows(TABLE, ["id", "at"], ["s_0", "s_1", "s_2"], joined=True, offsets=off)
-    utc = "TODATETIMEOFFSET(CONVERT(datetime2(7), s1.[v], 121), 0)"
+    utc = "TODATETIMEOFFSET(CAST(s1.[v] AS datetime2(7)), 0)"
     assert joined == (
         f"INSERT INTO [sales].[order lines] ([id], [at]) SELECT s0.[v], CASE WHEN s2.[v] IS NULL "
         f"THEN {utc} ELSE SWITCHOFFSET({utc}, s2.[v]) END FROM [sales].[s_0] AS s0 "
@@ -328,7 +328,7 @@ def test_switched_off_bulk_copy_is_a_recorded_fallback(monkeypatch):
     assert d.load_path(TABLE).startswith("fast_executemany")
 
 
-def test_column_stages_take_dates_and_instants_as_iso_text_converted_with_a_style():
+def test_column_stages_take_dates_and_instants_as_iso_text_cast_to_date_or_datetime2():
     table = TableInfo(
         "dbo",
         "t",
@@ -339,8 +339,9 @@ def test_column_stages_take_dates_and_instants_as_iso_text_converted_with_a_styl
     )
     names = ["date", "datetime", "datetime2", "smalldatetime"]
     sql = bulk.move_rows(table, names, ["s_0", "s_1", "s_2", "s_3"], joined=True)
-    assert "SELECT CONVERT(date, s0.[v], 23), CONVERT(datetime2(7), s1.[v], 121), " in sql
-    assert "CONVERT(datetime2(7), s2.[v], 121), CONVERT(datetime2(7), s3.[v], 121) FROM" in sql
+    # never cast to datetime or smalldatetime, which read 'YYYY-MM-DD' as y-d-m under dmy
+    assert "SELECT CAST(s0.[v] AS date), CAST(s1.[v] AS datetime2(7)), " in sql
+    assert "CAST(s2.[v] AS datetime2(7)), CAST(s3.[v] AS datetime2(7)) FROM" in sql
     plain = bulk.move_rows(table, names, ["stage"], joined=False)  # the table layout: as is
     assert "SELECT [date], [datetime], [datetime2], [smalldatetime] FROM" in plain
     assert {bulk.column_stage_type(c) for c in table.columns} == {"nvarchar(40)"}
@@ -359,7 +360,7 @@ def test_iso_text_reads_back_as_the_instant_datetime2_holds(value, nanos, unit):
     text = bulk.iso_text(arr)[0].as_py()
     day, _, clock = text.partition(" ")
     whole, _, fraction = clock.partition(".")
-    assert len(fraction) <= 7  # what CONVERT(datetime2(7), ..., 121) accepts
+    assert len(fraction) <= 7  # what CAST(... AS datetime2(7)) accepts
     ticks = int((fraction + "0000000")[:7])  # 100 ns units
     back = dt.datetime.fromisoformat(f"{day} {whole}")
     expected = (
