@@ -12,7 +12,7 @@ The raw-copy baselines move the same rows without masking, the fastest way found
   copy per table: streamed as the reader reads, or, per column table, of every row held in
   memory (a bulk copy's setup costs the stand-in more the fuller the table already is), two
   column tables filled at once on two sessions (faster than one; three or four are not, on 2
-  cores);
+  cores), each session streaming one column while the rows are read, as the pipeline does;
 - out of SQL Server, mssql-python's fetchmany into Arrow arrays with explicit types;
 - into PostgreSQL, ADBC ingest (binary COPY) of those Arrow batches;
 - out of PostgreSQL, ADBC's Arrow reader.
@@ -173,9 +173,8 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tu
 
         if direct:  # one bulk copy, streamed as the reader reads
             _bulk(core, f"dbo.{table}", counted(batches), columns)
-        else:  # one bulk copy per column table, of every row (held in memory), two at once
-            held = list(counted(batches))
-            _copy_columns(db, core, held)
+        else:  # one bulk copy per column table, two at once, the first two while reading
+            _copy_columns(db, core, counted(batches))
         if not direct:
             joins = " ".join(f"JOIN dbo.stage_{i} s{i} ON s{i}.rn = s0.rn" for i in range(1, 12))
             picks = ", ".join(staged_value(_ISO.get(t, t), f"s{i}.v") for i, t in enumerate(TYPES))
@@ -196,45 +195,79 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tu
         conn.close()
 
 
-def _copy_columns(db: str, core: Any, held: list[Any]) -> None:
-    """Each column of `held` into its column table, indexed on rn once filled; the columns are
-    taken in turn by `core` and a second session."""
+def _staged(column: Any, i: int) -> Any:
     import pyarrow as pa
 
-    from masking.dialects.sqlserver_bulk import core_execute, iso_text
+    from masking.dialects.sqlserver_bulk import iso_text
 
-    todo = iter(range(len(TYPES)))
-    lock = threading.Lock()
+    if pa.types.is_decimal(column.type):
+        return column.cast(pa.string())
+    return iso_text(column) if TYPES[i] in _ISO else column
+
+
+def _copy_columns(db: str, core: Any, batches: Iterator[Any]) -> None:
+    """Each column into its column table, indexed on rn once filled, on two sessions (`core`
+    and a second): while the batches are read (and held), each session streams one column;
+    then they take the other columns in turn, as the pipeline does."""
+    import pyarrow as pa
+
+    from masking.dialects.sqlserver_bulk import core_execute
+
+    sessions = [core, _core(db)]
     failed: list[BaseException] = []
 
-    def work(session: Any) -> None:
-        while not failed:
-            with lock:
-                i = next(todo, None)
-            if i is None:
-                return
-            try:
-                column = [b.column(i) for b in held]
-                if pa.types.is_decimal(column[0].type):
-                    column = [c.cast(pa.string()) for c in column]
-                elif TYPES[i] in _ISO:
-                    column = [iso_text(c) for c in column]
-                stream = (pa.record_batch([c], names=["v"]) for c in column)
-                _bulk(session, f"dbo.stage_{i}", stream, ["v"])
-                core_execute(
-                    session, f"CREATE UNIQUE CLUSTERED INDEX stage_{i}_rn ON dbo.stage_{i} (rn)"
-                )
-            except BaseException as exc:  # raised below, once both sessions are done
-                failed.append(exc)
+    def copy(session: Any, i: int, column: Iterator[Any]) -> None:
+        try:
+            stream = (pa.record_batch([c], names=["v"]) for c in column)
+            _bulk(session, f"dbo.stage_{i}", stream, ["v"])
+            core_execute(
+                session, f"CREATE UNIQUE CLUSTERED INDEX stage_{i}_rn ON dbo.stage_{i} (rn)"
+            )
+        except BaseException as exc:  # raised below, once every copy is done
+            failed.append(exc)
+            for _ in column:  # a live column's reader must not wait on this copy
+                pass
 
-    second = _core(db)
+    def feed(q: queue.Queue[Any]) -> Iterator[Any]:
+        while (c := q.get()) is not _END:
+            yield c
+
+    held: list[Any] = []
+    live = [queue.Queue[Any](maxsize=8) for _ in sessions]
+    threads = [
+        threading.Thread(target=copy, args=(s, i, feed(q)), name="bench-copy")
+        for i, (s, q) in enumerate(zip(sessions, live, strict=True))
+    ]
     try:
-        helper = threading.Thread(target=work, args=(second,), name="bench-copy")
+        for t in threads:
+            t.start()
+        try:
+            for b in batches:
+                held.append(b)
+                for i, q in enumerate(live):
+                    q.put(_staged(b.column(i), i))
+        finally:
+            for q in live:
+                q.put(_END)
+            for t in threads:
+                t.join()
+        todo = iter(range(len(sessions), len(TYPES)))
+        lock = threading.Lock()
+
+        def work(session: Any) -> None:
+            while not failed:
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                copy(session, i, (_staged(b.column(i), i) for b in held))
+
+        helper = threading.Thread(target=work, args=(sessions[1],), name="bench-copy")
         helper.start()
         work(core)
         helper.join()
     finally:
-        second.close()
+        sessions[1].close()
     if failed:
         raise failed[0]
 

@@ -471,7 +471,14 @@ def test_the_table_layout_streams_every_flush_after_the_first_in_one_bulk_copy()
     assert [e[2] for e in log if e[0] == "copy"] == [3, 10]  # first alone, then one stream
 
 
-def test_the_column_layout_spools_flushes_and_copies_each_column_in_two_bulk_copies(
+def _wait_for(condition, seconds=2.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_the_column_layout_copies_its_first_column_live_spools_the_rest_and_indexes_each(
     tmp_path, monkeypatch
 ):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
@@ -481,11 +488,12 @@ def test_the_column_layout_spools_flushes_and_copies_each_column_in_two_bulk_cop
     )
     for n in (3, 3, 2):
         stage.add(batch(n))
-    assert [e for e in log if e[0] == "copy"] == []  # spooled, not copied yet
+    tables = [bulk.q.qualified("sales", n) for n in stage.names]
+    # the first column's first flush is copied while rows still come; the others are spooled
+    _wait_for(lambda: [e[1:3] for e in log if e[0] == "copy"] == [(tables[0], 3)])
     assert len(list(tmp_path.iterdir())) == 1
     stage.finish()
     copies = [e for e in log if e[0] == "copy"]
-    tables = [bulk.q.qualified("sales", n) for n in stage.names]
     assert [(c[1], c[2]) for c in copies] == [(t, r) for t in tables for r in (3, 5)]
     assert list(tmp_path.iterdir()) == []  # the spool is removed
     # each stage is indexed on rn once filled, before the next one is copied
@@ -500,9 +508,9 @@ def test_the_column_layout_spools_flushes_and_copies_each_column_in_two_bulk_cop
 class Paced(FakeCore):
     """Each bulk copy takes a moment, so that two sessions both get columns to copy."""
 
-    def __init__(self, log, name, fail=False):
+    def __init__(self, log, name, fail_on=None):
         super().__init__(log, concat_ok=False)
-        self.name, self.fail = name, fail
+        self.name, self.fail_on = name, fail_on
 
     def cursor(self):
         core, cur = self, FakeCursor(self)
@@ -510,7 +518,7 @@ class Paced(FakeCore):
         def bulkcopy_arrow(name, data, **kw):
             rows = rows_of(data)
             time.sleep(0.02)
-            if core.fail:  # the session's first copy fails
+            if core.fail_on and name.endswith(core.fail_on):
                 raise RuntimeError("Sql Error: the copy failed")
             core.log.append(("copy", core.name, name, rows))
 
@@ -521,12 +529,12 @@ class Paced(FakeCore):
         return cur
 
 
-def _column_stage(tmp_path, monkeypatch, log, first, second):
+def _column_stage(tmp_path, monkeypatch, log, first, second, flushes=(3, 3, 2)):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     stage = load.StagedLoad(
         first, TABLE, LOADED, "ab12", joined=True, timeout=5, flush_rows=3, second=second
     )
-    for n in (3, 3, 2):
+    for n in flushes:
         stage.add(batch(n))
     return stage
 
@@ -540,9 +548,13 @@ def test_the_column_layout_fills_two_tables_at_once_on_a_second_session(tmp_path
         return Paced(log, "second")
 
     stage = _column_stage(tmp_path, monkeypatch, log, Paced(log, "first"), second)
+    tables = [bulk.q.qualified("sales", n) for n in stage.names]
+    # while rows come, each session copies one column of its own (its first flush alone)
+    _wait_for(lambda: len([e for e in log if e[0] == "copy"]) == 2)
+    early = [e[1:] for e in log if e[0] == "copy"]
+    assert sorted(early) == [("first", tables[0], 3), ("second", tables[1], 3)]
     stage.finish()
     assert opened == [1]
-    tables = [bulk.q.qualified("sales", n) for n in stage.names]
     copies = [e for e in log if e[0] == "copy"]
     # every column's table got all its rows exactly once, in two bulk copies (3, then 5)
     assert sorted((c[2], c[3]) for c in copies) == sorted((t, r) for t in tables for r in (3, 5))
@@ -560,19 +572,38 @@ def test_the_column_layout_fills_two_tables_at_once_on_a_second_session(tmp_path
 
 def test_a_failed_column_copy_stops_both_sessions_and_is_raised(tmp_path, monkeypatch):
     log = []
-    stage = _column_stage(
-        tmp_path, monkeypatch, log, Paced(log, "first"), lambda: Paced(log, "second", fail=True)
-    )
+    first, second = Paced(log, "first", "_2]"), Paced(log, "second", "_2]")
+    stage = _column_stage(tmp_path, monkeypatch, log, first, lambda: second)
     with pytest.raises(RuntimeError, match="the copy failed"):
         stage.finish()
     copied = {e[2] for e in log if e[0] == "copy"}
-    # the failure stopped the sessions from taking more columns: not every table was copied
-    assert len(copied) < len(stage.names) - 1
+    # columns 0 and 1 went live; of the spooled 2, 3 and 4, the copy of 2 failed and stopped
+    # the sessions from taking another: 4 was never copied
+    assert len(copied) == 3 and not any(t.endswith("_4]") for t in copied)
     assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
     assert list(tmp_path.iterdir()) == []
     stage.discard()
     drops = [e[2] for e in log if e[0] == "aux" and "DROP TABLE" in e[2]]
     assert len(drops) == len(stage.names)
+
+
+def test_a_failed_live_copy_surfaces_and_discard_stops_the_live_copies(tmp_path, monkeypatch):
+    log = []
+    stage = _column_stage(
+        tmp_path, monkeypatch, log, Paced(log, "first"), lambda: Paced(log, "second", "_1]"), ()
+    )
+    with pytest.raises(RuntimeError, match="the copy failed"):
+        for _ in range(100):  # the failure reaches the caller at a later flush, or at finish
+            stage.add(batch(3))
+            time.sleep(0.01)
+        stage.finish()
+    stage.discard()
+    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
+    assert list(tmp_path.iterdir()) == []
+    drops = [e[2] for e in log if e[0] == "aux" and "DROP TABLE" in e[2]]
+    assert len(drops) == len(stage.names)
+    # the live copy of column 0, stopped by discard, did not index a table about to go
+    assert not any(e[0] == "aux" and "INDEX" in e[2] for e in log)
 
 
 def test_a_second_session_that_cannot_open_leaves_every_column_to_the_first(
