@@ -147,15 +147,18 @@ def _bulk(conn: Any, name: str, data: Any, columns: list[str]) -> None:
 
 
 def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tuple[int, float]:
-    """Bulk copy Arrow batches into `table` without its constraints, added after. Returns the
-    rows and the seconds it took without dropping the column tables, done last: the stand-in
-    can make each DROP wait a second for an autovacuum of that table to give way, and that
-    is not a cost of moving the rows (the pipeline pays its own drops)."""
+    """Empty `table`, bulk copy Arrow batches into it without its constraints, added after.
+    Returns the rows and the seconds it took without dropping the column tables, done last:
+    the stand-in can make each DROP wait a second for an autovacuum of that table to give
+    way, and that is not a cost of moving the rows (the pipeline pays its own drops)."""
     from masking.dialects.sqlserver_bulk import describes_all_columns, staged_value
 
     t0 = time.perf_counter()
     conn, core = _odbc(db), _core(db)
     try:
+        # A later round finds the rows of the run before it (as the pipeline's truncate-mode
+        # run does, which empties the table inside its clock too).
+        _exec(conn, f"TRUNCATE TABLE dbo.{table}")
         for c in ("bench_email", "bench_pk"):
             _exec(conn, f"ALTER TABLE dbo.{table} DROP CONSTRAINT {c}")
         direct = describes_all_columns(core)

@@ -31,6 +31,10 @@ def run_bench(pair: str, *extra: str) -> str:
         "MASKFLOW_BENCH_MARIADB_PORT": str(services.MARIADB_PORT),
         "MASKFLOW_BENCH_MARIADB_USER": services.MARIADB_USER,
         "MASKFLOW_BENCH_MARIADB_PASSWORD": services.MARIADB_PASSWORD,
+        "MASKFLOW_BENCH_MSSQL_HOST": services.SQLSERVER_HOST,
+        "MASKFLOW_BENCH_MSSQL_PORT": str(services.SQLSERVER_PORT),
+        "MASKFLOW_BENCH_MSSQL_USER": services.SQLSERVER_USER,
+        "MASKFLOW_BENCH_MSSQL_PASSWORD": services.SQLSERVER_PASSWORD,
     }
     proc = subprocess.run(
         [
@@ -137,3 +141,15 @@ def test_every_stage_names_modules_that_import() -> None:
     assert {"psycopg", "MySQLdb", "adbc_driver_sqlite.dbapi", "masking.pipeline"} <= named
     for module in sorted(named):
         importlib.import_module(module)
+
+
+@pytest.mark.live
+@pytest.mark.sqlserver
+def test_a_sql_server_pair_runs_every_stage_again_over_the_rows_of_the_round_before() -> None:
+    """Two rounds: the second finds the target holding the previous stage's rows, which the
+    raw copy must empty first, as the pipeline's truncate-mode run does."""
+    services.require_service("PostgreSQL", services.PG_HOST, services.PG_PORT)
+    services.require_sqlserver()
+    out = run_bench("pg-mssql", "--repeat", "2")
+    check(out, "pg-mssql", ["baseline: ADBC read→bulk copy"])
+    assert len(re.findall(r"round 2: ", out)) == 4, out  # both stages, both table sizes
