@@ -5,7 +5,6 @@ native-core connection: what goes to the auxiliary session, what to the run's tr
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 import threading
 import time
 from decimal import Decimal
@@ -19,25 +18,20 @@ from masking.dialects import ConnectionParams, get_dialect
 from masking.dialects import sqlserver_bulk as bulk
 from masking.dialects import sqlserver_clear as clear
 from masking.dialects import sqlserver_load as load
-from masking.dialects.arrowconv import arrow_schema
 from masking.errors import MaskingError
 from masking.schema import ColumnInfo, TableInfo
 from masking.schema import TypeCategory as C
-
-TABLE = TableInfo(
-    schema="sales",
-    name="order lines",
-    columns=(
-        ColumnInfo("id", "int", C.NUMERIC, False, is_identity=True, is_primary_key=True, ordinal=1),
-        ColumnInfo("amount", "money", C.NUMERIC, True, ordinal=2),
-        ColumnInfo("at", "datetimeoffset", C.DATETIME, True, ordinal=3),
-        ColumnInfo("doc", "xml", C.OTHER, True, ordinal=4),
-        ColumnInfo("rv", "timestamp", C.BINARY, False, is_computed=True, ordinal=5),
-    ),
-    primary_key=("id",),
+from tests.masking.dialects.sqlserver_fakes import (
+    COLS,
+    LOADED,
+    TABLE,
+    FakeCore,
+    FakeCursor,
+    GatedCore,
+    Main,
+    batch,
+    dialect,
 )
-COLS = ["id", "amount", "at", "doc", "rv"]
-LOADED = ["id", "amount", "at", "doc"]  # rv is a rowversion: never written
 
 
 def test_stage_names_are_hex_only_and_one_per_column_when_joined():
@@ -106,102 +100,6 @@ def test_moving_rows_is_one_insert_select_and_joins_column_stages_on_rn():
     assert bulk.drop_stage("o'k", "s_0") == (
         "IF OBJECT_ID(N'[o''k].[s_0]', N'U') IS NOT NULL DROP TABLE [o'k].[s_0]"
     )
-
-
-# --- the flow, against a fake native-core connection --------------------------------------------
-
-
-def rows_of(data):
-    """Rows of a bulk copy's source: a table, or an iterable of batches (a stream)."""
-    return data.num_rows if isinstance(data, pa.Table) else sum(b.num_rows for b in data)
-
-
-class FakeCore:
-    def __init__(self, log, concat_ok, fail_copy=None):
-        self.log, self.concat_ok, self.fail_copy = log, concat_ok, fail_copy
-
-    def cursor(self):
-        return FakeCursor(self)
-
-    def close(self):
-        self.log.append(("aux", "close"))
-
-
-class FakeCursor:
-    def __init__(self, core):
-        self.core, self._rows = core, []
-
-    def execute(self, sql):
-        if sql == bulk.CONCAT_PROBE:
-            self._rows = [("a,b",)] if self.core.concat_ok else [("b",)]
-            return
-        self.core.log.append(("aux", sql))
-
-    def fetchall(self):
-        rows, self._rows = self._rows, []
-        return rows
-
-    def bulkcopy_arrow(self, name, data, **kw):
-        if self.core.fail_copy:
-            raise self.core.fail_copy
-        self.core.log.append(("copy", name, rows_of(data), kw["column_mappings"]))
-
-    def close(self):
-        pass
-
-
-class Main:
-    """The run's pyodbc connection: records statements and transaction calls."""
-
-    autocommit = True
-
-    def __init__(self, log):
-        self.log = log
-
-    def cursor(self):
-        main = self
-
-        class Cur:
-            fast_executemany = False
-
-            def execute(self, sql, *params):
-                main.log.append(("main", sql))
-
-            def executemany(self, sql, rows):
-                main.log.append(("main-many", sql, len(rows)))
-
-            def fetchall(self):
-                return []  # catalog reads (sqlserver_keys): nothing to defer
-
-            def close(self):
-                pass
-
-        return Cur()
-
-    def commit(self):
-        self.log.append(("main", "COMMIT"))
-
-    def rollback(self):
-        self.log.append(("main", "ROLLBACK"))
-
-    def close(self):
-        pass
-
-
-def dialect(monkeypatch, log, **core):
-    monkeypatch.setattr(bulk, "core_connect", lambda conn_str, timeout: FakeCore(log, **core))
-    d = get_dialect(ConnectionParams(dialect="sqlserver", host="h", password="pw"))
-    d._conn = Main(log)
-    return d
-
-
-def batch(n=3):
-    schema = arrow_schema([TABLE.column(c) for c in COLS])
-    at = dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)
-    rows = [
-        {"id": i, "amount": Decimal("1.5"), "at": at, "doc": "<a/>", "rv": b"x"} for i in range(n)
-    ]
-    return pa.RecordBatch.from_pylist(rows, schema=schema)
 
 
 def test_rows_reach_the_target_only_inside_the_transaction(monkeypatch):
@@ -390,26 +288,6 @@ def test_decimals_go_as_text_into_column_stages():
     assert staged.column(0).cast(pa.string()).to_pylist() == ["1.50"]
 
 
-class GatedCore(FakeCore):
-    """Bulk copies wait for `gate` and record the thread they ran on."""
-
-    def __init__(self, log, gate, fail_copy=None):
-        super().__init__(log, concat_ok=True, fail_copy=fail_copy)
-        self.gate = gate
-
-    def cursor(self):
-        core, cur = self, FakeCursor(self)
-
-        def bulkcopy_arrow(name, data, **kw):
-            assert core.gate.wait(5)
-            if core.fail_copy:
-                raise core.fail_copy
-            core.log.append(("copy", threading.current_thread().name, rows_of(data)))
-
-        cur.bulkcopy_arrow = bulkcopy_arrow
-        return cur
-
-
 def test_bulk_copies_run_on_a_writer_thread_while_rows_keep_coming():
     log, gate = [], threading.Event()
     stage = load.StagedLoad(
@@ -469,169 +347,6 @@ def test_the_table_layout_streams_every_flush_after_the_first_in_one_bulk_copy()
     stage.add(batch(1))
     stage.finish()
     assert [e[2] for e in log if e[0] == "copy"] == [3, 10]  # first alone, then one stream
-
-
-def _wait_for(condition, seconds=2.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
-def test_the_column_layout_copies_its_first_column_live_spools_the_rest_and_indexes_each(
-    tmp_path, monkeypatch
-):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    log = []
-    stage = load.StagedLoad(
-        FakeCore(log, concat_ok=False), TABLE, LOADED, "ab12", joined=True, timeout=5, flush_rows=3
-    )
-    for n in (3, 3, 2):
-        stage.add(batch(n))
-    tables = [bulk.q.qualified("sales", n) for n in stage.names]
-    # the first column's first flush is copied while rows still come; the others are spooled
-    _wait_for(lambda: [e[1:3] for e in log if e[0] == "copy"] == [(tables[0], 3)])
-    assert len(list(tmp_path.iterdir())) == 1
-    stage.finish()
-    copies = [e for e in log if e[0] == "copy"]
-    assert [(c[1], c[2]) for c in copies] == [(t, r) for t in tables for r in (3, 5)]
-    assert list(tmp_path.iterdir()) == []  # the spool is removed
-    # each stage is indexed on rn once filled, before the next one is copied
-    after = [e for e in log if e[0] == "copy" or "INDEX" in e[1]]
-    assert [e[1] for e in after] == [
-        x
-        for n, t in zip(stage.names, tables, strict=True)
-        for x in (t, t, f"CREATE UNIQUE CLUSTERED INDEX [{n}_rn] ON {t} ([rn])")
-    ]
-
-
-class Paced(FakeCore):
-    """Each bulk copy takes a moment, so that two sessions both get columns to copy."""
-
-    def __init__(self, log, name, fail_on=None):
-        super().__init__(log, concat_ok=False)
-        self.name, self.fail_on = name, fail_on
-
-    def cursor(self):
-        core, cur = self, FakeCursor(self)
-
-        def bulkcopy_arrow(name, data, **kw):
-            rows = rows_of(data)
-            time.sleep(0.02)
-            if core.fail_on and name.endswith(core.fail_on):
-                raise RuntimeError("Sql Error: the copy failed")
-            core.log.append(("copy", core.name, name, rows))
-
-        def execute(sql):
-            core.log.append(("aux", core.name, sql))
-
-        cur.bulkcopy_arrow, cur.execute = bulkcopy_arrow, execute
-        return cur
-
-
-def _column_stage(tmp_path, monkeypatch, log, first, second, flushes=(3, 3, 2)):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    stage = load.StagedLoad(
-        first, TABLE, LOADED, "ab12", joined=True, timeout=5, flush_rows=3, second=second
-    )
-    for n in flushes:
-        stage.add(batch(n))
-    return stage
-
-
-def test_the_column_layout_fills_two_tables_at_once_on_a_second_session(tmp_path, monkeypatch):
-    log = []
-    opened = []
-
-    def second():
-        opened.append(1)
-        return Paced(log, "second")
-
-    stage = _column_stage(tmp_path, monkeypatch, log, Paced(log, "first"), second)
-    tables = [bulk.q.qualified("sales", n) for n in stage.names]
-    # while rows come, each session copies one column of its own (its first flush alone)
-    _wait_for(lambda: len([e for e in log if e[0] == "copy"]) == 2)
-    early = [e[1:] for e in log if e[0] == "copy"]
-    assert sorted(early) == [("first", tables[0], 3), ("second", tables[1], 3)]
-    stage.finish()
-    assert opened == [1]
-    copies = [e for e in log if e[0] == "copy"]
-    # every column's table got all its rows exactly once, in two bulk copies (3, then 5)
-    assert sorted((c[2], c[3]) for c in copies) == sorted((t, r) for t in tables for r in (3, 5))
-    assert {c[1] for c in copies} == {"first", "second"}  # both sessions copied
-    for t, n in zip(tables, stage.names, strict=True):
-        who = {c[1] for c in copies if c[2] == t}
-        assert len(who) == 1  # one table, one session: its copies, then its index
-        index = f"CREATE UNIQUE CLUSTERED INDEX [{n}_rn] ON {t} ([rn])"
-        assert [e[1] for e in log if e[0] == "aux" and e[2] == index] == list(who)
-        last_copy = max(i for i, e in enumerate(log) if e[0] == "copy" and e[2] == t)
-        assert [i for i, e in enumerate(log) if e[0] == "aux" and e[2] == index][0] > last_copy
-    assert list(tmp_path.iterdir()) == []
-    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
-
-
-def test_a_failed_column_copy_stops_both_sessions_and_is_raised(tmp_path, monkeypatch):
-    log = []
-    first, second = Paced(log, "first", "_2]"), Paced(log, "second", "_2]")
-    stage = _column_stage(tmp_path, monkeypatch, log, first, lambda: second)
-    with pytest.raises(RuntimeError, match="the copy failed"):
-        stage.finish()
-    copied = {e[2] for e in log if e[0] == "copy"}
-    # columns 0 and 1 went live; of the spooled 2, 3 and 4, the copy of 2 failed and stopped
-    # the sessions from taking another: 4 was never copied
-    assert len(copied) == 3 and not any(t.endswith("_4]") for t in copied)
-    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
-    assert list(tmp_path.iterdir()) == []
-    stage.discard()
-    drops = [e[2] for e in log if e[0] == "aux" and "DROP TABLE" in e[2]]
-    assert len(drops) == len(stage.names)
-
-
-def test_a_failed_live_copy_surfaces_and_discard_stops_the_live_copies(tmp_path, monkeypatch):
-    log = []
-    stage = _column_stage(
-        tmp_path, monkeypatch, log, Paced(log, "first"), lambda: Paced(log, "second", "_1]"), ()
-    )
-    with pytest.raises(RuntimeError, match="the copy failed"):
-        for _ in range(100):  # the failure reaches the caller at a later flush, or at finish
-            stage.add(batch(3))
-            time.sleep(0.01)
-        stage.finish()
-    stage.discard()
-    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
-    assert list(tmp_path.iterdir()) == []
-    drops = [e[2] for e in log if e[0] == "aux" and "DROP TABLE" in e[2]]
-    assert len(drops) == len(stage.names)
-    # the live copy of column 0, stopped by discard, did not index a table about to go
-    assert not any(e[0] == "aux" and "INDEX" in e[2] for e in log)
-
-
-def test_a_second_session_that_cannot_open_leaves_every_column_to_the_first(
-    tmp_path, monkeypatch, caplog
-):
-    log = []
-
-    def second():
-        raise ConnectionError("login failed for user 'secret-login'")
-
-    stage = _column_stage(tmp_path, monkeypatch, log, Paced(log, "first"), second)
-    stage.finish()
-    copies = [e for e in log if e[0] == "copy"]
-    assert {c[1] for c in copies} == {"first"}
-    assert len({c[2] for c in copies}) == len(stage.names)
-    assert "second bulk-copy session could not open (ConnectionError)" in caplog.text
-    assert "secret-login" not in caplog.text
-
-
-def test_a_discarded_column_layout_removes_its_spool(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    stage = load.StagedLoad(
-        FakeCore([], concat_ok=False), TABLE, LOADED, "ab12", joined=True, timeout=5, flush_rows=3
-    )
-    stage.add(batch(3))
-    assert list(tmp_path.iterdir())
-    stage.discard()
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_arrow_type_refused_at_the_first_flush_sends_every_flush_as_tuples():
