@@ -45,7 +45,7 @@ TYPES = [
 # and ISO_TEXT: the stand-in takes dates and instants as text much faster), with the same
 # conversion when moved.
 _STAGE_TYPES = {"numeric(12, 2)": "nvarchar(max)", "bigint NOT NULL": "bigint"}
-_ISO = {"date": "date", "datetime2(6)": "datetime2"}
+NATIVES = [t.split("(")[0].split()[0] for t in TYPES]  # "numeric(12, 2)" -> "numeric"
 
 
 def conn_str(db: str) -> str:
@@ -151,7 +151,7 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tu
     Returns the rows and the seconds it took without dropping the column tables, done last:
     the stand-in can make each DROP wait a second for an autovacuum of that table to give
     way, and that is not a cost of moving the rows (the pipeline pays its own drops)."""
-    from masking.dialects.sqlserver_bulk import describes_all_columns, staged_value
+    from masking.dialects.sqlserver_bulk import ISO_TEXT, describes_all_columns, staged_value
 
     t0 = time.perf_counter()
     conn, core = _odbc(db), _core(db)
@@ -164,7 +164,9 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tu
         direct = describes_all_columns(core)
         if not direct:
             for i, typ in enumerate(TYPES):
-                stage_type = "nvarchar(40)" if typ in _ISO else _STAGE_TYPES.get(typ, typ)
+                stage_type = (
+                    "nvarchar(40)" if NATIVES[i] in ISO_TEXT else _STAGE_TYPES.get(typ, typ)
+                )
                 _exec(conn, f"CREATE TABLE dbo.stage_{i} (rn bigint IDENTITY, v {stage_type})")
         n = 0
 
@@ -180,7 +182,7 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tu
             _copy_columns(db, core, counted(batches))
         if not direct:
             joins = " ".join(f"JOIN dbo.stage_{i} s{i} ON s{i}.rn = s0.rn" for i in range(1, 12))
-            picks = ", ".join(staged_value(_ISO.get(t, t), f"s{i}.v") for i, t in enumerate(TYPES))
+            picks = ", ".join(staged_value(t, f"s{i}.v") for i, t in enumerate(NATIVES))
             names = ", ".join(f"[{c}]" for c in columns)
             _exec(
                 conn,
@@ -198,37 +200,30 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tu
         conn.close()
 
 
-def _staged(column: Any, i: int) -> Any:
-    import pyarrow as pa
-
-    from masking.dialects.sqlserver_bulk import iso_text
-
-    if pa.types.is_decimal(column.type):
-        return column.cast(pa.string())
-    return iso_text(column) if TYPES[i] in _ISO else column
-
-
 def _copy_columns(db: str, core: Any, batches: Iterator[Any]) -> None:
     """Each column into its column table, indexed on rn once filled, on two sessions (`core`
     and a second): while the batches are read (and held), each session streams one column;
     then they take the other columns in turn, as the pipeline does."""
-    import pyarrow as pa
 
-    from masking.dialects.sqlserver_bulk import core_execute
+    from masking.dialects.sqlserver_bulk import core_execute, staged_column
+    from masking.dialects.sqlserver_load import take_in_turn
+
+    def staged(i: int, batch: Any) -> Any:
+        return staged_column(batch.column(i), NATIVES[i]).to_batches()[0]
+
+    def copy(session: Any, i: int, stream: Iterator[Any]) -> None:
+        _bulk(session, f"dbo.stage_{i}", stream, ["v"])
+        core_execute(session, f"CREATE UNIQUE CLUSTERED INDEX stage_{i}_rn ON dbo.stage_{i} (rn)")
 
     sessions = [core, _core(db)]
     failed: list[BaseException] = []
 
-    def copy(session: Any, i: int, column: Iterator[Any]) -> None:
+    def live_copy(session: Any, i: int, column: Iterator[Any]) -> None:
         try:
-            stream = (pa.record_batch([c], names=["v"]) for c in column)
-            _bulk(session, f"dbo.stage_{i}", stream, ["v"])
-            core_execute(
-                session, f"CREATE UNIQUE CLUSTERED INDEX stage_{i}_rn ON dbo.stage_{i} (rn)"
-            )
+            copy(session, i, column)
         except BaseException as exc:  # raised below, once every copy is done
             failed.append(exc)
-            for _ in column:  # a live column's reader must not wait on this copy
+            for _ in column:  # the reader must not wait on this copy
                 pass
 
     def feed(q: queue.Queue[Any]) -> Iterator[Any]:
@@ -238,7 +233,7 @@ def _copy_columns(db: str, core: Any, batches: Iterator[Any]) -> None:
     held: list[Any] = []
     live = [queue.Queue[Any](maxsize=8) for _ in sessions]
     threads = [
-        threading.Thread(target=copy, args=(s, i, feed(q)), name="bench-copy")
+        threading.Thread(target=live_copy, args=(s, i, feed(q)), name="bench-copy")
         for i, (s, q) in enumerate(zip(sessions, live, strict=True))
     ]
     try:
@@ -248,31 +243,21 @@ def _copy_columns(db: str, core: Any, batches: Iterator[Any]) -> None:
             for b in batches:
                 held.append(b)
                 for i, q in enumerate(live):
-                    q.put(_staged(b.column(i), i))
+                    q.put(staged(i, b))
         finally:
             for q in live:
                 q.put(_END)
             for t in threads:
                 t.join()
-        todo = iter(range(len(sessions), len(TYPES)))
-        lock = threading.Lock()
-
-        def work(session: Any) -> None:
-            while not failed:
-                with lock:
-                    i = next(todo, None)
-                if i is None:
-                    return
-                copy(session, i, (_staged(b.column(i), i) for b in held))
-
-        helper = threading.Thread(target=work, args=(sessions[1],), name="bench-copy")
-        helper.start()
-        work(core)
-        helper.join()
+        if failed:
+            raise failed[0]
+        take_in_turn(
+            sessions,
+            range(len(sessions), len(TYPES)),
+            lambda s, i: copy(s, i, (staged(i, b) for b in held)),
+        )
     finally:
         sessions[1].close()
-    if failed:
-        raise failed[0]
 
 
 def read(db: str, table: str, columns: list[str], size: int = 50_000) -> Iterator[Any]:

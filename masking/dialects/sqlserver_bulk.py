@@ -183,6 +183,16 @@ def staged_value(native: str, value: str) -> str:
     return f"TODATETIMEOFFSET({converted}, 0)" if native == "datetimeoffset" else converted
 
 
+def staged_column(values: pa.Array | pa.ChunkedArray, native: str) -> pa.Table:
+    """`values` of a column of type `native` as its column stage takes them: one column `v`,
+    decimals and money as text (AS_TEXT), dates and instants as ISO text (ISO_TEXT)."""
+    if native in AS_TEXT:
+        values = values.cast(pa.string())
+    elif native in ISO_TEXT:
+        values = iso_text(values, native)
+    return pa.table({"v": values})
+
+
 def column_stage_create(schema: str, name: str, col: ColumnInfo) -> str:
     return (
         f"CREATE TABLE {q.qualified(schema, name)} "

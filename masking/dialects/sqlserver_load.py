@@ -32,8 +32,6 @@ from masking import offsets
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.background import BackgroundWriter
 from masking.dialects.sqlserver_bulk import (
-    AS_TEXT,
-    ISO_TEXT,
     OPTIONS,
     close_quietly,
     column_stage_create,
@@ -41,10 +39,10 @@ from masking.dialects.sqlserver_bulk import (
     core_execute,
     drop_stage,
     is_arrow_type_error,
-    iso_text,
     move_rows,
     stage_batch,
     stage_names,
+    staged_column,
     table_stage_create,
     tuple_rows,
 )
@@ -119,6 +117,43 @@ def stream_copy(
         close_quietly(cur)
 
 
+def take_in_turn(
+    sessions: Sequence[Any], todo: Iterable[int], copy: Callable[[Any, int], None]
+) -> None:
+    """Run `copy(session, i)` for each `i` of `todo`, the sessions taking them in turn, each on
+    a thread of its own (the first on this one), so as many copies run at once as there are
+    sessions. A failure stops every session from taking another; the first is raised once all
+    have stopped."""
+    pending = iter(todo)
+    lock = threading.Lock()
+    failed: list[BaseException] = []
+
+    def work(session: Any) -> None:
+        while not failed:
+            with lock:
+                i = next(pending, None)
+            if i is None:
+                return
+            try:
+                copy(session, i)
+            except BaseException as exc:  # noqa: BLE001 - raised by take_in_turn
+                failed.append(exc)
+
+    helpers = [
+        threading.Thread(target=work, args=(s,), name="maskflow-bulk", daemon=True)
+        for s in sessions[1:]
+    ]
+    for t in helpers:
+        t.start()
+    try:
+        work(sessions[0])
+    finally:
+        for t in helpers:
+            t.join()
+    if failed:
+        raise failed[0]
+
+
 class StagedLoad:
     """One table's rows on their way through staging: buffered, flushed by bulk copy, moved
     by end_load. Creating it creates the staging table(s) on `conn`."""
@@ -160,6 +195,7 @@ class StagedLoad:
         # the column layout's live copies: column index -> the stream copying it while the
         # rows are read; sessions: `conn`, and the second one once opened
         self._live: dict[int, BackgroundWriter] = {}
+        self._copied_live: set[int] = set()  # the columns the live copies took
         self._sessions: list[Any] | None = None
         self._refused: list[int] = []  # columns whose Arrow copy fell back to tuples
         self._discarding = False
@@ -245,21 +281,12 @@ class StagedLoad:
             data = data.cast(schema)
         self._spool[3].write_table(data)
 
-    def _staged_column(self, data: pa.Table | pa.RecordBatch, i: int) -> pa.Table:
-        """Column `i` of `data` as its staging table takes it."""
-        column = data.column(i)
-        if self.natives[i] in AS_TEXT:
-            column = column.cast(pa.string())
-        elif self.natives[i] in ISO_TEXT:
-            column = iso_text(column, self.natives[i])
-        return pa.table({"v": column})
-
     def _spooled(self, i: int) -> Iterator[pa.Table]:
         """Column `i` of the spooled rows, a flush at a time, as its staging table takes it."""
         assert self._spool is not None
         with pa.memory_map(self._spool[1]) as f:
             for b in pa.ipc.open_stream(f):
-                yield self._staged_column(b, i)
+                yield staged_column(b.column(i), self.natives[i])
 
     def _open_sessions(self) -> list[Any]:
         """`conn`, and the second session when one is given and opens (once)."""
@@ -286,8 +313,9 @@ class StagedLoad:
                     name="maskflow-bulk",
                     stream=True,
                 )
+            self._copied_live = set(self._live)
         for i, writer in self._live.items():
-            writer.write(self._staged_column(data, i))
+            writer.write(staged_column(data.column(i), self.natives[i]))
 
     def _finish_live(self) -> None:
         """Wait for the live copies to end; the first failure is raised once all have."""
@@ -302,44 +330,20 @@ class StagedLoad:
             raise failures[0]
 
     def _copy_spool(self) -> None:
-        """Copy each column the live copies did not take into its table and index it; the
-        columns are taken in turn by every session, so two tables fill at once. A copy's
-        failure stops the sessions from taking another column and is raised once all are
-        done."""
+        """Copy each column the live copies did not take into its table and index it, the
+        sessions taking them in turn (see take_in_turn), so two tables fill at once."""
         assert self._spool is not None
         self._spool[3].close()
         self._spool[2].close()
-        sessions = self._open_sessions()
-        live = len(sessions)  # columns 0 .. live-1 were copied live
-        todo = iter(range(live, len(self.names)))
-        lock = threading.Lock()
-        failed: list[BaseException] = []
-
-        def work(conn: Any) -> None:
-            while not failed:
-                with lock:
-                    i = next(todo, None)
-                if i is None:
-                    return
-                try:
-                    self._copy_column(conn, i, self._spooled(i))
-                except BaseException as exc:  # noqa: BLE001 - raised by _copy_spool
-                    failed.append(exc)
-
-        helpers = [
-            threading.Thread(target=work, args=(c,), name="maskflow-bulk", daemon=True)
-            for c in sessions[1:]
-        ]
-        for t in helpers:
-            t.start()
+        todo = [i for i in range(len(self.names)) if i not in self._copied_live]
         try:
-            work(sessions[0])
+            take_in_turn(
+                self._open_sessions(),
+                todo,
+                lambda conn, i: self._copy_column(conn, i, self._spooled(i)),
+            )
         finally:
-            for t in helpers:
-                t.join()
-        self.arrow = self.arrow and not self._refused
-        if failed:
-            raise failed[0]
+            self.arrow = self.arrow and not self._refused
 
     def _copy_column(self, conn: Any, i: int, flushes: Iterator[pa.Table]) -> None:
         """Bulk copy `flushes` of column `i` into its table, then index it on rn."""

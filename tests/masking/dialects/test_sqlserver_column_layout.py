@@ -177,3 +177,32 @@ def test_a_discarded_column_layout_removes_its_spool(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir())
     stage.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sessions_take_items_in_turn_each_once_and_at_once():
+    taken, both = [], threading.Barrier(2, timeout=5)
+
+    def copy(session, i):
+        if i < 2:
+            both.wait()  # the first two items run at the same time, on different sessions
+        taken.append((session, i))
+
+    load.take_in_turn(["a", "b"], range(6), copy)
+    assert sorted(i for _, i in taken) == list(range(6))
+    assert {s for s, i in taken if i < 2} == {"a", "b"}
+    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
+
+
+def test_a_failed_item_stops_every_session_and_the_first_failure_is_raised():
+    taken = []
+
+    def copy(session, i):
+        time.sleep(0.01)
+        if i == 1:
+            raise RuntimeError("Sql Error: item 1 failed")
+        taken.append(i)
+
+    with pytest.raises(RuntimeError, match="item 1 failed"):
+        load.take_in_turn(["a", "b"], range(10), copy)
+    assert len(taken) < 4  # at most what was in flight when item 1 failed
+    assert not any(t.name == "maskflow-bulk" for t in threading.enumerate())
