@@ -39,6 +39,7 @@ def run(
     labels in `dropped_tables` (empty when nothing was dropped). The result lists them in
     `created_tables`."""
     created: list[tuple[str, str]] = []
+    target.prepare_load()  # while the missing tables are created (see pipeline.run)
     try:
         create_missing(source, target, create_targets, created)
         result = pipeline.run(plan, source, target, progress, **options)

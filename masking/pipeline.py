@@ -82,6 +82,7 @@ def run(
     TerminalError/TransientError otherwise; in every failure case the target is rolled back."""
     progress = progress or NullProgress()
     started = time.monotonic()
+    target.prepare_load()  # e.g. a bulk-copy login, while the checks read the catalogs
     resolved, problems = check(plan, source, target).split()
     if problems:
         raise PreflightFailed(problems)

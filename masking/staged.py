@@ -155,6 +155,7 @@ def run_unit(
     that committed, delivered again): it is not read again, and its recorded figures return."""
     progress = progress or NullProgress()
     unit = layout.units[index]
+    target.prepare_load()  # e.g. a bulk-copy login, while the plan is resolved
     order, maskers = _resolved(plan, source, target)
     rt = next(r for r in order if r.label == unit.table)
     started = time.monotonic()

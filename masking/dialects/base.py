@@ -192,6 +192,11 @@ class Dialect(ABC):
         shown per table on the execution page and in the report. Never holds data values."""
         return self.bulk_load_path
 
+    def prepare_load(self) -> None:  # noqa: B027
+        """A run is about to load into this target: a dialect may start opening what its loads
+        need (a bulk-copy session) while the run reads catalogs and counts rows. Returns at
+        once and never raises: a failure there surfaces where the load needs what failed."""
+
     def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:  # noqa: B027
         """Prepare to insert explicit values into identity columns (e.g. IDENTITY_INSERT ON)."""
 

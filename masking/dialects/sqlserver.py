@@ -32,6 +32,7 @@ from masking.dialects import sqlserver_options as opts
 from masking.dialects import sqlserver_sql as q
 from masking.dialects.base import Capabilities, ConnectionParams, Dialect, TestResult
 from masking.dialects.sqlserver_keys import StagedPublish
+from masking.dialects.sqlserver_sessions import BulkSessions
 from masking.dialects.sqlserver_snapshot import SnapshotReads
 from masking.dialects.typemaps import SQLSERVER_TYPES
 from masking.errors import ConnectionFailed
@@ -68,9 +69,8 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
         super().__init__(params)
         self._stages: dict[tuple[str, str], staging.StagedLoad] = {}
         self._paths: dict[tuple[str, str], str] = {}
-        self._aux: Any = None  # the bulk-copy connection, shared by every table of the run
-        self._aux_joined: bool | None = None  # see sqlserver_bulk.describes_all_columns
-        self._aux_second: Any = None  # the column layout's second session (sqlserver_load)
+        # the bulk-copy sessions, shared by every table of the run
+        self._bulk = BulkSessions(self._aux_open)
         self._moved: list[str] = []  # DROPs of staging tables a rollback would bring back
         self._keys: dict[tuple[str, str], list[str]] = {}  # keys to add back (sqlserver_keys)
         self._clears: dict[tuple[str, str], TableInfo] = {}  # to TRUNCATE (sqlserver_clear)
@@ -357,26 +357,16 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
     def close(self) -> None:
         for key in list(self._stages):
             self._stages.pop(key).discard()
-        for conn in (self._aux, self._aux_second):
-            if conn is not None:
-                bulk.close_quietly(conn)
-        self._aux = self._aux_second = None
+        self._bulk.close()
         super().close()
 
     # --- bulk copy through staging tables (sqlserver_bulk.py) -------------------------------
     def bulk_copy_available(self) -> bool:
         return opts.bulk_copy_on(self.params)
 
-    def _aux_connection(self) -> Any:
-        if self._aux is None:
-            conn = self._aux_open()
-            try:
-                self._aux_joined = not bulk.describes_all_columns(conn)
-            except BaseException:
-                bulk.close_quietly(conn)
-                raise
-            self._aux = conn
-        return self._aux
+    def prepare_load(self) -> None:
+        if self.bulk_copy_available():
+            self._bulk.open_ahead()
 
     def _aux_open(self) -> Any:
         conn = bulk.core_connect(self.bulk_connection_string(), self.params.timeout)
@@ -387,25 +377,19 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
             raise
         return conn
 
-    def _second_connection(self) -> Any:
-        """The column layout's second bulk-copy session, opened once per run."""
-        if self._aux_second is None:
-            self._aux_second = self._aux_open()
-        return self._aux_second
-
     def _open_stage(self, table: TableInfo, cols: list[str]) -> None:
         """Set up the table's staging; when that fails, log why (scrubbed) and record the
         fallback, so the table is loaded with fast_executemany."""
         try:
-            conn = self._aux_connection()
+            conn = self._bulk.first()
             stage = staging.StagedLoad(
                 conn,
                 table,
                 cols,
                 secrets.token_hex(8),
-                joined=bool(self._aux_joined),
+                joined=bool(self._bulk.joined),
                 timeout=opts.bulk_timeout(self.params),
-                second=self._second_connection if self._aux_joined else None,
+                second=self._bulk.second if self._bulk.joined else None,
             )
         except Exception as exc:  # noqa: BLE001 - fall back to fast_executemany
             rule = classify(exc)[0]
