@@ -12,7 +12,8 @@ The raw-copy baselines move the same rows without masking, the fastest way found
   copy per table: streamed as the reader reads, or, per column table, of every row held in
   memory (a bulk copy's setup costs the stand-in more the fuller the table already is), two
   column tables filled at once on two sessions (faster than one; three or four are not, on 2
-  cores), each session streaming one column while the rows are read, as the pipeline does;
+  cores), each session streaming one column while the rows are read, as the pipeline does.
+  Its three sessions (statements, two bulk copies) log in at once;
 - out of SQL Server, mssql-python's fetchmany into Arrow arrays with explicit types;
 - into PostgreSQL, ADBC ingest (binary COPY) of those Arrow batches;
 - out of PostgreSQL, ADBC's Arrow reader.
@@ -27,6 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 MS = {
@@ -154,7 +156,7 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tu
     from masking.dialects.sqlserver_bulk import ISO_TEXT, describes_all_columns, staged_value
 
     t0 = time.perf_counter()
-    conn, core = _odbc(db), _core(db)
+    conn, core, second = _sessions(db)
     try:
         # A later round finds the rows of the run before it (as the pipeline's truncate-mode
         # run does, which empties the table inside its clock too).
@@ -179,7 +181,7 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tu
         if direct:  # one bulk copy, streamed as the reader reads
             _bulk(core, f"dbo.{table}", counted(batches), columns)
         else:  # one bulk copy per column table, two at once, the first two while reading
-            _copy_columns(db, core, counted(batches))
+            _copy_columns(core, second, counted(batches))
         if not direct:
             joins = " ".join(f"JOIN dbo.stage_{i} s{i} ON s{i}.rn = s0.rn" for i in range(1, 12))
             picks = ", ".join(staged_value(t, f"s{i}.v") for i, t in enumerate(NATIVES))
@@ -196,13 +198,28 @@ def write(db: str, table: str, columns: list[str], batches: Iterator[Any]) -> tu
                 _exec(conn, f"DROP TABLE dbo.stage_{i}")
         return n, seconds
     finally:
-        core.close()
-        conn.close()
+        for c in (second, core, conn):
+            c.close()
 
 
-def _copy_columns(db: str, core: Any, batches: Iterator[Any]) -> None:
+def _sessions(db: str) -> tuple[Any, Any, Any]:
+    """The statement session and two bulk-copy sessions, logged in at once (as the pipeline
+    logs its bulk-copy sessions in on a thread while it reads the catalogs)."""
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(_odbc, db), pool.submit(_core, db), pool.submit(_core, db)]
+    failed = [f.exception() for f in futures if f.exception() is not None]
+    if failed:
+        for f in futures:
+            if f.exception() is None:
+                f.result().close()
+        raise failed[0]
+    conn, core, second = (f.result() for f in futures)
+    return conn, core, second
+
+
+def _copy_columns(core: Any, second: Any, batches: Iterator[Any]) -> None:
     """Each column into its column table, indexed on rn once filled, on two sessions (`core`
-    and a second): while the batches are read (and held), each session streams one column;
+    and `second`): while the batches are read (and held), each session streams one column;
     then they take the other columns in turn, as the pipeline does."""
 
     from masking.dialects.sqlserver_bulk import core_execute, staged_column
@@ -215,7 +232,7 @@ def _copy_columns(db: str, core: Any, batches: Iterator[Any]) -> None:
         _bulk(session, f"dbo.stage_{i}", stream, ["v"])
         core_execute(session, f"CREATE UNIQUE CLUSTERED INDEX stage_{i}_rn ON dbo.stage_{i} (rn)")
 
-    sessions = [core, _core(db)]
+    sessions = [core, second]
     failed: list[BaseException] = []
 
     def live_copy(session: Any, i: int, column: Iterator[Any]) -> None:
@@ -236,28 +253,25 @@ def _copy_columns(db: str, core: Any, batches: Iterator[Any]) -> None:
         threading.Thread(target=live_copy, args=(s, i, feed(q)), name="bench-copy")
         for i, (s, q) in enumerate(zip(sessions, live, strict=True))
     ]
+    for t in threads:
+        t.start()
     try:
-        for t in threads:
-            t.start()
-        try:
-            for b in batches:
-                held.append(b)
-                for i, q in enumerate(live):
-                    q.put(staged(i, b))
-        finally:
-            for q in live:
-                q.put(_END)
-            for t in threads:
-                t.join()
-        if failed:
-            raise failed[0]
-        take_in_turn(
-            sessions,
-            range(len(sessions), len(TYPES)),
-            lambda s, i: copy(s, i, (staged(i, b) for b in held)),
-        )
+        for b in batches:
+            held.append(b)
+            for i, q in enumerate(live):
+                q.put(staged(i, b))
     finally:
-        sessions[1].close()
+        for q in live:
+            q.put(_END)
+        for t in threads:
+            t.join()
+    if failed:
+        raise failed[0]
+    take_in_turn(
+        sessions,
+        range(len(sessions), len(TYPES)),
+        lambda s, i: copy(s, i, (staged(i, b) for b in held)),
+    )
 
 
 def read(db: str, table: str, columns: list[str], size: int = 50_000) -> Iterator[Any]:
