@@ -398,3 +398,21 @@ def test_schema_drift_refuses_before_writing(db, tmp_path, owner):
     assert done.status == ExecutionStatus.FAILED
     assert done.error_message.startswith("Schema drift") and "last_name" in done.error_message
     assert dump(tgt, "customers") == [] and done.tables.filter(status="success").count() == 0
+
+
+def test_a_run_prepares_its_target_to_load_before_the_drift_check(db, tmp_path, owner, monkeypatch):
+    from apps.executions.services import run as run_module
+    from masking.dialects.base import Dialect
+
+    calls = []
+    check = run_module.refuse_on_drift
+    monkeypatch.setattr(Dialect, "prepare_load", lambda self: calls.append("prepare_load"))
+    monkeypatch.setattr(
+        run_module, "refuse_on_drift", lambda *a: (calls.append("drift check"), check(*a))[1]
+    )
+    workflow, _, _ = make_workflow(tmp_path, owner)
+    done = services.execution_run(
+        execution_id=services.execution_start(workflow=workflow, by=owner, enqueue=False).pk
+    )
+    assert done.status == ExecutionStatus.SUCCESS
+    assert calls[:2] == ["prepare_load", "drift check"]

@@ -93,6 +93,7 @@ def execution_run(
             connection_open(workflow.source_connection) as source,
             connection_open(workflow.target_connection) as target,
         ):
+            target.prepare_load()  # e.g. a bulk-copy login, while the drift check reads catalogs
             refuse_on_drift(workflow, source, target)
             try:
                 result = masking.run(
