@@ -40,6 +40,11 @@ from masking.schema import ColumnInfo, TableInfo, TableSummary, TypeCategory
 
 log = logging.getLogger(__name__)
 
+# Catalog reads whose answer is the server's, the same for every table of a run: which
+# columns of later versions its sys views have (sqlserver_clear, sqlserver_keys). Read once
+# per dialect, not once per table's load: each is a round trip (tens of milliseconds on the
+# stand-in's views), and a run may load hundreds of tables.
+SERVER_CONSTANT = frozenset({clear.CATALOG_OPTIONS, keys.CATALOG_OPTIONS})
 STAGE_LOCK_TIMEOUT_MS = 30_000  # staging DDL and DROP wait at most this long for locks
 
 _SQLSTATE_CATEGORY = {
@@ -74,6 +79,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
         self._moved: list[str] = []  # DROPs of staging tables a rollback would bring back
         self._keys: dict[tuple[str, str], list[str]] = {}  # keys to add back (sqlserver_keys)
         self._clears: dict[tuple[str, str], TableInfo] = {}  # to TRUNCATE (sqlserver_clear)
+        self._constant: dict[str, list[tuple[Any, ...]]] = {}  # see SERVER_CONSTANT
 
     def connection_string(self, driver: str | None = None) -> str:
         driver = driver or self.params.options.get("driver") or odbc.find_driver() or ""
@@ -123,6 +129,13 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
         return TestResult(*common.timed_test(self.connect, probe, secrets))
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if sql in SERVER_CONSTANT:  # read once per dialect
+            if sql not in self._constant:
+                self._constant[sql] = self._read(sql, params)
+            return list(self._constant[sql])
+        return self._read(sql, params)
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         cur = self.connect().cursor()
         try:
             cur.execute(sql, *params) if params else cur.execute(sql)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from masking.dialects import ConnectionParams, get_dialect
 from masking.dialects import sqlserver_bulk as bulk
 from masking.dialects import sqlserver_clear as clear
+from masking.dialects import sqlserver_keys as keys
 from masking.dialects import sqlserver_load as load
 from masking.errors import MaskingError
 from masking.schema import ColumnInfo, TableInfo
@@ -373,3 +374,18 @@ def test_an_arrow_type_refused_at_the_first_flush_sends_every_flush_as_tuples():
     stage.finish()
     assert [e for e in log if e[0] == "tuples"] == [("tuples", 3)] * 3
     assert stage.arrow is False
+
+
+def test_catalog_reads_the_server_answers_alike_for_every_table_are_made_once(monkeypatch):
+    log = []
+    d = dialect(monkeypatch, log, concat_ok=True)
+    with d.transaction():
+        for _ in range(3):  # three tables cleared: TRUNCATE considered for each
+            d.clear_table(TABLE)
+        for _ in range(2):
+            d._rows(keys.CATALOG_OPTIONS)
+            d._rows("SELECT 1")
+    statements = [e[1] for e in log if e[0] == "main"]
+    assert statements.count(clear.CATALOG_OPTIONS) == 1
+    assert statements.count(keys.CATALOG_OPTIONS) == 1
+    assert statements.count("SELECT 1") == 2  # any other read goes to the server each time
