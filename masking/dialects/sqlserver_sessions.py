@@ -7,9 +7,9 @@ a moment (about 0.45 s on the stand-in, up to a second over TLS), and opened whe
 needed both logins would sit on the run's critical path: the first as the first table's load
 begins, the second in the middle of that table's first flush, while masking waits.
 open_ahead logs both in on a thread of their own instead, while the run reads the catalogs
-and counts the source's rows;
-a session not yet open when it is needed is waited for, and a login that failed there is
-raised where the session is asked for, as it would have been without opening ahead."""
+and counts the source's rows; a session not yet open when it is needed is waited for, and a
+login that failed there is raised where the session is asked for, as it would have been
+without opening ahead."""
 
 from __future__ import annotations
 
