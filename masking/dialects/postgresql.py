@@ -340,6 +340,7 @@ class PostgreSQLDialect(Dialect):
 
     def export_snapshot(self) -> str | None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self.execute(postgresql_arrow.NO_IDLE_TIMEOUT)
         return str(self._rows("SELECT pg_catalog.pg_export_snapshot()")[0][0])
 
     @contextmanager
@@ -347,6 +348,7 @@ class PostgreSQLDialect(Dialect):
         if token is not None and not _SNAPSHOT_ID.match(token):
             raise ValueError("not a snapshot identifier")
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self.execute(postgresql_arrow.NO_IDLE_TIMEOUT)
         pages = self._pages
         try:
             if token:

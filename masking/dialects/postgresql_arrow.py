@@ -30,6 +30,11 @@ import pyarrow.compute as pc
 from masking.dialects import arrowconv
 from masking.schema import ColumnInfo, TypeCategory
 
+# A transaction that reads a shared snapshot waits, idle, on masking and on the target's load,
+# and the one that exports it waits for the whole run: a server or role
+# idle_in_transaction_session_timeout would end them mid-run. SET LOCAL: only the transaction.
+NO_IDLE_TIMEOUT = "SET LOCAL idle_in_transaction_session_timeout = 0"
+
 try:
     import adbc_driver_postgresql.dbapi as adbc
 except ImportError:  # a declared dependency; without it every page goes through psycopg
@@ -91,6 +96,7 @@ class SnapshotPages(ABC):
         """Read in the exported snapshot `token` until end(); False when the server refuses."""
         try:
             self._execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            self._execute(NO_IDLE_TIMEOUT)
             self._snapshot = token
             self._execute(f"SET TRANSACTION SNAPSHOT '{token}'")
         except Exception:  # noqa: BLE001

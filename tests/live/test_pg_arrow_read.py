@@ -153,6 +153,34 @@ def test_pages_read_in_the_shared_snapshot(pg_db, monkeypatch, reader):
     assert len(used) == 5 + 5 + 7
 
 
+def test_a_shared_snapshot_outlives_the_servers_idle_transaction_timeout(pg_db, reader):
+    """The holder and the readers sit idle in their transactions between pages and units; a
+    database-wide idle_in_transaction_session_timeout must not end them (and the snapshot)."""
+    with psycopg.connect(services.postgres_dsn(), autocommit=True) as admin:
+        timeout = "ALTER DATABASE {} SET idle_in_transaction_session_timeout = 200"
+        admin.execute(psycopg.sql.SQL(timeout).format(psycopg.sql.Identifier(pg_db.database)))
+    pg = get_dialect(pg_db)
+    table = _table(pg)
+    holder, unit = get_dialect(pg_db), get_dialect(pg_db)
+    try:
+        token = holder.export_snapshot()
+        pg.execute("UPDATE public.mixed SET t = 'changed' WHERE k = 3")
+        time.sleep(0.6)  # the holder idles past the timeout before a unit imports the snapshot
+        with unit.snapshot_reads(token):
+            pages = unit.read_batches(table, ["k", "t"], 9)
+            rows = next(pages).to_pylist()
+            time.sleep(0.6)  # the unit idles between pages, as while its target loads
+            rows += [r for b in pages for r in b.to_pylist()]
+        assert [r["k"] for r in rows] == list(range(1, 41))
+        assert rows[2]["t"] != "changed"
+        # the exemption is the transaction's only: the session keeps the database's timeout
+        assert unit._rows("SHOW idle_in_transaction_session_timeout")[0][0] == "200ms"
+    finally:
+        unit.close()
+        holder.close()
+        pg.close()
+
+
 def test_without_a_snapshot_to_share_the_transaction_reads_alone(pg_db, monkeypatch, reader):
     pg = get_dialect(pg_db)
     table = _table(pg)
