@@ -155,7 +155,6 @@ def run_unit(
     that committed, delivered again): it is not read again, and its recorded figures return."""
     progress = progress or NullProgress()
     unit = layout.units[index]
-    target.prepare_load()  # e.g. a bulk-copy login, while the plan is resolved
     order, maskers = _resolved(plan, source, target)
     rt = next(r for r in order if r.label == unit.table)
     started = time.monotonic()
@@ -166,6 +165,7 @@ def run_unit(
         raise wrap_error(exc, table=rt.label, stage="unit") from exc
     if done is not None:
         return UnitResult(unit.index, rt.label, done[0], done[1], 0.0)
+    target.prepare_load()  # e.g. a bulk-copy login, while the first rows are read and masked
     columns = list(rt.target_columns)
     sources = {r.target_column: (r.source_column, r.technique) for r in rt.rules if r.masked}
     validator = BatchValidator(rt, _guaranteed_unique(rt, maskers), sources)

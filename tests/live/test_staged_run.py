@@ -98,9 +98,15 @@ def test_resume_runs_only_incomplete_units(pg_db, pg_db_factory):
 
     layout = prepare(plan, src, tgt, "r1", unit_rows=UNIT_ROWS)
     first = [u.index for u in layout.units[:5]]
+    prepared = []
+    tgt.prepare_load = lambda: prepared.append(1)  # type: ignore[method-assign]
     done = [run_unit(plan, layout, i, src, tgt) for i in first]
-    # a complete unit delivered again is not read again: the ledger's figures come back
+    assert len(prepared) == len(first)
+    # a complete unit delivered again is not read again: the ledger's figures come back, and
+    # nothing is prepared to load (a SQL Server target would log in its bulk-copy sessions)
     again = run_unit(plan, layout, first[0], _Unreadable(src), tgt)
+    assert len(prepared) == len(first)
+    del tgt.prepare_load
     assert again.rows_read == done[0].rows_read > 0
     assert (again.index, again.rows_masked, again.seconds) == (first[0], done[0].rows_masked, 0.0)
     # The worker dies here. The target is untouched, the staged units are kept.
