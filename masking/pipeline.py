@@ -66,6 +66,9 @@ class RunResult:
     # staged run, the whole load otherwise (0.0: not measured).
     lock_seconds: float = 0.0
     created_tables: tuple[str, ...] = ()  # target tables the run created (engine.run)
+    # A staged run that published but could not drop its staging afterwards (it is left for
+    # the caller's clean-up; the published data stands).
+    staging_left: bool = False
 
 
 def run(

@@ -220,8 +220,9 @@ def finish(
     progress: Progress | None = None,
 ) -> RunResult:
     """Verify the staged units and publish them in one target transaction; the staging is
-    dropped whatever happens. `started`: time.time() when the run began (for its duration);
-    `progress`: its before_commit(), if any, is called just before the publish commits."""
+    dropped whatever happens (after a publish, a DROP that fails only sets staging_left).
+    `started`: time.time() when the run began (for its duration); `progress`: its
+    before_commit(), if any, is called just before the publish commits."""
     t0 = time.time() if started is None else started
     order, maskers = _resolved(plan, source, target)
     tdef = target.capabilities.default_schema
@@ -268,7 +269,11 @@ def finish(
     except BaseException as exc:
         exc.dropped_tables = discard(layout, target)  # type: ignore[attr-defined]
         raise
-    discard(layout, target, published=True)
+    try:
+        discard(layout, target, published=True)
+        staging_left = False
+    except Exception:  # noqa: BLE001 - the publish committed: losing it to a failed DROP is worse
+        staging_left = True
     total = sum(r.rows_read for r in results)
     return RunResult(
         results,
@@ -280,6 +285,7 @@ def finish(
         plan_hash(plan),
         lock_seconds=lock,
         created_tables=tuple(table_label(*t) for t in layout.created_tables),
+        staging_left=staging_left,
     )
 
 

@@ -62,6 +62,9 @@ class Execution(models.Model):
     lock_seconds = models.FloatField(default=0)
     cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set just before the target commit, cleared when the worker records a failure: a run whose
+    # worker is lost with it set may have committed (the reaper says so; it is not resumable).
+    commit_started_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -20,7 +20,7 @@ class Flaky:
     def __init__(self, failures: int, error: type[Exception] = OperationalError):
         self.failures, self.error, self.calls = failures, error, 0
 
-    def __call__(self, *_: object) -> str:
+    def __call__(self, *_: object, **__: object) -> str:
         self.calls += 1
         if self.calls <= self.failures:
             raise self.error("server closed the connection unexpectedly")
@@ -87,7 +87,7 @@ def test_the_commit_goes_ahead_once_the_app_database_is_back(monkeypatch, settin
     settings.EXECUTION_APP_DB_WAIT_SECONDS = 10
     progress = ExecutionProgress(1, {})
     heartbeat = Flaky(2)
-    monkeypatch.setattr(progress, "_heartbeat", lambda: 1 if heartbeat() else 0)
+    monkeypatch.setattr(progress, "_heartbeat", lambda **_: 1 if heartbeat() else 0)
     monkeypatch.setattr(progress, "_read_cancel", lambda: False)
     progress.before_commit()
     assert heartbeat.calls == 3
@@ -95,11 +95,11 @@ def test_the_commit_goes_ahead_once_the_app_database_is_back(monkeypatch, settin
 
 def test_a_cancel_seen_before_the_commit_rolls_back(monkeypatch):
     progress = ExecutionProgress(1, {})
-    monkeypatch.setattr(progress, "_heartbeat", lambda: 1)
+    monkeypatch.setattr(progress, "_heartbeat", lambda **_: 1)
     monkeypatch.setattr(progress, "_read_cancel", lambda: True)
     with pytest.raises(Cancelled):
         progress.before_commit()
-    monkeypatch.setattr(progress, "_heartbeat", lambda: 0)  # no longer running (reaped)
+    monkeypatch.setattr(progress, "_heartbeat", lambda **_: 0)  # no longer running (reaped)
     monkeypatch.setattr(progress, "_read_cancel", lambda: False)
     with pytest.raises(Cancelled):
         progress.before_commit()

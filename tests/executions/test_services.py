@@ -324,6 +324,30 @@ def test_run_twice_runs_once(scenario, owner):
     assert len(dump(tgt, "customers")) == 50
 
 
+def test_a_run_lost_while_committing_is_reaped_as_possibly_committed(scenario, owner):
+    """The run checks in just before its commit; lost after that, its outcome is unknown."""
+    workflow, _, _ = scenario
+    done = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    assert services.execution_run(execution_id=done.pk).status == ExecutionStatus.SUCCESS
+    done.refresh_from_db()
+    assert done.commit_started_at is not None and done.commit_started_at <= done.finished_at
+    old = timezone.now() - dt.timedelta(minutes=5)
+    lost = Execution.objects.create(
+        workflow=workflow,
+        executed_by=owner,
+        status=ExecutionStatus.RUNNING,
+        started_at=old,
+        heartbeat_at=old,
+        commit_started_at=old,
+    )
+    assert services.execution_reap(stale_after_seconds=60) == [lost.pk]
+    lost.refresh_from_db()
+    assert lost.status == ExecutionStatus.FAILED
+    assert "while it committed" in lost.error_message and "rolled back" not in lost.error_message
+    [fail] = events("execution.fail", lost)
+    assert fail.details["reason"] == "worker_lost_committing"
+
+
 def test_reaper_fails_stale_running_only(scenario, owner):
     workflow, _, _ = scenario
     stale = Execution.objects.create(

@@ -16,7 +16,7 @@ from apps.executions import services
 from apps.executions.models import Execution, ExecutionStatus, ExecutionUnit, UnitStatus
 from apps.executions.services import resume as resume_services
 from apps.executions.services import units as unit_services
-from apps.executions.services.outcome import WORKER_LOST
+from apps.executions.services.outcome import WORKER_LOST, WORKER_LOST_COMMITTING, finish
 from tests.executions.scenario import dump
 from tests.executions.test_units import _staging, fail_unit
 
@@ -197,3 +197,99 @@ def test_created_tables_go_with_the_staging_and_come_back_on_resume(
     assert failed.report["units_rerun"] == 9
     assert sorted(failed.report["created_tables"]) == ["main.customers", "main.orders"]
     assert len(dump(tgt, "customers")) == 50 and len(dump(tgt, "orders")) == 120
+
+
+def _publish_lost(workflow, owner, monkeypatch) -> Execution:
+    """Every unit staged, then the worker dies inside the publish, after its last check-in."""
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    for level in unit_services.unit_begin(execution_id=execution.pk):
+        for index in level:
+            assert unit_services.unit_run(execution_id=execution.pk, index=index) == "done"
+
+    class WorkerGone(BaseException):  # not an Exception: nothing records it, as with SIGKILL
+        pass
+
+    real = unit_services._Cancel.before_commit
+
+    def check_in_then_die(self):  # type: ignore[no-untyped-def]
+        real(self)
+        raise WorkerGone
+
+    monkeypatch.setattr(unit_services._Cancel, "before_commit", check_in_then_die)
+    with pytest.raises(WorkerGone):
+        unit_services.unit_publish(execution_id=execution.pk)
+    monkeypatch.undo()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.RUNNING and execution.commit_started_at
+    old = timezone.now() - dt.timedelta(minutes=10)
+    Execution.objects.filter(pk=execution.pk).update(heartbeat_at=old)
+    assert services.execution_reap(stale_after_seconds=60) == [execution.pk]
+    execution.refresh_from_db()
+    return execution
+
+
+def test_a_worker_lost_while_committing_says_the_target_may_have_changed(
+    scenario, owner, settings, monkeypatch, page
+):
+    """The reaper cannot know whether the commit went through: it says so, and the run cannot
+    be resumed (in append mode a second publish would add the rows twice)."""
+    workflow, _, _ = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    execution = _publish_lost(workflow, owner, monkeypatch)
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.error_message == WORKER_LOST_COMMITTING
+    [event] = AuditEvent.objects.filter(action="execution.fail", resource_id=str(execution.pk))
+    assert event.details["reason"] == "worker_lost_committing"
+    assert not resume_services.can_resume(execution)
+    with pytest.raises(resume_services.ResumeRefused, match="while it committed"):
+        resume_services.execution_resume(execution=execution, by=owner)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    html = page(owner).get(f"/executions/{execution.pk}/").content.decode()
+    assert "resume-execution" not in html and "may hold this run" in html
+
+
+def test_a_run_that_fails_in_the_publish_drops_its_commit_mark(scenario, owner, settings):
+    """The worker that records the failure knows nothing was committed: it stays resumable."""
+    workflow, _, _ = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    execution = _lost_midway(workflow, owner, done=1)
+    assert execution.commit_started_at is None and resume_services.can_resume(execution)
+    running = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    Execution.objects.filter(pk=running.pk).update(
+        status=ExecutionStatus.RUNNING, commit_started_at=timezone.now()
+    )
+    assert finish(running.pk, ExecutionStatus.FAILED, error_message="x")
+    running.refresh_from_db()
+    assert running.commit_started_at is None
+
+
+def test_a_publish_whose_staging_cannot_be_dropped_still_succeeds(
+    scenario, owner, settings, monkeypatch
+):
+    """The target committed: the run is a success, and the staging reaper drops what is left,
+    keeping the published rows."""
+    workflow, _, tgt = scenario
+    settings.EXECUTION_UNIT_ROWS = 20
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    for level in unit_services.unit_begin(execution_id=execution.pk):
+        for index in level:
+            unit_services.unit_run(execution_id=execution.pk, index=index)
+    real = unit_services.staged.discard
+
+    def drop_fails_after_publish(layout, target, *, published=False):  # type: ignore[no-untyped-def]
+        if published:
+            raise OSError("connection lost")
+        return real(layout, target, published=published)
+
+    monkeypatch.setattr(unit_services.staged, "discard", drop_fails_after_publish)
+    assert unit_services.unit_publish(execution_id=execution.pk) == ExecutionStatus.SUCCESS
+    monkeypatch.undo()
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS and execution.report["staging_left"]
+    assert execution.commit_started_at is not None  # the publish checked in before it committed
+    published = {t: dump(tgt, t) for t in TABLES}
+    assert all(published.values()) and _staging(tgt)
+    assert resume_services.staging_reap(older_than_seconds=0) == [execution.pk]
+    assert _staging(tgt) == [] and {t: dump(tgt, t) for t in TABLES} == published
+    assert resume_services.staging_reap(older_than_seconds=0) == []

@@ -19,6 +19,11 @@ WORKER_LOST = (
     "The worker running this execution stopped responding (worker lost, or its task messages "
     "lost with the broker); the target was rolled back."
 )
+WORKER_LOST_COMMITTING = (
+    "The worker running this execution stopped responding while it committed to the target, "
+    "so the target may hold this run's masked copy or be as it was. Check the target before "
+    "relying on it, and start a new run rather than resuming this one."
+)
 NEVER_STARTED = (
     "No worker started this execution (its task message was lost, or no worker serves the "
     "queue); the target was not touched. Start it again."
@@ -36,7 +41,10 @@ def safe_message(exc: BaseException) -> str:
 
 
 def finish(execution_id: int, status: str, **fields: Any) -> bool:
-    """Move a running execution to a final status; False if someone (the reaper) got there first."""
+    """Move a running execution to a final status; False if someone (the reaper) got there first.
+    A run that did not succeed did not commit: its commit mark goes."""
+    if status != ExecutionStatus.SUCCESS:
+        fields.setdefault("commit_started_at", None)
     return (
         Execution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
             status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields

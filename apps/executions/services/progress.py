@@ -88,16 +88,20 @@ class ExecutionProgress:
         )
         return row is None or bool(row[0]) or row[1] != ExecutionStatus.RUNNING
 
-    def _heartbeat(self) -> int:
+    def _heartbeat(self, committing: bool = False) -> int:
+        now = timezone.now()
+        marks = {"commit_started_at": now} if committing else {}
         return Execution.objects.filter(
             pk=self.execution_id, status=ExecutionStatus.RUNNING
-        ).update(heartbeat_at=timezone.now())
+        ).update(heartbeat_at=now, **marks)
 
     def before_commit(self) -> None:
         """Called by the engine after verification, inside the target transaction: the commit
         goes ahead only if the app database can record it, and nobody cancelled meanwhile."""
         try:
-            alive = patiently(self._heartbeat, what="checking in before the commit")
+            alive = patiently(
+                lambda: self._heartbeat(committing=True), what="checking in before the commit"
+            )
             cancelled = patiently(self._read_cancel, what="reading the cancel flag")
         except APP_DB_ERRORS:
             raise TerminalError(APP_DB_LOST) from None

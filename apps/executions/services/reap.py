@@ -17,14 +17,20 @@ from apps.executions.models import (
     ExecutionUnit,
     UnitStatus,
 )
-from apps.executions.services.outcome import NEVER_STARTED, WORKER_LOST, audit_end
+from apps.executions.services.outcome import (
+    NEVER_STARTED,
+    WORKER_LOST,
+    WORKER_LOST_COMMITTING,
+    audit_end,
+)
 
 logger = logging.getLogger("maskflow.executions")
 
 
 def execution_reap(*, stale_after_seconds: int | None = None) -> list[int]:
     """Mark running executions whose heartbeat stopped for EXECUTION_STALE_SECONDS as failed
-    (their worker died: the target transaction died with it). Returns the ids reaped."""
+    (their worker died: the target transaction died with it, unless the worker was committing
+    it). Returns the ids reaped."""
     if stale_after_seconds is None:
         stale_after_seconds = settings.EXECUTION_STALE_SECONDS
     now = timezone.now()
@@ -36,11 +42,11 @@ def execution_reap(*, stale_after_seconds: int | None = None) -> list[int]:
     )
     reaped = []
     for execution in stale.select_related("executed_by"):
+        committing = execution.commit_started_at is not None
+        error = WORKER_LOST_COMMITTING if committing else WORKER_LOST
         claimed = Execution.objects.filter(
             pk=execution.pk, status=ExecutionStatus.RUNNING, heartbeat_at=execution.heartbeat_at
-        ).update(
-            status=ExecutionStatus.FAILED, finished_at=now, rows_masked=0, error_message=WORKER_LOST
-        )
+        ).update(status=ExecutionStatus.FAILED, finished_at=now, rows_masked=0, error_message=error)
         if claimed != 1:
             continue
         ExecutionTable.objects.filter(execution_id=execution.pk).exclude(status="done").update(
@@ -55,8 +61,8 @@ def execution_reap(*, stale_after_seconds: int | None = None) -> list[int]:
             "execution.fail",
             AuditEvent.Status.FAILURE,
             {
-                "error": WORKER_LOST,
-                "reason": "worker_lost",
+                "error": error,
+                "reason": "worker_lost_committing" if committing else "worker_lost",
                 "last_heartbeat": execution.heartbeat_at.isoformat()
                 if execution.heartbeat_at
                 else None,

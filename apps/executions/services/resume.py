@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -33,7 +34,12 @@ class ResumeRefused(Exception):
 
 
 def can_resume(execution: Execution) -> bool:
-    return execution.status in RESUMABLE and bool(execution.layout)
+    """A run lost while it committed is not: its publish may have gone through."""
+    return (
+        execution.status in RESUMABLE
+        and bool(execution.layout)
+        and execution.commit_started_at is None
+    )
 
 
 def execution_resume(*, execution: Execution, by, request=None, enqueue: bool = False) -> Execution:
@@ -43,11 +49,18 @@ def execution_resume(*, execution: Execution, by, request=None, enqueue: bool = 
         raise PermissionDenied(
             "Only the user who started the execution or an administrator can resume it."
         )
+    if execution.commit_started_at is not None:
+        raise ResumeRefused(
+            "This run's worker was lost while it committed, so the target may already hold its "
+            "copy: check the target, then start a new run."
+        )
     if not can_resume(execution):
         raise ResumeRefused("Only a failed or cancelled run split into units can be resumed.")
     if execution.workflow.key_version != execution.key_version:
         raise ResumeRefused("The workflow's key changed since this run: start a new run.")
-    claimed = Execution.objects.filter(pk=execution.pk, status__in=RESUMABLE).update(
+    claimed = Execution.objects.filter(
+        pk=execution.pk, status__in=RESUMABLE, commit_started_at__isnull=True
+    ).update(
         status=ExecutionStatus.RUNNING,
         cancel_requested=False,
         error_message="",
@@ -157,14 +170,19 @@ def staging_reap(*, older_than_seconds: int | None = None) -> list[int]:
         keep = settings.EXECUTION_STAGING_KEEP_SECONDS
     cutoff = timezone.now() - timedelta(seconds=keep)
     dropped = []
-    old = Execution.objects.filter(status__in=RESUMABLE, finished_at__lt=cutoff).exclude(layout={})
+    # and that of runs that published but could not drop it then (report "staging_left")
+    left = Q(status__in=RESUMABLE) | Q(status=ExecutionStatus.SUCCESS, report__staging_left=True)
+    old = Execution.objects.filter(left, finished_at__lt=cutoff).exclude(layout={})
     for execution in old.select_related("workflow__target_connection", "executed_by"):
         layout = staged.Layout.from_dict(execution.layout)
         try:
             _, target = _dialects(execution)
             try:
                 names = staging_tables(target, layout.schema, layout.run_id)
-                staged.discard(layout, target)
+                # a published run's created tables hold its copy: only the staging goes
+                staged.discard(
+                    layout, target, published=execution.status == ExecutionStatus.SUCCESS
+                )
             finally:
                 target.close()
         except Exception:

@@ -158,15 +158,19 @@ class _Cancel:
         # an app database out of reach for a moment stops nothing (the publish checks in).
         return tolerantly(self._heartbeat, what="writing a unit's heartbeat", default=1) != 1
 
-    def _heartbeat(self) -> int:
+    def _heartbeat(self, committing: bool = False) -> int:
+        now = timezone.now()
+        marks = {"commit_started_at": now} if committing else {}
         return Execution.objects.filter(
             pk=self.execution_id, status=ExecutionStatus.RUNNING, cancel_requested=False
-        ).update(heartbeat_at=timezone.now())
+        ).update(heartbeat_at=now, **marks)
 
     def before_commit(self) -> None:
         """The publish commits only if the app database can record it and nobody cancelled."""
         try:
-            alive = patiently(self._heartbeat, what="checking in before the publish")
+            alive = patiently(
+                lambda: self._heartbeat(committing=True), what="checking in before the publish"
+            )
         except APP_DB_ERRORS:
             raise TerminalError(APP_DB_LOST) from None
         if alive != 1:
@@ -295,6 +299,9 @@ def _record_publish(execution: Execution, plan: Plan, layout: staged.Layout, res
     report = build_report(execution, plan, result, list(result.created_tables))
     report["lock_seconds"] = round(result.lock_seconds, 3)
     report["units"] = len(layout.units)
+    if result.staging_left:  # published; the staging reaper drops it after the keep time
+        report["staging_left"] = True
+        logger.warning("execution %s: published, its staging tables not dropped yet", execution_id)
     for key in ("units_rerun", "resumed_snapshot"):  # a resumed run: what ran again, how
         if key in (execution.report or {}):
             report[key] = execution.report[key]
