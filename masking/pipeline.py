@@ -11,6 +11,7 @@ keeps at most `leak_sample` rows per table."""
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,8 @@ from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle, b
 from masking.subset.engine import SubsetCount, closure_for
 from masking.transform import build_maskers, mask_batch
 from masking.validate import BatchValidator, orphan_counts
+
+logger = logging.getLogger(__name__)
 
 LEAK_SAMPLE = 1000
 
@@ -94,6 +97,7 @@ def run(
     state = _RunState(plan, progress, order, started)
     stack = ExitStack()  # holds the subset's key tables on the source until the run ends
     subset: list[SubsetCount] = []
+    committed = False
     try:
         maskers = build_maskers(plan, order, tdef)
         closure = closure_for(plan, source, order)
@@ -129,12 +133,13 @@ def run(
                     f"masked values equal to their source in: {names}",
                 )
             before_commit(progress)
+        committed = True
     except MaskingError:
         raise
     except Exception as exc:  # a driver, a progress callback, a masker: wrapped and scrubbed
         raise wrap_error(exc, table=state.current, stage="run") from exc
     finally:
-        stack.close()
+        _release(stack, committed)
     return RunResult(
         state.results,
         state.rows_done,
@@ -145,6 +150,21 @@ def run(
         plan_hash(plan),
         subset,
     )
+
+
+def _release(stack: ExitStack, committed: bool) -> None:
+    """Drop the subset's key tables from the source. After the commit a failure there must not
+    turn a committed run into a failed one: they are temporary, and go with the session."""
+    if not committed:
+        stack.close()
+        return
+    try:
+        stack.close()
+    except Exception as exc:  # noqa: BLE001
+        logger.warning(
+            "the subset's key tables stay on the source until its session ends (%s)",
+            type(exc).__name__,
+        )
 
 
 class _RunState:

@@ -14,7 +14,7 @@ from masking import Plan, PreflightFailed, TablePlan, preflight, run
 from masking.dialects import get_dialect
 from masking.dialects.base import ConnectionParams, Dialect
 from masking.subset import Relationship, Subset, SubsetRoot
-from masking.subset.engine import sample_key
+from masking.subset.engine import SubsetClosure, sample_key
 from masking.subset.sql import HASH_SPACE, sample_hash
 
 SECRET = b"subset-secret-0123456789abcdef!!"
@@ -113,6 +113,32 @@ def test_ten_percent_of_customers_arrives_whole_and_again_the_same(demo) -> None
     again = run(demo_plan(ten_percent()), src, tgt)
     assert {t: ids(sqlite_query(tgt_path), t) for t in TABLES} == kept
     assert again.subset == result.subset
+
+
+def test_a_committed_run_stands_when_its_key_tables_cannot_be_dropped(
+    demo, monkeypatch, caplog
+) -> None:
+    """Dropping the subset's temporary key tables comes after the target's commit; failing
+    there leaves them to the source session, and the run is the success it was."""
+    src, tgt, src_path, tgt_path = demo
+    original, counts = SubsetClosure._exec, SubsetClosure.counts
+    filled: list[bool] = []
+
+    def fail_drops(self, sql):  # type: ignore[no-untyped-def]
+        if filled and sql.startswith("DROP TABLE"):  # the drops at the end, not those before
+            raise sqlite3.OperationalError("disk I/O error")
+        return original(self, sql)
+
+    def counted(self):  # type: ignore[no-untyped-def]
+        filled.append(True)
+        return counts(self)
+
+    monkeypatch.setattr(SubsetClosure, "_exec", fail_drops)
+    monkeypatch.setattr(SubsetClosure, "counts", counted)
+    result = run(demo_plan(ten_percent()), src, tgt)
+    assert result.fk_ok and result.subset
+    assert_whole(sqlite_query(src_path), sqlite_query(tgt_path))
+    assert "stay on the source until its session ends (OperationalError)" in caplog.text
 
 
 def test_another_workflow_key_samples_other_rows(demo) -> None:
