@@ -34,10 +34,24 @@ def _lost_midway(workflow, owner, done: int) -> Execution:
     ExecutionUnit.objects.filter(execution=execution, index=order[done]).update(
         status=UnitStatus.RUNNING, worker="gone:1"
     )
+    return _reaped(execution)
+
+
+def _reaped(execution: Execution) -> Execution:
+    """The execution's heartbeat long stopped, and the reaper has failed it."""
     old = timezone.now() - dt.timedelta(minutes=10)
     Execution.objects.filter(pk=execution.pk).update(heartbeat_at=old)
     assert services.execution_reap(stale_after_seconds=60) == [execution.pk]
     execution.refresh_from_db()
+    return execution
+
+
+def _all_staged(workflow, owner) -> Execution:
+    """A run whose units are all staged, waiting for its publish."""
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    for level in unit_services.unit_begin(execution_id=execution.pk):
+        for index in level:
+            assert unit_services.unit_run(execution_id=execution.pk, index=index) == "done"
     return execution
 
 
@@ -201,10 +215,7 @@ def test_created_tables_go_with_the_staging_and_come_back_on_resume(
 
 def _publish_lost(workflow, owner, monkeypatch) -> Execution:
     """Every unit staged, then the worker dies inside the publish, after its last check-in."""
-    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
-    for level in unit_services.unit_begin(execution_id=execution.pk):
-        for index in level:
-            assert unit_services.unit_run(execution_id=execution.pk, index=index) == "done"
+    execution = _all_staged(workflow, owner)
 
     class WorkerGone(BaseException):  # not an Exception: nothing records it, as with SIGKILL
         pass
@@ -221,11 +232,7 @@ def _publish_lost(workflow, owner, monkeypatch) -> Execution:
     monkeypatch.undo()
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.RUNNING and execution.commit_started_at
-    old = timezone.now() - dt.timedelta(minutes=10)
-    Execution.objects.filter(pk=execution.pk).update(heartbeat_at=old)
-    assert services.execution_reap(stale_after_seconds=60) == [execution.pk]
-    execution.refresh_from_db()
-    return execution
+    return _reaped(execution)
 
 
 def test_a_worker_lost_while_committing_says_the_target_may_have_changed(
@@ -271,10 +278,7 @@ def test_a_publish_whose_staging_cannot_be_dropped_still_succeeds(
     keeping the published rows."""
     workflow, _, tgt = scenario
     settings.EXECUTION_UNIT_ROWS = 20
-    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
-    for level in unit_services.unit_begin(execution_id=execution.pk):
-        for index in level:
-            unit_services.unit_run(execution_id=execution.pk, index=index)
+    execution = _all_staged(workflow, owner)
     real = unit_services.staged.discard
 
     def drop_fails_after_publish(layout, target, *, published=False):  # type: ignore[no-untyped-def]
