@@ -51,6 +51,8 @@ def _equal(a: pa.Array, b: pa.Array) -> np.ndarray:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return np.zeros(len(a), dtype=bool)
     eq = pc.equal(a, b)
+    if not pc.any(eq).as_py():  # the common case: no output equals its input
+        return np.zeros(len(a), dtype=bool)
     return eq.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
 
 
@@ -139,8 +141,11 @@ class ColumnMasker:
             and len(out)
             and (pa.types.is_string(out.type) or pa.types.is_large_string(out.type))
         ):
-            longest = pc.max(pc.utf8_length(out)).as_py()
-            if longest is not None and longest > limit:
+            # a value has no more characters than bytes: count them only when some value
+            # has more bytes than the limit (byte lengths come from the offsets alone)
+            if (pc.max(pc.binary_length(out)).as_py() or 0) > limit and (
+                pc.max(pc.utf8_length(out)).as_py() or 0
+            ) > limit:
                 # cutting would break the format (an e-mail without its domain): refuse instead
                 raise TerminalError(
                     f"column '{self.ctx.column.name}': technique '{self.technique.name}' cannot "

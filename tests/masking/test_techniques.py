@@ -378,6 +378,53 @@ def test_too_short_column_is_refused_not_truncated() -> None:
         run("email", ["a@b.com"], c=ctx(max_length=8, name="mail"))
 
 
+@pytest.mark.parametrize(
+    ("outputs", "limit", "refused"),
+    [
+        (["Zoë", "abc"], 3, False),  # 4 bytes, 3 characters: fits
+        (["Zoëx", "abc"], 3, True),  # 4 characters
+        (["ëëë"], 3, False),  # twice the bytes, still 3 characters
+        (["abcd"], 3, True),
+        ([None, "ab"], 3, False),
+    ],
+)
+def test_the_length_limit_counts_characters_not_bytes(
+    outputs: list, limit: int, refused: bool
+) -> None:
+    from masking.techniques.masker import ColumnMasker
+    from masking.techniques.registry import Impl, get_technique
+
+    def render(keys, src, attempt, m) -> pa.Array:
+        return pa.array(outputs[: len(src)], pa.string())
+
+    masker = ColumnMasker(
+        get_technique("hash"), Impl(render=render), {}, ctx(max_length=limit, name="n")
+    )
+    if refused:
+        with pytest.raises(TerminalError, match=f"within {limit} characters"):
+            masker(pa.array(["x"] * len(outputs)))
+    else:
+        assert masker(pa.array(["x"] * len(outputs))).to_pylist() == outputs
+
+
+def test_an_output_equal_to_its_input_is_drawn_again() -> None:
+    from masking.techniques.masker import ColumnMasker
+    from masking.techniques.registry import Impl, get_technique
+
+    def render(keys, src, attempt, m) -> pa.Array:  # echoes the input on the first draw
+        return pa.array(
+            [
+                v if a == 0 and v == "same" else f"{v}-{a}"
+                for v, a in zip(src.to_pylist(), attempt, strict=True)
+            ]
+        )
+
+    technique = get_technique("hash")
+    assert technique.identity_hiding
+    masker = ColumnMasker(technique, Impl(render=render), {}, ctx(name="n"))
+    assert masker(pa.array(["same", "other", None])).to_pylist() == ["same-1", "other-0", None]
+
+
 def test_validate_params_messages() -> None:
     assert validate_params("partial_mask", None) == {
         "keep_first": 1,
