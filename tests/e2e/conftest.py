@@ -56,6 +56,10 @@ def browser_page(browser, live_server):
     page.console_errors = errors
     yield page
     context.close()
+    # a script the page's policy refuses (an htmx filter needing eval, say) fails silently
+    # for the user: every end-to-end test also checks that none did
+    refused = [e for e in errors if "evalDisallowed" in e or "Content Security Policy" in e]
+    assert not refused, refused
 
 
 @pytest.fixture

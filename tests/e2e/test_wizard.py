@@ -44,12 +44,22 @@ def test_wizard_creates_two_table_workflow_with_preview(browser_page, owner, dem
     page.click("[data-testid=next]")
     # Step 2: customers and orders, all columns
     page.wait_for_selector("[data-testid=pick-customers]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".colpick").count() == 0  # nothing ticked: no table's columns
     page.check("[data-testid=pick-orders]")
     page.wait_for_selector("[data-testid=columns-orders]")
     hint = page.inner_text("[data-testid=columns-orders] [data-testid=fk-hint] >> nth=0")
     assert "references" in hint and "include it" in hint
     page.check("[data-testid=pick-customers]")
     page.wait_for_selector("[data-testid=columns-customers]")
+    # a table whose parent is ticked says so; unticked, its columns go
+    page.check("[data-testid=pick-payments]")
+    page.wait_for_selector("[data-testid=columns-payments]")
+    hint = page.inner_text("[data-testid=columns-payments] [data-testid=fk-hint]")
+    assert "main.orders" in hint and "included" in hint and "include it" not in hint
+    page.uncheck("[data-testid=pick-payments]")
+    page.wait_for_selector("[data-testid=columns-payments]", state="detached")
+    assert page.locator(".colpick").count() == 2
     shot(page, "wizard-2-tables")
     page.click("[data-testid=next]")
     # Step 3: suggestions pre-filled, preview shown, change one technique

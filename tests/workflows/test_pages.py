@@ -282,3 +282,35 @@ def test_list_shows_only_last_runs_the_viewer_may_see(
     assert workflow.name in html
     assert ("status-failed" in html) is sees
     assert ("never" in html) is not sees
+
+
+def test_wizard_columns_follow_the_ticked_boxes(page, owner, demo_conns):
+    """Step 2 asks for a table's columns with every ticked box of the schema: an unticked
+    table gets none, and a foreign-key hint counts the tables ticked on the page now."""
+    source, target = demo_conns
+    client = page(owner)
+    basics = {
+        "name": "Ticks",
+        "description": "",
+        "source_connection_id": source.pk,
+        "target_connection_id": target.pk,
+        "locale": "en_US",
+    }
+    assert client.post(reverse("workflows:create") + "?restart=1", basics).status_code == 302
+    url = reverse("workflows:create_columns")
+
+    def columns(name: str, ticked: list[str]) -> str:
+        response = client.get(url, {"schema": "main", "name": name, "table": ticked})
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert columns("payments", []) == ""  # unticked: its columns go
+    assert columns("payments", ["main.customers"]) == ""
+    alone = columns("payments", ["main.payments"])
+    assert 'data-testid="columns-payments"' in alone and "card_number" in alone
+    assert "include it too" in alone
+    with_parent = columns("payments", ["main.payments", "main.orders"])
+    assert "main.orders" in with_parent and "included" in with_parent
+    assert "include it too" not in with_parent
+    missing = client.get(url, {"schema": "main", "name": "nope", "table": ["main.nope"]})
+    assert missing.status_code == 404 and b"Table not found" in missing.content

@@ -51,16 +51,23 @@ def columns_partial(request, pk: int | None = None):
     workflow_for_edit(request, pk)
     state = load_state(request, pk)
     source = state_connection(state, "source")
-    schema, table = request.GET.get("schema", ""), request.GET.get("table", "")
+    schema, table = request.GET.get("schema", ""), request.GET.get("name", "")
+    key = f"{schema}.{table}"
+    # the boxes ticked on the page now (`table`, sent by every box of this schema), and the
+    # tables of other schemas chosen earlier: the page's state, not the last saved one
+    ticked = set(request.GET.getlist("table"))
+    if key not in ticked:  # the box was unticked: its columns go
+        return HttpResponse("")
     info = describe(source, schema, table)
     if info is None:
         return HttpResponse("<p class='flash flash-error'>Table not found.</p>", status=404)
-    key = f"{schema}.{table}"
     chosen = next(
         (t["columns"] for t in state.get("tables", []) if f"{t['schema']}.{t['table']}" == key),
         None,
     )
-    selected_tables = {f"{t['schema']}.{t['table']}" for t in state.get("tables", [])}
+    selected_tables = ticked | {
+        f"{t['schema']}.{t['table']}" for t in state.get("tables", []) if t["schema"] != schema
+    }
     hints = [
         {
             "column": ", ".join(fk.columns),
