@@ -128,3 +128,23 @@ def test_history_partial_renders(owner, done):
         "executions/_history.html", {"executions": [done], "workflow": done.workflow}
     )
     assert f'data-execution="{done.pk}"' in html and f"?workflow={done.workflow_id}" in html
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (None, "—"),
+        (0.04, "<0.1s"),
+        (0.28, "0.3s"),
+        (9.94, "9.9s"),
+        (0, "0s"),
+        (7, "7s"),
+        (12.4, "12s"),
+        (125, "2m 05s"),
+        (7384, "2h 03m"),
+    ],
+)
+def test_durations_read_as_people_write_them(seconds, shown) -> None:
+    from apps.executions.templatetags.executions import duration
+
+    assert duration(seconds) == shown

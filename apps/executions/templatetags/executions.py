@@ -28,7 +28,10 @@ def eta_seconds(execution) -> int | None:
 def duration(seconds) -> str:
     if seconds is None or seconds == "":
         return "—"
-    seconds = int(round(float(seconds)))
+    exact = float(seconds)
+    if exact < 10 and exact != int(exact):  # a short run: "0s" would say it took nothing
+        return "<0.1s" if exact < 0.1 else f"{exact:.1f}s"
+    seconds = int(round(exact))
     if seconds < 60:
         return f"{seconds}s"
     minutes, secs = divmod(seconds, 60)
