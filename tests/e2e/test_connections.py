@@ -24,7 +24,11 @@ def test_add_test_save_and_browse_a_connection(browser_page, owner, shot):
     page.click("[data-testid=save-connection]")
     page.wait_for_selector("text=Connection 'E2E SQLite' created.")
     page.click("#connections-table a:has-text('E2E SQLite')")
-    page.click("[data-testid=schema-main]")
+    # the only schema opens by itself, listed under its heading
+    page.wait_for_selector("[data-testid=table-pets]")
+    heading = page.locator(".browser nav h2").bounding_box()
+    schema = page.locator("[data-testid=schema-main]").bounding_box()
+    assert schema["y"] > heading["y"] + heading["height"] - 1, (heading, schema)
     page.click("[data-testid=table-pets]")
     page.wait_for_selector("#columns-table")
     assert page.locator("tr[data-column=owner_id]").count() == 1
