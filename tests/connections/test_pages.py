@@ -115,6 +115,16 @@ def test_schema_browser_partials(page, owner):
         reverse("connections:browse_columns", args=[conn.pk]), {"schema": "main", "table": "pets"}
     )
     assert b"owner_id" in cols.content and b"NOT NULL" in cols.content and b"PK" in cols.content
+    assert b"<code></code>" not in cols.content  # no default: an empty cell, not an empty box
+    import sqlite3
+
+    db = sqlite3.connect(conn.database)
+    db.execute("CREATE TABLE IF NOT EXISTS toys (id INTEGER PRIMARY KEY, kind TEXT DEFAULT 'ball')")
+    db.close()
+    toys = client.get(
+        reverse("connections:browse_columns", args=[conn.pk]), {"schema": "main", "table": "toys"}
+    )
+    assert b"<code>&#x27;ball&#x27;</code>" in toys.content, toys.content
     bad = client.get(
         reverse("connections:browse_columns", args=[conn.pk]), {"schema": "main", "table": "x';--"}
     )
