@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -312,5 +314,48 @@ def test_wizard_columns_follow_the_ticked_boxes(page, owner, demo_conns):
     with_parent = columns("payments", ["main.payments", "main.orders"])
     assert "main.orders" in with_parent and "included" in with_parent
     assert "include it too" not in with_parent
+    picked = client.get(
+        url,
+        {
+            "schema": "main",
+            "name": "payments",
+            "table": ["main.payments"],
+            "chosen_given": "1",
+            "chosen": ["id", "amount"],
+        },
+    ).content.decode()
+    boxes = re.findall(r'value="(\w+)"\s*(checked)?>', picked)
+    assert {name for name, ticked in boxes if ticked} == {"id", "amount"}
+    assert len(boxes) > 2
     missing = client.get(url, {"schema": "main", "name": "nope", "table": ["main.nope"]})
     assert missing.status_code == 404 and b"Table not found" in missing.content
+
+
+def test_wizard_tables_carry_the_choice_of_other_schemas(page, owner, demo_conns):
+    source, target = demo_conns
+    client = page(owner)
+    basics = {
+        "name": "Carry",
+        "description": "",
+        "source_connection_id": source.pk,
+        "target_connection_id": target.pk,
+        "locale": "en_US",
+    }
+    assert client.post(reverse("workflows:create") + "?restart=1", basics).status_code == 302
+    url = reverse("workflows:create_tables")
+    first = client.post(url, {"schema": "main"}).content.decode()  # nothing chosen yet
+    assert 'name="tables_shown"' in first and "chosen-elsewhere" not in first
+    posted = {
+        "schema": "main",
+        "tables_shown": "1",
+        "table": ["main.customers", 'hr."x"'],
+        "col:main.customers": ["id", "email"],
+        'col:hr."x"': ["a", "b"],
+    }
+    body = client.post(url, posted).content.decode()
+    assert "hr.&quot;x&quot;</code> (2 columns)" in body  # shown, escaped
+    assert '<input type="hidden" name="table" value="hr.&quot;x&quot;">' in body
+    assert 'name="col:hr.&quot;x&quot;" value="b"' in body
+    assert 'name="table" value="main.customers" id="tbl-' in body.replace("\n", " ")
+    assert "chosen=id&amp;chosen=email" in body or "chosen=id&chosen=email" in body
+    assert 'value="main.orders" id="tbl-' in body and body.count("checked") == 1

@@ -23,13 +23,23 @@ from apps.workflows.wizard.state import (
 from masking import RowFilterError, database_error, get_technique, validate_row_filter
 
 
+def _page_choice(request, state: dict) -> dict[str, list[str]]:
+    """The tables chosen so far (`schema.table` → columns): those ticked on the page when it
+    sends them (a schema switch posts the form), else the saved ones."""
+    if request.method == "POST" and request.POST.get("tables_shown"):
+        return {key: request.POST.getlist(f"col:{key}") for key in request.POST.getlist("table")}
+    return {f"{t['schema']}.{t['table']}": t["columns"] for t in state.get("tables", [])}
+
+
 @login_required
+@require_http_methods(["GET", "POST"])
 def tables_partial(request, pk: int | None = None):
-    """HTMX: the tables of one schema, with checkboxes; FK relations are pointed out."""
+    """HTMX: the tables of one schema, with checkboxes; FK relations are pointed out. Tables
+    chosen in other schemas ride along as hidden fields, so switching schemas keeps them."""
     workflow_for_edit(request, pk)
     state = load_state(request, pk)
     source = state_connection(state, "source")
-    schema = request.GET.get("schema", "")
+    schema = (request.POST if request.method == "POST" else request.GET).get("schema", "")
     from apps.connections.browse import connection_tables
     from apps.connections.clean import ConnectionInputError, clean_identifier
 
@@ -38,11 +48,20 @@ def tables_partial(request, pk: int | None = None):
         tables = connection_tables(conn=source, schema=schema)
     except ConnectionInputError:
         return HttpResponse("<p class='flash flash-error'>Invalid schema.</p>", status=400)
-    selected = {f"{t['schema']}.{t['table']}": t["columns"] for t in state.get("tables", [])}
+    choice = _page_choice(request, state)
+    here = {f"{schema}.{t.name}" for t in tables}
+    selected = {key: cols for key, cols in choice.items() if key in here}
+    elsewhere = {key: cols for key, cols in choice.items() if key not in here}
     return render(
         request,
         "workflows/_tables.html",
-        {"schema": schema, "tables": tables, "selected": selected, "urls": wizard_urls(pk)},
+        {
+            "schema": schema,
+            "tables": tables,
+            "selected": selected,
+            "elsewhere": elsewhere,
+            "urls": wizard_urls(pk),
+        },
     )
 
 
@@ -53,21 +72,22 @@ def columns_partial(request, pk: int | None = None):
     source = state_connection(state, "source")
     schema, table = request.GET.get("schema", ""), request.GET.get("name", "")
     key = f"{schema}.{table}"
-    # the boxes ticked on the page now (`table`, sent by every box of this schema), and the
-    # tables of other schemas chosen earlier: the page's state, not the last saved one
+    # the tables chosen on the page now (`table`: the boxes ticked in this schema and the
+    # hidden fields of other schemas), not the last saved choice
     ticked = set(request.GET.getlist("table"))
     if key not in ticked:  # the box was unticked: its columns go
         return HttpResponse("")
     info = describe(source, schema, table)
     if info is None:
         return HttpResponse("<p class='flash flash-error'>Table not found.</p>", status=404)
-    chosen = next(
-        (t["columns"] for t in state.get("tables", []) if f"{t['schema']}.{t['table']}" == key),
-        None,
-    )
-    selected_tables = ticked | {
-        f"{t['schema']}.{t['table']}" for t in state.get("tables", []) if t["schema"] != schema
-    }
+    if request.GET.get("chosen_given"):  # the columns picked on the page, before a switch
+        chosen: list[str] | None = request.GET.getlist("chosen")
+    else:
+        chosen = next(
+            (t["columns"] for t in state.get("tables", []) if f"{t['schema']}.{t['table']}" == key),
+            None,
+        )
+    selected_tables = ticked  # other schemas' choices are on the page as hidden fields
     hints = [
         {
             "column": ", ".join(fk.columns),
