@@ -36,3 +36,21 @@ document.addEventListener("DOMContentLoaded", function () {
   select.addEventListener("change", apply);
   apply();
 });
+
+// Wizard step 2: a foreign-key hint says whether its parent table is chosen on the page now,
+// as boxes are ticked and unticked (the server renders it right when the columns load).
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  if (!box.matches || !box.matches("input[type=checkbox][name=table]")) return;
+  var chosen = {};
+  document.querySelectorAll("input[name=table]").forEach(function (i) {
+    if (i.type !== "checkbox" || i.checked) chosen[i.value] = true;
+  });
+  document.querySelectorAll("[data-fk-ref]").forEach(function (hint) {
+    var included = !!chosen[hint.dataset.fkRef];
+    hint.classList.toggle("flash", !included);
+    hint.classList.toggle("flash-warning", !included);
+    hint.querySelector("[data-when=missing]").hidden = included;
+    hint.querySelector("[data-when=included]").hidden = !included;
+  });
+});

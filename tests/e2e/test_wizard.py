@@ -52,6 +52,10 @@ def test_wizard_creates_two_table_workflow_with_preview(browser_page, owner, dem
     assert "references" in hint and "include it" in hint
     page.check("[data-testid=pick-customers]")
     page.wait_for_selector("[data-testid=columns-customers]")
+    # the hints already shown follow the boxes: customers is now chosen, employees is not
+    hints = page.locator("[data-testid=columns-orders] [data-testid=fk-hint]").all_inner_texts()
+    assert [h for h in hints if "main.customers" in h and h.endswith("— included")], hints
+    assert [h for h in hints if "main.employees" in h and "include it too" in h], hints
     # a table whose parent is ticked says so; unticked, its columns go
     page.check("[data-testid=pick-payments]")
     page.wait_for_selector("[data-testid=columns-payments]")

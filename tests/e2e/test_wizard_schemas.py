@@ -53,7 +53,8 @@ def test_tables_chosen_in_one_schema_stay_chosen_in_another(browser_page, owner,
     page.select_option("select[name=source_connection_id]", str(source.pk))
     page.select_option("select[name=target_connection_id]", str(target.pk))
     page.click("[data-testid=next]")
-    page.select_option("[data-testid=schema-select]", "public")
+    page.wait_for_selector("[data-testid=pick-people]")  # the first schema, listed on load
+    page.wait_for_load_state("networkidle")
     page.check("[data-testid=pick-people]")
     page.wait_for_selector("[data-testid=columns-people]")
     page.uncheck("[data-testid=columns-people] input[value=note]")

@@ -310,10 +310,11 @@ def test_wizard_columns_follow_the_ticked_boxes(page, owner, demo_conns):
     assert columns("payments", ["main.customers"]) == ""
     alone = columns("payments", ["main.payments"])
     assert 'data-testid="columns-payments"' in alone and "card_number" in alone
-    assert "include it too" in alone
+    assert 'data-fk-ref="main.orders"' in alone and '<span data-when="included" hidden>' in alone
+    assert '<span data-when="missing">: include it too' in alone
     with_parent = columns("payments", ["main.payments", "main.orders"])
-    assert "main.orders" in with_parent and "included" in with_parent
-    assert "include it too" not in with_parent
+    assert '<span data-when="missing" hidden>' in with_parent
+    assert '<span data-when="included"> — included' in with_parent
     picked = client.get(
         url,
         {

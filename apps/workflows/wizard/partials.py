@@ -92,6 +92,7 @@ def columns_partial(request, pk: int | None = None):
         {
             "column": ", ".join(fk.columns),
             "ref": f"{fk.ref_schema}.{fk.ref_table}",
+            "ref_key": f"{fk.ref_schema or schema}.{fk.ref_table}",
             "included": f"{fk.ref_schema or schema}.{fk.ref_table}" in selected_tables,
         }
         for fk in info.foreign_keys
