@@ -162,7 +162,8 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
 
     def list_tables(self, schema: str) -> list[TableSummary]:
         return [
-            TableSummary(schema, name, None if est is None else int(est), kind)
+            # a negative count is a server that keeps none (Babelfish says -1): no estimate
+            TableSummary(schema, name, None if est is None or est < 0 else int(est), kind)
             for name, est, kind in self._rows(q.TABLES, (schema,))
         ]
 

@@ -18,9 +18,27 @@ def qualified(schema: str, table: str) -> str:
     return f"{quote(schema or 'dbo')}.{quote(table)}"
 
 
+# The system schemas and those of the fixed database roles, by name: their ids (below 5,
+# from 16384) are SQL Server's habit, not a rule every server keeps (Babelfish numbers every
+# schema from its own object ids), and no user schema can take these names.
+SYSTEM_SCHEMAS = (
+    "sys",
+    "INFORMATION_SCHEMA",
+    "guest",
+    "db_owner",
+    "db_accessadmin",
+    "db_securityadmin",
+    "db_ddladmin",
+    "db_backupoperator",
+    "db_datareader",
+    "db_datawriter",
+    "db_denydatareader",
+    "db_denydatawriter",
+)
 SCHEMAS = (
-    "SELECT s.name FROM sys.schemas s WHERE s.schema_id BETWEEN 1 AND 16383 "
-    "AND s.name NOT IN ('sys', 'INFORMATION_SCHEMA', 'guest') ORDER BY s.name"
+    "SELECT s.name FROM sys.schemas s WHERE s.name NOT IN ("
+    + ", ".join(f"'{name}'" for name in SYSTEM_SCHEMAS)
+    + ") ORDER BY s.name"
 )
 
 # Row estimates from the heap or clustered index partitions: free, unlike COUNT(*).

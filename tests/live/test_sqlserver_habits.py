@@ -85,6 +85,11 @@ def test_schemas_quoted_names_no_pk_and_cross_schema_keys(pair) -> None:  # type
         ("sales dept", "cust omers")
     ]
     assert src.describe_table("dbo", "log lines").primary_key == ()
+    # browsing: the user's schemas (dbo among them), none of the system's or the roles'
+    assert src.list_schemas() == ["dbo", "hr", "sales dept"]
+    listed = {t.name: t.row_estimate for t in src.list_tables("sales dept")}
+    assert set(listed) == {"cust omers"}
+    assert listed["cust omers"] in (None, 200)  # an estimate, or none where the server keeps none
     result = run(_plan(), src, tgt)
     assert {t.name.split(".")[-1]: t.rows_written for t in result.tables} == {
         "order lines": 300,
