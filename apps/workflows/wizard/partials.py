@@ -3,6 +3,7 @@ preview and the row count of a filter."""
 
 from __future__ import annotations
 
+import json
 import secrets
 
 from django.contrib.auth.decorators import login_required
@@ -49,9 +50,15 @@ def tables_partial(request, pk: int | None = None):
     except ConnectionInputError:
         return HttpResponse("<p class='flash flash-error'>Invalid schema.</p>", status=400)
     choice = _page_choice(request, state)
-    here = {f"{schema}.{t.name}" for t in tables}
-    selected = {key: cols for key, cols in choice.items() if key in here}
-    elsewhere = {key: cols for key, cols in choice.items() if key not in here}
+    names = {f"{schema}.{t.name}": t.name for t in tables}
+    selected = {key: cols for key, cols in choice.items() if key in names}
+    elsewhere = {key: cols for key, cols in choice.items() if key not in names}
+    # a chosen table loads its columns as chosen, posted (a wide table's list would not fit
+    # in a URL)
+    loads = {
+        key: json.dumps({"schema": schema, "name": names[key], "chosen_given": "1", "chosen": cols})
+        for key, cols in selected.items()
+    }
     return render(
         request,
         "workflows/_tables.html",
@@ -60,28 +67,31 @@ def tables_partial(request, pk: int | None = None):
             "tables": tables,
             "selected": selected,
             "elsewhere": elsewhere,
+            "loads": loads,
             "urls": wizard_urls(pk),
         },
     )
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def columns_partial(request, pk: int | None = None):
     workflow_for_edit(request, pk)
     state = load_state(request, pk)
     source = state_connection(state, "source")
-    schema, table = request.GET.get("schema", ""), request.GET.get("name", "")
+    data = request.POST if request.method == "POST" else request.GET
+    schema, table = data.get("schema", ""), data.get("name", "")
     key = f"{schema}.{table}"
     # the tables chosen on the page now (`table`: the boxes ticked in this schema and the
     # hidden fields of other schemas), not the last saved choice
-    ticked = set(request.GET.getlist("table"))
+    ticked = set(data.getlist("table"))
     if key not in ticked:  # the box was unticked: its columns go
         return HttpResponse("")
     info = describe(source, schema, table)
     if info is None:
         return HttpResponse("<p class='flash flash-error'>Table not found.</p>", status=404)
-    if request.GET.get("chosen_given"):  # the columns picked on the page, before a switch
-        chosen: list[str] | None = request.GET.getlist("chosen")
+    if data.get("chosen_given"):  # the columns picked on the page, before a switch
+        chosen: list[str] | None = data.getlist("chosen")
     else:
         chosen = next(
             (t["columns"] for t in state.get("tables", []) if f"{t['schema']}.{t['table']}" == key),
