@@ -114,7 +114,7 @@ def _n(*alts: str) -> str:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("email", _n(r"e_?mail(_address)?", "courriel", "mail"), 2, "email", _rx(EMAIL), True),
+    Rule("email", _n(r"e_?mail(_?address)?", "courriel", "mail"), 2, "email", _rx(EMAIL), True),
     Rule(
         "credit_card",
         _n("credit_?card", "card_?(number|num|no)", "cc_?(number|num)?", "pan", "card"),
@@ -158,15 +158,15 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "phone",
         _n(
-            "phone(_number)?",
-            "mobile",
-            "cell(_phone)?",
+            "phone(_?number)?",
+            "mobile(_?phone)?",
+            "cell(_?phone)?",
             "tel",
             "telephone",
             "fax",
             "msisdn",
-            "work_phone",
-            "home_phone",
+            "work_?phone",
+            "home_?phone",
         ),
         2,
         "phone",
@@ -212,7 +212,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "street_address",
-        _n("street(_address)?", "address(_line)?(_?\\d)?", "addr(_?\\d)?", "adresse"),
+        _n("street(_?address)?", "address(_?line)?(_?\\d)?", "addr(_?\\d)?", "adresse"),
         2,
         "street_address",
         _rx(STREET),
@@ -220,7 +220,7 @@ RULES: tuple[Rule, ...] = (
     Rule("city", _n("city", "town", "ville"), 1, "city"),
     Rule(
         "postal_code",
-        _n("zip(_?code)?", "postal(_code)?", "post_?code", "code_postal"),
+        _n("zip(_?code)?", "postal(_?code)?", "post_?code", "code_postal"),
         2,
         "postal_code",
         lambda v: bool(US_ZIP.match(v) or CA_POSTAL.match(v) or UK_POSTAL.match(v)),
@@ -281,6 +281,57 @@ def snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", s.lower()).strip("_")
 
 
+# Words that qualify whose data a column holds. A name written in one lowercase word, as
+# PostgreSQL folds unquoted camelCase and some servers report names (``billingaddress``,
+# ``homephone``, ``custemail``), is read as qualifier + rest (``billing_address``). Only these
+# words split a name: a bare suffix would read ``capacity`` as a city, ``hotel`` as a phone,
+# and none of them names personal data itself (``phonetic`` is no ``phone_tic``).
+QUALIFIERS = (
+    "billing",
+    "shipping",
+    "mailing",
+    "delivery",
+    "home",
+    "work",
+    "office",
+    "business",
+    "personal",
+    "private",
+    "primary",
+    "secondary",
+    "alternate",
+    "alt",
+    "contact",
+    "customer",
+    "cust",
+    "client",
+    "employee",
+    "emp",
+    "patient",
+    "member",
+    "user",
+    "owner",
+    "parent",
+    "guardian",
+    "emergency",
+    "spouse",
+    "student",
+    "account",
+)
+
+
+def name_readings(col: str) -> list[str]:
+    """The snake_case name, and where its first word runs a qualifier into the next word, the
+    name with the two apart (``billingpostalcode``: ``billing_postalcode``, and so on down)."""
+    readings = [col]
+    head, sep, tail = col.partition("_")
+    for q in sorted(QUALIFIERS, key=len, reverse=True):
+        if head.startswith(q) and len(head) > len(q) + 1:
+            readings += [f"{q}_{r}" for r in name_readings(head[len(q) :] + sep + tail)]
+            break
+    return readings
+
+
 def _technique_for(rule: Rule, category: TypeCategory) -> tuple[str, dict]:
     from masking.techniques import get_technique
 
@@ -299,8 +350,9 @@ def detect_column(
     values = [v for v in sample if v is not None and str(v).strip() != ""]
     texts = [str(v).strip() for v in values]
     best: Detection | None = None
+    readings = name_readings(col)
     for rule in RULES:
-        named = bool(re.search(rule.names, col))
+        named = any(re.search(rule.names, reading) for reading in readings)
         reasons: list[str] = []
         score = 0.0
         if named:

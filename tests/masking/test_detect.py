@@ -6,6 +6,7 @@ import datetime as dt
 import random
 
 import pyarrow as pa
+import pytest
 from faker import Faker
 
 from masking.detect import detect_column, detect_table, is_card, is_iban, is_sin
@@ -229,3 +230,45 @@ def test_detect_table() -> None:
     out = detect_table(cols, {"email": _fake("en_US", "email"), "amount": [1.5, 2.0]})
     assert set(out) == {"email", "first_name"}
     assert out["email"].confidence > out["first_name"].confidence or out["email"].confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "entity"),
+    [
+        # Chinook's columns as PostgreSQL folds unquoted camelCase, and as some servers report
+        ("billingaddress", "street_address"),
+        ("billingcity", "city"),
+        ("billingstate", "state"),
+        ("billingcountry", "country"),
+        ("billingpostalcode", "postal_code"),
+        ("postalcode", "postal_code"),
+        ("firstname", "first_name"),
+        ("lastname", "last_name"),
+        ("birthdate", "birth_date"),
+        ("homephone", "phone"),
+        ("mobilephone", "phone"),
+        ("phonenumber", "phone"),
+        ("custemail", "email"),
+        ("emailaddress", "email"),
+        ("workemail", "email"),
+        ("streetaddress", "street_address"),
+        ("addressline1", "street_address"),
+        ("shippingcountry", "country"),
+        ("customername", "full_name"),
+        # words that end like personal data, or start with it, and are not
+        ("capacity", None),
+        ("velocity", None),
+        ("electricity", None),
+        ("hotel", None),
+        ("estate", None),
+        ("realestate", None),
+        ("phonetic", None),
+        ("mobileapp", None),
+        ("postaldistrict", None),
+        ("employeeid", None),
+        ("customerid", None),
+    ],
+)
+def test_names_written_as_one_word(name: str, entity: str | None) -> None:
+    got = detect_column(name, "varchar(60)", "string", [])
+    assert (got.entity if got else None) == entity
