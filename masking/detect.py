@@ -318,6 +318,7 @@ QUALIFIERS = (
     "student",
     "account",
 )
+_LONGEST_FIRST = sorted(QUALIFIERS, key=len, reverse=True)  # "customer" before "cust"
 
 
 def name_readings(col: str) -> list[str]:
@@ -325,7 +326,7 @@ def name_readings(col: str) -> list[str]:
     name with the two apart (``billingpostalcode``: ``billing_postalcode``, and so on down)."""
     readings = [col]
     head, sep, tail = col.partition("_")
-    for q in sorted(QUALIFIERS, key=len, reverse=True):
+    for q in _LONGEST_FIRST:
         if head.startswith(q) and len(head) > len(q) + 1:
             readings += [f"{q}_{r}" for r in name_readings(head[len(q) :] + sep + tail)]
             break

@@ -13,7 +13,12 @@ from masking.dialects import get_dialect
 from masking.dialects.base import ConnectionParams
 from tests import services
 from tests.masking.test_pipeline import fetch
-from tests.masking.test_pipeline_chinook import CHINOOK, assert_chinook, chinook_plan
+from tests.masking.test_pipeline_chinook import (
+    CHINOOK,
+    assert_chinook,
+    assert_chinook_copy,
+    chinook_plan,
+)
 
 pytestmark = pytest.mark.live
 
@@ -58,16 +63,7 @@ def test_chinook_mariadb(mariadb_db_factory: Callable[[], ConnectionParams]) -> 
     try:
         result = run(chinook_plan(src, tgt, NAMES), src, tgt)
         assert_chinook(src, tgt, result, NAMES, {"employee": 8, "customer": 59, "invoice": 412})
-        joined = fetch(
-            tgt,
-            "SELECT COUNT(*) FROM Invoice i JOIN Customer c ON c.CustomerId = i.CustomerId "
-            "JOIN Employee e ON e.EmployeeId = c.SupportRepId",
-        )
-        assert [tuple(r) for r in joined] == [(412,)]
-        before = fetch(src, "SELECT Email FROM Customer ORDER BY CustomerId")
-        after = fetch(tgt, "SELECT Email FROM Customer ORDER BY CustomerId")
-        assert len(after) == 59 and not set(before) & set(after)
-        assert [tuple(r) for r in fetch(tgt, "SELECT COUNT(*) FROM Track")] == [(3503,)]
+        assert_chinook_copy(src, tgt, fetch)
     finally:
         src.close()
         tgt.close()

@@ -92,6 +92,22 @@ def assert_chinook(
     assert {"first_name", "last_name", "email", "phone"} <= techniques
 
 
+def assert_chinook_copy(src: Dialect, tgt: Dialect, fetch) -> None:
+    """The masked copy in a database with Chinook's own names (`fetch` reads rows): invoices
+    still join their customers and support reps, no customer keeps an e-mail, and a table the
+    plan did not touch is whole."""
+    joined = fetch(
+        tgt,
+        "SELECT COUNT(*) FROM Invoice i JOIN Customer c ON c.CustomerId = i.CustomerId "
+        "JOIN Employee e ON e.EmployeeId = c.SupportRepId",
+    )
+    assert [tuple(r) for r in joined] == [(412,)]
+    email = "SELECT Email FROM Customer ORDER BY CustomerId"
+    before, after = fetch(src, email), fetch(tgt, email)
+    assert len(after) == 59 and not {tuple(r) for r in before} & {tuple(r) for r in after}
+    assert [tuple(r) for r in fetch(tgt, "SELECT COUNT(*) FROM Track")] == [(3503,)]
+
+
 @pytest.fixture
 def chinook_sqlite(tmp_path):  # type: ignore[no-untyped-def]
     script = SQLITE_SCRIPT.read_text(encoding="utf-8-sig")

@@ -286,19 +286,23 @@ def test_list_shows_only_last_runs_the_viewer_may_see(
     assert ("never" in html) is not sees
 
 
-def test_wizard_columns_follow_the_ticked_boxes(page, owner, demo_conns):
-    """Step 2 asks for a table's columns with every ticked box of the schema: an unticked
-    table gets none, and a foreign-key hint counts the tables ticked on the page now."""
-    source, target = demo_conns
-    client = page(owner)
+def _wizard_at_step_2(client, source, target, name: str):
+    """A new workflow's wizard, its basics saved."""
     basics = {
-        "name": "Ticks",
+        "name": name,
         "description": "",
         "source_connection_id": source.pk,
         "target_connection_id": target.pk,
         "locale": "en_US",
     }
     assert client.post(reverse("workflows:create") + "?restart=1", basics).status_code == 302
+    return client
+
+
+def test_wizard_columns_follow_the_ticked_boxes(page, owner, demo_conns):
+    """Step 2 asks for a table's columns with every ticked box of the schema: an unticked
+    table gets none, and a foreign-key hint counts the tables ticked on the page now."""
+    client = _wizard_at_step_2(page(owner), *demo_conns, "Ticks")
     url = reverse("workflows:create_columns")
 
     def columns(name: str, ticked: list[str]) -> str:
@@ -347,16 +351,7 @@ def test_wizard_columns_follow_the_ticked_boxes(page, owner, demo_conns):
 
 
 def test_wizard_tables_carry_the_choice_of_other_schemas(page, owner, demo_conns):
-    source, target = demo_conns
-    client = page(owner)
-    basics = {
-        "name": "Carry",
-        "description": "",
-        "source_connection_id": source.pk,
-        "target_connection_id": target.pk,
-        "locale": "en_US",
-    }
-    assert client.post(reverse("workflows:create") + "?restart=1", basics).status_code == 302
+    client = _wizard_at_step_2(page(owner), *demo_conns, "Carry")
     url = reverse("workflows:create_tables")
     first = client.post(url, {"schema": "main"}).content.decode()  # nothing chosen yet
     assert 'name="tables_shown"' in first and "chosen-elsewhere" not in first

@@ -97,16 +97,17 @@ def columns_partial(request, pk: int | None = None):
             (t["columns"] for t in state.get("tables", []) if f"{t['schema']}.{t['table']}" == key),
             None,
         )
-    selected_tables = ticked  # other schemas' choices are on the page as hidden fields
-    hints = [
-        {
-            "column": ", ".join(fk.columns),
-            "ref": f"{fk.ref_schema}.{fk.ref_table}",
-            "ref_key": f"{fk.ref_schema or schema}.{fk.ref_table}",
-            "included": f"{fk.ref_schema or schema}.{fk.ref_table}" in selected_tables,
-        }
-        for fk in info.foreign_keys
-    ]
+    hints = []
+    for fk in info.foreign_keys:
+        ref_key = f"{fk.ref_schema or schema}.{fk.ref_table}"
+        hints.append(
+            {
+                "column": ", ".join(fk.columns),
+                "ref": f"{fk.ref_schema}.{fk.ref_table}",
+                "ref_key": ref_key,
+                "included": ref_key in ticked,  # other schemas' choices: hidden fields
+            }
+        )
     return render(
         request,
         "workflows/_columns.html",
