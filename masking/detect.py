@@ -267,6 +267,13 @@ NEGATIVE = re.compile(
     + "|_id$|^id_"
 )
 
+# The same words run into a number's name, as one-word names are written (``invoicenumber``,
+# ``trackingno``, ``orderid``): a business word, then what kind of identifier it is.
+NEGATIVE_ONE_WORD = re.compile(
+    r"^(?:order|invoice|sku|product|tracking|item|part|serial|batch|lot|transaction|shipment"
+    r"|isbn|ean|upc|gtin|barcode)(?:number|num|nbr|nr|no|id|code|ref|key)s?(?:_|$)"
+)
+
 _FALLBACK = {
     TypeCategory.NUMERIC: "hash_number",
     TypeCategory.STRING: "hash",
@@ -347,7 +354,7 @@ def detect_column(
     """Best entity for one column, or None when nothing looks personal."""
     cat = TypeCategory(category)
     col = snake(name)
-    negative = bool(NEGATIVE.search(col))
+    negative = bool(NEGATIVE.search(col) or NEGATIVE_ONE_WORD.search(col))
     values = [v for v in sample if v is not None and str(v).strip() != ""]
     texts = [str(v).strip() for v in values]
     best: Detection | None = None

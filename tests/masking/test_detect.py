@@ -205,6 +205,11 @@ def test_context_rejects_luhn_valid_business_numbers() -> None:
     hit = detect_column("payment_ref_value", "varchar", "string", orders)
     assert hit is None
     assert detect_column("notes", "varchar", "string", orders).entity == "credit_card"
+    # the same names written as one word, as PostgreSQL folds unquoted camelCase
+    for name in ("ordernumber", "invoicenumber", "trackingno", "serialnum", "InvoiceId"):
+        assert detect_column(name, "varchar", "string", orders) is None, name
+    # a word that only starts like one is no business number
+    assert detect_column("partner", "varchar", "string", orders).entity == "credit_card"
 
 
 def test_validators() -> None:
