@@ -54,3 +54,12 @@ document.addEventListener("change", function (event) {
     hint.querySelector("[data-when=included]").hidden = !included;
   });
 });
+
+// Wizard step 3: a column found to hold personal data warns while its technique is "keep".
+document.addEventListener("change", function (event) {
+  var select = event.target;
+  if (!select.matches || !select.matches("select[name^='t:']")) return;
+  var row = select.closest("tr");
+  var warning = row && row.querySelector("[data-unmasked-warning]");
+  if (warning) warning.hidden = select.value !== "keep";
+});

@@ -84,6 +84,12 @@ def test_wizard_creates_two_table_workflow_with_preview(browser_page, owner, dem
     after = page.inner_text("[data-testid=preview-customers] [data-testid=preview-table]")
     assert "partial_mask" in after and after != before
     shot(page, "wizard-3-rules-changed")
+    warning = page.locator("[data-column=email] [data-testid=unmasked-warning]")
+    assert warning.is_hidden()
+    email_select.select_option("keep")  # the page's own script shows the warning at once
+    assert warning.is_visible() and warning.inner_text() == "Personal data left unmasked"
+    email_select.select_option("email")
+    assert warning.is_hidden()
     page.click("[data-testid=next]")
     # Step 4: create target tables, review, save
     page.wait_for_selector("[data-testid=wizard-step-4]")

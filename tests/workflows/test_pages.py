@@ -370,3 +370,36 @@ def test_wizard_tables_carry_the_choice_of_other_schemas(page, owner, demo_conns
     # the ticked table loads its columns as chosen, posted with the list
     assert "&quot;chosen&quot;: [&quot;id&quot;, &quot;email&quot;]" in body
     assert 'value="main.orders" id="tbl-' in body and body.count("checked") == 1
+
+
+def test_rules_step_warns_of_personal_data_left_unmasked(page, owner, demo_conns):
+    """A column discovery found personal in warns while it is kept as it is: in words that say
+    how sensitive it is, and hidden (for the page's script to show) while it is masked."""
+    client = _wizard_at_step_2(page(owner), *demo_conns, "Warn")
+    client.post(
+        reverse("workflows:create_step", args=[2]),
+        {"table": ["main.customers"], "col:main.customers": ["id", "email", "ssn", "credit_limit"]},
+    )
+    step3 = reverse("workflows:create_step", args=[3])
+
+    def warnings(rules: dict) -> dict[str, str]:
+        client.post(step3, rules)
+        html = client.get(step3).content.decode()
+        found = {}
+        for column in ("id", "email", "ssn", "credit_limit"):
+            row = html.split(f'<tr data-column="{column}">', 1)[1].split("</tr>", 1)[0]
+            hit = re.search(r"data-unmasked-warning( hidden)?>([^<]+)<", row)
+            if hit:
+                found[column] = ("hidden " if hit.group(1) else "") + hit.group(2)
+        return found
+
+    kept = {f"t:main.customers|{c}": "keep" for c in ("id", "email", "ssn", "credit_limit")}
+    assert warnings(kept) == {
+        "email": "Personal data left unmasked",
+        "ssn": "High sensitivity column left unmasked",
+    }
+    masked = {**kept, "t:main.customers|email": "hash", "t:main.customers|ssn": "null_out"}
+    assert warnings(masked) == {
+        "email": "hidden Personal data left unmasked",
+        "ssn": "hidden High sensitivity column left unmasked",
+    }
