@@ -4,6 +4,7 @@ _MAIN = [
     ("connections", "Connections", "connections:list"),
     ("workflows", "Workflows", "workflows:list"),
     ("executions", "Executions", "executions:list"),
+    ("schedules", "Schedules", "schedules:list"),
 ]
 _ADMIN = [("audit", "Audit trail", "audit:list")]
 

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from apps.core.envelope import fail, ok
 from apps.schedules import services
 from apps.schedules.models import Schedule
-from apps.schedules.selectors import schedule_output, workflow_schedules
+from apps.schedules.selectors import all_schedules, schedule_output, workflow_schedules
 from apps.workflows.models import Workflow
 
 
@@ -28,6 +28,13 @@ def _invalid(exc: services.ScheduleInvalid):
 
 def _body(request) -> dict | None:
     return request.data if isinstance(request.data, dict) else None
+
+
+class SchedulesAPI(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        """Every workflow's schedules, the next to fire first and the paused last."""
+        return ok([schedule_output(s, request.user, firings=1) for s in all_schedules()])
 
 
 class WorkflowSchedulesAPI(APIView):

@@ -3,6 +3,7 @@ from django.urls import path
 from apps.schedules import api
 
 urlpatterns = [
+    path("schedules", api.SchedulesAPI.as_view(), name="api-schedules"),
     path(
         "workflows/<int:pk>/schedules",
         api.WorkflowSchedulesAPI.as_view(),

@@ -37,3 +37,10 @@ def workflow_schedules(*, workflow) -> list[Schedule]:
     return list(
         Schedule.objects.filter(workflow=workflow).select_related("created_by").order_by("pk")
     )
+
+
+def all_schedules() -> list[Schedule]:
+    """Every schedule, the next to fire first and the paused last (the schedules page)."""
+    schedules = list(Schedule.objects.select_related("workflow", "created_by"))
+    upcoming = {s.pk: next_fire(s) for s in schedules}  # aware: zones compare rightly
+    return sorted(schedules, key=lambda s: (0, upcoming[s.pk]) if upcoming[s.pk] else (1,))

@@ -1,5 +1,6 @@
-"""The Schedules section of the workflow page: add, pause, resume, delete (HTMX swaps the
-section; without HTMX each form posts and comes back to the workflow page)."""
+"""The schedules page (every schedule, the next to fire first), and the Schedules section of
+the workflow page: add, pause, resume, delete (HTMX swaps the section; without HTMX each form
+posts and comes back to the workflow page)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,20 @@ from django.views.decorators.http import require_POST
 
 from apps.schedules import services
 from apps.schedules.models import Schedule
+from apps.schedules.selectors import all_schedules, schedule_output
 from apps.schedules.templatetags.schedules import section_context
 from apps.workflows.models import Workflow
+
+
+@login_required
+def schedule_list(request):
+    """What runs when, across workflows: every signed-in user sees every workflow's schedules,
+    as on the workflow pages; changes stay on the workflow page, with its checks."""
+    rows = [
+        {**schedule_output(s, request.user, firings=1), "workflow_name": s.workflow.name}
+        for s in all_schedules()
+    ]
+    return render(request, "schedules/list.html", {"schedules": rows, "nav": "schedules"})
 
 
 def _answer(request, workflow: Workflow, *, errors=None, form=None):

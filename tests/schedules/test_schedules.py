@@ -5,6 +5,7 @@ or an administrator (the permission matrix covers each route for each role)."""
 from __future__ import annotations
 
 import json
+import re
 import zoneinfo
 from datetime import datetime
 
@@ -242,3 +243,29 @@ def test_only_the_recent_firings_are_kept(workflow, owner, monkeypatch):
     services.schedule_set_paused(schedule=schedule, by=owner, paused=True)
     fired = [services.schedule_fire(schedule_id=schedule.pk).pk for _ in range(5)]
     assert list(schedule.firings.values_list("pk", flat=True)) == fired[:1:-1]
+
+
+def test_schedules_page_and_api_list_every_schedule_next_to_fire_first(
+    api, page, workflow, owner, other_user, monkeypatch
+):
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
+    late = services.schedule_create(workflow=workflow, by=owner, cron="0 23 * * *", tz="UTC")
+    soon = services.schedule_create(
+        workflow=workflow, by=owner, cron="30 13 * * *", tz="Europe/Paris"
+    )  # 12:30 UTC: it fires first, though 13 > 12 and its pk is later
+    paused = services.schedule_create(workflow=workflow, by=owner, cron="0 12 * * *", tz="UTC")
+    services.schedule_set_paused(schedule=paused, by=owner, paused=True)
+    from apps.schedules import selectors
+
+    real = selectors.next_fire
+    monkeypatch.setattr(selectors, "next_fire", lambda s: real(s, now))
+    listed = api(other_user).get("/api/schedules").json()["data"]
+    html = page(other_user).get("/schedules/").content.decode()
+    assert [s["id"] for s in listed] == [soon.pk, late.pk, paused.pk]
+    assert listed[0]["next_fire_at"] == "2026-03-02T13:30:00+01:00"
+    assert listed[2]["next_fire_at"] is None and listed[0]["can_change"] is False
+    rows = re.findall(r'data-testid="schedule-(\d+)"', html)
+    assert rows == [str(soon.pk), str(late.pk), str(paused.pk)]
+    assert workflow.name in html and 'href="/schedules/"' in html  # in the navigation
+    assert api(None).get("/api/schedules").status_code == 401
+    assert page(None).get("/schedules/").status_code == 302

@@ -644,6 +644,22 @@ ROWS = [
         target="others",
     ),
     Row(
+        "View schedules",
+        P,
+        (200, 200, 200, 302),
+        lambda c, w, a, o: c.get("/schedules/"),
+        check=lambda r, w, a: f'data-testid="schedule-{w.schedules["other"].pk}"' in r.text,
+    ),
+    Row(
+        "View schedules",
+        A,
+        (200, 200, 200, 401),
+        lambda c, w, a, o: c.get("/api/schedules"),
+        check=lambda r, w, a: (
+            {s.pk for s in w.schedules.values()} <= {s["id"] for s in r.json()["data"]}
+        ),
+    ),
+    Row(
         "Change own schedule",
         P,
         (302, 302, 302, 302),
