@@ -36,7 +36,7 @@ from masking.plan import Plan, plan_hash
 from masking.progress import NullProgress, Progress, ProgressUpdate, Throttle, before_commit
 from masking.subset.engine import SubsetCount, closure_for
 from masking.transform import build_maskers, mask_batch
-from masking.validate import BatchValidator, orphan_counts
+from masking.validate import BatchValidator, BrokenLink, broken_links, orphan_counts
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class RunResult:
     # A staged run that published but could not drop its staging afterwards (it is left for
     # the caller's clean-up; the published data stands).
     staging_left: bool = False
+    # The source's relationships the copy breaks where the target enforces none (fk_ok False).
+    broken_links: tuple[BrokenLink, ...] = ()
 
 
 def run(
@@ -121,6 +123,7 @@ def run(
             ]
             state.report("verify", force=True)
             fk_ok = _verify_foreign_keys(target, order, tdef)
+            links = check_links(source, target, order)
             leaks = [c for s in samplers for c in s.check(target)]
             bad = [c for c in leaks if not c.ok]
             if bad and plan.leak_action == "fail":  # "flag": the report shows them in red
@@ -145,10 +148,11 @@ def run(
         state.rows_done,
         sum(t.rows_masked for t in state.results),
         leaks,
-        fk_ok,
+        fk_ok and not links,
         time.monotonic() - started,
         plan_hash(plan),
         subset,
+        broken_links=links,
     )
 
 
@@ -293,6 +297,24 @@ def _verify_foreign_keys(target: Dialect, order: list[ResolvedTable], tdef: str)
                     rt.label, cols, "", "foreign_key", f"{n} row(s) reference no row of {parent}"
                 )
     return True
+
+
+def check_links(
+    source: Dialect, target: Dialect, order: list[ResolvedTable]
+) -> tuple[BrokenLink, ...]:
+    """The source's relationships in the copy, where the target has no foreign key to refuse
+    a broken one: reported with the run (fk_ok False), not failed, as the target allows them."""
+    try:
+        return tuple(
+            broken_links(
+                target,
+                order,
+                source.capabilities.default_schema,
+                target.capabilities.default_schema,
+            )
+        )
+    except Exception as exc:
+        raise wrap_error(exc, table="", stage="foreign key check") from exc
 
 
 __all__ = ["LeakCheck", "RunResult", "TableResult", "run"]

@@ -27,7 +27,7 @@ from masking.extract import ResolvedTable, extract_batches, load_order
 from masking.layout import Layout, SnapshotHolder, UnitResult
 from masking.leaks import LeakSampler
 from masking.load import TableLoader, clear_tables, wrap_error
-from masking.pipeline import RunResult, TableResult, _guaranteed_unique
+from masking.pipeline import RunResult, TableResult, _guaranteed_unique, check_links
 from masking.pipeline import _verify_foreign_keys as verify_foreign_keys
 from masking.plan import Plan, plan_hash
 from masking.progress import NullProgress, Progress, before_commit
@@ -251,6 +251,7 @@ def finish(
             fk_ok = True  # a swap's foreign keys were checked as they were added
             if not swapped:
                 fk_ok = _insert_select(plan, target, order, stages, tdef)
+            links = check_links(source, target, order)
             leaks = [c for s in samplers for c in s.check(target)]
             bad = [c for c in leaks if not c.ok]
             if bad and plan.leak_action == "fail":
@@ -280,12 +281,13 @@ def finish(
         total,
         sum(r.rows_masked for r in results),
         leaks,
-        fk_ok,
+        fk_ok and not links,
         time.time() - t0,
         plan_hash(plan),
         lock_seconds=lock,
         created_tables=tuple(table_label(*t) for t in layout.created_tables),
         staging_left=staging_left,
+        broken_links=links,
     )
 
 

@@ -9,7 +9,8 @@ name table, column, a row ordinal and the rule; never a value."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -323,26 +324,90 @@ def orphan_counts(
 ) -> list[tuple[str, str, int]]:
     """(fk columns, parent label, orphans) for each FK of `rt` whose parent was loaded too."""
     out = []
-    child = target.qualified(rt.target.schema, rt.target.name)
     for fk in rt.target.foreign_keys:
         parent = loaded.get(table_key(fk.ref_schema, fk.ref_table, default_schema))
         if parent is None:
             continue
-        ptable = target.qualified(parent.target.schema, parent.target.name)
-        not_null = " AND ".join(f"c.{target.quote(c)} IS NOT NULL" for c in fk.columns)
-        join = " AND ".join(
-            f"p.{target.quote(r)} = c.{target.quote(c)}"
-            for c, r in zip(fk.columns, fk.ref_columns, strict=True)
-        )
-        sql = (
-            f"SELECT COUNT(*) FROM {child} c WHERE {not_null} AND NOT EXISTS "
-            f"(SELECT 1 FROM {ptable} p WHERE {join})"
-        )
-        cur = target.connect().cursor()
-        try:
-            cur.execute(sql)
-            count = int(cur.fetchone()[0])
-        finally:
-            cur.close()
+        count = _orphans(target, rt, parent, fk.columns, fk.ref_columns)
         out.append((", ".join(fk.columns), parent.label, count))
     return out
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """A relationship the source's foreign key declares and the target does not enforce (a
+    created table has no foreign keys), which rows of the copy break: `rows` of `table`
+    (its `columns`) point at no row of `parent`. A row filter on the parent alone does it."""
+
+    table: str
+    columns: str
+    parent: str
+    rows: int
+
+
+def broken_links(
+    target: Dialect, order: list[ResolvedTable], source_default: str, target_default: str
+) -> list[BrokenLink]:
+    """The copy checked against the source's foreign keys between tables of the run, where the
+    target has no foreign key of its own on those columns (those are checked, and refused, by
+    orphan_counts). Columns the run does not copy are not compared."""
+    by_source = {table_key(rt.source.schema, rt.source.name, source_default): rt for rt in order}
+    out = []
+    for rt in order:
+        mine = {r.source_column: r.target_column for r in rt.rules}
+        enforced = {
+            (table_key(fk.ref_schema, fk.ref_table, target_default), tuple(fk.columns))
+            for fk in rt.target.foreign_keys
+        }
+        for fk in rt.source.foreign_keys:
+            parent = by_source.get(table_key(fk.ref_schema, fk.ref_table, source_default))
+            if parent is None:
+                continue
+            theirs = {r.source_column: r.target_column for r in parent.rules}
+            cols = tuple(mine.get(c) for c in fk.columns)
+            refs = tuple(theirs.get(c) for c in fk.ref_columns)
+            if None in cols or None in refs or not _comparable(rt, parent, cols, refs):
+                continue
+            if (parent.key(target_default), cols) in enforced:
+                continue
+            rows = _orphans(target, rt, parent, cols, refs)  # type: ignore[arg-type]
+            if rows:
+                out.append(BrokenLink(rt.label, ", ".join(cols), parent.label, rows))  # type: ignore[arg-type]
+    return out
+
+
+def _comparable(rt: ResolvedTable, parent: ResolvedTable, cols: tuple, refs: tuple) -> bool:
+    """Each pair of target columns is of one category, so the server compares them as is (a
+    target table shaped by hand may hold a key as text on one side only)."""
+    for c, r in zip(cols, refs, strict=True):
+        mine, theirs = rt.target.column(c), parent.target.column(r)
+        if mine is None or theirs is None or mine.category is not theirs.category:
+            return False
+    return True
+
+
+def _orphans(
+    target: Dialect,
+    rt: ResolvedTable,
+    parent: ResolvedTable,
+    columns: Sequence[str],
+    ref_columns: Sequence[str],
+) -> int:
+    """Rows of `rt`'s target whose `columns` are all set and match no row of `parent`'s."""
+    child = target.qualified(rt.target.schema, rt.target.name)
+    ptable = target.qualified(parent.target.schema, parent.target.name)
+    not_null = " AND ".join(f"c.{target.quote(c)} IS NOT NULL" for c in columns)
+    join = " AND ".join(
+        f"p.{target.quote(r)} = c.{target.quote(c)}"
+        for c, r in zip(columns, ref_columns, strict=True)
+    )
+    sql = (
+        f"SELECT COUNT(*) FROM {child} c WHERE {not_null} AND NOT EXISTS "
+        f"(SELECT 1 FROM {ptable} p WHERE {join})"
+    )
+    cur = target.connect().cursor()
+    try:
+        cur.execute(sql)
+        return int(cur.fetchone()[0])
+    finally:
+        cur.close()

@@ -440,3 +440,25 @@ def test_a_run_prepares_its_target_to_load_before_the_drift_check(db, tmp_path, 
     )
     assert done.status == ExecutionStatus.SUCCESS
     assert calls[:2] == ["prepare_load", "drift check"]
+
+
+def test_a_copy_that_breaks_the_sources_relationships_is_reported(tmp_path, owner, page):
+    """Tables the run creates have no foreign keys: orders of customers a row filter left
+    out are loaded, and the run's report names them instead of calling the copy intact."""
+    workflow, _, tgt = make_workflow(
+        tmp_path, owner, customers=20, orders=60, with_target=False, create_target=True
+    )
+    workflow.mappings.filter(source_table="customers").update(row_filter="id <= 10")
+    execution = services.execution_start(workflow=workflow, by=owner, enqueue=False)
+    done = services.execution_run(execution_id=execution.pk)
+    assert done.status == ExecutionStatus.SUCCESS, done.error_message
+    orphans = sum(1 for r in dump(tgt, "orders") if r[1] > 10)
+    assert orphans > 0 and done.report["fk_ok"] is False
+    assert done.report["broken_links"] == [
+        {"table": "main.orders", "columns": "customer_id", "parent": "main.customers",
+         "rows": orphans}
+    ]  # fmt: skip
+    html = page(owner).get(f"/executions/{done.pk}/").content.decode()
+    block = html.split('data-testid="broken-links"', 1)[1].split("</div>", 1)[0]
+    assert f"main.orders</strong> (customer_id) → main.customers: {orphans} rows" in block
+    assert 'data-testid="fk-ok">broken<' in html

@@ -117,3 +117,62 @@ def test_a_created_table_others_wrote_to_stays(pair, monkeypatch):
         _run(src, tgt)
     assert failed.value.dropped_tables == []
     assert "copy" in _tables(tgt)
+
+
+SHOP = (
+    "CREATE TABLE customers (id INTEGER PRIMARY KEY, email VARCHAR(80))",
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers (id),"
+    " total INTEGER)",
+    "INSERT INTO customers VALUES (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')",
+    "INSERT INTO orders VALUES (10, 1, 5), (11, 2, 6), (12, 3, 7), (13, 3, 8), (14, NULL, 9)",
+)
+
+
+def _shop_plan(customer_filter: str | None) -> Plan:
+    return Plan(
+        secret=SECRET,
+        tables=(
+            TablePlan(
+                "main",
+                "customers",
+                "main",
+                "customers",
+                (ColumnRule("email", "email", "email"),),
+                copy_unmapped=True,
+                row_filter=customer_filter,
+            ),
+            TablePlan("main", "orders", "main", "orders", (), copy_unmapped=True),
+        ),
+    )
+
+
+@pytest.mark.parametrize("staged", [False, True])
+def test_a_copy_that_breaks_the_sources_relationships_says_so(tmp_path, staged):
+    """Created tables have no foreign keys, so the target takes orders whose customer was
+    filtered out: the run still checks the source's relationship, and reports the rows."""
+    from masking.staged import run_staged
+    from masking.validate import BrokenLink
+
+    src = _db(tmp_path / "shop.sqlite3", *SHOP)
+    tgt = _db(tmp_path / "copy.sqlite3")
+    create = [("main", t, "main", t) for t in ("customers", "orders")]
+
+    def run(plan: Plan):
+        with (
+            masking.connect(ConnectionParams(dialect="sqlite", database=str(src))) as source,
+            masking.connect(ConnectionParams(dialect="sqlite", database=str(tgt))) as target,
+        ):
+            if not staged:
+                return masking.run(plan, source, target, create_targets=create)
+            from masking.targets import create_missing
+
+            create_missing(source, target, create, [])
+            return run_staged(plan, source, target, f"r{len(plan.tables)}{id(plan)}")
+
+    whole = run(_shop_plan(None))
+    assert whole.fk_ok and whole.broken_links == ()
+    cut = run(_shop_plan("id <= 1"))  # customers 2 and 3 left out, their orders kept
+    assert not cut.fk_ok
+    assert cut.broken_links == (BrokenLink("main.orders", "customer_id", "main.customers", 3),)
+    db = sqlite3.connect(tgt)
+    assert db.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 5  # reported, not refused

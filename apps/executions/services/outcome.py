@@ -98,6 +98,11 @@ def build_report(execution: Execution, plan, result, created: list[str]) -> dict
         ],
         "leak_ok": all(c.ok for c in result.leak_report),
         "fk_ok": result.fk_ok,
+        # The source's relationships the copy breaks where the target has no foreign key.
+        "broken_links": [
+            {"table": b.table, "columns": b.columns, "parent": b.parent, "rows": b.rows}
+            for b in getattr(result, "broken_links", ())
+        ],
     }
 
 
