@@ -17,9 +17,10 @@ from masking.dberrors import connection_failed, database_error
 from masking.dialects import arrowconv, common, ddl, mysql_catalog, mysql_values
 from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import MYSQL_TYPES
-from masking.errors import ConnectionFailed
+from masking.errors import ConnectionFailed, ValidationFailed
 from masking.schema import (
     ColumnInfo,
+    ForeignKey,
     TableInfo,
     TableSummary,
 )
@@ -320,7 +321,38 @@ class MySQLDialect(Dialect):
 
     def clear_table(self, table: TableInfo) -> None:
         # TRUNCATE would commit the surrounding transaction implicitly.
-        self.execute(f"DELETE FROM {self.qualified(table.schema, table.name)}")
+        sql = f"DELETE FROM {self.qualified(table.schema, table.name)}"
+        if not _refers_to_itself(table):
+            self.execute(sql)
+            return
+        # Row by row, InnoDB refuses to delete a row another row of the table still references:
+        # checks are off for the DELETE, then the other tables' references are checked here.
+        self.execute("SET SESSION foreign_key_checks = 0")
+        try:
+            self.execute(sql)
+            self._check_foreign_keys(self._referencing(table))
+        finally:
+            self.execute("SET SESSION foreign_key_checks = 1")
+
+    def _referencing(self, table: TableInfo) -> list[tuple[str, str, list[ForeignKey]]]:
+        """The other tables' foreign keys to `table`: (schema, table, keys)."""
+        rows = self._rows(
+            "SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, "
+            "REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+            "WHERE REFERENCED_TABLE_SCHEMA = %s AND REFERENCED_TABLE_NAME = %s "
+            "AND NOT (TABLE_SCHEMA = %s AND TABLE_NAME = %s) "
+            "ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
+            [table.schema, table.name, table.schema, table.name],
+        )
+        keys: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+        for schema, name, constraint, column, ref in rows:
+            keys.setdefault((schema, name, constraint), []).append((column, ref))
+        out: dict[tuple[str, str], list[ForeignKey]] = {}
+        for (schema, name, constraint), pairs in keys.items():
+            cols, refs = zip(*pairs, strict=True)
+            fk = ForeignKey(constraint, tuple(cols), table.schema, table.name, tuple(refs))
+            out.setdefault((schema, name), []).append(fk)
+        return [(schema, name, fks) for (schema, name), fks in out.items()]
 
     def begin_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         self._abort_writer()  # a load left open by a caller that never ended it
@@ -331,6 +363,10 @@ class MySQLDialect(Dialect):
                 "SET SESSION sql_mode = %s",
                 (",".join(m for m in (mode, "NO_AUTO_VALUE_ON_ZERO") if m),),
             )
+        if _refers_to_itself(table):
+            # InnoDB checks each row as it goes in, so a row whose parent row comes later in
+            # the same table would be refused: checks wait for the load's end (end_load).
+            self.execute("SET SESSION foreign_key_checks = 0")
         if cols := common.insertable(table, columns):
             # mysqlclient releases the GIL while the server runs a statement: inserting batch
             # N in a thread overlaps with reading and masking batch N+1.
@@ -338,9 +374,67 @@ class MySQLDialect(Dialect):
 
     def end_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         self._finish_writer()
+        if _refers_to_itself(table):
+            try:
+                self._check_foreign_keys([table])
+            finally:
+                self.execute("SET SESSION foreign_key_checks = 1")
 
     def abort_load(self, table: TableInfo, columns: Sequence[str]) -> None:
         self._abort_writer()
+        if _refers_to_itself(table):
+            self.execute("SET SESSION foreign_key_checks = 1")
+
+    _unchecked: tuple[TableInfo, ...] = ()  # the tables a publish loads unchecked
+
+    def defer_foreign_keys(self, tables: Sequence[TableInfo]) -> list[tuple[str, str]]:
+        """A publish into a table that references itself (INSERT ... SELECT checks row by row
+        too): checks are off for the session until restore_foreign_keys has checked every
+        foreign key of the published tables itself."""
+        if not self._in_tx or not any(_refers_to_itself(t) for t in tables):
+            return []
+        self.execute("SET SESSION foreign_key_checks = 0")
+        self._unchecked = tuple(tables)
+        return [(f"{t.schema}.{t.name}", "") for t in tables]
+
+    def restore_foreign_keys(self, deferred: Sequence[tuple[str, str]]) -> None:
+        if not deferred:
+            return
+        tables, self._unchecked = self._unchecked, ()
+        try:
+            self._check_foreign_keys(tables)
+        finally:
+            self.execute("SET SESSION foreign_key_checks = 1")
+
+    def _check_foreign_keys(
+        self, tables: Sequence[TableInfo] | Sequence[tuple[str, str, list[ForeignKey]]]
+    ) -> None:
+        """What the server did not check while foreign_key_checks was off: every foreign key
+        of `tables` (or of (schema, table, keys)), its rows against their parent's."""
+        for t in tables:
+            schema, name, fks = (
+                (t.schema, t.name, t.foreign_keys) if isinstance(t, TableInfo) else t
+            )
+            child = self.qualified(schema, name)
+            for fk in fks:
+                parent = self.qualified(fk.ref_schema or schema, fk.ref_table)
+                set_ = " AND ".join(f"c.{self.quote(c)} IS NOT NULL" for c in fk.columns)
+                join = " AND ".join(
+                    f"p.{self.quote(r)} = c.{self.quote(c)}"
+                    for c, r in zip(fk.columns, fk.ref_columns, strict=True)
+                )
+                orphans = self._rows(
+                    f"SELECT COUNT(*) FROM {child} c WHERE {set_} AND NOT EXISTS "
+                    f"(SELECT 1 FROM {parent} p WHERE {join})"
+                )[0][0]
+                if orphans:
+                    raise ValidationFailed(
+                        f"{schema}.{name}",
+                        ", ".join(fk.columns),
+                        "",
+                        "foreign_key",
+                        f"{orphans} row(s) reference no row of {fk.ref_table}",
+                    )
 
     # --- staged runs ------------------------------------------------------------------------
     # InnoDB exports no snapshot to other sessions: each unit reads in a consistent-snapshot
@@ -377,3 +471,11 @@ class MySQLDialect(Dialect):
             )
             + " DEFAULT CHARSET=utf8mb4"
         )
+
+
+def _refers_to_itself(table: TableInfo) -> bool:
+    return any(
+        fk.ref_table.lower() == table.name.lower()
+        and (fk.ref_schema or table.schema).lower() == table.schema.lower()
+        for fk in table.foreign_keys
+    )

@@ -204,10 +204,20 @@ class SQLiteDialect(Dialect):
 
     # --- writing ------------------------------------------------------------------------------
     def _begin(self) -> None:
-        self.connect().execute("BEGIN IMMEDIATE")
+        conn = self.connect()
+        conn.execute("BEGIN IMMEDIATE")
+        # Foreign keys are checked at COMMIT, not after each statement: a row may reference one
+        # a later batch brings (a self-referencing table loads in any order). The run checks
+        # them itself before it commits; the COMMIT still refuses a violation.
+        conn.execute("PRAGMA defer_foreign_keys = ON")
 
     def _commit(self) -> None:
-        self.connect().execute("COMMIT")
+        conn = self.connect()
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:  # a deferred key refused: the transaction is still open
+            conn.execute("ROLLBACK")
+            raise database_error(exc, table="", stage="commit") from exc
 
     def _rollback(self) -> None:
         self.connect().execute("ROLLBACK")
