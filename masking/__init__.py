@@ -52,6 +52,7 @@ _EXPORTS = {
     # what a plan would do to a few sample rows, and the PII suggestions
     "preview": "masking.samples",
     "staging_tables": "masking.staging",
+    "created_foreign_keys": "masking.targets",
     "suggest": "masking.samples",
     # row filters
     "RowFilterError": "masking.rowfilter",
@@ -97,6 +98,7 @@ if TYPE_CHECKING:
     from masking.subset.engine import SubsetCount
     from masking.subset.engine import estimate as subset_estimate
     from masking.subset.spec import Relationship, Subset, SubsetRoot
+    from masking.targets import created_foreign_keys
     from masking.techniques.masker import make_masker, unmask
     from masking.techniques.registry import (
         LOCALES,

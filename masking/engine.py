@@ -15,7 +15,7 @@ from masking.dialects.base import ConnectionParams, Dialect
 from masking.pipeline import RunResult
 from masking.plan import Plan
 from masking.progress import Progress
-from masking.targets import create_missing, drop_created, table_label
+from masking.targets import create_missing, drop_created, run_tables, table_label
 
 
 def connect(params: ConnectionParams) -> Dialect:
@@ -41,7 +41,7 @@ def run(
     created: list[tuple[str, str]] = []
     target.prepare_load()  # while the missing tables are created (see pipeline.run)
     try:
-        create_missing(source, target, create_targets, created)
+        create_missing(source, target, create_targets, created, run_tables=run_tables(plan))
         result = pipeline.run(plan, source, target, progress, **options)
     except BaseException as exc:
         exc.dropped_tables = drop_created(target, created)  # type: ignore[attr-defined]

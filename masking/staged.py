@@ -44,7 +44,7 @@ from masking.staging import (
     staged_unit,
     staging_tables,
 )
-from masking.targets import create_missing, drop_created, table_label
+from masking.targets import create_missing, drop_created, run_tables, table_label
 from masking.transform import build_maskers, mask_batch
 from masking.units import DEFAULT_UNIT_ROWS, Unit, for_unit, plan_units
 from masking.validate import BatchValidator
@@ -87,7 +87,7 @@ def prepare(
     table, target schema, target table)), owned by the run until it publishes."""
     created: list[tuple[str, str]] = []
     try:
-        create_missing(source, target, create_targets, created)
+        create_missing(source, target, create_targets, created, run_tables=run_tables(plan))
         return _prepare(plan, source, target, run_id, unit_rows, snapshot, tuple(created))
     except BaseException as exc:
         exc.dropped_tables = drop_created(target, created)  # type: ignore[attr-defined]

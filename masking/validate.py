@@ -336,7 +336,7 @@ def orphan_counts(
 @dataclass(frozen=True)
 class BrokenLink:
     """A relationship the source's foreign key declares and the target does not enforce (a
-    created table has no foreign keys), which rows of the copy break: `rows` of `table`
+    table shaped without it), which rows of the copy break: `rows` of `table`
     (its `columns`) point at no row of `parent`. A row filter on the parent alone does it."""
 
     table: str

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from masking.dialects.background import BackgroundWriter
 from masking.errors import TerminalError
-from masking.schema import ColumnInfo, TableInfo, TableSummary, TypeCategory
+from masking.schema import ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory
 
 
 @dataclass(frozen=True)
@@ -347,8 +347,10 @@ class Dialect(ABC):
         target_name: str,
         *,
         source_dialect: str | None = None,
+        foreign_keys: Sequence[ForeignKey] = (),
     ) -> str:
-        """DDL creating an equivalent table in this dialect (columns, PK, unique; no FKs).
+        """DDL creating an equivalent table in this dialect (columns, PK, unique), with
+        `foreign_keys` (their ref_schema and ref_table already the target's) as constraints.
 
         `source_dialect` (a dialect name) is the dialect `table` was introspected from: when it
         equals this dialect, native types are kept verbatim; otherwise, or when None, every

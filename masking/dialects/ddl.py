@@ -8,11 +8,11 @@ the category decides and sqlglot renders."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
-from masking.schema import ColumnInfo, TableInfo, TypeCategory
+from masking.schema import ColumnInfo, ForeignKey, TableInfo, TypeCategory
 
 SQLGLOT_NAMES = {
     "postgresql": "postgres",
@@ -218,6 +218,7 @@ def create_table_sql(
     qualified: Callable[[str, str], str],
     quote: Callable[[str], str],
     identity_clause: Callable[[ColumnInfo], str],
+    foreign_keys: Sequence[ForeignKey] = (),
 ) -> str:
     key_columns = set(table.primary_key)
     for u in table.unique_constraints:
@@ -241,5 +242,15 @@ def create_table_sql(
             continue
         cols = ", ".join(quote(c) for c in u.columns)
         lines.append(f"UNIQUE ({cols})")
+    for fk in foreign_keys:
+        cols = ", ".join(quote(c) for c in fk.columns)
+        refs = ", ".join(quote(c) for c in fk.ref_columns)
+        # SQLite names the parent without its schema: it must be in the child's database.
+        parent = (
+            quote(fk.ref_table)
+            if target_dialect == "sqlite"
+            else qualified(fk.ref_schema, fk.ref_table)
+        )
+        lines.append(f"FOREIGN KEY ({cols}) REFERENCES {parent} ({refs})")
     body = ",\n  ".join(lines)
     return f"CREATE TABLE {qualified(target_schema, target_name)} (\n  {body}\n)"

@@ -457,6 +457,7 @@ class MySQLDialect(Dialect):
         target_name: str,
         *,
         source_dialect: str | None = None,
+        foreign_keys: Sequence[ForeignKey] = (),
     ) -> str:
         return (
             ddl.create_table_sql(
@@ -468,6 +469,7 @@ class MySQLDialect(Dialect):
                 qualified=self.qualified,
                 quote=self.quote,
                 identity_clause=lambda c: "AUTO_INCREMENT",
+                foreign_keys=foreign_keys,
             )
             + " DEFAULT CHARSET=utf8mb4"
         )

@@ -31,6 +31,7 @@ from masking.dialects.typemaps import POSTGRESQL_TYPES
 from masking.errors import ConnectionFailed
 from masking.schema import (
     ColumnInfo,
+    ForeignKey,
     TableInfo,
     TableSummary,
 )
@@ -373,6 +374,7 @@ class PostgreSQLDialect(Dialect):
         target_name: str,
         *,
         source_dialect: str | None = None,
+        foreign_keys: Sequence[ForeignKey] = (),
     ) -> str:
         def identity(col: ColumnInfo) -> str:
             typ = ddl.column_type(col, source_dialect, "postgresql")
@@ -389,6 +391,7 @@ class PostgreSQLDialect(Dialect):
             qualified=self.qualified,
             quote=self.quote,
             identity_clause=identity,
+            foreign_keys=foreign_keys,
         )
 
 

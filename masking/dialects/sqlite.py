@@ -20,6 +20,7 @@ from masking.dialects.base import Capabilities, Dialect, TestResult
 from masking.dialects.typemaps import SQLITE_TYPES, sqlite_category
 from masking.errors import ConnectionFailed
 from masking.schema import (
+    ForeignKey,
     TableInfo,
     TableSummary,
     TypeCategory,
@@ -395,6 +396,7 @@ class SQLiteDialect(Dialect):
         target_name: str,
         *,
         source_dialect: str | None = None,
+        foreign_keys: Sequence[ForeignKey] = (),
     ) -> str:
         return ddl.create_table_sql(
             table,
@@ -405,4 +407,5 @@ class SQLiteDialect(Dialect):
             qualified=self.qualified,
             quote=self.quote,
             identity_clause=lambda c: "",
+            foreign_keys=foreign_keys,
         )

@@ -36,7 +36,7 @@ from masking.dialects.sqlserver_sessions import BulkSessions
 from masking.dialects.sqlserver_snapshot import SnapshotReads
 from masking.dialects.typemaps import SQLSERVER_TYPES
 from masking.errors import ConnectionFailed
-from masking.schema import ColumnInfo, TableInfo, TableSummary, TypeCategory
+from masking.schema import ColumnInfo, ForeignKey, TableInfo, TableSummary, TypeCategory
 
 log = logging.getLogger(__name__)
 
@@ -431,6 +431,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
         target_name: str,
         *,
         source_dialect: str | None = None,
+        foreign_keys: Sequence[ForeignKey] = (),
     ) -> str:
         return ddl.create_table_sql(
             table,
@@ -441,6 +442,7 @@ class SQLServerDialect(SnapshotReads, StagedPublish, Dialect):
             qualified=self.qualified,
             quote=self.quote,
             identity_clause=lambda c: "IDENTITY(1, 1)",
+            foreign_keys=foreign_keys,
         )
 
     def category_of(self, native_type: str) -> TypeCategory:

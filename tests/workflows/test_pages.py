@@ -403,3 +403,25 @@ def test_rules_step_warns_of_personal_data_left_unmasked(page, owner, demo_conns
         "email": "hidden Personal data left unmasked",
         "ssn": "hidden High sensitivity column left unmasked",
     }
+
+
+def test_target_step_shows_the_foreign_keys_a_created_table_gets(page, owner, demo_conns):
+    """A created table references the workflow's other tables where they land; a key to a
+    table the workflow leaves out is not made."""
+    client = _wizard_at_step_2(page(owner), *demo_conns, "Keys")
+    client.post(
+        reverse("workflows:create_step", args=[2]),
+        {"table": ["main.payments", "main.orders"],
+         "col:main.payments": ["id", "order_id", "amount"],
+         "col:main.orders": ["id", "customer_id", "total"]},
+    )  # fmt: skip
+    client.post(reverse("workflows:create_step", args=[3]), {})
+    html = client.get(reverse("workflows:create_step", args=[4])).content.decode()
+
+    def ddl(table: str) -> str:
+        return html.split(f'data-testid="ddl-{table}"><code>', 1)[1].split("</code>", 1)[0]
+
+    assert "FOREIGN KEY (&quot;order_id&quot;) REFERENCES &quot;orders&quot; (&quot;id&quot;)" in (
+        ddl("payments")
+    )
+    assert "FOREIGN KEY" not in ddl("orders")  # customers and employees are not copied

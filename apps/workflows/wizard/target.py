@@ -32,6 +32,7 @@ from masking import (
     MaskingError,
     TableInfo,
     consistency_groups,
+    created_foreign_keys,
 )
 
 
@@ -219,7 +220,8 @@ def _rows_on(state: dict, src, tgt):  # type: ignore[no-untyped-def]
                 "name": name,
                 "exists": exists,
                 "create": create,
-                "ddl": _ddl(tgt, src, info, schema, name) if (create and info) else "",
+                "ddl": "",
+                "source_info": info,
                 "row_filter": chosen.get("row_filter", ""),
                 "copy_unmapped": chosen.get("copy_unmapped", False),
                 "mismatches": [],
@@ -227,6 +229,13 @@ def _rows_on(state: dict, src, tgt):  # type: ignore[no-untyped-def]
                 "info": target_info or info,  # the columns the masked values land in
             }
         )
+    # A created table's foreign keys to the workflow's other tables, where they land.
+    lands = [(r["t"]["schema"], r["t"]["table"], r["schema"], r["name"]) for r in rows]
+    for r in rows:
+        info = r.pop("source_info")
+        if r["create"] and info:
+            keys = created_foreign_keys(info, lands, src.capabilities.default_schema)
+            r["ddl"] = _ddl(tgt, src, info, r["schema"], r["name"], keys)
     mappings = [
         {
             "source_schema": r["t"]["schema"],
@@ -249,8 +258,8 @@ def _rows_on(state: dict, src, tgt):  # type: ignore[no-untyped-def]
     return rows, existing, []
 
 
-def _ddl(tgt, src, info: TableInfo, schema: str, name: str) -> str:  # type: ignore[no-untyped-def]
+def _ddl(tgt, src, info: TableInfo, schema: str, name: str, keys) -> str:  # type: ignore[no-untyped-def]
     try:
-        return tgt.create_table_sql(info, schema, name, source_dialect=src.name)
+        return tgt.create_table_sql(info, schema, name, source_dialect=src.name, foreign_keys=keys)
     except Exception as exc:
         return f"-- could not generate DDL ({type(exc).__name__})"
