@@ -31,7 +31,7 @@ def _body(request) -> dict | None:
 
 
 class SchedulesAPI(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="schedules_list")
     def get(self, request):
         """Every workflow's schedules, the next to fire first and the paused last."""
         return ok([schedule_output(s, request.user, firings=1) for s in all_schedules()])
