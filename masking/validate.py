@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from masking.dialects.arrowconv import arrow_type
 from masking.dialects.base import Dialect
+from masking.dialects.common import orphans_sql
 from masking.errors import ValidationFailed
 from masking.extract import ResolvedTable, table_key
 from masking.schema import ColumnInfo, TypeCategory
@@ -394,16 +395,12 @@ def _orphans(
     ref_columns: Sequence[str],
 ) -> int:
     """Rows of `rt`'s target whose `columns` are all set and match no row of `parent`'s."""
-    child = target.qualified(rt.target.schema, rt.target.name)
-    ptable = target.qualified(parent.target.schema, parent.target.name)
-    not_null = " AND ".join(f"c.{target.quote(c)} IS NOT NULL" for c in columns)
-    join = " AND ".join(
-        f"p.{target.quote(r)} = c.{target.quote(c)}"
-        for c, r in zip(columns, ref_columns, strict=True)
-    )
-    sql = (
-        f"SELECT COUNT(*) FROM {child} c WHERE {not_null} AND NOT EXISTS "
-        f"(SELECT 1 FROM {ptable} p WHERE {join})"
+    sql = orphans_sql(
+        target.quote,
+        target.qualified(rt.target.schema, rt.target.name),
+        target.qualified(parent.target.schema, parent.target.name),
+        columns,
+        ref_columns,
     )
     cur = target.connect().cursor()
     try:

@@ -148,3 +148,22 @@ def insertable(table: TableInfo, columns: Sequence[str]) -> list[str]:
 
 def not_found(schema: str, table: str) -> TerminalError:
     return TerminalError(f"table '{schema}.{table}' not found")
+
+
+def orphans_sql(
+    quote: Callable[[str], str],
+    child: str,
+    parent: str,
+    columns: Sequence[str],
+    ref_columns: Sequence[str],
+) -> str:
+    """SQL counting the rows of `child` (qualified) whose `columns` are all set and match no
+    row of `parent` on `ref_columns`: a foreign key's orphans, in SQL every dialect reads."""
+    set_ = " AND ".join(f"c.{quote(c)} IS NOT NULL" for c in columns)
+    join = " AND ".join(
+        f"p.{quote(r)} = c.{quote(c)}" for c, r in zip(columns, ref_columns, strict=True)
+    )
+    return (
+        f"SELECT COUNT(*) FROM {child} c WHERE {set_} AND NOT EXISTS "
+        f"(SELECT 1 FROM {parent} p WHERE {join})"
+    )

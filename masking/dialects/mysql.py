@@ -334,7 +334,7 @@ class MySQLDialect(Dialect):
         finally:
             self.execute("SET SESSION foreign_key_checks = 1")
 
-    def _referencing(self, table: TableInfo) -> list[tuple[str, str, list[ForeignKey]]]:
+    def _referencing(self, table: TableInfo) -> list[tuple[str, str, Sequence[ForeignKey]]]:
         """The other tables' foreign keys to `table`: (schema, table, keys)."""
         rows = self._rows(
             "SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, "
@@ -376,7 +376,7 @@ class MySQLDialect(Dialect):
         self._finish_writer()
         if _refers_to_itself(table):
             try:
-                self._check_foreign_keys([table])
+                self._check_foreign_keys([_keys_of(table)])
             finally:
                 self.execute("SET SESSION foreign_key_checks = 1")
 
@@ -402,31 +402,20 @@ class MySQLDialect(Dialect):
             return
         tables, self._unchecked = self._unchecked, ()
         try:
-            self._check_foreign_keys(tables)
+            self._check_foreign_keys([_keys_of(t) for t in tables])
         finally:
             self.execute("SET SESSION foreign_key_checks = 1")
 
-    def _check_foreign_keys(
-        self, tables: Sequence[TableInfo] | Sequence[tuple[str, str, list[ForeignKey]]]
-    ) -> None:
-        """What the server did not check while foreign_key_checks was off: every foreign key
-        of `tables` (or of (schema, table, keys)), its rows against their parent's."""
-        for t in tables:
-            schema, name, fks = (
-                (t.schema, t.name, t.foreign_keys) if isinstance(t, TableInfo) else t
-            )
-            child = self.qualified(schema, name)
+    def _check_foreign_keys(self, tables: Sequence[tuple[str, str, Sequence[ForeignKey]]]) -> None:
+        """What the server did not check while foreign_key_checks was off: each foreign key
+        of each (schema, table, keys), its rows against their parent's."""
+        for schema, name, fks in tables:
             for fk in fks:
                 parent = self.qualified(fk.ref_schema or schema, fk.ref_table)
-                set_ = " AND ".join(f"c.{self.quote(c)} IS NOT NULL" for c in fk.columns)
-                join = " AND ".join(
-                    f"p.{self.quote(r)} = c.{self.quote(c)}"
-                    for c, r in zip(fk.columns, fk.ref_columns, strict=True)
+                sql = common.orphans_sql(
+                    self.quote, self.qualified(schema, name), parent, fk.columns, fk.ref_columns
                 )
-                orphans = self._rows(
-                    f"SELECT COUNT(*) FROM {child} c WHERE {set_} AND NOT EXISTS "
-                    f"(SELECT 1 FROM {parent} p WHERE {join})"
-                )[0][0]
+                orphans = self._rows(sql)[0][0]
                 if orphans:
                     raise ValidationFailed(
                         f"{schema}.{name}",
@@ -481,3 +470,7 @@ def _refers_to_itself(table: TableInfo) -> bool:
         and (fk.ref_schema or table.schema).lower() == table.schema.lower()
         for fk in table.foreign_keys
     )
+
+
+def _keys_of(table: TableInfo) -> tuple[str, str, Sequence[ForeignKey]]:
+    return table.schema, table.name, table.foreign_keys
